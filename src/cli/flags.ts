@@ -1,0 +1,51 @@
+import { Option } from 'commander';
+import type { z } from 'zod';
+
+// Flags are derived from the config schemas so the scenario file and the command line can never
+// drift apart: every key becomes `--kebab-case <value>`, and values are read like YAML scalars so
+// `--max-requests 5` and `maxRequests: 5` mean the same thing.
+
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+export function optionsFor(
+  shape: Record<string, z.ZodType>,
+  skip: readonly string[] = [],
+): Option[] {
+  return Object.entries(shape)
+    .filter(([key]) => !skip.includes(key))
+    .map(([key, schema]) => new Option(`--${kebab(key)} <value>`, schema.description ?? key));
+}
+
+/** Values from commander (camelCase keys, string values) as typed scalars. */
+export function flagValues(
+  opts: Record<string, unknown>,
+  shape: Record<string, z.ZodType>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(shape)) {
+    const raw = opts[key];
+    if (typeof raw === 'string') out[key] = scalar(raw);
+  }
+  return out;
+}
+
+export function scalar(raw: string): unknown {
+  const s = raw.trim();
+  if (s === 'true') return true;
+  if (s === 'false') return false;
+  if (/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return Number(s);
+  return s;
+}
+
+/** Shows a schema path as the key and the flag that sets it: `target.maxRequests (--max-requests)`. */
+export function labelFor(prefix: string) {
+  return (path: readonly PropertyKey[]) => {
+    const key = path.map(String).join('.');
+    const head = path[0];
+    return typeof head === 'string'
+      ? `${prefix}.${key} (--${kebab(head)})`
+      : `${prefix}${key ? `.${key}` : ''}`;
+  };
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EXIT, isLabError, LabError } from '../errors.js';
+import { serveCommand } from './serve.js';
+
+// The CLI is thin: each command maps flags to a config and calls the library. Every failure
+// ends here, as one message without a stack and the catalogue's exit code.
+
+const program = new Command('keepalive-lab')
+  .description('Load-test HTTP keep-alive settings and measure who holds TCP TIME_WAIT')
+  .exitOverride()
+  .configureOutput({ outputError: () => {} })
+  .showSuggestionAfterError(true);
+
+for (const cmd of [serveCommand()]) {
+  // addCommand() does not pass settings down; every command must throw instead of exiting.
+  program.addCommand(cmd.exitOverride().configureOutput({ outputError: () => {} }));
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = fail(err);
+}
+
+function fail(err: unknown): number {
+  if (err instanceof CommanderError) {
+    if (err.exitCode === 0) return EXIT.ok;
+    const message = err.message.replace(/^error: /, '');
+    return fail(
+      new LabError('KAL_FLAG_INVALID', message, {
+        problems: [{ path: 'command line', message: 'see `keepalive-lab --help`' }],
+      }),
+    );
+  }
+  if (isLabError(err)) {
+    process.stderr.write(`${err.render()}\n`);
+    return err.exitCode;
+  }
+  const internal = new LabError('KAL_INTERNAL', (err as Error)?.message ?? String(err));
+  process.stderr.write(`${internal.render()}\n`);
+  if (process.env.KEEPALIVE_LAB_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
+  return internal.exitCode;
+}

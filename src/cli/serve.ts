@@ -1,0 +1,92 @@
+import { Command } from 'commander';
+import { loadConfigFile } from '../config/load.js';
+import { resolve } from '../config/resolve.js';
+import { targetKnobsSchema } from '../config/target.js';
+import { LabError } from '../errors.js';
+import { startTarget } from '../target/server.js';
+import { startStatsEndpoint } from '../target/stats-endpoint.js';
+import { flagValues, labelFor, optionsFor } from './flags.js';
+
+// `keepalive-lab serve`: the target as a process. stdout carries only machine-readable lines (the
+// ready line, then the final stats line); people get a hint on stderr.
+
+export function serveCommand(): Command {
+  const cmd = new Command('serve')
+    .description('run the Fastify target server with keep-alive knobs')
+    .option(
+      '--config <file>',
+      "read knobs from a scenario file's `target` section; flags override",
+    );
+  for (const opt of optionsFor(targetKnobsSchema.shape)) cmd.addOption(opt);
+  return cmd.action(async (opts: Record<string, unknown>) => {
+    const fromFile = opts.config ? await targetSection(String(opts.config)) : {};
+    const knobs = resolve(
+      targetKnobsSchema,
+      { ...fromFile, ...flagValues(opts, targetKnobsSchema.shape) },
+      { source: 'target knobs', label: labelFor('target') },
+    );
+    const target = await startTarget(knobs);
+    const endpoint = await startStatsEndpoint(knobs.statsPort, target.stats).catch(async (err) => {
+      await target.close(0);
+      throw new LabError('KAL_PORT_IN_USE', `stats port ${knobs.statsPort} is taken`, {
+        problems: [
+          { path: 'target.statsPort (--stats-port)', message: 'choose a free port, or 0' },
+        ],
+        cause: err,
+      });
+    });
+    const line = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n`);
+    line({
+      event: 'ready',
+      pid: process.pid,
+      host: target.host,
+      port: target.port,
+      url: target.url,
+      statsPort: endpoint.port,
+      knobs,
+    });
+    if (process.stderr.isTTY) {
+      process.stderr.write(
+        `target listening on ${target.url}  (stats: http://127.0.0.1:${endpoint.port}/stats; Ctrl-C stops)\n`,
+      );
+    }
+    // A parent that forked us with IPC can ask for the counters without a socket of its own.
+    const onMessage = (msg: unknown) => {
+      if ((msg as { type?: string })?.type === 'stats') {
+        process.send?.({ type: 'stats', stats: target.stats() });
+      }
+    };
+    process.on('message', onMessage);
+
+    await new Promise<void>((done) => {
+      const stop = () => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        done();
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      process.once('disconnect', stop);
+    });
+    const stats = await target.close();
+    await endpoint.close();
+    process.off('message', onMessage);
+    line({ event: 'stats', final: true, stats });
+    if (process.connected) {
+      process.send?.({ type: 'stats', final: true, stats });
+      process.disconnect();
+    }
+  });
+}
+
+async function targetSection(path: string): Promise<Record<string, unknown>> {
+  const doc = await loadConfigFile(path);
+  const section = (doc as { target?: unknown })?.target;
+  if (section === undefined) return {};
+  if (section && typeof section === 'object' && !Array.isArray(section)) {
+    return section as Record<string, unknown>;
+  }
+  throw new LabError('KAL_CONFIG_INVALID', `${path}: \`target\` must be a mapping of knobs`, {
+    problems: [{ path: 'target', message: 'expected a mapping such as { keepAliveTimeout: 5s }' }],
+  });
+}

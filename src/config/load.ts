@@ -1,0 +1,28 @@
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { LabError } from '../errors.js';
+
+// Scenario files are YAML (JSON is YAML too). Parse errors name the file, line and column.
+
+export async function loadConfigFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LabError('KAL_CONFIG_UNREADABLE', `${path}: ${code ?? String(err)}`, {
+      problems: [{ path, message: 'check the path; scenario files are YAML or JSON' }],
+      cause: err,
+    });
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new LabError('KAL_CONFIG_INVALID', `${path} is not valid YAML`, {
+      problems: doc.errors.map((e) => ({
+        path: `${path}:${e.linePos?.[0]?.line ?? '?'}:${e.linePos?.[0]?.col ?? '?'}`,
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
+    });
+  }
+  return doc.toJS() ?? {};
+}

@@ -1,0 +1,107 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { duration, durationRange, size } from './units.js';
+
+// The target server's knobs. This schema is the one source for the scenario file's `target`
+// section, the `serve` flags (kebab-case of these keys), the JSON Schema and the resolved type.
+// Defaults are Fastify 5's own where Fastify has one, so an untouched target behaves like a stock
+// Fastify server.
+
+const PROBABILITY_HELP = 'expected "never", "always" or a probability between 0 and 1';
+const probability = z.union(
+  [
+    z.literal('never'),
+    z.literal('always'),
+    z.number().min(0, { error: PROBABILITY_HELP }).max(1, { error: PROBABILITY_HELP }),
+  ],
+  { error: PROBABILITY_HELP },
+);
+
+export const targetKnobsSchema = z
+  .strictObject({
+    host: z
+      .string()
+      .refine((h) => isIP(h) !== 0 || h === 'localhost', {
+        message: 'expected an IP address such as 127.0.0.1 or ::1',
+      })
+      .default('127.0.0.1')
+      .describe('address to bind; loopback by default'),
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(0)
+      .describe('port to listen on; 0 picks a free one (printed in the ready line)'),
+    statsPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(0)
+      .describe('loopback port of the stats endpoint (GET /stats); 0 picks a free one'),
+    keepAliveTimeout: duration({ max: 2_147_483_647 })
+      .default(72_000)
+      .describe('server idle timeout on a kept-alive connection; 0 disables it'),
+    keepAliveHint: z
+      .boolean()
+      .default(true)
+      .describe(
+        'send "Keep-Alive: timeout=N" on kept-alive responses (clients like undici obey it)',
+      ),
+    maxRequests: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('requests per connection; 0 means unlimited'),
+    maxRequestsMode: z
+      .enum(['advertise', 'close'])
+      .default('advertise')
+      .describe(
+        'at the limit: "advertise" sends Connection: close and leaves the close to the client (Node maxRequestsPerSocket); "close" closes the connection itself (nginx keepalive_requests)',
+      ),
+    connectionClose: probability
+      .default('never')
+      .transform((v) => (v === 'never' ? 0 : v === 'always' ? 1 : v))
+      .describe('answer with Connection: close never, always, or with probability p'),
+    closeWith: z
+      .enum(['fin', 'rst'])
+      .default('fin')
+      .describe('how the server closes: graceful FIN, or RST (SO_LINGER 0)'),
+    fault: z
+      .enum(['none', 'close-wait-leak'])
+      .default('none')
+      .describe(
+        '"close-wait-leak": the server never closes connections its client has closed, so CLOSE_WAIT piles up',
+      ),
+    delay: durationRange()
+      .default({ min: 0, max: 0 })
+      .describe('response delay: fixed ("10ms") or uniform in a range ("5ms..20ms")'),
+    bodySize: size({ max: 64 * 1024 * 1024 })
+      .default(64)
+      .describe('response body size in bytes ("64", "16kb")'),
+    status: z.number().int().min(200).max(599).default(200).describe('response status code'),
+    headersTimeout: duration({ max: 2_147_483_647 })
+      .default(60_000)
+      .describe('time allowed to receive request headers (Node headersTimeout)'),
+    requestTimeout: duration({ max: 2_147_483_647 })
+      .default(0)
+      .describe('time allowed to receive a whole request; 0 disables it (Fastify default)'),
+    connectionTimeout: duration({ max: 2_147_483_647 })
+      .default(0)
+      .describe('socket inactivity timeout; 0 disables it (Fastify default)'),
+  })
+  .superRefine((k, ctx) => {
+    // Node refuses to start with headersTimeout > requestTimeout; say so in our words instead.
+    if (k.requestTimeout > 0 && k.headersTimeout > k.requestTimeout) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headersTimeout'],
+        message: `must not exceed requestTimeout (${k.requestTimeout}ms)`,
+      });
+    }
+  });
+
+export type TargetKnobsInput = z.input<typeof targetKnobsSchema>;
+export type TargetKnobs = z.output<typeof targetKnobsSchema>;

@@ -1,0 +1,65 @@
+// One catalogue of every failure the tool reports, so messages, codes and exit codes stay stable
+// for scripts and CI. Codes never change meaning once released; add new ones instead.
+
+export const EXIT = {
+  ok: 0,
+  runtime: 1,
+  badInput: 2,
+  thresholds: 3,
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+const CATALOGUE = {
+  KAL_CONFIG_INVALID: { exit: EXIT.badInput, title: 'invalid configuration' },
+  KAL_CONFIG_UNREADABLE: { exit: EXIT.badInput, title: 'cannot read configuration' },
+  KAL_FLAG_INVALID: { exit: EXIT.badInput, title: 'invalid command line' },
+  KAL_PORT_IN_USE: { exit: EXIT.badInput, title: 'port already in use' },
+  KAL_ADDRESS_UNAVAILABLE: { exit: EXIT.badInput, title: 'cannot bind address' },
+  KAL_URL_INVALID: { exit: EXIT.badInput, title: 'invalid URL' },
+  KAL_TARGET_UNREACHABLE: { exit: EXIT.runtime, title: 'target unreachable' },
+  KAL_CHILD_FAILED: { exit: EXIT.runtime, title: 'child process failed' },
+  KAL_SAMPLER_UNAVAILABLE: { exit: EXIT.badInput, title: 'TCP sampler unavailable' },
+  KAL_PID_UNKNOWN: { exit: EXIT.badInput, title: 'no such process' },
+  KAL_PERMISSION: { exit: EXIT.badInput, title: 'permission denied' },
+  KAL_INTERNAL: { exit: EXIT.runtime, title: 'internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof CATALOGUE;
+
+/** One problem with one field; `path` is dotted (`target.keepAliveTimeout`) or a flag name. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export class LabError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: ExitCode;
+  readonly problems: readonly FieldProblem[];
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { problems?: FieldProblem[]; cause?: unknown } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'LabError';
+    this.code = code;
+    this.exitCode = CATALOGUE[code].exit;
+    this.problems = Object.freeze([...(options.problems ?? [])]);
+  }
+
+  /** The text a person sees: no stack, one line per problem, each naming its field. */
+  render(): string {
+    const head = `keepalive-lab: ${CATALOGUE[this.code].title}: ${this.message} [${this.code}]`;
+    if (this.problems.length === 0) return head;
+    const lines = this.problems.map((p) => `  - ${p.path}: ${p.message}`);
+    return [head, ...lines].join('\n');
+  }
+}
+
+export function isLabError(err: unknown): err is LabError {
+  return err instanceof LabError;
+}

@@ -1,0 +1,26 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export function runCli(args: string[], timeoutMs = 15000) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts a long-running command and resolves with its first stdout JSON line. */
+export async function startCli(args: string[]): Promise<{
+  child: ChildProcess;
+  first: Record<string, unknown>;
+  lines: AsyncIterableIterator<string>;
+}> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!child.stdout) throw new Error('spawned without a stdout pipe');
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15000);
+  const next = await lines.next();
+  clearTimeout(timer);
+  if (next.done) throw new Error(`no output from ${args.join(' ')}`);
+  return { child, first: JSON.parse(next.value), lines };
+}

@@ -1,0 +1,59 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+// An independent count of the kernel's TCP table for one server port, straight from `ss`, so
+// tests check the product against the kernel rather than against itself.
+
+export type SideCounts = Record<string, number>;
+
+export interface PortStates {
+  server: SideCounts;
+  client: SideCounts;
+}
+
+export function tcpStates(port: number): PortStates {
+  const out = execFileSync(
+    'ss',
+    ['-Htan', '(', 'sport', '=', `:${port}`, 'or', 'dport', '=', `:${port}`, ')'],
+    { encoding: 'utf8' },
+  );
+  const result: PortStates = { server: {}, client: {} };
+  for (const line of out.split('\n')) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length < 5) continue;
+    const [state = '', , , local = '', peer = ''] = cols;
+    if (state === 'LISTEN') continue;
+    const localPort = Number(local.slice(local.lastIndexOf(':') + 1));
+    const peerPort = Number(peer.slice(peer.lastIndexOf(':') + 1));
+    const side = localPort === port ? result.server : peerPort === port ? result.client : null;
+    if (side) side[state] = (side[state] ?? 0) + 1;
+  }
+  return result;
+}
+
+export const count = (side: SideCounts, state: string) => side[state] ?? 0;
+
+/** Polls until `check` passes or `ms` runs out; kernel state transitions are asynchronous. */
+export async function eventually<T>(
+  read: () => T,
+  check: (value: T) => boolean,
+  ms = 3000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = read();
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    value = read();
+  }
+  return value;
+}
+
+/** Tcp counters of this network namespace (/proc/net/snmp), e.g. OutRsts, EstabResets. */
+export function tcpCounters(): Record<string, number> {
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Tcp:'));
+  const names = (lines[0] ?? '').split(/\s+/).slice(1);
+  const values = (lines[1] ?? '').split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
+}
