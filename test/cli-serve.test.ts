@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli, startCli } from './helpers/cli.js';
 import { RawConn } from './helpers/raw-client.js';
@@ -92,6 +95,31 @@ describe('keepalive-lab serve', () => {
     assert.match(r.stderr, /3 problems/);
     for (const key of ['keepAliveTimeout', 'status', 'closeWith'])
       assert.match(r.stderr, new RegExp(key));
+  });
+
+  it('reads knobs from a scenario file, and flags override them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kal-'));
+    const file = join(dir, 'scenario.yaml');
+    writeFileSync(file, 'target:\n  keepAliveTimeout: 3s\n  maxRequests: 9\n');
+    const { child, first } = await startCli(['serve', '--config', file, '--max-requests', '4']);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    const knobs = first.knobs as Record<string, unknown>;
+    assert.equal(knobs.keepAliveTimeout, 3000);
+    assert.equal(knobs.maxRequests, 4);
+  });
+
+  it('names the file, line and key of a bad scenario file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kal-'));
+    const file = join(dir, 'scenario.yaml');
+    writeFileSync(file, 'target:\n  keepAliveTimeout: 3s\n  maxRequest: 9\n');
+    const r = runCli(['serve', '--config', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /target\.maxRequest \(--max-request\): unknown key/);
+    writeFileSync(file, 'target: [\n');
+    const broken = runCli(['serve', '--config', file]);
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /scenario\.yaml:\d+:\d+/);
   });
 
   it('names the port when it is already in use, exit code 2', async () => {

@@ -27,7 +27,11 @@ export function responsePlanner(knobs: DeepReadonly<TargetKnobs>): Planner {
       ? `timeout=${Math.floor(knobs.keepAliveTimeout / 1000)}${knobs.maxRequests > 0 ? `, max=${knobs.maxRequests}` : ''}`
       : null;
   const plan = (close: CloseReason | null, advertiseClose = false): ResponsePlan =>
-    Object.freeze({ close, advertiseClose, keepAliveHeader: close || advertiseClose ? null : hint });
+    Object.freeze({
+      close,
+      advertiseClose,
+      keepAliveHeader: close || advertiseClose ? null : hint,
+    });
   const keep = plan(null);
   const advertise = plan(null, true);
   const clientRequested = plan('clientRequested');
