@@ -9,26 +9,34 @@ export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-export function optionsFor(
-  shape: Record<string, z.ZodType>,
-  skip: readonly string[] = [],
-): Option[] {
-  return Object.entries(shape)
-    .filter(([key]) => !skip.includes(key))
-    .map(([key, schema]) => new Option(`--${kebab(key)} <value>`, schema.description ?? key));
+/** Flag names that differ from the kebab-case of their key, e.g. to keep client and target apart. */
+export type FlagNames = Readonly<Record<string, string>>;
+
+const flagOf = (key: string, names: FlagNames) => names[key] ?? kebab(key);
+
+export function optionsFor(shape: Record<string, z.ZodType>, names: FlagNames = {}): Option[] {
+  return Object.entries(shape).map(
+    ([key, schema]) => new Option(`--${flagOf(key, names)} <value>`, schema.description ?? key),
+  );
 }
 
 /** Values from commander (camelCase keys, string values) as typed scalars. */
 export function flagValues(
   opts: Record<string, unknown>,
   shape: Record<string, z.ZodType>,
+  names: FlagNames = {},
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(shape)) {
-    const raw = opts[key];
+    // commander stores a flag under the camelCase of its name.
+    const raw = opts[camel(flagOf(key, names))];
     if (typeof raw === 'string') out[key] = scalar(raw);
   }
   return out;
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
 export function scalar(raw: string): unknown {
@@ -40,12 +48,12 @@ export function scalar(raw: string): unknown {
 }
 
 /** Shows a schema path as the key and the flag that sets it: `target.maxRequests (--max-requests)`. */
-export function labelFor(prefix: string) {
+export function labelFor(prefix: string, names: FlagNames = {}) {
   return (path: readonly PropertyKey[]) => {
     const key = path.map(String).join('.');
     const head = path[0];
     return typeof head === 'string'
-      ? `${prefix}.${key} (--${kebab(head)})`
+      ? `${prefix}.${key} (--${flagOf(head, names)})`
       : `${prefix}${key ? `.${key}` : ''}`;
   };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
+import { driveCommand } from './drive.js';
 import { serveCommand } from './serve.js';
 
 // The CLI is thin: each command maps flags to a config and calls the library. Every failure
@@ -12,7 +13,7 @@ const program = new Command('keepalive-lab')
   .configureOutput({ outputError: () => {} })
   .showSuggestionAfterError(true);
 
-for (const cmd of [serveCommand()]) {
+for (const cmd of [serveCommand(), driveCommand()]) {
   // addCommand() does not pass settings down; every command must throw instead of exiting.
   program.addCommand(cmd.exitOverride().configureOutput({ outputError: () => {} }));
 }

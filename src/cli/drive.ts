@@ -1,0 +1,102 @@
+import { Command } from 'commander';
+import { clientSchema, loadSchema } from '../config/driver.js';
+import { resolve } from '../config/resolve.js';
+import { duration } from '../config/units.js';
+import { driveUntilStopped } from '../driver/child.js';
+import { parseTargetUrl } from '../driver/run.js';
+import { EXIT, LabError } from '../errors.js';
+import { driveText } from '../report/drive-text.js';
+import { writeJsonAtomic } from '../report/write-json.js';
+import { flagValues, labelFor, optionsFor } from './flags.js';
+
+// `keepalive-lab drive URL`: the load driver on its own. Forked with an IPC channel (as the run
+// orchestrator does), it reports each interval and the result to its parent instead of printing.
+
+const CLIENT_FLAGS = {
+  keepAliveTimeout: 'client-keep-alive-timeout',
+  keepAliveMaxTimeout: 'client-keep-alive-max-timeout',
+  keepAliveTimeoutThreshold: 'client-keep-alive-timeout-threshold',
+  maxRequestsPerConnection: 'max-requests-per-connection',
+} as const;
+
+export function driveCommand(): Command {
+  const cmd = new Command('drive')
+    .description('drive HTTP load at a URL and measure latency, connections and errors')
+    .argument('<url>', 'target URL, e.g. http://127.0.0.1:3000/')
+    .option('--json <file>', 'write the result as JSON to this file ("-" for stdout)')
+    .option('--interval <duration>', 'timeline interval', '1s');
+  for (const opt of optionsFor(clientSchema.shape, CLIENT_FLAGS)) cmd.addOption(opt);
+  for (const opt of optionsFor(loadSchema.shape)) cmd.addOption(opt);
+  return cmd.action(async (url: string, opts: Record<string, unknown>) => {
+    const clientInput = flagValues(opts, clientSchema.shape, CLIENT_FLAGS);
+    if (typeof clientInput.headers === 'string') clientInput.headers = parseHeaders(opts.headers);
+    const problems: LabError[] = [];
+    const attempt = <T>(fn: () => T): T | undefined => {
+      try {
+        return fn();
+      } catch (err) {
+        if (err instanceof LabError) problems.push(err);
+        else throw err;
+        return undefined;
+      }
+    };
+    const client = attempt(() =>
+      resolve(clientSchema, clientInput, {
+        source: 'client options',
+        label: labelFor('client', CLIENT_FLAGS),
+      }),
+    );
+    const load = attempt(() =>
+      resolve(loadSchema, flagValues(opts, loadSchema.shape), {
+        source: 'load options',
+        label: labelFor('load'),
+      }),
+    );
+    const intervalMs = attempt(() =>
+      resolve(duration({ min: 100 }), opts.interval, {
+        source: 'options',
+        label: () => '--interval',
+      }),
+    );
+    attempt(() => parseTargetUrl(url, '<url>'));
+    if (problems.length > 0 || !client || !load || intervalMs === undefined) {
+      const all = problems.flatMap((p) => [...p.problems]);
+      throw new LabError('KAL_CONFIG_INVALID', `${all.length} problem(s) in the options`, {
+        problems: all,
+      });
+    }
+
+    const result = await driveUntilStopped({ url, client, load, intervalMs });
+    const jsonPath = typeof opts.json === 'string' ? opts.json : undefined;
+    if (jsonPath === '-') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    else {
+      if (jsonPath) await writeJsonAtomic(jsonPath, result);
+      process.stdout.write(`${driveText(result)}\n`);
+    }
+    if (result.requests.completed === 0 && result.requests.errors > 0) {
+      const classes = Object.entries(result.errors.byClass)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${k} ×${n}`)
+        .join(', ');
+      throw new LabError('KAL_TARGET_UNREACHABLE', `every request to ${url} failed (${classes})`, {
+        problems: [
+          {
+            path: 'url',
+            message: `check that a server listens there${jsonPath ? `; the result is in ${jsonPath}` : ''}`,
+          },
+        ],
+      });
+    }
+    if (result.partial) process.exitCode = EXIT.interrupted;
+  });
+}
+
+function parseHeaders(raw: unknown): unknown {
+  try {
+    return JSON.parse(String(raw));
+  } catch {
+    throw new LabError('KAL_FLAG_INVALID', '--headers is not JSON', {
+      problems: [{ path: '--headers', message: 'give a JSON object, e.g. {"x-test":"1"}' }],
+    });
+  }
+}

@@ -1,0 +1,37 @@
+import { type DriverOptions, type DriverResult, runDriver } from './run.js';
+
+// Runs the driver as a process would: Ctrl-C, SIGTERM, a `{type:"stop"}` message or the parent
+// disconnecting stops it early with a partial result. When forked with an IPC channel (the run
+// orchestrator, possibly inside another network namespace) every interval and the result go to the
+// parent as messages.
+
+export async function driveUntilStopped(
+  opts: Omit<DriverOptions, 'signal' | 'onInterval'>,
+): Promise<DriverResult> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const onMessage = (msg: unknown) => {
+    if ((msg as { type?: string })?.type === 'stop') stop();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const ipc = process.connected === true;
+  if (ipc) {
+    process.on('message', onMessage);
+    process.once('disconnect', stop);
+  }
+  try {
+    const result = await runDriver({
+      ...opts,
+      signal: controller.signal,
+      onInterval: ipc ? (interval) => process.send?.({ type: 'interval', interval }) : undefined,
+    });
+    if (process.connected) process.send?.({ type: 'result', result });
+    return result;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    process.off('message', onMessage);
+    process.off('disconnect', stop);
+  }
+}

@@ -1,0 +1,172 @@
+import diagnostics from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { buildConnector, type Dispatcher, Pool } from 'undici';
+import type { ClientKnobs } from '../../config/driver.js';
+import type { DeepReadonly } from '../../config/resolve.js';
+import type { ClientCloseReason, ClientCloser, Recorder } from '../recorder.js';
+import type { Engine, SendDone } from './engine.js';
+
+// The undici engine: a Pool, as Node users run it, observed only through official hooks.
+// - Connections: a connector (the Pool's `connect` option) wrapping undici's own buildConnector
+//   times each connect and watches the socket's 'end' and 'close'.
+// - New vs reused: the `undici:client:sendHeaders` channel names the socket a request went out
+//   on. undici publishes `undici:request:trailers` / `undici:request:error` synchronously right
+//   before it calls the handler's onComplete / onError, so the subscriber hands the flag to the
+//   handler through `current` without any per-request lookup of our own.
+// - Who closed first: at 'close', a FIN seen first means the server; a reset means the server
+//   reset; otherwise the client closed, and the error undici destroyed the socket with (its
+//   public `errored`) says why: idle timeout, `reset` (Connection: close either way), or the
+//   pool closing at the end of the run. The application cannot see a FIN that arrives together
+//   with the last response, so the kernel's view (the sampler) is the authority on TIME_WAIT.
+
+interface SocketState {
+  requests: number;
+  sawEnd: boolean;
+}
+
+export function createUndiciEngine(
+  url: URL,
+  client: DeepReadonly<ClientKnobs>,
+  recorder: Recorder,
+): Engine {
+  const sockets = new WeakMap<Socket, SocketState>();
+  const live = new Set<Socket>();
+  const isNewByRequest = new WeakMap<object, boolean>();
+  let current: boolean | null = null;
+  let closing = false;
+  let allClosed: (() => void) | null = null;
+
+  const baseConnect = buildConnector({ timeout: client.connectTimeout });
+  const connect: buildConnector.connector = (opts, callback) => {
+    const started = performance.now();
+    return baseConnect(opts, (err, socket) => {
+      if (!err && socket) track(socket as Socket, started);
+      // biome-ignore lint/suspicious/noExplicitAny: undici's callback overloads (err | socket)
+      (callback as any)(err, socket);
+    });
+  };
+
+  const track = (socket: Socket, started: number) => {
+    const st: SocketState = { requests: 0, sawEnd: false };
+    sockets.set(socket, st);
+    live.add(socket);
+    recorder.opened((performance.now() - started) * 1000);
+    socket.once('end', () => {
+      st.sawEnd = true;
+    });
+    socket.once('close', () => {
+      live.delete(socket);
+      const [closer, reason] = whoClosed(socket, st, closing);
+      recorder.closed(closer, reason, st.requests);
+      if (live.size === 0) allClosed?.();
+    });
+  };
+
+  const onSendHeaders = (message: unknown) => {
+    const { request, socket } = message as { request: object; socket: Socket };
+    const st = sockets.get(socket);
+    if (st) isNewByRequest.set(request, st.requests++ === 0);
+  };
+  const onSettled = (message: unknown) => {
+    current = isNewByRequest.get((message as { request: object }).request) ?? null;
+  };
+  diagnostics.subscribe('undici:client:sendHeaders', onSendHeaders);
+  diagnostics.subscribe('undici:request:trailers', onSettled);
+  diagnostics.subscribe('undici:request:error', onSettled);
+  const unsubscribe = () => {
+    diagnostics.unsubscribe('undici:client:sendHeaders', onSendHeaders);
+    diagnostics.unsubscribe('undici:request:trailers', onSettled);
+    diagnostics.unsubscribe('undici:request:error', onSettled);
+  };
+
+  const pool = new Pool(url.origin, {
+    connections: client.connections,
+    pipelining: client.pipelining,
+    keepAliveTimeout: client.keepAliveTimeout,
+    keepAliveMaxTimeout: client.keepAliveMaxTimeout,
+    keepAliveTimeoutThreshold: client.keepAliveTimeoutThreshold,
+    ...(client.maxRequestsPerConnection > 0
+      ? { maxRequestsPerClient: client.maxRequestsPerConnection }
+      : {}),
+    headersTimeout: client.timeout,
+    bodyTimeout: client.timeout,
+    connect,
+  });
+
+  const options: Dispatcher.DispatchOptions = {
+    path: client.path ?? `${url.pathname}${url.search}`,
+    method: client.method,
+    headers: { ...client.headers },
+    ...(client.body !== undefined ? { body: client.body } : {}),
+    reset: !client.keepAlive,
+  };
+
+  // The legacy handler interface: undici 7 calls it directly, with no promise or stream per request.
+  class Handler {
+    status = 0;
+    bytes = 0;
+    constructor(private readonly done: SendDone) {}
+    onConnect(): void {}
+    onHeaders(status: number): boolean {
+      this.status = status;
+      return true;
+    }
+    onData(chunk: Buffer): boolean {
+      this.bytes += chunk.length;
+      return true;
+    }
+    onComplete(): void {
+      const isNew = current;
+      current = null;
+      this.done(null, this.status, this.bytes, isNew);
+    }
+    onError(err: Error): void {
+      const isNew = current;
+      current = null;
+      this.done(err, 0, 0, isNew);
+    }
+  }
+
+  const waitAllClosed = () =>
+    new Promise<void>((resolve) => {
+      allClosed = resolve;
+      if (live.size === 0) resolve();
+    });
+
+  return {
+    capabilities: { connectionReuse: true, connectTime: true, closedBy: true },
+    send(done) {
+      pool.dispatch(options, new Handler(done) as unknown as Dispatcher.DispatchHandler);
+    },
+    async close() {
+      closing = true;
+      await pool.close();
+      await waitAllClosed();
+      unsubscribe();
+    },
+    async destroy() {
+      closing = true;
+      await pool.destroy();
+      await waitAllClosed();
+      unsubscribe();
+    },
+  };
+}
+
+function whoClosed(
+  socket: Socket,
+  st: SocketState,
+  poolClosing: boolean,
+): [ClientCloser, ClientCloseReason | null] {
+  const err = (socket as Socket & { errored?: { code?: string; message?: string } | null }).errored;
+  if (err?.code === 'ECONNRESET' || err?.code === 'EPIPE') return ['serverReset', null];
+  if (st.sawEnd || err?.code === 'UND_ERR_SOCKET') return ['server', null];
+  if (err?.message === 'socket idle timeout') return ['client', 'idleTimeout'];
+  // undici's 'reset': it closes after a response to a request that either side marked
+  // Connection: close. The server usually closes at the same moment; if its FIN arrived with the
+  // last bytes, undici never saw it, so the kernel's TIME_WAIT count settles who was first.
+  if (err?.message === 'reset') return ['client', 'connectionClose'];
+  if (!err || poolClosing) return ['client', 'poolClosed'];
+  return ['client', 'error'];
+}

@@ -1,0 +1,164 @@
+import { performance } from 'node:perf_hooks';
+import type { LoadModel } from '../config/driver.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import type { Engine } from './engines/engine.js';
+import { classifyError, errorMessage } from './error-class.js';
+import type { Recorder } from './recorder.js';
+
+// The load models. A request belongs to the phase it was issued in: issued during warm-up, it is
+// not measured even if it completes later.
+// - Closed loop: `concurrency` requesters, each sending its next request when the last one ends
+//   (after an idle gap every `burst` requests, so connections sit idle as long as asked).
+// - Open loop: request i is due at t0 + i/rate whatever happened before. Latency is measured
+//   from that intended start, so time spent waiting for a free connection counts (no coordinated
+//   omission). In flight is capped at connections x pipelining so nothing queues unseen inside
+//   the pool; due requests wait as a backlog index, and one that starts more than
+//   BEHIND_TOLERANCE_MS after its due time is counted as behind schedule.
+
+export const BEHIND_TOLERANCE_MS = 10;
+
+export interface LoadRun {
+  /** Stops issuing; resolves when every issued request has settled. */
+  stop(): Promise<void>;
+  /** Stops issuing and stops recording (used when the run is aborted). */
+  abort(): void;
+  /** Resolves when the load stops by itself (request count reached). */
+  readonly finished: Promise<void>;
+  /** Open loop only: requests that were due but never sent when the load stopped. */
+  notSent(): number | null;
+}
+
+export function startLoad(
+  engine: Engine,
+  recorder: Recorder,
+  load: DeepReadonly<LoadModel>,
+  concurrency: number,
+): LoadRun {
+  let stopped = false;
+  let aborted = false;
+  let inflight = 0;
+  let measuredIssued = 0;
+  let onDrained: (() => void) | null = null;
+  let stopTime = 0;
+  let cancelTimer = () => {};
+  const halt = () => {
+    if (stopped) return;
+    stopped = true;
+    stopTime = performance.now();
+    cancelTimer();
+  };
+  let onFinished: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    onFinished = resolve;
+  });
+  const limit = load.requests;
+
+  /** Claims the right to send one more request, or says the load is over. */
+  const claim = (): boolean => {
+    if (stopped) return false;
+    if (limit !== undefined && recorder.isMeasuring) {
+      if (measuredIssued >= limit) {
+        halt();
+        onFinished();
+        return false;
+      }
+      measuredIssued++;
+    }
+    inflight++;
+    return true;
+  };
+
+  const settle = (
+    err: unknown,
+    status: number,
+    bytes: number,
+    isNew: boolean | null,
+    since: number,
+    measured: boolean,
+  ) => {
+    inflight--;
+    if (measured && !aborted) {
+      if (err) recorder.error(classifyError(err), errorMessage(err), isNew === false);
+      else recorder.response(status, (performance.now() - since) * 1000, bytes, isNew);
+    }
+    if (stopped && inflight === 0) onDrained?.();
+    if (limit !== undefined && measuredIssued >= limit && inflight === 0) {
+      halt();
+      onFinished();
+    }
+  };
+
+  let notSent: () => number | null = () => null;
+  if (load.rate === undefined) closedLoop();
+  else notSent = openLoop(load.rate);
+
+  function closedLoop() {
+    const { idleGap, burst } = load;
+    const next = (sentInBurst: number) => {
+      if (!claim()) return;
+      const since = performance.now();
+      const measured = recorder.isMeasuring;
+      engine.send((err, status, bytes, isNew) => {
+        settle(err, status, bytes, isNew, since, measured);
+        const sent = sentInBurst + 1;
+        if (idleGap > 0 && sent >= burst) setTimeout(next, idleGap, 0);
+        // Errors can come back synchronously; never recurse on them.
+        else if (err) setImmediate(next, sent);
+        else next(sent);
+      });
+    };
+    for (let i = 0; i < concurrency; i++) next(0);
+  }
+
+  function openLoop(rate: number): () => number | null {
+    const period = 1000 / rate;
+    const t0 = performance.now();
+    let index = 0;
+    let timer: NodeJS.Timeout | null = null;
+    cancelTimer = () => {
+      if (timer) clearTimeout(timer);
+    };
+
+    const pump = () => {
+      timer = null;
+      const now = performance.now();
+      while (!stopped && inflight < concurrency) {
+        const due = t0 + index * period;
+        if (due > now) break;
+        if (!claim()) break;
+        index++;
+        if (now - due > BEHIND_TOLERANCE_MS) recorder.behind();
+        const measured = recorder.isMeasuring;
+        engine.send((err, status, bytes, isNew) => {
+          settle(err, status, bytes, isNew, due, measured);
+          if (!stopped && timer === null) pump();
+        });
+      }
+      if (!stopped && timer === null && inflight < concurrency) {
+        const wait = t0 + index * period - performance.now();
+        timer = setTimeout(pump, Math.max(0, wait));
+      }
+    };
+    pump();
+    return () => {
+      const end = stopTime || performance.now();
+      return Math.max(0, Math.floor((end - t0) / period) + 1 - index);
+    };
+  }
+
+  return {
+    finished,
+    notSent: () => notSent(),
+    stop() {
+      halt();
+      return new Promise<void>((resolve) => {
+        if (inflight === 0) return resolve();
+        onDrained = resolve;
+      });
+    },
+    abort() {
+      halt();
+      aborted = true;
+    },
+  };
+}

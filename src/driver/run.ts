@@ -1,0 +1,143 @@
+import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config/driver.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import { LabError } from '../errors.js';
+import { startAutocannonLoad } from './engines/autocannon.js';
+import type { Engine } from './engines/engine.js';
+import { createUndiciEngine } from './engines/undici.js';
+import { startLoad } from './load.js';
+import { type Capabilities, type DriverTotals, type IntervalRecord, Recorder } from './recorder.js';
+
+// runDriver: warm up, drive, tick the timeline, stop cleanly (let in-flight requests settle,
+// then close the pool from the client side) and return one flat, serialisable result. An abort
+// (Ctrl-C, the parent going away) returns what was measured, marked partial.
+
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@1';
+
+const CAPABILITIES: Record<ClientKnobs['engine'], Capabilities> = {
+  undici: { connectionReuse: true, connectTime: true, closedBy: true },
+  autocannon: { connectionReuse: false, connectTime: false, closedBy: false },
+};
+
+export interface DriverOptions {
+  url: string;
+  client: DeepReadonly<ClientKnobs>;
+  load: DeepReadonly<LoadModel>;
+  intervalMs: number;
+  signal?: AbortSignal;
+  onInterval?: (interval: IntervalRecord) => void;
+}
+
+export interface DriverResult extends Omit<DriverTotals, 'requests'> {
+  schema: typeof DRIVER_SCHEMA;
+  engine: ClientKnobs['engine'];
+  url: string;
+  startedAt: string;
+  partial: boolean;
+  model: 'closed' | 'open';
+  /** Where latency is measured from: the scheduled start (open loop, undici) or the send. */
+  latencyFrom: 'intended-start' | 'send';
+  intervalMs: number;
+  measuredMs: number;
+  requests: {
+    total: number;
+    completed: number;
+    errors: number;
+    behindSchedule: number;
+    notSent: number | null;
+  };
+  client: DeepReadonly<ClientKnobs>;
+  load: DeepReadonly<LoadModel>;
+  timeline: IntervalRecord[];
+}
+
+export function parseTargetUrl(raw: string, field = 'url'): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new LabError('KAL_URL_INVALID', `"${raw}" is not a URL`, {
+      problems: [
+        { path: field, message: `"${raw}" is not a URL; give one such as http://127.0.0.1:3000/` },
+      ],
+    });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new LabError('KAL_URL_INVALID', `"${raw}" is not an http(s) URL`, {
+      problems: [{ path: field, message: `"${raw}": use http:// or https://` }],
+    });
+  }
+  return url;
+}
+
+export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
+  const { client, load, intervalMs } = opts;
+  const url = parseTargetUrl(opts.url);
+  const recorder = new Recorder(CAPABILITIES[client.engine]);
+  const engine: Engine | null =
+    client.engine === 'undici' ? createUndiciEngine(url, client, recorder) : null;
+  const startedAt = new Date().toISOString();
+  const durationMs =
+    load.duration ?? (load.requests === undefined ? DEFAULT_DURATION_MS : undefined);
+  const timers: NodeJS.Timeout[] = [];
+  let end: (why: 'done' | 'abort') => void = () => {};
+  const ended = new Promise<'done' | 'abort'>((resolve) => {
+    end = resolve;
+  });
+  const begin = () => {
+    recorder.start();
+    timers.push(
+      setInterval(() => {
+        const record = recorder.tick();
+        if (record) opts.onInterval?.(record);
+      }, intervalMs),
+    );
+    if (durationMs !== undefined) timers.push(setTimeout(() => end('done'), durationMs));
+  };
+  // Without a warm-up the first requests are measured, so the clock starts before the load does.
+  if (load.warmup > 0) timers.push(setTimeout(begin, load.warmup));
+  else begin();
+  const run = engine
+    ? startLoad(engine, recorder, load, client.connections * client.pipelining)
+    : startAutocannonLoad(url, client, load, recorder);
+  run.finished.then(() => end('done'));
+  const onAbort = () => end('abort');
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  const why = await ended;
+  opts.signal?.removeEventListener('abort', onAbort);
+  for (const t of timers) clearTimeout(t);
+  if (why === 'abort') {
+    run.abort();
+    await engine?.destroy();
+  } else {
+    await run.stop();
+    await engine?.close();
+  }
+  const last = recorder.tick();
+  if (last) opts.onInterval?.(last);
+
+  const totals = recorder.summary();
+  const timeline = [...recorder.intervals];
+  const open = load.rate !== undefined;
+  return {
+    schema: DRIVER_SCHEMA,
+    engine: client.engine,
+    url: url.href,
+    startedAt,
+    partial: why === 'abort',
+    model: open ? 'open' : 'closed',
+    latencyFrom: open && engine ? 'intended-start' : 'send',
+    intervalMs,
+    measuredMs: timeline.reduce((sum, i) => sum + i.durationMs, 0),
+    ...totals,
+    requests: {
+      total: totals.requests.completed + totals.requests.errors,
+      ...totals.requests,
+      notSent: run.notSent(),
+    },
+    client,
+    load,
+    timeline,
+  };
+}

@@ -1,0 +1,49 @@
+import type { LatencySummary } from '../driver/recorder.js';
+import type { DriverResult } from '../driver/run.js';
+
+// A short plain-text summary of a driver result; a pure function, so it is testable and the
+// measuring code never prints.
+
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+const pct = (l: LatencySummary) =>
+  l.count === 0
+    ? 'none'
+    : `p50 ${ms(l.p50)}  p90 ${ms(l.p90)}  p99 ${ms(l.p99)}  p99.9 ${ms(l.p999)}  max ${ms(l.max)} ms`;
+const na = 'not measured';
+
+export function driveText(r: DriverResult): string {
+  const lines: string[] = [];
+  const mode =
+    r.model === 'open'
+      ? `open loop at ${r.load.rate} req/s`
+      : `closed loop, ${r.client.connections} connections`;
+  lines.push(
+    `${r.engine} → ${r.url}  ${mode}${r.partial ? '  [PARTIAL: interrupted]' : ''}`,
+    `requests   ${r.requests.completed} ok, ${r.requests.errors} errors in ${(r.measuredMs / 1000).toFixed(1)} s  (${r.throughput.rps.toFixed(0)} req/s)`,
+    `latency    ${pct(r.latency)}${r.latencyFrom === 'intended-start' ? '  (from intended start)' : ''}`,
+    `  new conn ${r.latency.newConnection ? pct(r.latency.newConnection) : na}`,
+    `  reused   ${r.latency.reused ? pct(r.latency.reused) : na}`,
+  );
+  if (r.model === 'open') {
+    lines.push(
+      `schedule   ${r.requests.behindSchedule} started behind schedule, ${r.requests.notSent ?? na} never sent`,
+    );
+  }
+  const c = r.connections;
+  const reasons = c.clientCloseReasons;
+  lines.push(
+    c.closedBy && reasons
+      ? `connections opened ${c.opened}, closed ${c.closed}; closed first by client ${c.closedBy.client} (idle timeout ${reasons.idleTimeout}, after Connection: close ${reasons.connectionClose}, at the end ${reasons.poolClosed}), server ${c.closedBy.server}, server reset ${c.closedBy.serverReset}`
+      : `connections ${na}`,
+  );
+  if (r.errors.total > 0) {
+    const classes = Object.entries(r.errors.byClass)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
+    lines.push(
+      `errors     ${classes}${r.errors.onReused !== null ? `  (${r.errors.onReused} on reused connections)` : ''}`,
+    );
+  }
+  return lines.join('\n');
+}
