@@ -2,8 +2,7 @@ import { Command } from 'commander';
 import { clientSchema, loadSchema } from '../config/driver.js';
 import { resolve } from '../config/resolve.js';
 import { duration } from '../config/units.js';
-import { driveUntilStopped } from '../driver/child.js';
-import { parseTargetUrl } from '../driver/run.js';
+import { parseTargetUrl } from '../driver/url.js';
 import { EXIT, LabError } from '../errors.js';
 import { driveText } from '../report/drive-text.js';
 import { writeJsonAtomic } from '../report/write-json.js';
@@ -66,6 +65,8 @@ export function driveCommand(): Command {
       });
     }
 
+    // Loaded here so other commands do not pay for undici at start-up.
+    const { driveUntilStopped } = await import('../driver/child.js');
     const result = await driveUntilStopped({ url, client, load, intervalMs });
     const jsonPath = typeof opts.json === 'string' ? opts.json : undefined;
     if (jsonPath === '-') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

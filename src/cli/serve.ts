@@ -3,8 +3,6 @@ import { loadConfigFile } from '../config/load.js';
 import { resolve } from '../config/resolve.js';
 import { targetKnobsSchema } from '../config/target.js';
 import { LabError } from '../errors.js';
-import { startTarget } from '../target/server.js';
-import { startStatsEndpoint } from '../target/stats-endpoint.js';
 import { flagValues, labelFor, optionsFor } from './flags.js';
 
 // `keepalive-lab serve`: the target as a process. stdout carries only machine-readable lines (the
@@ -25,6 +23,9 @@ export function serveCommand(): Command {
       { ...fromFile, ...flagValues(opts, targetKnobsSchema.shape) },
       { source: 'target knobs', label: labelFor('target') },
     );
+    // Loaded here, not at the top: every command pays only for what it runs.
+    const { startTarget } = await import('../target/server.js');
+    const { startStatsEndpoint } = await import('../target/stats-endpoint.js');
     const target = await startTarget(knobs);
     const endpoint = await startStatsEndpoint(knobs.statsPort, target.stats).catch(async (err) => {
       await target.close(0);

@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { LabError } from '../errors.js';
 
 // Scenario files are YAML (JSON is YAML too). Parse errors name the file, line and column.
@@ -15,6 +14,8 @@ export async function loadConfigFile(path: string): Promise<unknown> {
       cause: err,
     });
   }
+  // Loaded on first use: commands given no file never pay for the YAML parser.
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new LabError('KAL_CONFIG_INVALID', `${path} is not valid YAML`, {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
-import type { Engine } from './engines/engine.js';
+import type { Engine, SendDone } from './engines/engine.js';
 import { classifyError, errorMessage } from './error-class.js';
 import type { Recorder } from './recorder.js';
 
@@ -94,18 +94,16 @@ export function startLoad(
 
   function closedLoop() {
     const { idleGap, burst } = load;
+    const done: SendDone = (err, status, bytes, isNew, since, measured, sentInBurst) => {
+      settle(err, status, bytes, isNew, since, measured);
+      const sent = sentInBurst + 1;
+      if (idleGap > 0 && sent >= burst) setTimeout(next, idleGap, 0);
+      // Errors can come back synchronously; never recurse on them.
+      else if (err) setImmediate(next, sent);
+      else next(sent);
+    };
     const next = (sentInBurst: number) => {
-      if (!claim()) return;
-      const since = performance.now();
-      const measured = recorder.isMeasuring;
-      engine.send((err, status, bytes, isNew) => {
-        settle(err, status, bytes, isNew, since, measured);
-        const sent = sentInBurst + 1;
-        if (idleGap > 0 && sent >= burst) setTimeout(next, idleGap, 0);
-        // Errors can come back synchronously; never recurse on them.
-        else if (err) setImmediate(next, sent);
-        else next(sent);
-      });
+      if (claim()) engine.send(done, performance.now(), recorder.isMeasuring, sentInBurst);
     };
     for (let i = 0; i < concurrency; i++) next(0);
   }
@@ -115,6 +113,10 @@ export function startLoad(
     const t0 = performance.now();
     let index = 0;
     let timer: NodeJS.Timeout | null = null;
+    const done: SendDone = (err, status, bytes, isNew, due, measured) => {
+      settle(err, status, bytes, isNew, due, measured);
+      if (!stopped && timer === null) pump();
+    };
     cancelTimer = () => {
       if (timer) clearTimeout(timer);
     };
@@ -128,11 +130,7 @@ export function startLoad(
         if (!claim()) break;
         index++;
         if (now - due > BEHIND_TOLERANCE_MS) recorder.behind();
-        const measured = recorder.isMeasuring;
-        engine.send((err, status, bytes, isNew) => {
-          settle(err, status, bytes, isNew, due, measured);
-          if (!stopped && timer === null) pump();
-        });
+        engine.send(done, due, recorder.isMeasuring, 0);
       }
       if (!stopped && timer === null && inflight < concurrency) {
         const wait = t0 + index * period - performance.now();

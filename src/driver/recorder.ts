@@ -175,9 +175,10 @@ export class Recorder {
     const cls = Math.floor(status / 100) - 1;
     if (cls >= 0 && cls < 5) w.status[cls] = (w.status[cls] ?? 0) + 1;
     const us = latencyUs < 1 ? 1 : Math.round(latencyUs);
-    w.latency.recordValue(us);
+    // One record per request: the split histograms are folded into `latency` at tick().
     if (isNew === true) w.latencyNew.recordValue(us);
     else if (isNew === false) w.latencyReused.recordValue(us);
+    else w.latency.recordValue(us);
   }
 
   error(cls: ErrorClass, message: string, reused: boolean): void {
@@ -213,6 +214,8 @@ export class Recorder {
     if (!this.measuring) return null;
     const now = this.clock();
     const w = this.interval;
+    if (w.latencyNew.totalCount > 0) w.latency.add(w.latencyNew);
+    if (w.latencyReused.totalCount > 0) w.latency.add(w.latencyReused);
     const durationMs = now - this.intervalStart;
     const record: IntervalRecord = {
       t: now - this.startedAt,

@@ -1,11 +1,10 @@
 import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
-import { LabError } from '../errors.js';
-import { startAutocannonLoad } from './engines/autocannon.js';
 import type { Engine } from './engines/engine.js';
 import { createUndiciEngine } from './engines/undici.js';
 import { startLoad } from './load.js';
 import { type Capabilities, type DriverTotals, type IntervalRecord, Recorder } from './recorder.js';
+import { parseTargetUrl } from './url.js';
 
 // runDriver: warm up, drive, tick the timeline, stop cleanly (let in-flight requests settle,
 // then close the pool from the client side) and return one flat, serialisable result. An abort
@@ -50,31 +49,16 @@ export interface DriverResult extends Omit<DriverTotals, 'requests'> {
   timeline: IntervalRecord[];
 }
 
-export function parseTargetUrl(raw: string, field = 'url'): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new LabError('KAL_URL_INVALID', `"${raw}" is not a URL`, {
-      problems: [
-        { path: field, message: `"${raw}" is not a URL; give one such as http://127.0.0.1:3000/` },
-      ],
-    });
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new LabError('KAL_URL_INVALID', `"${raw}" is not an http(s) URL`, {
-      problems: [{ path: field, message: `"${raw}": use http:// or https://` }],
-    });
-  }
-  return url;
-}
-
 export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const { client, load, intervalMs } = opts;
   const url = parseTargetUrl(opts.url);
   const recorder = new Recorder(CAPABILITIES[client.engine]);
   const engine: Engine | null =
     client.engine === 'undici' ? createUndiciEngine(url, client, recorder) : null;
+  // autocannon is a large import; load it only when it is the engine, before the clock starts.
+  const autocannonLoad = engine
+    ? null
+    : (await import('./engines/autocannon.js')).startAutocannonLoad;
   const startedAt = new Date().toISOString();
   const durationMs =
     load.duration ?? (load.requests === undefined ? DEFAULT_DURATION_MS : undefined);
@@ -96,9 +80,9 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   // Without a warm-up the first requests are measured, so the clock starts before the load does.
   if (load.warmup > 0) timers.push(setTimeout(begin, load.warmup));
   else begin();
-  const run = engine
-    ? startLoad(engine, recorder, load, client.connections * client.pipelining)
-    : startAutocannonLoad(url, client, load, recorder);
+  const run = autocannonLoad
+    ? autocannonLoad(url, client, load, recorder)
+    : startLoad(engine as Engine, recorder, load, client.connections * client.pipelining);
   run.finished.then(() => end('done'));
   const onAbort = () => end('abort');
   if (opts.signal?.aborted) onAbort();

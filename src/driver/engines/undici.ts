@@ -106,7 +106,12 @@ export function createUndiciEngine(
   class Handler {
     status = 0;
     bytes = 0;
-    constructor(private readonly done: SendDone) {}
+    constructor(
+      private readonly done: SendDone,
+      private readonly since: number,
+      private readonly measured: boolean,
+      private readonly aux: number,
+    ) {}
     onConnect(): void {}
     onHeaders(status: number): boolean {
       this.status = status;
@@ -119,12 +124,12 @@ export function createUndiciEngine(
     onComplete(): void {
       const isNew = current;
       current = null;
-      this.done(null, this.status, this.bytes, isNew);
+      this.done(null, this.status, this.bytes, isNew, this.since, this.measured, this.aux);
     }
     onError(err: Error): void {
       const isNew = current;
       current = null;
-      this.done(err, 0, 0, isNew);
+      this.done(err, 0, 0, isNew, this.since, this.measured, this.aux);
     }
   }
 
@@ -136,8 +141,9 @@ export function createUndiciEngine(
 
   return {
     capabilities: { connectionReuse: true, connectTime: true, closedBy: true },
-    send(done) {
-      pool.dispatch(options, new Handler(done) as unknown as Dispatcher.DispatchHandler);
+    send(done, since, measured, aux) {
+      const handler = new Handler(done, since, measured, aux);
+      pool.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
     },
     async close() {
       closing = true;

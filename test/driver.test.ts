@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  type ClientInput,
+  clientSchema,
+  type LoadInput,
+  loadSchema,
+} from '../src/config/driver.js';
+import { resolve } from '../src/config/resolve.js';
+import { type DriverResult, runDriver } from '../src/driver/run.js';
+import { CLI, runCli, startCli } from './helpers/cli.js';
+import { eventually } from './helpers/kernel.js';
+import { withTarget } from './helpers/target.js';
+
+function drive(url: string, client: ClientInput, load: LoadInput, intervalMs = 500) {
+  return runDriver({
+    url,
+    client: resolve(clientSchema, client, { source: 'test' }),
+    load: resolve(loadSchema, load, { source: 'test' }),
+    intervalMs,
+  });
+}
+
+function assertTimelineSums(r: DriverResult) {
+  const sum = (f: (i: DriverResult['timeline'][number]) => number) =>
+    r.timeline.reduce((s, i) => s + f(i), 0);
+  assert.equal(
+    sum((i) => i.requests),
+    r.requests.completed,
+  );
+  assert.equal(
+    sum((i) => i.errors),
+    r.errors.total,
+  );
+  assert.equal(
+    sum((i) => i.newConnections),
+    r.connections.opened,
+  );
+  assert.equal(
+    sum((i) => i.closedConnections),
+    r.connections.closed,
+  );
+  assert.equal(
+    sum((i) => i.bytes),
+    r.throughput.bytes,
+  );
+}
+
+describe('undici engine against the target', () => {
+  it('counts the same connections as the server, and the timeline sums to the totals', async () => {
+    await withTarget({}, async (t) => {
+      const r = await drive(t.url, { connections: 8 }, { requests: 2000 });
+      // Same process: let the server see the client's FINs before it is shut down.
+      await eventually(t.stats, (live) => live.connections.open === 0);
+      const s = await t.close(500);
+      assert.equal(r.requests.completed, 2000);
+      assert.equal(r.errors.total, 0);
+      assert.equal(r.connections.opened, s.connections.accepted);
+      assert.equal(r.connections.opened, 8);
+      assert.equal(r.connections.closed, 8);
+      // The pool closes its idle connections at the end: the client is first on every one.
+      assert.equal(r.connections.closedBy?.client, 8);
+      assert.equal(r.connections.clientCloseReasons?.poolClosed, 8);
+      assert.equal(s.connections.closedBy.client, 8);
+      assert.equal(s.requests.total, 2000);
+      assert.equal(r.latency.newConnection?.count, 8);
+      assert.equal(r.latency.reused?.count, 1992);
+      assert.equal(r.status['2xx'], 2000);
+      assertTimelineSums(r);
+    });
+  });
+
+  it('under a server request limit of 10, 1000 requests use about 100 connections', async () => {
+    await withTarget({ maxRequests: 10, maxRequestsMode: 'close' }, async (t) => {
+      const r = await drive(t.url, { connections: 10 }, { requests: 1000 });
+      const s = await t.close(500);
+      assert.equal(r.errors.total, 0);
+      assert.ok(
+        (r.connections.opened ?? 0) >= 100 && (r.connections.opened ?? 0) <= 110,
+        `opened ${r.connections.opened}`,
+      );
+      assert.equal(r.connections.opened, s.connections.accepted);
+      // The last connections of the run end below the limit, closed by the pool.
+      assert.ok(s.serverCloseReasons.requestLimit >= 90, `${s.serverCloseReasons.requestLimit}`);
+      assert.ok(s.serverCloseReasons.requestLimit <= 100);
+      assert.equal(r.connections.requestsPerConnection?.max, 10);
+    });
+  });
+
+  it('keepAlive false sends Connection: close: one connection per request', async () => {
+    await withTarget({}, async (t) => {
+      const r = await drive(t.url, { connections: 4, keepAlive: false }, { requests: 200 });
+      const s = await t.close(500);
+      assert.equal(r.connections.opened, 200);
+      assert.equal(r.latency.reused?.count, 0);
+      assert.equal(s.serverCloseReasons.clientRequested, 200);
+    });
+  });
+
+  it('open loop shows the queue behind a stalling server; closed loop hides it', async () => {
+    await withTarget({ delay: '100ms' }, async (t) => {
+      const closed = await drive(t.url, { connections: 1 }, { duration: '1500ms' });
+      // One connection serves 10 req/s; ask for 30 req/s.
+      const open = await drive(t.url, { connections: 1 }, { duration: '2s', rate: 30 });
+      assert.ok(closed.latency.p99 < 250, `closed loop p99 ${closed.latency.p99} ms`);
+      assert.equal(open.latencyFrom, 'intended-start');
+      assert.ok(open.latency.p99 > 500, `open loop p99 ${open.latency.p99} ms`);
+      assert.ok(open.requests.behindSchedule > 0);
+      assert.ok((open.requests.notSent ?? 0) > 0);
+      const first = open.timeline[0]?.latency.p50 ?? 0;
+      const last = open.timeline.at(-2)?.latency.p50 ?? 0;
+      assert.ok(last > first, `latency rises over the run: ${first} → ${last} ms`);
+    });
+  });
+});
+
+describe('the keep-alive race', () => {
+  it('idle gaps at the server timeout, with no hint, give socket errors on reused connections', async () => {
+    const { child, first } = await startCli([
+      'serve',
+      '--keep-alive-timeout',
+      '20ms',
+      '--keep-alive-hint',
+      'false',
+    ]);
+    try {
+      const url = first.url as string;
+      const race = await drive(
+        url,
+        { connections: 20, keepAliveTimeout: '10s' },
+        { duration: '2s', idleGap: '19ms' },
+      );
+      assert.ok(race.errors.total > 0, 'the race produced errors');
+      assert.equal(
+        race.errors.onReused,
+        race.errors.total,
+        'every error was on a reused connection',
+      );
+      const raceClasses =
+        (race.errors.byClass.ECONNRESET ?? 0) + (race.errors.byClass.UND_ERR_SOCKET ?? 0);
+      assert.equal(raceClasses, race.errors.total);
+      // The control: a client that gives up idle connections before the server does never races.
+      const control = await drive(
+        url,
+        { connections: 20, keepAliveTimeout: '5ms' },
+        { duration: '1s', idleGap: '19ms' },
+      );
+      assert.equal(control.errors.total, 0);
+      assert.ok((control.connections.clientCloseReasons?.idleTimeout ?? 0) > 0);
+    } finally {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }
+  });
+});
+
+describe('autocannon engine', () => {
+  it('drives the target and reports what it cannot measure as null, not zero', async () => {
+    await withTarget({}, async (t) => {
+      const r = await drive(t.url, { engine: 'autocannon', connections: 4 }, { duration: '1s' });
+      assert.ok(r.requests.completed > 100);
+      assert.equal(r.connections.closedBy, null);
+      assert.equal(r.connections.opened, null);
+      assert.equal(r.latency.reused, null);
+      assert.equal(r.connectTime, null);
+      assert.ok(r.notMeasured.includes('connections.closedBy'));
+      assert.equal(
+        r.timeline.reduce((s, i) => s + i.requests, 0),
+        r.requests.completed,
+      );
+    });
+  });
+});
+
+describe('keepalive-lab drive', () => {
+  it('rejects a bad URL, zero connections and a negative rate at once, exit code 2', () => {
+    const r = runCli(['drive', 'not-a-url', '--connections', '0', '--rate', '-5']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /client\.connections \(--connections\)/);
+    assert.match(r.stderr, /load\.rate \(--rate\)/);
+    assert.match(r.stderr, /"not-a-url" is not a URL/);
+  });
+
+  it('a target that refuses every connection: exit code 1, and the classified result is written', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'kal-')), 'refused.json');
+    // Port 1 on loopback: nothing listens there, so every connect is refused at once.
+    const r = runCli(['drive', 'http://127.0.0.1:1/', '--duration', '500ms', '--json', file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /every request to http:\/\/127\.0\.0\.1:1\/ failed \(ECONNREFUSED/);
+    const result = JSON.parse(readFileSync(file, 'utf8')) as DriverResult;
+    assert.equal(result.requests.completed, 0);
+    assert.ok(result.errors.total > 0);
+    assert.equal(result.errors.byClass.ECONNREFUSED, result.errors.total);
+  });
+
+  it('reports intervals and the result over IPC, and stops early with a partial result', async () => {
+    const { child: server, first } = await startCli(['serve']);
+    try {
+      const child = fork(
+        CLI,
+        ['drive', first.url as string, '--duration', '30s', '--interval', '200ms'],
+        {
+          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        },
+      );
+      const messages: { type: string; result?: DriverResult }[] = [];
+      child.on('message', (m) => {
+        messages.push(m as { type: string });
+        if (messages.length === 3) child.send({ type: 'stop' });
+      });
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 130);
+      const intervals = messages.filter((m) => m.type === 'interval');
+      const result = messages.find((m) => m.type === 'result')?.result;
+      assert.ok(intervals.length >= 3);
+      assert.ok(result);
+      assert.equal(result.partial, true);
+      assert.ok(result.measuredMs < 5000);
+      assert.equal(result.timeline.length, intervals.length);
+    } finally {
+      server.kill('SIGTERM');
+      await once(server, 'exit');
+    }
+  });
+});
