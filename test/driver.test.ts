@@ -92,6 +92,21 @@ describe('undici engine against the target', () => {
     });
   });
 
+  it('excludes the warm-up from every figure', async () => {
+    await withTarget({}, async (t) => {
+      const r = await drive(t.url, { connections: 4 }, { warmup: '300ms', duration: '300ms' });
+      const s = await t.close(500);
+      // The connections were opened during the warm-up, so the measured part saw none open.
+      assert.equal(r.latency.newConnection?.count, 0);
+      assert.ok(r.requests.completed > 0);
+      assert.ok(
+        r.requests.completed < s.requests.total,
+        'warm-up requests were sent but not counted',
+      );
+      assert.ok(r.measuredMs < 450, `measured ${r.measuredMs} ms`);
+    });
+  });
+
   it('keepAlive false sends Connection: close: one connection per request', async () => {
     await withTarget({}, async (t) => {
       const r = await drive(t.url, { connections: 4, keepAlive: false }, { requests: 200 });

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
 import { driveCommand } from './drive.js';
+import { sampleCommand } from './sample.js';
 import { serveCommand } from './serve.js';
 
 // The CLI is thin: each command maps flags to a config and calls the library. Every failure
@@ -13,7 +14,7 @@ const program = new Command('keepalive-lab')
   .configureOutput({ outputError: () => {} })
   .showSuggestionAfterError(true);
 
-for (const cmd of [serveCommand(), driveCommand()]) {
+for (const cmd of [serveCommand(), driveCommand(), sampleCommand()]) {
   // addCommand() does not pass settings down; every command must throw instead of exiting.
   program.addCommand(cmd.exitOverride().configureOutput({ outputError: () => {} }));
 }

@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { duration } from './units.js';
+
+// The sampler's knobs, for the scenario's `sampler` section and the `sample` command.
+
+export const samplerSchema = z.strictObject({
+  interval: duration({ min: 100, max: 3_600_000 })
+    .default(1000)
+    .describe('time between samples; at least 100ms'),
+  tail: duration({ max: 3_600_000 })
+    .default(10_000)
+    .describe('keep sampling this long after the load so TIME_WAIT decay shows'),
+  source: z
+    .enum(['auto', 'ss', 'proc'])
+    .default('auto')
+    .describe('socket table source: ss (sock_diag), /proc/<pid>/net/tcp, or auto'),
+});
+
+export type SamplerKnobs = z.output<typeof samplerSchema>;
+
+export const sampleCommandSchema = z.strictObject({
+  port: z
+    .number({ error: 'expected the server port, a number from 1 to 65535' })
+    .int()
+    .min(1, { error: 'must be between 1 and 65535' })
+    .max(65535, { error: 'must be between 1 and 65535' })
+    .describe("the server's listen port: its sockets have it locally, the client's as the peer"),
+  serverPid: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("read the server side in this pid's network namespace"),
+  clientPid: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe("read the client side in this pid's network namespace"),
+  interval: samplerSchema.shape.interval,
+  duration: duration({ min: 1 }).optional().describe('stop after this long; default: until Ctrl-C'),
+  source: samplerSchema.shape.source,
+});
