@@ -30,7 +30,7 @@ async function closeN(port: number, n: number, how: 'server' | 'client', host = 
   }
 }
 
-for (const source of ['ss', 'proc'] as SamplerSource[]) {
+for (const source of ['sockdiag', 'ss', 'proc'] as SamplerSource[]) {
   describe(`sampler (${source})`, () => {
     it('puts TIME_WAIT on the server when it closes first, and agrees with ss', async () => {
       await withTarget({}, async (t) => {

@@ -11,9 +11,11 @@ export const samplerSchema = z.strictObject({
     .default(10_000)
     .describe('keep sampling this long after the load so TIME_WAIT decay shows'),
   source: z
-    .enum(['auto', 'ss', 'proc'])
+    .enum(['auto', 'sockdiag', 'ss', 'proc'])
     .default('auto')
-    .describe('socket table source: ss (sock_diag), /proc/<pid>/net/tcp, or auto'),
+    .describe(
+      'socket table: sockdiag (our netlink helper), ss (iproute2), proc (/proc/<pid>/net/tcp), or auto (the first that works)',
+    ),
 });
 
 export type SamplerKnobs = z.output<typeof samplerSchema>;

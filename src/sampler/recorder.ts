@@ -43,7 +43,7 @@ export interface SamplerCost {
 
 export interface TcpResult {
   schema: 'keepalive-lab/tcp@1';
-  source: 'ss' | 'proc';
+  source: 'sockdiag' | 'ss' | 'proc';
   port: number;
   sharedNamespace: boolean;
   intervalMs: number;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { TcpRecorder, type TcpResult, type TimelineEntry } from './recorder.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
 
@@ -35,7 +36,8 @@ export async function runSampler(opts: SamplerRunOptions): Promise<TcpResult> {
     client: sampler.sysctls('client'),
     server: sampler.sysctls('server'),
   });
-  const started = Date.now();
+  // A monotonic clock: a wall-clock step must not stretch or skip the schedule.
+  const started = performance.now();
   let aborted = opts.signal?.aborted ?? false;
   let wake: () => void = () => {};
   const onAbort = () => {
@@ -52,7 +54,7 @@ export async function runSampler(opts: SamplerRunOptions): Promise<TcpResult> {
       const over = opts.durationMs !== undefined && next - started > opts.durationMs;
       if (aborted || over) break;
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.max(0, next - Date.now()));
+        const timer = setTimeout(resolve, Math.max(0, next - performance.now()));
         wake = () => {
           clearTimeout(timer);
           resolve();

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LabError } from '../errors.js';
 import {
@@ -10,9 +11,16 @@ import {
   readSockstatTimeWait,
 } from './kernel-counters.js';
 import { inNamespaceOf, netnsOf, procNet } from './namespace.js';
-import { parseProcNetTcp, parseSs, type Side, type SocketVisitor } from './socket-table.js';
+import {
+  parseProcNetTcp,
+  parseSockdiag,
+  parseSs,
+  type Side,
+  type SocketVisitor,
+} from './socket-table.js';
 import { readSysctls, type Sysctls } from './sysctls.js';
 import {
+  STATE_BY_KERNEL_CODE,
   type StateCounts,
   TCP_STATES,
   TIME_WAIT_BUCKET_MS,
@@ -31,7 +39,10 @@ import {
 
 const run = promisify(execFile);
 
-export type SamplerSource = 'ss' | 'proc';
+export type SamplerSource = 'sockdiag' | 'ss' | 'proc';
+
+/** The netlink helper, compiled from native/sockdiag.c by `npm run setup` where a C compiler is. */
+export const SOCKDIAG_BIN = fileURLToPath(new URL('../../native/kal-sockdiag', import.meta.url));
 
 export interface SamplerOptions {
   port: number;
@@ -40,6 +51,8 @@ export interface SamplerOptions {
   /** Whose namespace holds the client's sockets; null = ours. */
   clientPid?: number | null;
   source?: SamplerSource | 'auto';
+  /** Leave out the sockets that exist at creation (default true). */
+  baseline?: boolean;
 }
 
 export interface SideSample {
@@ -88,6 +101,23 @@ export async function detectSource(
     );
   }
   if (preferred === 'proc') return 'proc';
+  if (preferred === 'auto' || preferred === 'sockdiag') {
+    try {
+      await run(SOCKDIAG_BIN, ['1']);
+      return 'sockdiag';
+    } catch {
+      if (preferred === 'sockdiag') {
+        throw new LabError('KAL_SAMPLER_UNAVAILABLE', `${SOCKDIAG_BIN} is missing or fails`, {
+          problems: [
+            {
+              path: 'sampler.source',
+              message: 'run `npm run setup` with a C compiler (cc), or use ss',
+            },
+          ],
+        });
+      }
+    }
+  }
   try {
     await run('ss', ['-V']);
     return 'ss';
@@ -155,7 +185,8 @@ export class Sampler {
       client: side('client', clientPid),
       server: side('server', serverPid),
     });
-    await sampler.takeBaseline();
+    if (opts.baseline === false) sampler.baselineAt = performance.now();
+    else await sampler.takeBaseline();
     return sampler;
   }
 
@@ -204,18 +235,67 @@ export class Sampler {
       return;
     }
     const prefix = inNamespaceOf(pid);
-    const argv = [
-      ...prefix,
-      'ss',
-      '-Htano',
-      'state',
-      'connected',
-      `( sport = :${this.port} or dport = :${this.port} )`,
-    ];
+    const argv =
+      this.source === 'sockdiag'
+        ? [...prefix, SOCKDIAG_BIN, String(this.port)]
+        : [
+            ...prefix,
+            'ss',
+            '-Htano',
+            'state',
+            'connected',
+            `( sport = :${this.port} or dport = :${this.port} )`,
+          ];
     const { stdout } = await run(argv[0] as string, argv.slice(1), {
       maxBuffer: 256 * 1024 * 1024,
     });
-    parseSs(stdout, this.port, visit);
+    if (this.source === 'sockdiag') parseSockdiag(stdout, this.port, visit);
+    else parseSs(stdout, this.port, visit);
+  }
+
+  /** Counts socket by socket here, leaving out the baseline's sockets. */
+  private async countHere(out: Record<Side, SideSample>, elapsed: number): Promise<void> {
+    const base = this.baseline;
+    const names = TCP_STATES;
+    await this.visitTables((side, state, left, local, peer) => {
+      if (base.size > 0) {
+        const was = base.get(`${side} ${local} ${peer}`);
+        // The same socket as at the baseline: same state, and for TIME_WAIT a timer that has
+        // run down since (a new TIME_WAIT on a reused 4-tuple starts again at 60 s).
+        if (was !== undefined) {
+          if (state !== TIME_WAIT_INDEX && was === -1 - state) return;
+          if (state === TIME_WAIT_INDEX && was >= 0 && left <= was - elapsed + 2000) return;
+        }
+      }
+      const s = out[side];
+      s.states[names[state] as keyof StateCounts]++;
+      if (state === TIME_WAIT_INDEX) {
+        const b = Math.min(TIME_WAIT_BUCKETS - 1, Math.floor(left / TIME_WAIT_BUCKET_MS));
+        s.timeWaitLeft[b] = (s.timeWaitLeft[b] ?? 0) + 1;
+      }
+    });
+  }
+
+  /** With no baseline to leave out, the helper counts in C and prints two lines. */
+  private async countInHelper(out: Record<Side, SideSample>): Promise<void> {
+    const { client, server } = this.sides;
+    const read = async (pid: number | null, want: Side | null) => {
+      const argv = [...inNamespaceOf(pid), SOCKDIAG_BIN, '--count', String(this.port)];
+      const { stdout } = await run(argv[0] as string, argv.slice(1));
+      for (const line of stdout.trim().split('\n')) {
+        const [side, ...nums] = line.split(' ');
+        if ((side !== 'server' && side !== 'client') || (want && side !== want)) continue;
+        const target = out[side];
+        for (let code = 1; code <= 11; code++) {
+          const index = STATE_BY_KERNEL_CODE[code] ?? -1;
+          if (index >= 0)
+            target.states[TCP_STATES[index] as keyof StateCounts] += Number(nums[code - 1]);
+        }
+        for (let b = 0; b < TIME_WAIT_BUCKETS; b++) target.timeWaitLeft[b] = Number(nums[11 + b]);
+      }
+    };
+    if (this.sharedNamespace) await read(server.pid ?? client.pid, null);
+    else await Promise.all([read(server.pid, 'server'), read(client.pid, 'client')]);
   }
 
   /** The cheap tick: each side's namespace TIME_WAIT total (sockstat) since the baseline. */
@@ -237,26 +317,8 @@ export class Sampler {
       counters: {} as Counters,
     });
     const out = { client: fresh(), server: fresh() };
-    const elapsed = started - this.baselineAt;
-    const base = this.baseline;
-    const names = TCP_STATES;
-    await this.visitTables((side, state, left, local, peer) => {
-      if (base.size > 0) {
-        const was = base.get(`${side} ${local} ${peer}`);
-        // The same socket as at the baseline: same state, and for TIME_WAIT a timer that has
-        // run down since (a new TIME_WAIT on a reused 4-tuple starts again at 60 s).
-        if (was !== undefined) {
-          if (state !== TIME_WAIT_INDEX && was === -1 - state) return;
-          if (state === TIME_WAIT_INDEX && was >= 0 && left <= was - elapsed + 2000) return;
-        }
-      }
-      const s = out[side];
-      s.states[names[state] as keyof StateCounts]++;
-      if (state === TIME_WAIT_INDEX) {
-        const b = Math.min(TIME_WAIT_BUCKETS - 1, Math.floor(left / TIME_WAIT_BUCKET_MS));
-        s.timeWaitLeft[b] = (s.timeWaitLeft[b] ?? 0) + 1;
-      }
-    });
+    if (this.source === 'sockdiag' && this.baseline.size === 0) await this.countInHelper(out);
+    else await this.countHere(out, started - this.baselineAt);
     const totals = this.totals();
     for (const side of ['client', 'server'] as const) {
       const info = this.sides[side];

@@ -78,3 +78,37 @@ export function parseProcNetTcp(text: string, port: number, visit: SocketVisitor
     visit(side, state, left, local, peer);
   }
 }
+
+/**
+ * kal-sockdiag output: "STATE EXPIRES_MS LPORT RPORT LADDR RADDR" per line, state as the kernel
+ * numbers it. Scanned with indexOf, no split, since a loaded table has tens of thousands of lines.
+ */
+export function parseSockdiag(text: string, port: number, visit: SocketVisitor): void {
+  let at = 0;
+  const n = text.length;
+  while (at < n) {
+    const s1 = text.indexOf(' ', at);
+    const s2 = text.indexOf(' ', s1 + 1);
+    const s3 = text.indexOf(' ', s2 + 1);
+    const s4 = text.indexOf(' ', s3 + 1);
+    const s5 = text.indexOf(' ', s4 + 1);
+    let eol = text.indexOf('\n', s5 + 1);
+    if (eol < 0) eol = n;
+    if (s1 < 0 || s5 < 0) break;
+    const state = STATE_BY_KERNEL_CODE[Number(text.slice(at, s1))] ?? -1;
+    const localPort = Number(text.slice(s2 + 1, s3));
+    const peerPort = Number(text.slice(s3 + 1, s4));
+    const side = sideOf(localPort, peerPort, port);
+    if (state >= 0 && side) {
+      const left = state === TIME_WAIT_INDEX ? Number(text.slice(s1 + 1, s2)) : 0;
+      visit(
+        side,
+        state,
+        left,
+        `${text.slice(s4 + 1, s5)}:${localPort}`,
+        `${text.slice(s5 + 1, eol)}:${peerPort}`,
+      );
+    }
+    at = eol + 1;
+  }
+}
