@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { clientSchema, loadSchema } from '../config/driver.js';
 import { resolve } from '../config/resolve.js';
 import { duration } from '../config/units.js';
@@ -23,11 +23,19 @@ export function driveCommand(): Command {
     .description('drive HTTP load at a URL and measure latency, connections and errors')
     .argument('<url>', 'target URL, e.g. http://127.0.0.1:3000/')
     .option('--json <file>', 'write the result as JSON to this file ("-" for stdout)')
-    .option('--interval <duration>', 'timeline interval', '1s');
+    .option('--interval <duration>', 'timeline interval', '1s')
+    .addOption(
+      new Option('--spec <json>', '{client, load} as JSON (for the run orchestrator)').hideHelp(),
+    );
   for (const opt of optionsFor(clientSchema.shape, CLIENT_FLAGS)) cmd.addOption(opt);
   for (const opt of optionsFor(loadSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (url: string, opts: Record<string, unknown>) => {
-    const clientInput = flagValues(opts, clientSchema.shape, CLIENT_FLAGS);
+    const spec =
+      typeof opts.spec === 'string' ? (JSON.parse(opts.spec) as Record<string, unknown>) : {};
+    const clientInput = {
+      ...(spec.client as object),
+      ...flagValues(opts, clientSchema.shape, CLIENT_FLAGS),
+    } as Record<string, unknown>;
     if (typeof clientInput.headers === 'string') clientInput.headers = parseHeaders(opts.headers);
     const problems: LabError[] = [];
     const attempt = <T>(fn: () => T): T | undefined => {
@@ -46,10 +54,14 @@ export function driveCommand(): Command {
       }),
     );
     const load = attempt(() =>
-      resolve(loadSchema, flagValues(opts, loadSchema.shape), {
-        source: 'load options',
-        label: labelFor('load'),
-      }),
+      resolve(
+        loadSchema,
+        { ...(spec.load as object), ...flagValues(opts, loadSchema.shape) },
+        {
+          source: 'load options',
+          label: labelFor('load'),
+        },
+      ),
     );
     const intervalMs = attempt(() =>
       resolve(duration({ min: 100 }), opts.interval, {

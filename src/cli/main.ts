@@ -2,7 +2,9 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
 import { driveCommand } from './drive.js';
+import { runCommand } from './run.js';
 import { sampleCommand } from './sample.js';
+import { schemaCommand } from './schema.js';
 import { serveCommand } from './serve.js';
 
 // The CLI is thin: each command maps flags to a config and calls the library. Every failure
@@ -14,7 +16,13 @@ const program = new Command('keepalive-lab')
   .configureOutput({ outputError: () => {} })
   .showSuggestionAfterError(true);
 
-for (const cmd of [serveCommand(), driveCommand(), sampleCommand()]) {
+for (const cmd of [
+  runCommand(),
+  serveCommand(),
+  driveCommand(),
+  sampleCommand(),
+  schemaCommand(),
+]) {
   // addCommand() does not pass settings down; every command must throw instead of exiting.
   program.addCommand(cmd.exitOverride().configureOutput({ outputError: () => {} }));
 }

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import { resolve } from '../config/resolve.js';
 import { targetKnobsSchema } from '../config/target.js';
@@ -11,13 +11,20 @@ import { flagValues, labelFor, optionsFor } from './flags.js';
 export function serveCommand(): Command {
   const cmd = new Command('serve')
     .description('run the Fastify target server with keep-alive knobs')
-    .option(
-      '--config <file>',
-      "read knobs from a scenario file's `target` section; flags override",
+    .option('--config <file>', "read knobs from a scenario file's `target` section; flags override")
+    .addOption(
+      new Option(
+        '--knobs <json>',
+        'knobs as one JSON object (for the run orchestrator)',
+      ).hideHelp(),
     );
   for (const opt of optionsFor(targetKnobsSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (opts: Record<string, unknown>) => {
-    const fromFile = opts.config ? await targetSection(String(opts.config)) : {};
+    const fromFile = opts.config
+      ? await targetSection(String(opts.config))
+      : typeof opts.knobs === 'string'
+        ? (JSON.parse(opts.knobs) as Record<string, unknown>)
+        : {};
     const knobs = resolve(
       targetKnobsSchema,
       { ...fromFile, ...flagValues(opts, targetKnobsSchema.shape) },

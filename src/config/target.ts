@@ -92,16 +92,21 @@ export const targetKnobsSchema = z
       .default(0)
       .describe('socket inactivity timeout; 0 disables it (Fastify default)'),
   })
-  .superRefine((k, ctx) => {
-    // Node refuses to start with headersTimeout > requestTimeout; say so in our words instead.
-    if (k.requestTimeout > 0 && k.headersTimeout > k.requestTimeout) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['headersTimeout'],
-        message: `must not exceed requestTimeout (${k.requestTimeout}ms)`,
-      });
-    }
-  });
+  .superRefine(checkTimeouts);
+
+/** Node refuses to start with headersTimeout > requestTimeout; say so in our words instead. */
+export function checkTimeouts(
+  k: { headersTimeout: number; requestTimeout: number },
+  ctx: z.RefinementCtx,
+): void {
+  if (k.requestTimeout > 0 && k.headersTimeout > k.requestTimeout) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['headersTimeout'],
+      message: `must not exceed requestTimeout (${k.requestTimeout}ms)`,
+    });
+  }
+}
 
 export type TargetKnobsInput = z.input<typeof targetKnobsSchema>;
 export type TargetKnobs = z.output<typeof targetKnobsSchema>;

@@ -128,9 +128,17 @@ export async function startTarget(knobs: DeepReadonly<TargetKnobs>): Promise<Tar
     counters.limitRejected++;
   });
 
-  const send = (reply: FastifyReply, st: ConnState) => {
+  const send = (reply: FastifyReply, st: ConnState, closeAtOnce = false) => {
     if (--st.inflight === 0) st.idleSince = performance.now();
     reply.send(body);
+    // nginx semantics close at once: the response went to the kernel in that call, so closing
+    // now puts the FIN right behind it. Node's own close (destroySoon) sends the FIN a loop turn
+    // later, by which time a fast client on the same machine has often closed first.
+    const socket = reply.raw.socket;
+    if (closeAtOnce && socket && !st.closer && socket.writableLength === 0) {
+      closeBy(st, 'requestLimit');
+      socket.destroy();
+    }
   };
 
   const leak = (request: FastifyRequest, reply: FastifyReply, st: ConnState) => {
@@ -171,9 +179,10 @@ export async function startTarget(knobs: DeepReadonly<TargetKnobs>): Promise<Tar
         if (rst) socket.resetAndDestroy();
       });
     }
-    if (!delayed) return send(reply, st);
+    const atOnce = reason === 'requestLimit' && !rst;
+    if (!delayed) return send(reply, st, atOnce);
     const { min, max } = knobs.delay;
-    setTimeout(send, min + Math.random() * (max - min), reply, st);
+    setTimeout(send, min + Math.random() * (max - min), reply, st, atOnce);
     return reply;
   };
   // A static route for "/" (what load tools hit) is matched faster than the wildcard.

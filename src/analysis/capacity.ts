@@ -1,0 +1,118 @@
+import type { Measured } from './measured.js';
+
+// Little's law on TIME_WAIT: a side that actively closes r connections per second holds about
+// r x 60 s of TIME_WAIT in steady state (TCP_TIMEWAIT_LEN is 60 s on Linux). The client's TIME_WAITs
+// pin ephemeral ports: one client address can sustain about range/60 s new connections per second
+// to one server address and port, unless tcp_tw_reuse lets it reuse them (tcp_tw_reuse=2, the
+// default, does so for loopback only).
+
+export const TIME_WAIT_SECONDS = 60;
+
+export interface SideForecast {
+  /** Active closes per second during the load, from the TIME_WAITs it left. */
+  closeRate: number;
+  steadyStateTimeWait: number;
+  observedMax: number;
+  /** observedMax / steadyStateTimeWait, meaningful once the load ran for 60 s or more. */
+  observedOverForecast: number | null;
+  maxTwBuckets: number | null;
+  overflowRisk: boolean;
+  overflowObserved: boolean;
+}
+
+export interface CapacityForecast {
+  loadSeconds: number;
+  reachedSteadyState: boolean;
+  client: SideForecast | null;
+  server: SideForecast | null;
+  ports: {
+    range: number | null;
+    budgetPerSecond: number | null;
+    clientCloseRate: number;
+    headroomPerSecond: number | null;
+    secondsToExhaustion: number | null;
+    twReuse: string | null;
+    twReuseApplies: boolean | null;
+  };
+  notes: string[];
+}
+
+const num = (v: string | null | undefined) => (v == null ? null : Number(v));
+
+function isLoopback(url: string): boolean {
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+export function forecastCapacity(m: Measured): CapacityForecast {
+  const loadSeconds = (m.summary.measuredMs + (m.scenario.load.warmup ?? 0)) / 1000;
+  const window = Math.min(Math.max(loadSeconds, 1e-3), TIME_WAIT_SECONDS);
+  const loadEntries = m.timeline.filter((i) => i.phase === 'load' && i.tcp);
+  const atLoadEnd = loadEntries.at(-1)?.tcp ?? null;
+  const notes: string[] = [];
+  const side = (which: 'client' | 'server'): SideForecast | null => {
+    const tcp = m.tcp;
+    if (!tcp || !atLoadEnd) return null;
+    const closeRate = atLoadEnd[which].states.timeWait / window;
+    const steady = closeRate * TIME_WAIT_SECONDS;
+    const buckets = num(tcp[which].sysctls.tcp_max_tw_buckets);
+    const shared = tcp.sharedNamespace;
+    const other = which === 'client' ? 'server' : 'client';
+    const tableLoad = shared
+      ? steady + (atLoadEnd[other].states.timeWait / window) * TIME_WAIT_SECONDS
+      : steady;
+    return {
+      closeRate,
+      steadyStateTimeWait: steady,
+      observedMax: tcp[which].timeWait.max,
+      observedOverForecast:
+        loadSeconds >= TIME_WAIT_SECONDS && steady > 0 ? tcp[which].timeWait.max / steady : null,
+      maxTwBuckets: buckets,
+      overflowRisk: buckets !== null && tableLoad > 0.8 * buckets,
+      overflowObserved: (tcp[which].counters.TCPTimeWaitOverflow ?? 0) > 0,
+    };
+  };
+  const client = side('client');
+  const server = side('server');
+  const range = (() => {
+    const r = m.tcp?.client.sysctls.ip_local_port_range;
+    if (!r) return null;
+    const [lo, hi] = r.split(' ').map(Number);
+    return lo !== undefined && hi !== undefined ? hi - lo + 1 : null;
+  })();
+  const twReuse = m.tcp?.client.sysctls.tcp_tw_reuse ?? null;
+  const twReuseApplies =
+    twReuse === null ? null : twReuse === '1' || (twReuse === '2' && isLoopback(m.target.url));
+  const budget = range !== null ? range / TIME_WAIT_SECONDS : null;
+  const clientCloseRate = client?.closeRate ?? 0;
+  const over = budget !== null && clientCloseRate > budget;
+  if (loadSeconds < TIME_WAIT_SECONDS) {
+    notes.push(
+      `the load ran ${loadSeconds.toFixed(0)} s, under the 60 s TIME_WAIT lifetime: the steady state is a forecast, not yet observed`,
+    );
+  }
+  if (over && twReuseApplies) {
+    notes.push(
+      'the client closes faster than its ports free up, but tcp_tw_reuse lets it reuse ports whose TIME_WAIT is about 1 s old, so exhaustion will not show here',
+    );
+  }
+  return {
+    loadSeconds,
+    reachedSteadyState: loadSeconds >= TIME_WAIT_SECONDS,
+    client,
+    server,
+    ports: {
+      range,
+      budgetPerSecond: budget,
+      clientCloseRate,
+      headroomPerSecond: budget !== null ? budget - clientCloseRate : null,
+      secondsToExhaustion:
+        over && !twReuseApplies && range !== null && budget !== null
+          ? range / (clientCloseRate - budget)
+          : null,
+      twReuse,
+      twReuseApplies,
+    },
+    notes,
+  };
+}

@@ -1,0 +1,53 @@
+import type { Measured } from './measured.js';
+
+// How connection churn shows in latency: requests on new connections against reused ones, the
+// connect time, and whether per-interval p99 moves with the TIME_WAIT count.
+
+export interface LatencyShift {
+  newConnection: { count: number; p50: number; p99: number } | null;
+  reused: { count: number; p50: number; p99: number } | null;
+  /** p99 on new connections minus p99 on reused ones, ms. */
+  p99Penalty: number | null;
+  connect: { p50: number; p99: number } | null;
+  /** Pearson correlation of interval p99 with the TIME_WAIT total (both sides). */
+  p99VsTimeWait: { r: number | null; intervals: number };
+}
+
+export function pearson(xs: number[], ys: number[]): number | null {
+  const n = xs.length;
+  if (n < 3) return null;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (xs[i] as number) - mx;
+    const dy = (ys[i] as number) - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
+}
+
+export function latencyShift(m: Measured): LatencyShift {
+  const l = m.summary.latency;
+  const pick = (s: typeof l.reused) =>
+    s && s.count > 0 ? { count: s.count, p50: s.p50, p99: s.p99 } : null;
+  const fresh = pick(l.newConnection);
+  const reused = pick(l.reused);
+  const points = m.timeline.filter((i) => i.load && i.tcp && i.load.requests > 0);
+  const p99 = points.map((i) => i.load?.latency.p99 ?? 0);
+  const tw = points.map(
+    (i) => (i.tcp?.client.states.timeWait ?? 0) + (i.tcp?.server.states.timeWait ?? 0),
+  );
+  const connect = m.summary.connectTime;
+  return {
+    newConnection: fresh,
+    reused,
+    p99Penalty: fresh && reused ? fresh.p99 - reused.p99 : null,
+    connect: connect && connect.count > 0 ? { p50: connect.p50, p99: connect.p99 } : null,
+    p99VsTimeWait: { r: pearson(p99, tw), intervals: points.length },
+  };
+}

@@ -1,0 +1,136 @@
+import type { z } from 'zod';
+import { type FieldProblem, LabError } from '../errors.js';
+import { type ClientKnobs, clientSchema, type LoadModel, loadSchema } from './driver.js';
+import { loadConfigFile } from './load.js';
+import { type DeepReadonly, deepFreeze } from './resolve.js';
+import { type SamplerKnobs, samplerSchema } from './sampler.js';
+import {
+  knobsGiven,
+  type Scenario,
+  scenarioSchema,
+  type TargetSection,
+  targetSectionSchema,
+} from './scenario.js';
+import { parseThreshold, type Threshold } from './threshold.js';
+
+// A scenario file resolves into one run per variant (or one run when there are none). Every
+// problem in the base and in each variant is reported at once, with its path.
+
+export interface RunSpec {
+  /** The scenario's name, or the variant's. */
+  name: string;
+  variant: string | null;
+  target: TargetSection;
+  client: ClientKnobs;
+  load: LoadModel;
+  sampler: SamplerKnobs;
+  thresholds: Threshold[];
+}
+
+export interface ResolvedScenario {
+  scenario: Scenario;
+  runs: RunSpec[];
+}
+
+type Raw = Record<string, unknown>;
+const asRecord = (v: unknown): Raw =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : {};
+
+function issues(error: z.ZodError, prefix: string, only?: Set<string>): FieldProblem[] {
+  return error.issues.flatMap((issue) => {
+    const keys =
+      issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+    return keys
+      .filter((path) => !only || only.has(String(path[0])))
+      .map((path) => ({
+        path: [prefix, ...path.map(String)].filter(Boolean).join('.') || '(top level)',
+        message:
+          issue.code === 'unrecognized_keys'
+            ? 'unknown key; remove it or check its spelling'
+            : issue.message,
+      }));
+  });
+}
+
+export function resolveScenario(raw: unknown, source: string): DeepReadonly<ResolvedScenario> {
+  const problems: FieldProblem[] = [];
+  const parsed = scenarioSchema.safeParse(raw ?? {});
+  if (!parsed.success) problems.push(...issues(parsed.error, ''));
+  const rawTarget = asRecord(asRecord(raw).target);
+  if (rawTarget.url !== undefined) {
+    for (const key of knobsGiven(rawTarget)) {
+      problems.push({
+        path: `target.${key}`,
+        message: 'a knob of the built-in target; with target.url the server is yours to configure',
+      });
+    }
+  }
+  const runs: RunSpec[] = [];
+  if (parsed.success) {
+    const s = parsed.data;
+    if (s.variants.length === 0) {
+      const { target, client, load, sampler, thresholds } = s;
+      runs.push({ name: s.name, variant: null, target, client, load, sampler, thresholds });
+    }
+    const rawBase = asRecord(raw);
+    s.variants.forEach((v, i) => {
+      const at = `variants.${i}`;
+      const merge = (section: string) => ({
+        ...asRecord(rawBase[section]),
+        ...asRecord(v[section as keyof typeof v]),
+      });
+      const load = merge('load');
+      // A variant that switches between a duration and a request count replaces the other.
+      const vLoad = asRecord(v.load);
+      if (vLoad.requests !== undefined && vLoad.duration === undefined) delete load.duration;
+      if (vLoad.duration !== undefined && vLoad.requests === undefined) delete load.requests;
+      const sectionOf = <T>(schema: z.ZodType<T>, section: string, value: unknown): T | null => {
+        const r = schema.safeParse(value);
+        if (r.success) return r.data;
+        problems.push(
+          ...issues(
+            r.error,
+            `${at}.${section}`,
+            new Set(Object.keys(asRecord(v[section as keyof typeof v]))),
+          ),
+        );
+        return null;
+      };
+      const target = sectionOf(targetSectionSchema, 'target', merge('target'));
+      const client = sectionOf(clientSchema, 'client', merge('client'));
+      const loadModel = sectionOf(loadSchema, 'load', load);
+      const sampler = sectionOf(samplerSchema, 'sampler', merge('sampler'));
+      const thresholds = [...s.thresholds];
+      (v.thresholds ?? []).forEach((expr, k) => {
+        try {
+          thresholds.push(parseThreshold(expr));
+        } catch (err) {
+          problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
+        }
+      });
+      if (target && client && loadModel && sampler) {
+        runs.push({
+          name: v.name,
+          variant: v.name,
+          target,
+          client,
+          load: loadModel,
+          sampler,
+          thresholds,
+        });
+      }
+    });
+  }
+  if (problems.length > 0) {
+    throw new LabError(
+      'KAL_CONFIG_INVALID',
+      `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}`,
+      { problems },
+    );
+  }
+  return deepFreeze({ scenario: (parsed as { data: Scenario }).data, runs });
+}
+
+export async function loadScenario(path: string): Promise<DeepReadonly<ResolvedScenario>> {
+  return resolveScenario(await loadConfigFile(path), `scenario ${path}`);
+}

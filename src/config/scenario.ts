@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { clientSchema, loadSchema } from './driver.js';
+import { samplerSchema } from './sampler.js';
+import { checkTimeouts, targetKnobsSchema } from './target.js';
+import { parseThreshold } from './threshold.js';
+
+// The scenario file: one source for its types, its validation and configs/schema.json. Every key
+// is optional but `load`. `target` holds the built-in target's knobs, or `url` (and optionally the
+// server's `pid`) for an external server. `variants` are named overrides of the sections, run one
+// after another and compared.
+
+const targetShape = targetKnobsSchema.shape;
+const KNOBS = Object.keys(targetShape);
+
+export const targetSectionSchema = z
+  .strictObject({
+    ...targetShape,
+    url: z
+      .url({
+        protocol: /^https?$/,
+        error: 'expected an http(s) URL such as http://127.0.0.1:3000/',
+      })
+      .optional()
+      .describe('an external server to load instead of the built-in target'),
+    pid: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("the external server's pid, so its side of the kernel can be sampled"),
+  })
+  .superRefine((t, ctx) => {
+    checkTimeouts(t, ctx);
+    if (t.pid !== undefined && t.url === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pid'],
+        message: 'pid goes with url (an external server)',
+      });
+    }
+  });
+
+const thresholdSchema = z.string().transform((expr, ctx) => {
+  try {
+    return parseThreshold(expr);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const sections = {
+  target: targetSectionSchema.prefault({}).describe('the target server'),
+  client: clientSchema.prefault({}).describe('the HTTP client and its pool'),
+  sampler: samplerSchema.prefault({}).describe('the TCP sampler'),
+  thresholds: z
+    .array(thresholdSchema)
+    .default([])
+    .describe('checks on the result, e.g. "summary.latency.p99 < 50ms"; a breach exits with 3'),
+};
+
+export const variantSchema = z.strictObject({
+  name: z.string().min(1).describe('shown in the comparison'),
+  target: z.record(z.string(), z.unknown()).optional(),
+  client: z.record(z.string(), z.unknown()).optional(),
+  load: z.record(z.string(), z.unknown()).optional(),
+  sampler: z.record(z.string(), z.unknown()).optional(),
+  thresholds: z.array(z.string()).optional(),
+});
+
+export const scenarioSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: z.string().min(1).default('scenario').describe('names the result files'),
+  description: z.string().optional(),
+  ...sections,
+  load: loadSchema.describe('the load model (required)'),
+  isolation: z
+    .enum(['loopback'])
+    .default('loopback')
+    .describe("loopback: client and server share this machine's network namespace"),
+  output: z
+    .strictObject({
+      dir: z.string().default('results').describe('directory for result files'),
+      json: z.string().optional().describe('exact path of the JSON result'),
+      markdown: z.string().optional().describe('also write a markdown summary here'),
+    })
+    .prefault({}),
+  variants: z.array(variantSchema).default([]).describe('named overrides run one after another'),
+});
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+export type TargetSection = z.output<typeof targetSectionSchema>;
+
+/** Keys of the built-in target that mean nothing for an external server. */
+export function knobsGiven(raw: unknown): string[] {
+  if (!raw || typeof raw !== 'object') return [];
+  return Object.keys(raw).filter((k) => KNOBS.includes(k) && k !== 'host' && k !== 'port');
+}

@@ -1,0 +1,100 @@
+import type { RunResult } from '../run/result.js';
+
+// The terminal report of a run, and the comparison table of variants. Pure functions of results.
+
+const f = (v: number | null | undefined, digits = 1) =>
+  v === null || v === undefined ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(digits);
+
+export function runText(r: RunResult): string {
+  const s = r.summary;
+  const a = r.analysis;
+  const out: string[] = [];
+  const title = r.variant ? `${r.name} (variant of the scenario)` : r.name;
+  out.push(
+    `${title} — ${r.target.kind} target ${r.target.url}${r.partial ? `  [PARTIAL: ${r.stoppedBy}]` : ''}`,
+  );
+  const mode = s.model === 'open' ? `open loop` : 'closed loop';
+  out.push(
+    `  load       ${s.engine}, ${mode}, ${(s.measuredMs / 1000).toFixed(1)} s: ${s.requests.completed} ok, ${s.errors.total} errors (${f(s.throughput.rps, 0)} req/s)`,
+  );
+  out.push(
+    `  latency    p50 ${f(s.latency.p50, 2)}  p99 ${f(s.latency.p99, 2)}  p99.9 ${f(s.latency.p999, 2)}  max ${f(s.latency.max, 2)} ms${s.latencyFrom === 'intended-start' ? ' (from intended start)' : ''}`,
+  );
+  const l = a.latency;
+  if (l.newConnection || l.reused) {
+    out.push(
+      `             new connection p99 ${f(l.newConnection?.p99, 2)} ms (${l.newConnection?.count ?? 0}), reused p99 ${f(l.reused?.p99, 2)} ms (${l.reused?.count ?? 0}), connect p99 ${f(l.connect?.p99, 2)} ms`,
+    );
+  }
+  const tw = a.timeWait;
+  out.push(
+    tw.holder === null
+      ? `  TIME_WAIT  not measured (${r.tcpUnavailable ?? 'no sampler'})`
+      : `  TIME_WAIT  held by: ${tw.holder.toUpperCase()}   (kernel: client max ${tw.evidence.kernel?.clientMax}, server max ${tw.evidence.kernel?.serverMax})`,
+  );
+  for (const why of tw.explanation) out.push(`             · ${why}`);
+  if (r.tcp) {
+    const states = (['closeWait', 'finWait2', 'finWait1', 'lastAck', 'closing'] as const)
+      .map((st) => [st, r.tcp?.client[st].max ?? 0, r.tcp?.server[st].max ?? 0] as const)
+      .filter(([, c, sv]) => c + sv > 0)
+      .map(([st, c, sv]) => `${st} client ${c} / server ${sv}`);
+    if (states.length > 0) out.push(`  states     max: ${states.join('; ')}`);
+  }
+  const cap = a.capacity;
+  for (const side of ['client', 'server'] as const) {
+    const c = cap[side];
+    if (c && c.closeRate > 0) {
+      out.push(
+        `  capacity   ${side} closes ${f(c.closeRate)}/s → ~${f(c.steadyStateTimeWait, 0)} TIME_WAIT in steady state${c.maxTwBuckets ? ` (tcp_max_tw_buckets ${c.maxTwBuckets}${c.overflowRisk ? ', AT RISK' : ''})` : ''}`,
+      );
+    }
+  }
+  const p = cap.ports;
+  if (p.budgetPerSecond !== null) {
+    out.push(
+      `  ports      client budget ${f(p.budgetPerSecond, 0)} new connections/s per destination (${p.range} ports / 60 s); client closes ${f(p.clientCloseRate)}/s${p.secondsToExhaustion !== null ? `; EXHAUSTED in ~${f(p.secondsToExhaustion)} s` : ''}; tcp_tw_reuse=${p.twReuse}${p.twReuseApplies ? ' (applies here)' : ''}`,
+    );
+  }
+  for (const note of cap.notes) out.push(`             · ${note}`);
+  const race = a.race;
+  out.push(
+    race.detected === null
+      ? '  race       not measured (the engine cannot tell reused connections apart)'
+      : race.detected
+        ? `  race       KEEP-ALIVE RACE: ${race.explanation.join('; ')}`
+        : '  race       no errors on reused connections',
+  );
+  for (const an of a.anomalies) out.push(`  anomaly    ${an.message}`);
+  for (const t of r.thresholds) {
+    out.push(`  threshold  ${t.ok ? 'ok  ' : 'FAIL'} ${t.expr}  (actual ${t.actual ?? t.reason})`);
+  }
+  return out.join('\n');
+}
+
+export function comparisonText(runs: RunResult[]): string {
+  const rows = runs.map((r) => [
+    r.variant ?? r.name,
+    f(r.summary.throughput.rps, 0),
+    f(r.summary.latency.p99, 2),
+    String(r.summary.errors.total),
+    String(r.tcp?.client.timeWait.max ?? '–'),
+    String(r.tcp?.server.timeWait.max ?? '–'),
+    r.analysis.timeWait.holder ?? '–',
+    String(r.analysis.race.errorsOnReused ?? '–'),
+    r.thresholds.every((t) => t.ok) ? 'ok' : 'FAIL',
+  ]);
+  const head = [
+    'variant',
+    'req/s',
+    'p99 ms',
+    'errors',
+    'TW client',
+    'TW server',
+    'holder',
+    'race',
+    'thresholds',
+  ];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

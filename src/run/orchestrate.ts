@@ -1,0 +1,214 @@
+import { cpus, release } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { analyze } from '../analysis/analyze.js';
+import type { Measured } from '../analysis/measured.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import type { RunSpec } from '../config/scenario-resolve.js';
+import type { TargetKnobs } from '../config/target.js';
+import { evaluateThreshold } from '../config/threshold.js';
+import type { IntervalRecord } from '../driver/recorder.js';
+import type { DriverResult } from '../driver/run.js';
+import { isLabError } from '../errors.js';
+import { TcpRecorder } from '../sampler/recorder.js';
+import { Sampler } from '../sampler/sampler.js';
+import {
+  Children,
+  type DriverChild,
+  startDriverChild,
+  startTargetChild,
+  type TargetChild,
+} from './children.js';
+import { RUN_SCHEMA, type RunInterval, type RunResult } from './result.js';
+
+// One run of one scenario (or variant): start the target and wait for its ready line, take the
+// sampler's baseline, drive (warm-up, then load), keep sampling through the tail, stop everything,
+// and assemble the result. While the load runs, the TCP table is sampled each time the driver
+// closes an interval, so every timeline entry pairs a driver interval with the kernel's view at
+// its end; during the warm-up and the tail the sampler keeps its own pace. Whatever ends the run
+// (the load, Ctrl-C, a child dying), every child is stopped and what was measured is returned.
+
+export interface Progress {
+  t: number;
+  phase: RunInterval['phase'];
+  rps: number | null;
+  p99: number | null;
+  errors: number | null;
+  timeWait: { client: number; server: number } | null;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export async function runOne(
+  spec: DeepReadonly<RunSpec>,
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  const children = new Children();
+  const startedAt = new Date().toISOString();
+  let stoppedBy: string | null = null;
+  let target: TargetChild | null = null;
+  let driver: DriverChild | null = null;
+  try {
+    const external = spec.target.url !== undefined;
+    if (!external) {
+      const { url: _u, pid: _p, ...knobs } = spec.target;
+      target = await startTargetChild(children, knobs as DeepReadonly<TargetKnobs>);
+    }
+    const url = target?.url ?? (spec.target.url as string);
+    const serverPid = target?.pid ?? spec.target.pid ?? null;
+    const port = Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
+
+    let sampler: Sampler | null = null;
+    let tcpUnavailable: string | null = null;
+    try {
+      sampler = await Sampler.create({
+        port,
+        serverPid,
+        clientPid: null,
+        source: spec.sampler.source,
+      });
+    } catch (err) {
+      if (!isLabError(err) || err.code !== 'KAL_SAMPLER_UNAVAILABLE') throw err;
+      tcpUnavailable = err.message;
+    }
+    const recorder = sampler
+      ? new TcpRecorder({ client: sampler.sysctls('client'), server: sampler.sysctls('server') })
+      : null;
+    const t0 = performance.now();
+    const timeline: RunInterval[] = [];
+    let chain: Promise<void> = Promise.resolve();
+    const sample = (phase: RunInterval['phase'], load: IntervalRecord | null) => {
+      // One sample at a time, in the order asked for.
+      chain = chain.then(async () => {
+        let tcp: RunInterval['tcp'] = null;
+        let t = performance.now() - t0;
+        if (sampler && recorder) {
+          const cpu0 = process.cpuUsage();
+          const s = await sampler.sample();
+          const used = process.cpuUsage(cpu0);
+          const entry = recorder.add(s, (used.user + used.system) / 1000);
+          tcp = { client: entry.client, server: entry.server };
+          t = entry.t;
+        }
+        timeline.push({ t, phase, load, tcp });
+        opts.onProgress?.({
+          t,
+          phase,
+          rps: load?.rps ?? null,
+          p99: load?.latency.p99 ?? null,
+          errors: load?.errors ?? null,
+          timeWait: tcp
+            ? { client: tcp.client.states.timeWait, server: tcp.server.states.timeWait }
+            : null,
+        });
+      });
+      return chain;
+    };
+
+    let phase: RunInterval['phase'] = spec.load.warmup > 0 ? 'warmup' : 'load';
+    let paced: NodeJS.Timeout | null = null;
+    const pace = (p: RunInterval['phase']) => {
+      if (paced) clearInterval(paced);
+      paced = setInterval(() => void sample(p, null), spec.sampler.interval);
+    };
+    if (phase === 'warmup') pace('warmup');
+
+    const interrupted = new Promise<string>((resolve) => {
+      if (opts.signal?.aborted) resolve('interrupted');
+      opts.signal?.addEventListener('abort', () => resolve('interrupted'), { once: true });
+      target?.child.once('exit', (code, signal) =>
+        resolve(`the target exited (${signal ?? `code ${code}`})`),
+      );
+    });
+
+    driver = startDriverChild(
+      children,
+      url,
+      { client: spec.client, load: spec.load },
+      spec.sampler.interval,
+      (interval) => {
+        if (phase === 'warmup') {
+          phase = 'load';
+          if (paced) clearInterval(paced);
+        }
+        void sample('load', interval);
+      },
+    );
+    const first = await Promise.race([
+      driver.result.then((r) => ({ r })),
+      interrupted.then((why) => ({ why })),
+    ]);
+    let result: DriverResult;
+    if ('why' in first) {
+      stoppedBy = first.why;
+      driver.stopEarly();
+      result = await driver.result;
+    } else {
+      result = first.r;
+      if (result.partial) stoppedBy = 'the driver was stopped';
+    }
+    if (paced) clearInterval(paced);
+    await chain;
+
+    if (!stoppedBy && spec.sampler.tail > 0) {
+      phase = 'tail';
+      pace('tail');
+      const why = await Promise.race([
+        new Promise<null>((r) => setTimeout(r, spec.sampler.tail, null)),
+        interrupted,
+      ]);
+      if (paced) clearInterval(paced);
+      if (why) stoppedBy = why;
+      await chain;
+    }
+    if (!stoppedBy || stoppedBy === 'interrupted') await sample(stoppedBy ? phase : 'tail', null);
+
+    const server = target ? await target.finish() : null;
+    const tcpResult = recorder?.summary({
+      source: sampler?.source ?? 'proc',
+      port,
+      sharedNamespace: sampler?.sharedNamespace ?? true,
+      intervalMs: spec.sampler.interval,
+      partial: stoppedBy !== null,
+    });
+    const { timeline: _d, client: _c, load: _l, histograms, schema: _s, ...summary } = result;
+    const { timeline: _t, schema: _ts, ...tcp } = tcpResult ?? { timeline: null, schema: null };
+    const measured: Measured = {
+      schema: RUN_SCHEMA,
+      name: spec.name,
+      variant: spec.variant,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      partial: stoppedBy !== null || result.partial,
+      stoppedBy,
+      environment: {
+        kernel: release(),
+        platform: process.platform,
+        node: process.version,
+        cpus: cpus().length,
+        sysctls: {
+          client: sampler?.sysctls('client') ?? null,
+          server: sampler?.sysctls('server') ?? null,
+        },
+      },
+      scenario: { ...spec, thresholds: spec.thresholds.map((t) => t.expr) },
+      target: { kind: external ? 'external' : 'built-in', url, pid: serverPid },
+      summary,
+      tcp: tcpResult ? (tcp as RunResult['tcp']) : null,
+      tcpUnavailable,
+      server,
+      timeline,
+      histograms,
+    };
+    const withAnalysis = { ...measured, analysis: analyze(measured) };
+    return {
+      ...withAnalysis,
+      thresholds: spec.thresholds.map((t) => evaluateThreshold(withAnalysis, t)),
+    };
+  } finally {
+    driver?.stopEarly();
+    await children.stopAll();
+  }
+}

@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { scenarioJsonSchema } from '../src/config/json-schema.js';
+import { loadScenario } from '../src/config/scenario-resolve.js';
+import type { RunResult, RunsResult } from '../src/run/result.js';
+import { CLI, runCli } from './helpers/cli.js';
+
+const scratch = () => mkdtempSync(join(tmpdir(), 'kal-run-'));
+
+function scenario(dir: string, yaml: string): string {
+  const file = join(dir, 'scenario.yaml');
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('keepalive-lab run', () => {
+  it('runs variants, prints a comparison and writes one JSON result', async () => {
+    const dir = scratch();
+    const file = scenario(
+      dir,
+      `name: pair
+load: { duration: 1s }
+sampler: { interval: 500ms, tail: 500ms }
+variants:
+  - name: keep-alive
+  - name: limit 5 close
+    target: { maxRequests: 5, maxRequestsMode: close }
+`,
+    );
+    const json = join(dir, 'out.json');
+    const r = runCli(['run', file, '--json', json], 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /variant\s+req\/s/);
+    const result = JSON.parse(readFileSync(json, 'utf8')) as RunsResult;
+    assert.equal(result.schema, 'keepalive-lab/runs@1');
+    assert.deepEqual(
+      result.variants.map((v) => v.variant),
+      ['keep-alive', 'limit 5 close'],
+    );
+    assert.equal(result.variants[1]?.scenario.target.maxRequests, 5);
+    assert.ok((result.variants[1]?.server?.serverCloseReasons.requestLimit ?? 0) > 0);
+  });
+
+  it('exits 3 when a threshold is breached, naming it', () => {
+    const dir = scratch();
+    const file = scenario(
+      dir,
+      `load: { requests: 200 }
+sampler: { tail: 0 }
+thresholds: [ "summary.throughput.rps < 1", "summary.errors.total == 0" ]
+`,
+    );
+    const r = runCli(['run', file, '--json', join(dir, 'r.json')], 60_000);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /FAIL summary\.throughput\.rps < 1/);
+    assert.match(r.stdout, /ok {3}summary\.errors\.total == 0/);
+  });
+
+  it('lists every problem of an invalid scenario with its path, exit code 2', () => {
+    const dir = scratch();
+    const file = scenario(
+      dir,
+      `name: bad
+target: { keepAliveTimout: 5s, maxRequests: "many" }
+client: { connections: 0 }
+load: { duration: 5s, rate: -1 }
+thresholds: [ "p99 < 50ms", "summary.latency.p99 < fast" ]
+variants:
+  - name: v
+    client: { enigne: undici }
+`,
+    );
+    const r = runCli(['run', file]);
+    assert.equal(r.code, 2);
+    for (const path of [
+      'target.keepAliveTimout: unknown key',
+      'target.maxRequests',
+      'client.connections',
+      'load.rate',
+      'thresholds.0',
+      'thresholds.1',
+    ]) {
+      assert.ok(r.stderr.includes(path), `${path} in\n${r.stderr}`);
+    }
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+
+  it("names a variant's own mistakes by the variant", () => {
+    const dir = scratch();
+    const file = scenario(
+      dir,
+      'load: { duration: 1s }\nvariants:\n  - name: v\n    client: { enigne: undici }\n',
+    );
+    const r = runCli(['run', file]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /variants\.0\.client\.enigne: unknown key/);
+  });
+
+  it('loads an external server given its URL and pid', async () => {
+    const server = createServer((_req, res) => res.end('ok'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const dir = scratch();
+    const file = scenario(
+      dir,
+      `target: { url: "http://127.0.0.1:${port}/", pid: ${process.pid} }
+client: { connections: 4 }
+load: { requests: 400 }
+sampler: { interval: 500ms, tail: 500ms }
+`,
+    );
+    const json = join(dir, 'r.json');
+    // Run the CLI as a child: this process must keep serving.
+    const child = spawn(process.execPath, [CLI, 'run', file, '--json', json], { stdio: 'ignore' });
+    const [code] = await once(child, 'exit');
+    server.close();
+    assert.equal(code, 0);
+    const r = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+    assert.equal(r.target.kind, 'external');
+    assert.equal(r.target.pid, process.pid);
+    assert.equal(r.summary.requests.completed, 400);
+    assert.equal(r.server, null, 'no target counters for a server that is not ours');
+    assert.equal(r.analysis.timeWait.holder, 'client');
+  });
+
+  it('Ctrl-C writes a partial result and leaves no child process behind', async () => {
+    const dir = scratch();
+    const file = scenario(
+      dir,
+      `name: long
+load: { duration: 60s, rate: 200 }
+sampler: { interval: 300ms }
+output: { dir: "${dir}" }
+`,
+    );
+    const child = spawn(process.execPath, [CLI, 'run', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+    // Wait until the load is running: the first progress line of the load phase.
+    for await (const line of lines) if (/ load /.test(line)) break;
+    const kids = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.ok(kids.length >= 2, 'target and driver are running');
+    child.kill('SIGINT');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 130);
+    for (const pid of kids) {
+      assert.throws(() => process.kill(pid, 0), /ESRCH/, `child ${pid} is gone`);
+    }
+    const written = readdirSync(dir).filter((f) => f.startsWith('long-') && f.endsWith('.json'));
+    assert.equal(written.length, 1);
+    const r = JSON.parse(readFileSync(join(dir, written[0] as string), 'utf8')) as RunResult;
+    assert.equal(r.partial, true);
+    assert.equal(r.stoppedBy, 'interrupted');
+    assert.ok(r.summary.requests.completed > 0);
+    assert.ok(r.summary.measuredMs < 30_000);
+  });
+
+  it('ships a JSON Schema that matches the scenario schema', () => {
+    const shipped = JSON.parse(readFileSync('configs/schema.json', 'utf8'));
+    assert.deepEqual(
+      shipped,
+      scenarioJsonSchema(),
+      'run `npm run schema` to regenerate configs/schema.json',
+    );
+  });
+
+  it('every catalogue scenario is valid', async () => {
+    const files = readdirSync('configs').filter((x) => x.endsWith('.yaml'));
+    assert.ok(files.length >= 12);
+    for (const f of files) await loadScenario(join('configs', f));
+  });
+});
