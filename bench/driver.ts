@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { arg } from './args.js';
 import { spawnServer } from './spawn-server.js';
 
 // bench/driver, against one target in one run:
@@ -14,10 +15,6 @@ import { spawnServer } from './spawn-server.js';
 //    (goal: < 150 MB).
 //   node dist/bench/driver.js [--seconds 10] [--rounds 3] [--connections 50] [--rss-seconds 120]
 
-const arg = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-};
 const seconds = arg('seconds', 10);
 const rounds = arg('rounds', 3);
 const connections = arg('connections', 50);

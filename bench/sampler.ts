@@ -3,6 +3,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { runSampler } from '../src/sampler/run.js';
 import { Sampler } from '../src/sampler/sampler.js';
+import { arg } from './args.js';
 
 // bench/sampler: with ~50,000 TIME_WAIT sockets on the machine, one attributed sample costs at
 // most 50 ms, the total-only tick at most 2 ms, and sampling at a 1 s interval uses under 5% of
@@ -12,10 +13,6 @@ import { Sampler } from '../src/sampler/sampler.js';
 // most 100,000 connections or 90 s. Prints the figures beside a plain read of /proc/net/tcp.
 //   node dist/bench/sampler.js [--sockets 50000] [--cpu-seconds 10]
 
-const arg = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-};
 const want = arg('sockets', 50_000);
 const cap = Math.min(100_000, want * 2);
 const cpuSeconds = arg('cpu-seconds', 10);

@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { arg } from './args.js';
 import { spawnServer } from './spawn-server.js';
 
 // bench/target: the target with every knob neutral must serve at least 95% of the requests per
@@ -10,10 +11,6 @@ import { spawnServer } from './spawn-server.js';
 // autocannon, which matters on a two-core machine where load tool and server share the cores.
 //   node dist/bench/target.js [--rounds 5] [--seconds 5] [--connections 50] [--tool wrk|autocannon]
 
-const arg = (name: string, fallback: number) => {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-};
 const rounds = arg('rounds', 5);
 const seconds = arg('seconds', 5);
 const connections = arg('connections', 50);
