@@ -31,6 +31,8 @@ export interface CapacityForecast {
     clientCloseRate: number;
     headroomPerSecond: number | null;
     secondsToExhaustion: number | null;
+    /** When EADDRNOTAVAIL first showed, seconds into the load (the middle of that interval). */
+    observedExhaustionSeconds: number | null;
     twReuse: string | null;
     twReuseApplies: boolean | null;
   };
@@ -46,9 +48,23 @@ function isLoopback(url: string): boolean {
 
 export function forecastCapacity(m: Measured): CapacityForecast {
   const loadSeconds = (m.summary.measuredMs + (m.scenario.load.warmup ?? 0)) / 1000;
-  const window = Math.min(Math.max(loadSeconds, 1e-3), TIME_WAIT_SECONDS);
-  const loadEntries = m.timeline.filter((i) => i.phase === 'load' && i.tcp);
-  const atLoadEnd = loadEntries.at(-1)?.tcp ?? null;
+  const loadEntries = m.timeline.filter((i) => i.phase === 'load' && i.tcp && i.load);
+  const first = loadEntries[0];
+  const loadStart = first ? first.t - (first.load?.durationMs ?? 0) : 0;
+  // Ports run out when connect() starts failing with EADDRNOTAVAIL. Rates are taken before that
+  // moment: after it the client cannot open (so cannot close) connections any more.
+  const onsetIndex = loadEntries.findIndex((i) => (i.load?.errorsByClass.EADDRNOTAVAIL ?? 0) > 0);
+  const onset = onsetIndex >= 0 ? loadEntries[onsetIndex] : undefined;
+  const before =
+    onsetIndex > 0
+      ? loadEntries[onsetIndex - 1]
+      : onsetIndex === 0
+        ? undefined
+        : loadEntries.at(-1);
+  const atLoadEnd = before?.tcp ?? null;
+  const window = before
+    ? Math.min(Math.max((before.t - loadStart) / 1000, 1e-3), TIME_WAIT_SECONDS)
+    : 1;
   const notes: string[] = [];
   const side = (which: 'client' | 'server'): SideForecast | null => {
     const tcp = m.tcp;
@@ -110,6 +126,9 @@ export function forecastCapacity(m: Measured): CapacityForecast {
         over && !twReuseApplies && range !== null && budget !== null
           ? range / (clientCloseRate - budget)
           : null,
+      observedExhaustionSeconds: onset
+        ? (onset.t - (onset.load?.durationMs ?? 0) / 2 - loadStart) / 1000
+        : null,
       twReuse,
       twReuseApplies,
     },

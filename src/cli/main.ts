@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
+import { cleanupCommand } from './cleanup.js';
 import { driveCommand } from './drive.js';
 import { runCommand } from './run.js';
 import { sampleCommand } from './sample.js';
@@ -22,6 +23,7 @@ for (const cmd of [
   driveCommand(),
   sampleCommand(),
   schemaCommand(),
+  cleanupCommand(),
 ]) {
   // addCommand() does not pass settings down; every command must throw instead of exiting.
   program.addCommand(cmd.exitOverride().configureOutput({ outputError: () => {} }));

@@ -5,6 +5,8 @@ import { loadConfigFile } from './load.js';
 import { type DeepReadonly, deepFreeze } from './resolve.js';
 import { type SamplerKnobs, samplerSchema } from './sampler.js';
 import {
+  type ClientSection,
+  clientSectionSchema,
   knobsGiven,
   type Scenario,
   scenarioSchema,
@@ -21,7 +23,8 @@ export interface RunSpec {
   name: string;
   variant: string | null;
   target: TargetSection;
-  client: ClientKnobs;
+  client: ClientSection;
+  isolation: Scenario['isolation'];
   load: LoadModel;
   sampler: SamplerKnobs;
   thresholds: Threshold[];
@@ -70,7 +73,16 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     const s = parsed.data;
     if (s.variants.length === 0) {
       const { target, client, load, sampler, thresholds } = s;
-      runs.push({ name: s.name, variant: null, target, client, load, sampler, thresholds });
+      runs.push({
+        name: s.name,
+        variant: null,
+        target,
+        client,
+        load,
+        sampler,
+        thresholds,
+        isolation: s.isolation,
+      });
     }
     const rawBase = asRecord(raw);
     s.variants.forEach((v, i) => {
@@ -97,7 +109,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
         return null;
       };
       const target = sectionOf(targetSectionSchema, 'target', merge('target'));
-      const client = sectionOf(clientSchema, 'client', merge('client'));
+      const client = sectionOf(clientSectionSchema, 'client', merge('client'));
       const loadModel = sectionOf(loadSchema, 'load', load);
       const sampler = sectionOf(samplerSchema, 'sampler', merge('sampler'));
       const thresholds = [...s.thresholds];
@@ -117,9 +129,30 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
           load: loadModel,
           sampler,
           thresholds,
+          isolation: s.isolation,
         });
       }
     });
+  }
+  for (const r of runs) {
+    if (r.isolation === 'netns' && r.target.url !== undefined) {
+      problems.push({
+        path: 'isolation',
+        message: 'an external server (target.url) cannot be moved into a namespace; use loopback',
+      });
+    }
+    if (r.isolation !== 'loopback') continue;
+    for (const [side, section] of [
+      ['target', r.target],
+      ['client', r.client],
+    ] as const) {
+      if (section.sysctls && Object.keys(section.sysctls).length > 0) {
+        problems.push({
+          path: `${r.variant ? `variant "${r.variant}": ` : ''}${side}.sysctls`,
+          message: "kernel knobs need isolation: netns (the host's own sysctls are never touched)",
+        });
+      }
+    }
   }
   if (problems.length > 0) {
     throw new LabError(

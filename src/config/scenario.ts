@@ -12,6 +12,20 @@ import { parseThreshold } from './threshold.js';
 const targetShape = targetKnobsSchema.shape;
 const KNOBS = Object.keys(targetShape);
 
+/** Per-side kernel knobs, applied inside that side's network namespace (isolation: netns). */
+export const sysctlsSchema = z
+  .strictObject({
+    tcp_tw_reuse: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+    ip_local_port_range: z
+      .string()
+      .regex(/^\s*\d+\s+\d+\s*$/, { error: 'two port numbers, e.g. "40000 40999"' })
+      .optional(),
+    tcp_max_tw_buckets: z.number().int().min(0).optional(),
+    tcp_fin_timeout: z.number().int().min(1).optional(),
+    somaxconn: z.number().int().min(1).optional(),
+  })
+  .describe("kernel knobs for this side's network namespace (needs isolation: netns)");
+
 export const targetSectionSchema = z
   .strictObject({
     ...targetShape,
@@ -28,6 +42,7 @@ export const targetSectionSchema = z
       .min(1)
       .optional()
       .describe("the external server's pid, so its side of the kernel can be sampled"),
+    sysctls: sysctlsSchema.optional(),
   })
   .superRefine((t, ctx) => {
     checkTimeouts(t, ctx);
@@ -51,7 +66,10 @@ const thresholdSchema = z.string().transform((expr, ctx) => {
 
 const sections = {
   target: targetSectionSchema.prefault({}).describe('the target server'),
-  client: clientSchema.prefault({}).describe('the HTTP client and its pool'),
+  client: clientSchema
+    .extend({ sysctls: sysctlsSchema.optional() })
+    .prefault({})
+    .describe('the HTTP client and its pool'),
   sampler: samplerSchema.prefault({}).describe('the TCP sampler'),
   thresholds: z
     .array(thresholdSchema)
@@ -75,9 +93,11 @@ export const scenarioSchema = z.strictObject({
   ...sections,
   load: loadSchema.describe('the load model (required)'),
   isolation: z
-    .enum(['loopback'])
+    .enum(['loopback', 'netns'])
     .default('loopback')
-    .describe("loopback: client and server share this machine's network namespace"),
+    .describe(
+      "loopback: client and server share this machine's network namespace; netns: two namespaces joined by a veth pair, each with its own kernel knobs (needs root)",
+    ),
   output: z
     .strictObject({
       dir: z.string().default('results').describe('directory for result files'),
@@ -91,6 +111,9 @@ export const scenarioSchema = z.strictObject({
 export type ScenarioInput = z.input<typeof scenarioSchema>;
 export type Scenario = z.output<typeof scenarioSchema>;
 export type TargetSection = z.output<typeof targetSectionSchema>;
+export const clientSectionSchema = scenarioSchema.shape.client.unwrap();
+export type ClientSection = z.output<typeof clientSectionSchema>;
+export type Sysctls = z.output<typeof sysctlsSchema>;
 
 /** Keys of the built-in target that mean nothing for an external server. */
 export function knobsGiven(raw: unknown): string[] {

@@ -1,4 +1,4 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +19,14 @@ const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 export class Children {
   private readonly live = new Set<ChildProcess>();
 
-  fork(args: string[]): ChildProcess {
-    const child = fork(CLI, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  /** Forks our CLI; with a prefix (e.g. `ip netns exec NS`) it runs inside a network namespace. */
+  fork(args: string[], prefix: readonly string[] = []): ChildProcess {
+    const child =
+      prefix.length === 0
+        ? fork(CLI, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
+        : spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, CLI, ...args], {
+            stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+          });
     this.live.add(child);
     child.once('exit', () => this.live.delete(child));
     return child;
@@ -73,8 +79,9 @@ export interface TargetChild {
 export async function startTargetChild(
   children: Children,
   knobs: DeepReadonly<TargetKnobs>,
+  prefix: readonly string[] = [],
 ): Promise<TargetChild> {
-  const child = children.fork(['serve', '--knobs', JSON.stringify(knobs)]);
+  const child = children.fork(['serve', '--knobs', JSON.stringify(knobs)], prefix);
   const stderr = collect(child.stderr);
   let final: TargetStats | null = null;
   child.on('message', (msg: { type?: string; final?: boolean; stats?: TargetStats }) => {
@@ -119,15 +126,12 @@ export function startDriverChild(
   spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
   intervalMs: number,
   onInterval: (interval: IntervalRecord) => void,
+  prefix: readonly string[] = [],
 ): DriverChild {
-  const child = children.fork([
-    'drive',
-    url,
-    '--spec',
-    JSON.stringify(spec),
-    '--interval',
-    `${intervalMs}ms`,
-  ]);
+  const child = children.fork(
+    ['drive', url, '--spec', JSON.stringify(spec), '--interval', `${intervalMs}ms`],
+    prefix,
+  );
   const stderr = collect(child.stderr);
   child.stdout?.resume();
   const result = new Promise<DriverResult>((resolve, reject) => {

@@ -9,6 +9,7 @@ import { evaluateThreshold } from '../config/threshold.js';
 import type { IntervalRecord } from '../driver/recorder.js';
 import type { DriverResult } from '../driver/run.js';
 import { isLabError } from '../errors.js';
+import { createNetns, type NetnsTopology } from '../isolation/netns.js';
 import { TcpRecorder } from '../sampler/recorder.js';
 import { Sampler } from '../sampler/sampler.js';
 import {
@@ -50,25 +51,33 @@ export async function runOne(
   let stoppedBy: string | null = null;
   let target: TargetChild | null = null;
   let driver: DriverChild | null = null;
+  let topology: NetnsTopology | null = null;
   try {
+    if (spec.isolation === 'netns') {
+      topology = await createNetns({
+        client: spec.client.sysctls ?? {},
+        server: spec.target.sysctls ?? {},
+      });
+    }
     const external = spec.target.url !== undefined;
     if (!external) {
-      const { url: _u, pid: _p, ...knobs } = spec.target;
-      target = await startTargetChild(children, knobs as DeepReadonly<TargetKnobs>);
+      const { url: _u, pid: _p, sysctls: _s, ...knobs } = spec.target;
+      const host = topology ? { host: topology.server.address } : {};
+      target = await startTargetChild(
+        children,
+        { ...knobs, ...host } as DeepReadonly<TargetKnobs>,
+        topology?.exec('server'),
+      );
     }
     const url = target?.url ?? (spec.target.url as string);
-    const serverPid = target?.pid ?? spec.target.pid ?? null;
+    const serverPid = topology?.server.anchorPid ?? target?.pid ?? spec.target.pid ?? null;
+    const clientPid = topology?.client.anchorPid ?? null;
     const port = Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
 
     let sampler: Sampler | null = null;
     let tcpUnavailable: string | null = null;
     try {
-      sampler = await Sampler.create({
-        port,
-        serverPid,
-        clientPid: null,
-        source: spec.sampler.source,
-      });
+      sampler = await Sampler.create({ port, serverPid, clientPid, source: spec.sampler.source });
     } catch (err) {
       if (!isLabError(err) || err.code !== 'KAL_SAMPLER_UNAVAILABLE') throw err;
       tcpUnavailable = err.message;
@@ -123,10 +132,11 @@ export async function runOne(
       );
     });
 
+    const { sysctls: _cs, ...client } = spec.client;
     driver = startDriverChild(
       children,
       url,
-      { client: spec.client, load: spec.load },
+      { client, load: spec.load },
       spec.sampler.interval,
       (interval) => {
         if (phase === 'warmup') {
@@ -135,6 +145,7 @@ export async function runOne(
         }
         void sample('load', interval);
       },
+      topology?.exec('client'),
     );
     const first = await Promise.race([
       driver.result.then((r) => ({ r })),
@@ -194,7 +205,10 @@ export async function runOne(
         },
       },
       scenario: { ...spec, thresholds: spec.thresholds.map((t) => t.expr) },
-      target: { kind: external ? 'external' : 'built-in', url, pid: serverPid },
+      target: { kind: external ? 'external' : 'built-in', url, pid: target?.pid ?? serverPid },
+      isolation: topology
+        ? { kind: 'netns', client: topology.client.ns, server: topology.server.ns }
+        : { kind: 'loopback' },
       summary,
       tcp: tcpResult ? (tcp as RunResult['tcp']) : null,
       tcpUnavailable,
@@ -210,5 +224,6 @@ export async function runOne(
   } finally {
     driver?.stopEarly();
     await children.stopAll();
+    await topology?.teardown();
   }
 }

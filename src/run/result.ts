@@ -54,6 +54,7 @@ export interface RunResult {
   /** The resolved run, thresholds as written. */
   scenario: Omit<DeepReadonly<RunSpec>, 'thresholds'> & { thresholds: string[] };
   target: { kind: 'built-in' | 'external'; url: string; pid: number | null };
+  isolation: { kind: 'loopback' } | { kind: 'netns'; client: string; server: string };
   summary: DriverSummary;
   tcp: TcpSummary | null;
   /** Why the TCP view is missing, when it is. */

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadConfigFile } from '../src/config/load.js';
+import { resolveScenario } from '../src/config/scenario-resolve.js';
+import { runOne } from '../src/run/orchestrate.js';
+import type { RunResult } from '../src/run/result.js';
+import { CLI, runCli } from './helpers/cli.js';
+
+// Client and server as two network namespaces. Needs root; skipped with the reason otherwise.
+
+const root = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0;
+const skip = root ? false : 'needs root and iproute2 to create network namespaces';
+
+const ours = () =>
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => /^kal-[0-9a-f]{6}-[cs]\b/.test(l));
+
+async function run(
+  file: string,
+  patch: Record<string, Record<string, unknown>> = {},
+): Promise<RunResult> {
+  const raw = (await loadConfigFile(`configs/${file}`)) as Record<string, Record<string, unknown>>;
+  for (const [k, v] of Object.entries(patch)) raw[k] = { ...raw[k], ...v };
+  const { runs } = resolveScenario(raw, file);
+  const r = await runOne(runs[0] as (typeof runs)[number]);
+  assert.deepEqual(ours(), [], 'the run removed its namespaces');
+  return r;
+}
+
+describe('isolation: netns', { skip }, () => {
+  it('port exhaustion: EADDRNOTAVAIL begins when the forecast says, within 25%', async () => {
+    const r = await run('netns-port-exhaustion.yaml', {
+      load: { duration: '7s' },
+      sampler: { tail: 0 },
+    });
+    assert.equal(r.isolation.kind, 'netns');
+    assert.equal(r.environment.sysctls.client?.ip_local_port_range, '40000 40999');
+    assert.equal(r.environment.sysctls.client?.tcp_tw_reuse, '0');
+    assert.ok(r.summary.errors.byClass.EADDRNOTAVAIL > 0);
+    assert.equal(r.analysis.timeWait.holder, 'client');
+    const { secondsToExhaustion: forecast, observedExhaustionSeconds: observed } =
+      r.analysis.capacity.ports;
+    assert.ok(forecast !== null && observed !== null, JSON.stringify(r.analysis.capacity.ports));
+    assert.ok(
+      Math.abs(observed - forecast) <= 0.25 * forecast,
+      `forecast ${forecast} s, observed ${observed} s`,
+    );
+  });
+
+  it('tcp_tw_reuse=1 on the client: no exhaustion, and TWRecycled counts the reuse', async () => {
+    const r = await run('netns-tw-reuse.yaml', { load: { duration: '7s' }, sampler: { tail: 0 } });
+    assert.equal(r.summary.errors.byClass.EADDRNOTAVAIL, 0);
+    assert.ok((r.tcp?.client.counters.TWRecycled ?? 0) > 0);
+    assert.equal(r.analysis.capacity.ports.twReuseApplies, true);
+  });
+
+  it('a small tcp_max_tw_buckets on the active closer: overflow counted, TIME_WAIT plateaus', async () => {
+    const r = await run('netns-tw-overflow.yaml', { load: { duration: '3s' } });
+    assert.ok((r.tcp?.server.counters.TCPTimeWaitOverflow ?? 0) > 0);
+    assert.ok((r.tcp?.server.timeWait.max ?? 0) <= 100);
+    assert.ok(r.analysis.anomalies.some((a) => a.kind === 'timeWaitOverflow'));
+  });
+
+  it('attributes TIME_WAIT as loopback mode does', async () => {
+    for (const [file, holder] of [
+      ['keepalive-default.yaml', 'client'],
+      ['request-limit-advertise.yaml', 'client'],
+      ['client-keepalive-off.yaml', 'server'],
+    ] as const) {
+      const r = await run(file, { load: { duration: '2s' }, sampler: { tail: '500ms' } }).catch(
+        async () => {
+          throw new Error(`${file} failed`);
+        },
+      );
+      assert.equal(r.analysis.timeWait.holder, holder, file);
+    }
+  });
+
+  it('cleanup removes what a killed run left, and nothing else', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kal-ns-'));
+    const file = join(dir, 's.yaml');
+    writeFileSync(
+      file,
+      `isolation: netns\nload: { duration: 60s, rate: 100 }\noutput: { dir: "${dir}" }\n`,
+    );
+    const child = spawn(process.execPath, [CLI, 'run', file], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && ours().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(ours().length, 2, 'the run made its two namespaces');
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    assert.equal(ours().length, 2, 'a killed run cannot clean up after itself');
+    const r = runCli(['cleanup']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /removed kal-/);
+    assert.deepEqual(ours(), []);
+    assert.equal(spawnSync('pgrep', ['-f', file]).status, 1, 'no process of the run is left');
+  });
+});
+
+describe('isolation: netns without permission', () => {
+  it('says what to do and exits 2', (t) => {
+    if (process.getuid?.() !== 0) {
+      const r = runCli(['cleanup']);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /needs root/);
+      return;
+    }
+    const readable = spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', CLI]);
+    if (readable.error || readable.status !== 0)
+      return t.skip('user nobody cannot read this checkout');
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, 'cleanup'], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /needs root \(CAP_NET_ADMIN\)[\s\S]*isolation: loopback/);
+  });
+});
