@@ -60,6 +60,19 @@ describe('isolation: netns', { skip }, () => {
     assert.equal(r.analysis.capacity.ports.twReuseApplies, true);
   });
 
+  it('the server as active closer with the same small port range: no exhaustion', async () => {
+    const r = await run('netns-server-closes.yaml', {
+      load: { duration: '7s' },
+      sampler: { tail: 0 },
+    });
+    assert.equal(r.summary.errors.byClass.EADDRNOTAVAIL, 0);
+    assert.equal(r.analysis.timeWait.holder, 'server');
+    assert.equal(r.tcp?.client.timeWait.max, 0);
+    // Far more new connections than the 1,000 ports / 60 s budget would allow a client closer.
+    assert.ok((r.summary.connections.opened ?? 0) > 3 * 1000 * (7 / 60));
+    assert.equal(r.analysis.capacity.ports.secondsToExhaustion, null);
+  });
+
   it('a small tcp_max_tw_buckets on the active closer: overflow counted, TIME_WAIT plateaus', async () => {
     const r = await run('netns-tw-overflow.yaml', { load: { duration: '3s' } });
     assert.ok((r.tcp?.server.counters.TCPTimeWaitOverflow ?? 0) > 0);

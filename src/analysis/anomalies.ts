@@ -44,17 +44,25 @@ export function findAnomalies(m: Measured): Anomaly[] {
       });
     }
   }
-  const resets = Math.max(
+  // The applications see some resets; the kernel sees them all (an RST sent after the server had
+  // already decided to close is invisible to it). In one namespace the counter covers both sides.
+  const seen = Math.max(
     m.summary.connections.closedBy?.serverReset ?? 0,
     (m.server?.connections.closedBy.serverReset ?? 0) +
       (m.server?.connections.closedBy.clientReset ?? 0),
   );
+  const kernel = tcp
+    ? tcp.sharedNamespace
+      ? (tcp.server.counters.OutRsts ?? 0)
+      : (tcp.server.counters.OutRsts ?? 0) + (tcp.client.counters.OutRsts ?? 0)
+    : 0;
+  const resets = Math.max(seen, kernel);
   if (resets > 0) {
     out.push({
       kind: 'resets',
       side: null,
       count: resets,
-      message: `${resets} connections ended in RST: no TIME_WAIT for them, and the peer sees a reset`,
+      message: `${resets} RSTs (kernel OutRsts ${kernel}, seen by the applications ${seen}): a connection closed by RST leaves no TIME_WAIT, and its peer sees a reset`,
     });
   }
   return out;
