@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -24,9 +24,11 @@ const ours = () =>
 async function run(
   file: string,
   patch: Record<string, Record<string, unknown>> = {},
+  isolation?: 'netns',
 ): Promise<RunResult> {
-  const raw = (await loadConfigFile(`configs/${file}`)) as Record<string, Record<string, unknown>>;
-  for (const [k, v] of Object.entries(patch)) raw[k] = { ...raw[k], ...v };
+  const raw = (await loadConfigFile(`configs/${file}`)) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(patch)) raw[k] = { ...(raw[k] as object), ...v };
+  if (isolation) raw.isolation = isolation;
   const { runs } = resolveScenario(raw, file);
   const r = await runOne(runs[0] as (typeof runs)[number]);
   assert.deepEqual(ours(), [], 'the run removed its namespaces');
@@ -67,7 +69,11 @@ describe('isolation: netns', { skip }, () => {
     });
     assert.equal(r.summary.errors.byClass.EADDRNOTAVAIL, 0);
     assert.equal(r.analysis.timeWait.holder, 'server');
-    assert.equal(r.tcp?.client.timeWait.max, 0);
+    // Only the pool's own closes when the load stops: at most one per connection.
+    assert.ok(
+      (r.tcp?.client.timeWait.max ?? 0) <= 20,
+      `client TIME_WAIT ${r.tcp?.client.timeWait.max}`,
+    );
     // Far more new connections than the 1,000 ports / 60 s budget would allow a client closer.
     assert.ok((r.summary.connections.opened ?? 0) > 3 * 1000 * (7 / 60));
     assert.equal(r.analysis.capacity.ports.secondsToExhaustion, null);
@@ -80,18 +86,21 @@ describe('isolation: netns', { skip }, () => {
     assert.ok(r.analysis.anomalies.some((a) => a.kind === 'timeWaitOverflow'));
   });
 
-  it('attributes TIME_WAIT as loopback mode does', async () => {
-    for (const [file, holder] of [
-      ['keepalive-default.yaml', 'client'],
-      ['request-limit-advertise.yaml', 'client'],
-      ['client-keepalive-off.yaml', 'server'],
-    ] as const) {
-      const r = await run(file, { load: { duration: '2s' }, sampler: { tail: '500ms' } }).catch(
-        async () => {
-          throw new Error(`${file} failed`);
+  it('attributes TIME_WAIT as loopback mode does, for every catalogue scenario', async () => {
+    // Each catalogue scenario states its loopback verdict as a threshold; the same must hold here.
+    const files = readdirSync('configs').filter(
+      (f) => f.endsWith('.yaml') && !f.startsWith('netns-') && f !== 'demo.yaml',
+    );
+    for (const file of files) {
+      const r = await run(
+        file,
+        {
+          load: { duration: '3s' },
+          sampler: { tail: '1s' },
         },
+        'netns',
       );
-      assert.equal(r.analysis.timeWait.holder, holder, file);
+      for (const t of r.thresholds) assert.ok(t.ok, `${file}: ${t.expr} (actual ${t.actual})`);
     }
   });
 
