@@ -68,14 +68,8 @@ export function startLoad(
     return true;
   };
 
-  const settle = (
-    err: unknown,
-    status: number,
-    bytes: number,
-    isNew: boolean | null,
-    since: number,
-    measured: boolean,
-  ) => {
+  /** Records one settled request; the loops' own callbacks call it first. */
+  const settle: SendDone = (err, status, bytes, isNew, since, measured) => {
     inflight--;
     if (measured && !aborted) {
       if (err) recorder.error(classifyError(err), errorMessage(err), isNew === false);
@@ -95,7 +89,7 @@ export function startLoad(
   function closedLoop() {
     const { idleGap, burst } = load;
     const done: SendDone = (err, status, bytes, isNew, since, measured, sentInBurst) => {
-      settle(err, status, bytes, isNew, since, measured);
+      settle(err, status, bytes, isNew, since, measured, sentInBurst);
       const sent = sentInBurst + 1;
       if (idleGap > 0 && sent >= burst) setTimeout(next, idleGap, 0);
       // Errors can come back synchronously; never recurse on them.
@@ -114,7 +108,7 @@ export function startLoad(
     let index = 0;
     let timer: NodeJS.Timeout | null = null;
     const done: SendDone = (err, status, bytes, isNew, due, measured) => {
-      settle(err, status, bytes, isNew, due, measured);
+      settle(err, status, bytes, isNew, due, measured, 0);
       if (!stopped && timer === null) pump();
     };
     cancelTimer = () => {
