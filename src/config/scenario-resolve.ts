@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { type FieldProblem, LabError } from '../errors.js';
-import { type ClientKnobs, clientSchema, type LoadModel, loadSchema } from './driver.js';
+import { type LoadModel, loadSchema } from './driver.js';
 import { loadConfigFile } from './load.js';
 import { type DeepReadonly, deepFreeze } from './resolve.js';
 import { type SamplerKnobs, samplerSchema } from './sampler.js';
