@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -165,6 +165,39 @@ output: { dir: "${dir}" }
     assert.equal(r.stoppedBy, 'interrupted');
     assert.ok(r.summary.requests.completed > 0);
     assert.ok(r.summary.measuredMs < 30_000);
+  });
+
+  it('a target that dies mid-run: the partial result says so, and nothing is left running', async () => {
+    const dir = scratch();
+    const file = scenario(
+      dir,
+      `name: crash
+load: { duration: 60s, rate: 100 }
+sampler: { interval: 300ms }
+output: { dir: "${dir}" }
+`,
+    );
+    const child = spawn(process.execPath, [CLI, 'run', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+    for await (const line of lines) if (/ load /.test(line)) break;
+    const serve = execFileSync('pgrep', ['-P', String(child.pid), '-f', 'serve'], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.equal(serve.length, 1);
+    process.kill(serve[0] as number, 'SIGKILL');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 130);
+    const written = readdirSync(dir).filter((f) => f.startsWith('crash-'));
+    const r = JSON.parse(readFileSync(join(dir, written[0] as string), 'utf8')) as RunResult;
+    assert.equal(r.partial, true);
+    assert.match(r.stoppedBy ?? '', /the target exited \(SIGKILL\)/);
+    assert.ok(r.summary.requests.completed > 0);
+    assert.equal(spawnSync('pgrep', ['-P', String(child.pid)]).status, 1, 'no child left');
   });
 
   it('ships a JSON Schema that matches the scenario schema', () => {

@@ -70,7 +70,8 @@ export async function runOne(
       );
     }
     const url = target?.url ?? (spec.target.url as string);
-    const serverPid = topology?.server.anchorPid ?? target?.pid ?? spec.target.pid ?? null;
+    // The target child shares our namespace in loopback mode; the sampler needs no pid for it.
+    const serverPid = topology?.server.anchorPid ?? spec.target.pid ?? null;
     const clientPid = topology?.client.anchorPid ?? null;
     const port = Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
 
@@ -88,18 +89,25 @@ export async function runOne(
     const t0 = performance.now();
     const timeline: RunInterval[] = [];
     let chain: Promise<void> = Promise.resolve();
+    let samplerFailed: string | null = null;
     const sample = (phase: RunInterval['phase'], load: IntervalRecord | null) => {
       // One sample at a time, in the order asked for.
       chain = chain.then(async () => {
         let tcp: RunInterval['tcp'] = null;
         let t = performance.now() - t0;
-        if (sampler && recorder) {
-          const cpu0 = process.cpuUsage();
-          const s = await sampler.sample();
-          const used = process.cpuUsage(cpu0);
-          const entry = recorder.add(s, (used.user + used.system) / 1000);
-          tcp = { client: entry.client, server: entry.server };
-          t = entry.t;
+        if (sampler && recorder && !samplerFailed) {
+          try {
+            const cpu0 = process.cpuUsage();
+            const s = await sampler.sample();
+            const used = process.cpuUsage(cpu0);
+            const entry = recorder.add(s, (used.user + used.system) / 1000);
+            tcp = { client: entry.client, server: entry.server };
+            t = entry.t;
+          } catch (err) {
+            // A side's namespace can vanish mid-run (its process died): keep the load figures
+            // and say why the kernel's view stops here.
+            samplerFailed = `sampling stopped at ${(t / 1000).toFixed(1)} s: ${(err as Error).message}`;
+          }
         }
         timeline.push({ t, phase, load, tcp });
         opts.onProgress?.({
@@ -211,7 +219,7 @@ export async function runOne(
         : { kind: 'loopback' },
       summary,
       tcp: tcpResult ? (tcp as RunResult['tcp']) : null,
-      tcpUnavailable,
+      tcpUnavailable: tcpUnavailable ?? samplerFailed,
       server,
       timeline,
       histograms,

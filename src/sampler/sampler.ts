@@ -173,14 +173,21 @@ export class Sampler {
     const clientPid = opts.clientPid ?? null;
     checkPid(serverPid, 'serverPid (--server-pid)');
     checkPid(clientPid, 'clientPid (--client-pid)');
-    const side = (role: Side, pid: number | null): SideInfo => ({
-      role,
-      pid,
-      netns: netnsOf(pid ?? 'self'),
-      baseCounters: readCounters(pid),
-      baseTimeWait: readSockstatTimeWait(pid),
-      sysctls: readSysctls(pid),
-    });
+    const own = netnsOf('self');
+    const side = (role: Side, given: number | null): SideInfo => {
+      const netns = netnsOf(given ?? 'self');
+      // A pid in our own namespace adds nothing but a dependency on that process staying alive
+      // (a target that crashes mid-run): read our own tables instead.
+      const pid = netns === own ? null : given;
+      return {
+        role,
+        pid,
+        netns,
+        baseCounters: readCounters(pid),
+        baseTimeWait: readSockstatTimeWait(pid),
+        sysctls: readSysctls(pid),
+      };
+    };
     const sampler = new Sampler(opts.port, source, {
       client: side('client', clientPid),
       server: side('server', serverPid),
