@@ -77,6 +77,8 @@ interface SideInfo {
   role: Side;
   pid: number | null;
   netns: string;
+  /** argv prefix that runs a tool in this side's namespace; [] for ours. */
+  prefix: string[];
   baseCounters: Counters;
   baseTimeWait: number;
   sysctls: Sysctls;
@@ -183,6 +185,7 @@ export class Sampler {
         role,
         pid,
         netns,
+        prefix: inNamespaceOf(pid),
         baseCounters: readCounters(pid),
         baseTimeWait: readSockstatTimeWait(pid),
         sysctls: readSysctls(pid),
@@ -219,16 +222,17 @@ export class Sampler {
   private async visitTables(visit: SocketVisitor): Promise<void> {
     const { client, server } = this.sides;
     if (this.sharedNamespace) {
-      await this.readTable(server.pid ?? client.pid, visit);
+      await this.readTable(server, visit);
       return;
     }
     await Promise.all([
-      this.readTable(server.pid, (s, ...rest) => s === 'server' && visit(s, ...rest)),
-      this.readTable(client.pid, (s, ...rest) => s === 'client' && visit(s, ...rest)),
+      this.readTable(server, (s, ...rest) => s === 'server' && visit(s, ...rest)),
+      this.readTable(client, (s, ...rest) => s === 'client' && visit(s, ...rest)),
     ]);
   }
 
-  private async readTable(pid: number | null, visit: SocketVisitor): Promise<void> {
+  private async readTable(side: SideInfo, visit: SocketVisitor): Promise<void> {
+    const { pid, prefix } = side;
     if (this.source === 'proc') {
       for (const file of ['tcp', 'tcp6']) {
         let text = '';
@@ -241,7 +245,6 @@ export class Sampler {
       }
       return;
     }
-    const prefix = inNamespaceOf(pid);
     const argv =
       this.source === 'sockdiag'
         ? [...prefix, SOCKDIAG_BIN, String(this.port)]
@@ -286,8 +289,8 @@ export class Sampler {
   /** With no baseline to leave out, the helper counts in C and prints two lines. */
   private async countInHelper(out: Record<Side, SideSample>): Promise<void> {
     const { client, server } = this.sides;
-    const read = async (pid: number | null, want: Side | null) => {
-      const argv = [...inNamespaceOf(pid), SOCKDIAG_BIN, '--count', String(this.port)];
+    const read = async (side: SideInfo, want: Side | null) => {
+      const argv = [...side.prefix, SOCKDIAG_BIN, '--count', String(this.port)];
       const { stdout } = await run(argv[0] as string, argv.slice(1));
       for (const line of stdout.trim().split('\n')) {
         const [side, ...nums] = line.split(' ');
@@ -301,8 +304,8 @@ export class Sampler {
         for (let b = 0; b < TIME_WAIT_BUCKETS; b++) target.timeWaitLeft[b] = Number(nums[11 + b]);
       }
     };
-    if (this.sharedNamespace) await read(server.pid ?? client.pid, null);
-    else await Promise.all([read(server.pid, 'server'), read(client.pid, 'client')]);
+    if (this.sharedNamespace) await read(server, null);
+    else await Promise.all([read(server, 'server'), read(client, 'client')]);
   }
 
   /** The cheap tick: each side's namespace TIME_WAIT total (sockstat) since the baseline. */
