@@ -20,6 +20,34 @@ function scenario(dir: string, yaml: string): string {
   return file;
 }
 
+/** Starts a minute-long run and resolves once its load is running, with the run's child pids. */
+async function runningLoad(dir: string, name: string, rate: number) {
+  const file = scenario(
+    dir,
+    `name: ${name}\nload: { duration: 60s, rate: ${rate} }\nsampler: { interval: 300ms }\noutput: { dir: "${dir}" }\n`,
+  );
+  const child = spawn(process.execPath, [CLI, 'run', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+  // The first progress line of the load phase.
+  for await (const line of lines) if (/ load /.test(line)) break;
+  const kids = (pattern?: string) =>
+    execFileSync('pgrep', ['-P', String(child.pid), ...(pattern ? ['-f', pattern] : [])], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .map(Number);
+  return { child, kids };
+}
+
+function writtenResult(dir: string, name: string): RunResult {
+  const written = readdirSync(dir).filter((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
+  assert.equal(written.length, 1);
+  return JSON.parse(readFileSync(join(dir, written[0] as string), 'utf8')) as RunResult;
+}
+
 describe('keepalive-lab run', () => {
   it('runs variants, prints a comparison and writes one JSON result', async () => {
     const dir = scratch();
@@ -133,34 +161,16 @@ sampler: { interval: 500ms, tail: 500ms }
 
   it('Ctrl-C writes a partial result and leaves no child process behind', async () => {
     const dir = scratch();
-    const file = scenario(
-      dir,
-      `name: long
-load: { duration: 60s, rate: 200 }
-sampler: { interval: 300ms }
-output: { dir: "${dir}" }
-`,
-    );
-    const child = spawn(process.execPath, [CLI, 'run', file], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
-    // Wait until the load is running: the first progress line of the load phase.
-    for await (const line of lines) if (/ load /.test(line)) break;
-    const kids = execFileSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' })
-      .trim()
-      .split('\n')
-      .map(Number);
-    assert.ok(kids.length >= 2, 'target and driver are running');
+    const { child, kids } = await runningLoad(dir, 'long', 200);
+    const pids = kids();
+    assert.ok(pids.length >= 2, 'target and driver are running');
     child.kill('SIGINT');
     const [code] = await once(child, 'exit');
     assert.equal(code, 130);
-    for (const pid of kids) {
+    for (const pid of pids) {
       assert.throws(() => process.kill(pid, 0), /ESRCH/, `child ${pid} is gone`);
     }
-    const written = readdirSync(dir).filter((f) => f.startsWith('long-') && f.endsWith('.json'));
-    assert.equal(written.length, 1);
-    const r = JSON.parse(readFileSync(join(dir, written[0] as string), 'utf8')) as RunResult;
+    const r = writtenResult(dir, 'long');
     assert.equal(r.partial, true);
     assert.equal(r.stoppedBy, 'interrupted');
     assert.ok(r.summary.requests.completed > 0);
@@ -169,31 +179,13 @@ output: { dir: "${dir}" }
 
   it('a target that dies mid-run: the partial result says so, and nothing is left running', async () => {
     const dir = scratch();
-    const file = scenario(
-      dir,
-      `name: crash
-load: { duration: 60s, rate: 100 }
-sampler: { interval: 300ms }
-output: { dir: "${dir}" }
-`,
-    );
-    const child = spawn(process.execPath, [CLI, 'run', file], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
-    for await (const line of lines) if (/ load /.test(line)) break;
-    const serve = execFileSync('pgrep', ['-P', String(child.pid), '-f', 'serve'], {
-      encoding: 'utf8',
-    })
-      .trim()
-      .split('\n')
-      .map(Number);
+    const { child, kids } = await runningLoad(dir, 'crash', 100);
+    const serve = kids('serve');
     assert.equal(serve.length, 1);
     process.kill(serve[0] as number, 'SIGKILL');
     const [code] = await once(child, 'exit');
     assert.equal(code, 130);
-    const written = readdirSync(dir).filter((f) => f.startsWith('crash-'));
-    const r = JSON.parse(readFileSync(join(dir, written[0] as string), 'utf8')) as RunResult;
+    const r = writtenResult(dir, 'crash');
     assert.equal(r.partial, true);
     assert.match(r.stoppedBy ?? '', /the target exited \(SIGKILL\)/);
     assert.ok(r.summary.requests.completed > 0);
