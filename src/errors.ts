@@ -1,3 +1,5 @@
+import type { ErrorMessage } from './record/ipc.js';
+
 // One catalogue of every failure the tool reports, so messages, codes and exit codes stay stable
 // for scripts and CI. Codes never change meaning once released; add new ones instead.
 
@@ -20,13 +22,19 @@ const CATALOGUE = {
   KAL_URL_INVALID: { exit: EXIT.badInput, title: 'invalid URL' },
   KAL_TARGET_UNREACHABLE: { exit: EXIT.runtime, title: 'target unreachable' },
   KAL_CHILD_FAILED: { exit: EXIT.runtime, title: 'child process failed' },
+  KAL_RUN_STOPPED: { exit: EXIT.runtime, title: 'run stopped' },
   KAL_SAMPLER_UNAVAILABLE: { exit: EXIT.badInput, title: 'TCP sampler unavailable' },
+  KAL_SAMPLER_FAILED: { exit: EXIT.runtime, title: 'TCP sampling failed' },
   KAL_PID_UNKNOWN: { exit: EXIT.badInput, title: 'no such process' },
   KAL_PERMISSION: { exit: EXIT.badInput, title: 'permission denied' },
   KAL_INTERNAL: { exit: EXIT.runtime, title: 'internal error' },
 } as const;
 
 export type ErrorCode = keyof typeof CATALOGUE;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(CATALOGUE, code);
+}
 
 /** One problem with one field; `path` is dotted (`target.keepAliveTimeout`) or a flag name. */
 export interface FieldProblem {
@@ -49,6 +57,27 @@ export class LabError extends Error {
     this.code = code;
     this.exitCode = CATALOGUE[code].exit;
     this.problems = Object.freeze([...(options.problems ?? [])]);
+  }
+
+  /** The error as a child process sends it to its parent. */
+  toMessage(): ErrorMessage {
+    return {
+      type: 'error',
+      code: this.code,
+      message: this.message,
+      problems: this.problems.map((p) => ({ ...p })),
+    };
+  }
+
+  /** A child's error, `what` naming the child ("target", "driver", "sampler"). */
+  static fromMessage(msg: ErrorMessage, what: string): LabError {
+    return new LabError(
+      isErrorCode(msg.code) ? msg.code : 'KAL_CHILD_FAILED',
+      `${what}: ${msg.message}`,
+      {
+        problems: msg.problems,
+      },
+    );
   }
 
   /** The text a person sees: no stack, one line per problem, each naming its field. */

@@ -12,7 +12,8 @@ import {
   loadSchema,
 } from '../src/config/driver.js';
 import { resolve } from '../src/config/resolve.js';
-import { type DriverResult, runDriver } from '../src/driver/run.js';
+import { runDriver } from '../src/driver/run.js';
+import type { DriverResult } from '../src/record/driver.js';
 import { CLI, runCli, startCli } from './helpers/cli.js';
 import { eventually } from './helpers/kernel.js';
 import { withTarget } from './helpers/target.js';
@@ -151,10 +152,12 @@ describe('the keep-alive race', () => {
         { duration: '2s', idleGap: '19ms' },
       );
       assert.ok(race.errors.total > 0, 'the race produced errors');
-      assert.equal(
-        race.errors.onReused,
-        race.errors.total,
-        'every error was on a reused connection',
+      // Nearly all on reused connections. Not all: when the server's event loop is late, its 20 ms
+      // idle timer (started at accept) can also beat the first request of a fresh connection,
+      // which is the same race (measured: 0 to 5% of the errors, on either version of the engine).
+      assert.ok(
+        (race.errors.onReused ?? 0) >= 0.8 * race.errors.total,
+        `${race.errors.onReused} of ${race.errors.total} errors on reused connections`,
       );
       const raceClasses =
         (race.errors.byClass.ECONNRESET ?? 0) + (race.errors.byClass.UND_ERR_SOCKET ?? 0);

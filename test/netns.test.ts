@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
-import { runOne } from '../src/run/orchestrate.js';
-import type { RunResult } from '../src/run/result.js';
+import type { RunResult } from '../src/record/run.js';
+import { runOne } from '../src/run/run-one.js';
 import { CLI, runCli } from './helpers/cli.js';
 
 // Client and server as two network namespaces. Needs root; skipped with the reason otherwise.

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
-import { runOne } from '../src/run/orchestrate.js';
-import type { RunResult } from '../src/run/result.js';
+import type { RunResult } from '../src/record/run.js';
+import { runOne } from '../src/run/run-one.js';
 
 // Every catalogue scenario, shortened, run end to end: the verdict is what the kernel and the
 // counters measured, never a table keyed on the knobs.

@@ -5,11 +5,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { scenarioJsonSchema } from '../src/config/json-schema.js';
 import { loadScenario } from '../src/config/scenario-resolve.js';
-import type { RunResult, RunsResult } from '../src/run/result.js';
+import { RUNS_SCHEMA, type RunResult, type RunsResult } from '../src/record/run.js';
 import { CLI, runCli } from './helpers/cli.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'kal-run-'));
@@ -29,9 +28,13 @@ async function runningLoad(dir: string, name: string, rate: number) {
   const child = spawn(process.execPath, [CLI, 'run', file], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
+  let stderr = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   // The first progress line of the load phase.
-  for await (const line of lines) if (/ load /.test(line)) break;
+  while (!/ load /.test(stderr)) await new Promise((r) => setTimeout(r, 20));
   const kids = (pattern?: string) =>
     execFileSync('pgrep', ['-P', String(child.pid), ...(pattern ? ['-f', pattern] : [])], {
       encoding: 'utf8',
@@ -39,7 +42,7 @@ async function runningLoad(dir: string, name: string, rate: number) {
       .trim()
       .split('\n')
       .map(Number);
-  return { child, kids };
+  return { child, kids, stderr: () => stderr };
 }
 
 function writtenResult(dir: string, name: string): RunResult {
@@ -67,12 +70,13 @@ variants:
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /variant\s+req\/s/);
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunsResult;
-    assert.equal(result.schema, 'keepalive-lab/runs@1');
+    assert.equal(result.schema, RUNS_SCHEMA);
     assert.deepEqual(
       result.variants.map((v) => v.variant),
       ['keep-alive', 'limit 5 close'],
     );
-    assert.equal(result.variants[1]?.scenario.target.maxRequests, 5);
+    const limited = result.variants[1]?.scenario.target as { maxRequests: number } | undefined;
+    assert.equal(limited?.maxRequests, 5);
     assert.ok((result.variants[1]?.server?.serverCloseReasons.requestLimit ?? 0) > 0);
   });
 
@@ -172,24 +176,71 @@ sampler: { interval: 500ms, tail: 500ms }
     }
     const r = writtenResult(dir, 'long');
     assert.equal(r.partial, true);
-    assert.equal(r.stoppedBy, 'interrupted');
+    assert.deepEqual(r.stoppedBy, {
+      kind: 'interrupted',
+      signal: 'SIGINT',
+      reason: 'interrupted (SIGINT)',
+    });
     assert.ok(r.summary.requests.completed > 0);
     assert.ok(r.summary.measuredMs < 30_000);
   });
 
-  it('a target that dies mid-run: the partial result says so, and nothing is left running', async () => {
+  it('a target that dies mid-run: exit 1, the partial result says why, nothing is left running', async () => {
     const dir = scratch();
-    const { child, kids } = await runningLoad(dir, 'crash', 100);
+    const { child, kids, stderr } = await runningLoad(dir, 'crash', 100);
     const serve = kids('serve');
     assert.equal(serve.length, 1);
     process.kill(serve[0] as number, 'SIGKILL');
     const [code] = await once(child, 'exit');
-    assert.equal(code, 130);
+    assert.equal(code, 1, 'a crash is a runtime failure, not an interruption');
+    assert.match(
+      stderr(),
+      /the target exited \(SIGKILL\); the run stopped early \[KAL_RUN_STOPPED\]/,
+    );
+    assert.doesNotMatch(stderr(), /\n\s+at /);
     const r = writtenResult(dir, 'crash');
     assert.equal(r.partial, true);
-    assert.match(r.stoppedBy ?? '', /the target exited \(SIGKILL\)/);
+    assert.equal(r.stoppedBy?.kind, 'targetExited');
+    assert.equal(r.stoppedBy?.kind === 'targetExited' && r.stoppedBy.signal, 'SIGKILL');
     assert.ok(r.summary.requests.completed > 0);
     assert.equal(spawnSync('pgrep', ['-P', String(child.pid)]).status, 1, 'no child left');
+  });
+
+  it('a sampler that dies mid-run: exit 1, the kernel view up to then kept, nothing left running', async () => {
+    const dir = scratch();
+    const { child, kids, stderr } = await runningLoad(dir, 'nosampler', 100);
+    const sampler = kids('sample --port');
+    assert.equal(sampler.length, 1);
+    process.kill(sampler[0] as number, 'SIGKILL');
+    const [code] = await once(child, 'exit');
+    assert.equal(code, 1);
+    assert.match(stderr(), /sampler exited \(SIGKILL\); the run stopped early \[KAL_RUN_STOPPED\]/);
+    const r = writtenResult(dir, 'nosampler');
+    assert.equal(r.stoppedBy?.kind, 'samplerFailed');
+    assert.match(r.tcpUnavailable ?? '', /sampler exited \(SIGKILL\)/);
+    assert.ok(r.tcp && r.tcp.cost.samples > 0, 'the samples taken before are in the result');
+    assert.equal(spawnSync('pgrep', ['-P', String(child.pid)]).status, 1, 'no child left');
+  });
+
+  it("a child's own error reaches the user with its code and field: a taken port, exit 2", async () => {
+    const taken = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const dir = scratch();
+      const file = scenario(dir, `target: { port: ${port} }\nload: { duration: 1s }\n`);
+      const r = runCli(['run', file]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /port already in use: target: 127\.0\.0\.1:\d+ is taken \[KAL_PORT_IN_USE\]/,
+      );
+      assert.match(r.stderr, /target\.port \(--port\): choose a free port/);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    } finally {
+      taken.close();
+    }
   });
 
   it('ships a JSON Schema that matches the scenario schema', () => {

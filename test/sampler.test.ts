@@ -3,8 +3,9 @@ import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { Sampler, type SamplerSource, type TcpSample } from '../src/sampler/sampler.js';
-import { parseProcNetTcp, type Side } from '../src/sampler/socket-table.js';
+import type { CounterName, SamplerSource, Side, TcpEntry } from '../src/record/tcp.js';
+import { Sampler } from '../src/sampler/sampler.js';
+import { parseProcNetTcp } from '../src/sampler/sources/proc.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { count, eventually, tcpStates } from './helpers/kernel.js';
 import { RawConn } from './helpers/raw-client.js';
@@ -12,11 +13,24 @@ import { withTarget } from './helpers/target.js';
 
 // The sampler against the kernel: known closes, on the right side, equal to an independent `ss`.
 
-async function sampleUntil(sampler: Sampler, ok: (s: TcpSample) => boolean): Promise<TcpSample> {
-  let s = await sampler.sample();
+async function sampleUntil(sampler: Sampler, ok: (s: TcpEntry) => boolean): Promise<TcpEntry> {
+  // An entry's counters are increments since the previous sample: carry the sum forward, so a
+  // check sees the totals since the baseline.
+  const next = async (prev: TcpEntry | null) => {
+    const s = await sampler.sample();
+    if (prev) {
+      for (const side of ['client', 'server'] as const) {
+        for (const [k, v] of Object.entries(prev[side].counters)) {
+          s[side].counters[k as CounterName] += v;
+        }
+      }
+    }
+    return s;
+  };
+  let s = await next(null);
   for (let i = 0; i < 60 && !ok(s); i++) {
     await new Promise((r) => setTimeout(r, 50));
-    s = await sampler.sample();
+    s = await next(s);
   }
   return s;
 }

@@ -1,21 +1,16 @@
-import { type Anomaly, findAnomalies } from './anomalies.js';
-import { type CapacityForecast, forecastCapacity } from './capacity.js';
-import { type LatencyShift, latencyShift } from './latency.js';
-import type { Measured } from './measured.js';
-import { detectRace, type RaceVerdict } from './race.js';
-import { analyzeTimeWait, type TimeWaitVerdict } from './time-wait.js';
+import type { Analysis } from '../record/analysis.js';
+import type { Measurements } from '../record/run.js';
+import { findAnomalies } from './anomalies.js';
+import { forecastCapacity } from './capacity.js';
+import { latencyShift } from './latency.js';
+import { detectRace } from './race.js';
+import { analyzeTimeWait } from './time-wait.js';
 
-// Every verdict of a run, each with its evidence. Pure: the same measurements give the same analysis.
+// Every verdict of a run, each with its evidence. Pure, and reads only what was measured (by the
+// driver, the target and the kernel, and what the client received), never the configured knobs:
+// the same measurements give the same analysis.
 
-export interface Analysis {
-  timeWait: TimeWaitVerdict;
-  capacity: CapacityForecast;
-  race: RaceVerdict;
-  latency: LatencyShift;
-  anomalies: Anomaly[];
-}
-
-export function analyze(m: Measured): Analysis {
+export function analyze(m: Measurements): Analysis {
   return {
     timeWait: analyzeTimeWait(m),
     capacity: forecastCapacity(m),

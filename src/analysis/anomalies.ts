@@ -1,17 +1,11 @@
-import type { Measured } from './measured.js';
+import type { Anomaly } from '../record/analysis.js';
+import type { Measurements } from '../record/run.js';
 
 // What should not be there: CLOSE_WAIT still held at the end (the application on that side never
 // closes sockets its peer closed), FIN_WAIT_2 still held (the peer never closes after our FIN),
 // connections closed by RST, and TIME_WAIT sockets dropped over tcp_max_tw_buckets.
 
-export interface Anomaly {
-  kind: 'closeWait' | 'finWait2' | 'resets' | 'timeWaitOverflow';
-  side: 'client' | 'server' | null;
-  count: number;
-  message: string;
-}
-
-export function findAnomalies(m: Measured): Anomaly[] {
+export function findAnomalies(m: Measurements): Anomaly[] {
   const out: Anomaly[] = [];
   const tcp = m.tcp;
   for (const side of ['client', 'server'] as const) {

@@ -1,43 +1,13 @@
-import type { Measured } from './measured.js';
+import type { CapacityForecast, SideForecast } from '../record/analysis.js';
+import type { Measurements } from '../record/run.js';
 
 // Little's law on TIME_WAIT: a side that actively closes r connections per second holds about
 // r x 60 s of TIME_WAIT in steady state (TCP_TIMEWAIT_LEN is 60 s on Linux). The client's TIME_WAITs
 // pin ephemeral ports: one client address can sustain about range/60 s new connections per second
 // to one server address and port, unless tcp_tw_reuse lets it reuse them (tcp_tw_reuse=2, the
-// default, does so for loopback only).
+// default, does so for loopback only); whether the kernel did is its TWRecycled counter.
 
 export const TIME_WAIT_SECONDS = 60;
-
-export interface SideForecast {
-  /** Active closes per second during the load, from the TIME_WAITs it left. */
-  closeRate: number;
-  steadyStateTimeWait: number;
-  observedMax: number;
-  /** observedMax / steadyStateTimeWait, meaningful once the load ran for 60 s or more. */
-  observedOverForecast: number | null;
-  maxTwBuckets: number | null;
-  overflowRisk: boolean;
-  overflowObserved: boolean;
-}
-
-export interface CapacityForecast {
-  loadSeconds: number;
-  reachedSteadyState: boolean;
-  client: SideForecast | null;
-  server: SideForecast | null;
-  ports: {
-    range: number | null;
-    budgetPerSecond: number | null;
-    clientCloseRate: number;
-    headroomPerSecond: number | null;
-    secondsToExhaustion: number | null;
-    /** When EADDRNOTAVAIL first showed, seconds into the load (the middle of that interval). */
-    observedExhaustionSeconds: number | null;
-    twReuse: string | null;
-    twReuseApplies: boolean | null;
-  };
-  notes: string[];
-}
 
 const num = (v: string | null | undefined) => (v == null ? null : Number(v));
 
@@ -46,8 +16,8 @@ function isLoopback(url: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
-export function forecastCapacity(m: Measured): CapacityForecast {
-  const loadSeconds = (m.summary.measuredMs + (m.scenario.load.warmup ?? 0)) / 1000;
+export function forecastCapacity(m: Measurements): CapacityForecast {
+  const loadSeconds = (m.summary.measuredMs + m.summary.warmupMs) / 1000;
   const loadEntries = m.timeline.filter((i) => i.phase === 'load' && i.tcp && i.load);
   const first = loadEntries[0];
   const loadStart = first ? first.t - (first.load?.durationMs ?? 0) : 0;
@@ -99,6 +69,7 @@ export function forecastCapacity(m: Measured): CapacityForecast {
   const twReuse = m.tcp?.client.sysctls.tcp_tw_reuse ?? null;
   const twReuseApplies =
     twReuse === null ? null : twReuse === '1' || (twReuse === '2' && isLoopback(m.target.url));
+  const twRecycled = m.tcp ? (m.tcp.client.counters.TWRecycled ?? 0) : null;
   const budget = range !== null ? range / TIME_WAIT_SECONDS : null;
   const clientCloseRate = client?.closeRate ?? 0;
   const over = budget !== null && clientCloseRate > budget;
@@ -109,7 +80,15 @@ export function forecastCapacity(m: Measured): CapacityForecast {
   }
   if (over && twReuseApplies) {
     notes.push(
-      'the client closes faster than its ports free up, but tcp_tw_reuse lets it reuse ports whose TIME_WAIT is about 1 s old, so exhaustion will not show here',
+      `the client closes faster than its ports free up, but tcp_tw_reuse=${twReuse} lets it reuse ports whose TIME_WAIT is about 1 s old, so exhaustion will not show here${
+        twRecycled
+          ? ` (the kernel reused ${twRecycled} ports from TIME_WAIT: TWRecycled)`
+          : ' — though the kernel reused none so far (TWRecycled 0)'
+      }`,
+    );
+  } else if (twRecycled && !twReuseApplies) {
+    notes.push(
+      `the kernel reused ${twRecycled} ports from TIME_WAIT (TWRecycled) although tcp_tw_reuse=${twReuse} says it should not for this destination`,
     );
   }
   return {
@@ -131,6 +110,7 @@ export function forecastCapacity(m: Measured): CapacityForecast {
         : null,
       twReuse,
       twReuseApplies,
+      twRecycled,
     },
     notes,
   };

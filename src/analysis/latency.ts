@@ -1,17 +1,8 @@
-import type { Measured } from './measured.js';
+import type { LatencyShift } from '../record/analysis.js';
+import type { Measurements } from '../record/run.js';
 
 // How connection churn shows in latency: requests on new connections against reused ones, the
 // connect time, and whether per-interval p99 moves with the TIME_WAIT count.
-
-export interface LatencyShift {
-  newConnection: { count: number; p50: number; p99: number } | null;
-  reused: { count: number; p50: number; p99: number } | null;
-  /** p99 on new connections minus p99 on reused ones, ms. */
-  p99Penalty: number | null;
-  connect: { p50: number; p99: number } | null;
-  /** Pearson correlation of interval p99 with the TIME_WAIT total (both sides). */
-  p99VsTimeWait: { r: number | null; intervals: number };
-}
 
 export function pearson(xs: number[], ys: number[]): number | null {
   const n = xs.length;
@@ -31,7 +22,7 @@ export function pearson(xs: number[], ys: number[]): number | null {
   return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
 }
 
-export function latencyShift(m: Measured): LatencyShift {
+export function latencyShift(m: Measurements): LatencyShift {
   const l = m.summary.latency;
   const pick = (s: typeof l.reused) =>
     s && s.count > 0 ? { count: s.count, p50: s.p50, p99: s.p99 } : null;

@@ -1,43 +1,35 @@
-import type { Measured } from './measured.js';
+import type { RaceVerdict } from '../record/analysis.js';
+import type { LatencySummary } from '../record/histogram.js';
+import type { Measurements } from '../record/run.js';
+import { duration } from './phrases.js';
 
 // The keep-alive race: a client reuses an idle connection just as the server's idle timer closes
 // it, and the request fails with a reset or "other side closed". The verdict comes from the errors
-// counted on reused connections; the timeouts are shown to explain it.
+// counted on reused connections; the explanation from what was observed: how long connections sat
+// idle when the server closed them (the target's count, or the client's view of an external
+// server), how long the client let them idle before reusing them, and the hint it received.
 
 const RACE_CLASSES = ['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'] as const;
 
-export interface RaceVerdict {
-  /** null when the engine cannot tell reused connections apart (autocannon). */
-  detected: boolean | null;
-  errorsOnReused: number | null;
-  byClass: Record<string, number> | null;
-  serverIdleTimeoutMs: number | null;
-  serverSendsHint: boolean | null;
-  clientIdleTimeoutMs: number;
-  /** The client's idle timeout as it behaves: from the hint minus undici's threshold, if it obeys. */
-  clientEffectiveIdleMs: number | null;
-  idleGapMs: number;
-  explanation: string[];
-}
+/** A client that reuses connections this close to the server's idle close is in the race. */
+const NEAR_SERVER_IDLE = 0.8;
 
-export function detectRace(m: Measured): RaceVerdict {
+const median = (s: LatencySummary | null | undefined) => (s && s.count > 0 ? s.p50 : null);
+
+export function detectRace(m: Measurements): RaceVerdict {
   const reused = m.summary.errors.reusedByClass;
   const byClass = reused ? Object.fromEntries(RACE_CLASSES.map((c) => [c, reused[c] ?? 0])) : null;
   const errorsOnReused = byClass ? Object.values(byClass).reduce((a, b) => a + b, 0) : null;
-  const t = m.target.kind === 'built-in' ? m.scenario.target : null;
-  const serverIdle = t ? t.keepAliveTimeout : null;
-  const hint = t ? t.keepAliveHint && t.keepAliveTimeout > 0 : null;
-  const c = m.scenario.client;
-  const obeysHint = c.engine === 'undici';
-  const effective =
-    hint && obeysHint && serverIdle !== null
-      ? Math.min(
-          Math.floor(serverIdle / 1000) * 1000 - c.keepAliveTimeoutThreshold,
-          c.keepAliveMaxTimeout,
-        )
-      : c.engine === 'undici'
-        ? c.keepAliveTimeout
-        : null;
+  const idle = m.summary.connections.idle;
+  const targetIdle = m.server && m.server.serverCloseReasons.idleTimeout > 0;
+  const serverIdle = targetIdle ? median(m.server?.idleAtIdleTimeout) : median(idle?.atServerClose);
+  const serverIdleCount = targetIdle
+    ? (m.server?.serverCloseReasons.idleTimeout ?? 0)
+    : (idle?.atServerClose.count ?? 0);
+  const reuseMax = idle && idle.beforeReuse.count > 0 ? idle.beforeReuse.max : null;
+  const responses = m.summary.responses;
+  const hint = responses ? mostCommon(responses.keepAliveHints) : null;
+
   const explanation: string[] = [];
   if (errorsOnReused) {
     explanation.push(
@@ -46,26 +38,45 @@ export function detectRace(m: Measured): RaceVerdict {
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')})`,
     );
-    if (serverIdle !== null && effective !== null && effective >= serverIdle) {
+    if (serverIdle !== null) {
       explanation.push(
-        `the client keeps idle connections ${effective} ms, at least the server's ${serverIdle} ms idle timeout${
-          hint ? '' : ', and the server sends no Keep-Alive hint'
-        }: a request can leave just as the server closes`,
+        `the server closed ${serverIdleCount} idle connections after ${duration(serverIdle)} idle (median${
+          targetIdle ? ", the target's own count" : ', as the client saw it'
+        })`,
       );
     }
-    if (m.scenario.load.idleGap > 0) {
-      explanation.push(`requesters idled ${m.scenario.load.idleGap} ms between bursts`);
+    if (serverIdle !== null && reuseMax !== null && reuseMax >= NEAR_SERVER_IDLE * serverIdle) {
+      explanation.push(
+        `the client reused connections that had sat idle up to ${duration(reuseMax)}, about as long as the server lets them idle${
+          responses && hint === null ? ', and it received no Keep-Alive hint' : ''
+        }: a request can leave just as the server closes`,
+      );
+    } else if (responses && hint === null) {
+      explanation.push('the client received no Keep-Alive hint to give up idle connections sooner');
     }
+    if (hint !== null) explanation.push(`the server sent "Keep-Alive: ${hint}"`);
   }
   return {
     detected: errorsOnReused === null ? null : errorsOnReused > 0,
     errorsOnReused,
     byClass,
-    serverIdleTimeoutMs: serverIdle,
-    serverSendsHint: hint,
-    clientIdleTimeoutMs: c.keepAliveTimeout,
-    clientEffectiveIdleMs: effective,
-    idleGapMs: m.scenario.load.idleGap,
+    serverIdleCloseMs: serverIdle,
+    clientReuseIdleMaxMs: reuseMax,
+    clientIdleCloseMs: median(idle?.atClientIdleClose),
+    hintReceived: hint,
+    hintMeasured: responses !== null,
     explanation,
   };
+}
+
+function mostCommon(counts: Record<string, number>): string | null {
+  let best: string | null = null;
+  let most = 0;
+  for (const [value, n] of Object.entries(counts)) {
+    if (n > most) {
+      best = value;
+      most = n;
+    }
+  }
+  return best;
 }

@@ -1,4 +1,6 @@
-import { type Holder, type Measured, ranked } from './measured.js';
+import type { Holder, TimeWaitVerdict } from '../record/analysis.js';
+import type { Measurements } from '../record/run.js';
+import { ranked } from './phrases.js';
 
 // Who holds TIME_WAIT: the kernel's count per side decides; the application's own view (who
 // closed first, counted by the driver and the target) and the close reasons explain it. Nothing
@@ -11,17 +13,7 @@ import { type Holder, type Measured, ranked } from './measured.js';
  */
 export const HOLDER_SHARE = 2 / 3;
 
-export interface TimeWaitVerdict {
-  holder: Holder | null;
-  evidence: {
-    kernel: { clientMax: number; serverMax: number; clientShare: number | null } | null;
-    clientView: Record<string, number> | null;
-    serverView: Record<string, number> | null;
-  };
-  explanation: string[];
-}
-
-export function analyzeTimeWait(m: Measured): TimeWaitVerdict {
+export function analyzeTimeWait(m: Measurements): TimeWaitVerdict {
   const tcp = m.tcp;
   const clientMax = tcp?.client.timeWait.max ?? 0;
   const serverMax = tcp?.server.timeWait.max ?? 0;

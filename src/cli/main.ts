@@ -45,12 +45,19 @@ function fail(err: unknown): number {
       }),
     );
   }
-  if (isLabError(err)) {
-    process.stderr.write(`${err.render()}\n`);
-    return err.exitCode;
+  const lab = isLabError(err)
+    ? err
+    : new LabError('KAL_INTERNAL', (err as Error)?.message ?? String(err));
+  process.stderr.write(`${lab.render()}\n`);
+  if (!isLabError(err) && process.env.KEEPALIVE_LAB_DEBUG) {
+    process.stderr.write(`${(err as Error)?.stack}\n`);
   }
-  const internal = new LabError('KAL_INTERNAL', (err as Error)?.message ?? String(err));
-  process.stderr.write(`${internal.render()}\n`);
-  if (process.env.KEEPALIVE_LAB_DEBUG) process.stderr.write(`${(err as Error)?.stack}\n`);
-  return internal.exitCode;
+  tellParent(lab);
+  return lab.exitCode;
+}
+
+/** A child of the run orchestrator reports its failure, code and all, over its IPC channel. */
+function tellParent(err: LabError): void {
+  if (!process.connected || !process.send) return;
+  process.send(err.toMessage(), () => process.disconnect());
 }

@@ -7,7 +7,8 @@ import { writeJsonAtomic } from '../report/write-json.js';
 import { flagValues, labelFor, optionsFor } from './flags.js';
 
 // `keepalive-lab sample`: the TCP sampler on its own. A live table on a terminal, one NDJSON line
-// per sample otherwise; Ctrl-C ends it and writes the result.
+// per sample otherwise; Ctrl-C ends it and writes the result. Forked with an IPC channel (by the
+// run orchestrator), it samples when its parent asks instead.
 
 export function sampleCommand(): Command {
   const cmd = new Command('sample')
@@ -19,6 +20,17 @@ export function sampleCommand(): Command {
       source: 'sampler options',
       label: labelFor('sample'),
     });
+    const sides = {
+      port: o.port,
+      serverPid: o.serverPid ?? null,
+      clientPid: o.clientPid ?? null,
+      source: o.source,
+    };
+    if (process.connected) {
+      const { sampleForParent } = await import('../sampler/child.js');
+      await sampleForParent({ ...sides, intervalMs: o.interval });
+      return;
+    }
     const { runSampler } = await import('../sampler/run.js');
     const controller = new AbortController();
     const stop = () => controller.abort();
@@ -27,10 +39,7 @@ export function sampleCommand(): Command {
     const live = process.stdout.isTTY === true;
     let drawn = 0;
     const result = await runSampler({
-      port: o.port,
-      serverPid: o.serverPid ?? null,
-      clientPid: o.clientPid ?? null,
-      source: o.source,
+      ...sides,
       intervalMs: o.interval,
       ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
       signal: controller.signal,

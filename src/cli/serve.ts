@@ -3,6 +3,7 @@ import { loadConfigFile } from '../config/load.js';
 import { resolve } from '../config/resolve.js';
 import { targetKnobsSchema } from '../config/target.js';
 import { LabError } from '../errors.js';
+import type { TargetMessage } from '../record/ipc.js';
 import { flagValues, labelFor, optionsFor } from './flags.js';
 
 // `keepalive-lab serve`: the target as a process. stdout carries only machine-readable lines (the
@@ -44,32 +45,27 @@ export function serveCommand(): Command {
       });
     });
     const line = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n`);
-    line({
-      event: 'ready',
+    const send = (msg: TargetMessage) => process.send?.(msg);
+    const ready = {
       pid: process.pid,
       host: target.host,
       port: target.port,
       url: target.url,
       statsPort: endpoint.port,
-      knobs,
-    });
+    };
+    line({ event: 'ready', ...ready, knobs });
+    send({ type: 'ready', ...ready });
     if (process.stderr.isTTY) {
       process.stderr.write(
         `target listening on ${target.url}  (stats: http://127.0.0.1:${endpoint.port}/stats; Ctrl-C stops)\n`,
       );
     }
-    // A parent that forked us with IPC can ask for the counters without a socket of its own.
-    const onMessage = (msg: unknown) => {
-      if ((msg as { type?: string })?.type === 'stats') {
-        process.send?.({ type: 'stats', stats: target.stats() });
-      }
-    };
-    process.on('message', onMessage);
 
     await new Promise<void>((done) => {
       const stop = () => {
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
+        process.off('disconnect', stop);
         done();
       };
       process.once('SIGTERM', stop);
@@ -78,10 +74,9 @@ export function serveCommand(): Command {
     });
     const stats = await target.close();
     await endpoint.close();
-    process.off('message', onMessage);
     line({ event: 'stats', final: true, stats });
     if (process.connected) {
-      process.send?.({ type: 'stats', final: true, stats });
+      send({ type: 'stats', final: true, stats });
       process.disconnect();
     }
   });

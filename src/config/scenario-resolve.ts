@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { type FieldProblem, LabError } from '../errors.js';
+import { parseThreshold, type Threshold } from '../thresholds/parse.js';
 import { type LoadModel, loadSchema } from './driver.js';
 import { loadConfigFile } from './load.js';
 import { type DeepReadonly, deepFreeze } from './resolve.js';
@@ -12,8 +13,8 @@ import {
   scenarioSchema,
   type TargetSection,
   targetSectionSchema,
+  variantSchema,
 } from './scenario.js';
-import { parseThreshold, type Threshold } from './threshold.js';
 
 // A scenario file resolves into one run per variant (or one run when there are none). Every
 // problem in the base and in each variant is reported at once, with its path.
@@ -69,71 +70,75 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     }
   }
   const runs: RunSpec[] = [];
-  if (parsed.success) {
-    const s = parsed.data;
-    if (s.variants.length === 0) {
-      const { target, client, load, sampler, thresholds } = s;
-      runs.push({
-        name: s.name,
-        variant: null,
-        target,
-        client,
-        load,
-        sampler,
-        thresholds,
-        isolation: s.isolation,
-      });
-    }
-    const rawBase = asRecord(raw);
-    s.variants.forEach((v, i) => {
-      const at = `variants.${i}`;
-      const merge = (section: string) => ({
-        ...asRecord(rawBase[section]),
-        ...asRecord(v[section as keyof typeof v]),
-      });
-      const load = merge('load');
-      // A variant that switches between a duration and a request count replaces the other.
-      const vLoad = asRecord(v.load);
-      if (vLoad.requests !== undefined && vLoad.duration === undefined) delete load.duration;
-      if (vLoad.duration !== undefined && vLoad.requests === undefined) delete load.requests;
-      const sectionOf = <T>(schema: z.ZodType<T>, section: string, value: unknown): T | null => {
-        const r = schema.safeParse(value);
-        if (r.success) return r.data;
-        problems.push(
-          ...issues(
-            r.error,
-            `${at}.${section}`,
-            new Set(Object.keys(asRecord(v[section as keyof typeof v]))),
-          ),
-        );
-        return null;
-      };
-      const target = sectionOf(targetSectionSchema, 'target', merge('target'));
-      const client = sectionOf(clientSectionSchema, 'client', merge('client'));
-      const loadModel = sectionOf(loadSchema, 'load', load);
-      const sampler = sectionOf(samplerSchema, 'sampler', merge('sampler'));
-      const thresholds = [...s.thresholds];
-      (v.thresholds ?? []).forEach((expr, k) => {
-        try {
-          thresholds.push(parseThreshold(expr));
-        } catch (err) {
-          problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
-        }
-      });
-      if (target && client && loadModel && sampler) {
-        runs.push({
-          name: v.name,
-          variant: v.name,
-          target,
-          client,
-          load: loadModel,
-          sampler,
-          thresholds,
-          isolation: s.isolation,
-        });
-      }
+  const base = parsed.success ? parsed.data : null;
+  if (base && base.variants.length === 0) {
+    const { target, client, load, sampler, thresholds } = base;
+    runs.push({
+      name: base.name,
+      variant: null,
+      target,
+      client,
+      load,
+      sampler,
+      thresholds,
+      isolation: base.isolation,
     });
   }
+  // Each variant is checked even when the base has problems of its own, so that every problem in
+  // the file is listed at once; a variant's runs are only built on a valid base.
+  const rawBase = asRecord(raw);
+  const rawVariants = Array.isArray(rawBase.variants) ? rawBase.variants : [];
+  rawVariants.forEach((rawVariant, i) => {
+    const parsedVariant = variantSchema.safeParse(rawVariant);
+    if (!parsedVariant.success) return; // its own problems are in the scenario's
+    const v = parsedVariant.data;
+    const at = `variants.${i}`;
+    const merge = (section: string) => ({
+      ...asRecord(rawBase[section]),
+      ...asRecord(v[section as keyof typeof v]),
+    });
+    const load = merge('load');
+    // A variant that switches between a duration and a request count replaces the other.
+    const vLoad = asRecord(v.load);
+    if (vLoad.requests !== undefined && vLoad.duration === undefined) delete load.duration;
+    if (vLoad.duration !== undefined && vLoad.requests === undefined) delete load.requests;
+    const sectionOf = <T>(schema: z.ZodType<T>, section: string, value: unknown): T | null => {
+      const r = schema.safeParse(value);
+      if (r.success) return r.data;
+      problems.push(
+        ...issues(
+          r.error,
+          `${at}.${section}`,
+          new Set(Object.keys(asRecord(v[section as keyof typeof v]))),
+        ),
+      );
+      return null;
+    };
+    const target = sectionOf(targetSectionSchema, 'target', merge('target'));
+    const client = sectionOf(clientSectionSchema, 'client', merge('client'));
+    const loadModel = sectionOf(loadSchema, 'load', load);
+    const sampler = sectionOf(samplerSchema, 'sampler', merge('sampler'));
+    const thresholds = [...(base?.thresholds ?? [])];
+    (v.thresholds ?? []).forEach((expr, k) => {
+      try {
+        thresholds.push(parseThreshold(expr));
+      } catch (err) {
+        problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
+      }
+    });
+    if (base && target && client && loadModel && sampler) {
+      runs.push({
+        name: v.name,
+        variant: v.name,
+        target,
+        client,
+        load: loadModel,
+        sampler,
+        thresholds,
+        isolation: base.isolation,
+      });
+    }
+  });
   for (const r of runs) {
     if (r.isolation === 'netns' && r.target.url !== undefined) {
       problems.push({
@@ -161,7 +166,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
       { problems },
     );
   }
-  return deepFreeze({ scenario: (parsed as { data: Scenario }).data, runs });
+  return deepFreeze({ scenario: base as Scenario, runs });
 }
 
 export async function loadScenario(path: string): Promise<DeepReadonly<ResolvedScenario>> {

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import type { SysctlName } from '../record/tcp.js';
+import { parseThreshold } from '../thresholds/parse.js';
 import { clientSchema, loadSchema } from './driver.js';
 import { samplerSchema } from './sampler.js';
 import { checkTimeouts, targetKnobsSchema } from './target.js';
-import { parseThreshold } from './threshold.js';
 
 // The scenario file: one source for its types, its validation and configs/schema.json. Every key
 // is optional but `load`. `target` holds the built-in target's knobs, or `url` (and optionally the
@@ -12,18 +13,22 @@ import { parseThreshold } from './threshold.js';
 const targetShape = targetKnobsSchema.shape;
 const KNOBS = Object.keys(targetShape);
 
-/** Per-side kernel knobs, applied inside that side's network namespace (isolation: netns). */
+/**
+ * Per-side kernel knobs, applied inside that side's network namespace (isolation: netns): one
+ * validator for each knob of the tool's list (src/record/tcp.ts), which the compiler holds equal.
+ */
+const sysctlValues = {
+  tcp_tw_reuse: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+  ip_local_port_range: z
+    .string()
+    .regex(/^\s*\d+\s+\d+\s*$/, { error: 'two port numbers, e.g. "40000 40999"' })
+    .optional(),
+  tcp_max_tw_buckets: z.number().int().min(0).optional(),
+  tcp_fin_timeout: z.number().int().min(1).optional(),
+  somaxconn: z.number().int().min(1).optional(),
+} satisfies Record<SysctlName, z.ZodType>;
 export const sysctlsSchema = z
-  .strictObject({
-    tcp_tw_reuse: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
-    ip_local_port_range: z
-      .string()
-      .regex(/^\s*\d+\s+\d+\s*$/, { error: 'two port numbers, e.g. "40000 40999"' })
-      .optional(),
-    tcp_max_tw_buckets: z.number().int().min(0).optional(),
-    tcp_fin_timeout: z.number().int().min(1).optional(),
-    somaxconn: z.number().int().min(1).optional(),
-  })
+  .strictObject(sysctlValues)
   .describe("kernel knobs for this side's network namespace (needs isolation: netns)");
 
 export const targetSectionSchema = z

@@ -1,6 +1,8 @@
-import { type DriverOptions, type DriverResult, runDriver } from './run.js';
+import type { DriverResult } from '../record/driver.js';
+import type { DriverMessage, ParentMessage } from '../record/ipc.js';
+import { type DriverOptions, runDriver } from './run.js';
 
-// Runs the driver as a process would: Ctrl-C, SIGTERM, a `{type:"stop"}` message or the parent
+// Runs the driver as a process would: Ctrl-C, SIGTERM, a `stop` message or the parent
 // disconnecting stops it early with a partial result. When forked with an IPC channel (the run
 // orchestrator, possibly inside another network namespace) every interval and the result go to the
 // parent as messages.
@@ -10,12 +12,13 @@ export async function driveUntilStopped(
 ): Promise<DriverResult> {
   const controller = new AbortController();
   const stop = () => controller.abort();
-  const onMessage = (msg: unknown) => {
-    if ((msg as { type?: string })?.type === 'stop') stop();
+  const onMessage = (msg: ParentMessage) => {
+    if (msg?.type === 'stop') stop();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const ipc = process.connected === true;
+  const send = (msg: DriverMessage) => process.send?.(msg);
   if (ipc) {
     process.on('message', onMessage);
     process.once('disconnect', stop);
@@ -24,9 +27,9 @@ export async function driveUntilStopped(
     const result = await runDriver({
       ...opts,
       signal: controller.signal,
-      onInterval: ipc ? (interval) => process.send?.({ type: 'interval', interval }) : undefined,
+      onInterval: ipc ? (interval) => send({ type: 'interval', interval }) : undefined,
     });
-    if (process.connected) process.send?.({ type: 'result', result });
+    if (process.connected) send({ type: 'result', result });
     return result;
   } finally {
     process.off('SIGINT', stop);

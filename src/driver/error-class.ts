@@ -1,18 +1,8 @@
-// Request failures by class. The classes are the ones that tell keep-alive stories apart: a
-// reset or "other side closed" on a reused connection is the keep-alive race, EADDRNOTAVAIL is
-// ephemeral-port exhaustion, ECONNREFUSED is a target that is not there.
+import type { ErrorClass } from '../record/driver.js';
 
-export const ERROR_CLASSES = [
-  'ECONNRESET',
-  'EADDRNOTAVAIL',
-  'ECONNREFUSED',
-  'EPIPE',
-  'UND_ERR_SOCKET',
-  'timeout',
-  'other',
-] as const;
-
-export type ErrorClass = (typeof ERROR_CLASSES)[number];
+// Request failures by class (the classes are in src/record/driver.ts): a reset or "other side
+// closed" on a reused connection is the keep-alive race, EADDRNOTAVAIL is ephemeral-port
+// exhaustion, ECONNREFUSED is a target that is not there.
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_HEADERS_TIMEOUT',

@@ -1,38 +1,46 @@
 import {
+  type Capabilities,
+  CLIENT_CLOSE_REASONS,
+  CLIENT_CLOSERS,
+  type ClientCloseReason,
+  type ClientCloser,
+  type DriverInterval,
+  type DriverTotals,
+  ERROR_CLASSES,
+  type ErrorClass,
+  STATUS_CLASSES,
+  type StatusClass,
+} from '../record/driver.js';
+import {
   createHistogram,
+  durationSummary,
   encodeHistogram,
-  type Histogram,
-  type HistogramSummary,
   summarize,
 } from '../stats/histogram.js';
-import type { ErrorClass } from './error-class.js';
-import { ERROR_CLASSES } from './error-class.js';
 
 // The driver's accumulator. Engines call the record methods on the hot path; each record lands
 // in the current interval only, and tick() folds the interval into the totals, so per-request
 // work is one histogram record and a few increments. Memory is flat: histograms and counters,
 // nothing per request. Everything recorded before start() (the warm-up) is dropped.
 
-export type ClientCloser = 'client' | 'server' | 'serverReset';
-/**
- * Why the client closed: its idle timer, a `Connection: close` (the response's or its own
- * request's), the pool closing at the end of the run, or an error.
- */
-export type ClientCloseReason = 'idleTimeout' | 'connectionClose' | 'poolClosed' | 'error';
-export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
-
-const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
-const CLOSERS: readonly ClientCloser[] = ['client', 'server', 'serverReset'];
-const CLOSE_REASONS: readonly ClientCloseReason[] = [
-  'idleTimeout',
-  'connectionClose',
-  'poolClosed',
-  'error',
-];
 const MAX_MESSAGES = 20;
+/** Distinct Keep-Alive header values kept; a server that varies it more is summarised. */
+const MAX_HINTS = 8;
+const OTHER_HINT = '(other values)';
 
 const zeros = <K extends string>(keys: readonly K[]) =>
   Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+
+const HISTOGRAMS = [
+  'latency',
+  'latencyNew',
+  'latencyReused',
+  'connect',
+  'perConnection',
+  'idleBeforeReuse',
+  'idleAtClientClose',
+  'idleAtServerClose',
+] as const;
 
 class Window {
   readonly latency = createHistogram();
@@ -40,6 +48,9 @@ class Window {
   readonly latencyReused = createHistogram();
   readonly connect = createHistogram();
   readonly perConnection = createHistogram();
+  readonly idleBeforeReuse = createHistogram();
+  readonly idleAtClientClose = createHistogram();
+  readonly idleAtServerClose = createHistogram();
   completed = 0;
   bytes = 0;
   behindSchedule = 0;
@@ -48,8 +59,8 @@ class Window {
   readonly status = [0, 0, 0, 0, 0];
   readonly errors = zeros(ERROR_CLASSES);
   readonly reusedErrors = zeros(ERROR_CLASSES);
-  readonly closedBy = zeros(CLOSERS);
-  readonly closeReasons = zeros(CLOSE_REASONS);
+  readonly closedBy = zeros(CLIENT_CLOSERS);
+  readonly closeReasons = zeros(CLIENT_CLOSE_REASONS);
 
   errorCount(): number {
     let n = 0;
@@ -58,13 +69,7 @@ class Window {
   }
 
   addTo(total: Window): void {
-    for (const name of [
-      'latency',
-      'latencyNew',
-      'latencyReused',
-      'connect',
-      'perConnection',
-    ] as const) {
+    for (const name of HISTOGRAMS) {
       if (this[name].totalCount > 0) total[name].add(this[name]);
     }
     total.completed += this.completed;
@@ -77,74 +82,21 @@ class Window {
       total.errors[c] += this.errors[c];
       total.reusedErrors[c] += this.reusedErrors[c];
     }
-    for (const c of CLOSERS) total.closedBy[c] += this.closedBy[c];
-    for (const r of CLOSE_REASONS) total.closeReasons[r] += this.closeReasons[r];
+    for (const c of CLIENT_CLOSERS) total.closedBy[c] += this.closedBy[c];
+    for (const r of CLIENT_CLOSE_REASONS) total.closeReasons[r] += this.closeReasons[r];
   }
 }
 
-export type LatencySummary = Omit<HistogramSummary, 'count' | 'stddev'> & { count: number };
-
-export interface IntervalRecord {
-  /** End of the interval, ms since measurement started. */
-  t: number;
-  durationMs: number;
-  requests: number;
-  rps: number;
-  bytes: number;
-  status: Record<StatusClass, number>;
-  errors: number;
-  errorsByClass: Record<ErrorClass, number>;
-  latency: LatencySummary;
-  newConnections: number;
-  closedConnections: number;
-  behindSchedule: number;
-}
-
-/** What an engine can observe; anything it cannot is reported as not measured, never as 0. */
-export interface Capabilities {
-  connectionReuse: boolean;
-  connectTime: boolean;
-  closedBy: boolean;
-}
-
-export interface DriverTotals {
-  requests: { completed: number; errors: number; behindSchedule: number };
-  status: Record<StatusClass, number>;
-  throughput: { rps: number; bytes: number; bytesPerSec: number };
-  latency: LatencySummary & {
-    newConnection: LatencySummary | null;
-    reused: LatencySummary | null;
-  };
-  connectTime: LatencySummary | null;
-  connections: {
-    opened: number | null;
-    closed: number | null;
-    closedBy: Record<ClientCloser, number> | null;
-    clientCloseReasons: Record<ClientCloseReason, number> | null;
-    requestsPerConnection: HistogramSummary | null;
-  };
-  errors: {
-    total: number;
-    rate: number;
-    byClass: Record<ErrorClass, number>;
-    onReused: number | null;
-    reusedByClass: Record<ErrorClass, number> | null;
-    messages: Record<string, number>;
-  };
-  histograms: Record<string, string>;
-  notMeasured: string[];
-}
-
-function latencySummary(h: Histogram): LatencySummary {
-  const { stddev: _stddev, ...rest } = summarize(h, 1000);
-  return rest;
-}
+const micros = (us: number) => (us < 1 ? 1 : Math.round(us));
 
 export class Recorder {
   private interval = new Window();
   private readonly total = new Window();
-  private readonly timeline: IntervalRecord[] = [];
+  private readonly timeline: DriverInterval[] = [];
   private readonly messages = new Map<string, number>();
+  private readonly hints = new Map<string, number>();
+  private withoutHint = 0;
+  private connectionClose = 0;
   private measuring = false;
   private startedAt = 0;
   private intervalStart = 0;
@@ -158,6 +110,9 @@ export class Recorder {
   start(): void {
     this.interval = new Window();
     this.messages.clear();
+    this.hints.clear();
+    this.withoutHint = 0;
+    this.connectionClose = 0;
     this.measuring = true;
     this.startedAt = this.clock();
     this.intervalStart = this.startedAt;
@@ -174,11 +129,23 @@ export class Recorder {
     w.bytes += bytes;
     const cls = Math.floor(status / 100) - 1;
     if (cls >= 0 && cls < 5) w.status[cls] = (w.status[cls] ?? 0) + 1;
-    const us = latencyUs < 1 ? 1 : Math.round(latencyUs);
+    const us = micros(latencyUs);
     // One record per request: the split histograms are folded into `latency` at tick().
     if (isNew === true) w.latencyNew.recordValue(us);
     else if (isNew === false) w.latencyReused.recordValue(us);
     else w.latency.recordValue(us);
+  }
+
+  /** The connection-related headers of one response, as the client received them. */
+  headers(keepAlive: string | null, connectionClose: boolean): void {
+    if (!this.measuring) return;
+    if (connectionClose) this.connectionClose++;
+    if (keepAlive === null) {
+      this.withoutHint++;
+      return;
+    }
+    const key = this.hints.has(keepAlive) || this.hints.size < MAX_HINTS ? keepAlive : OTHER_HINT;
+    this.hints.set(key, (this.hints.get(key) ?? 0) + 1);
   }
 
   error(cls: ErrorClass, message: string, reused: boolean): void {
@@ -197,27 +164,45 @@ export class Recorder {
   opened(connectUs: number | null): void {
     if (!this.measuring) return;
     this.interval.opened++;
-    if (connectUs !== null) this.interval.connect.recordValue(Math.max(1, Math.round(connectUs)));
+    if (connectUs !== null) this.interval.connect.recordValue(micros(connectUs));
   }
 
-  closed(closer: ClientCloser, reason: ClientCloseReason | null, requests: number): void {
+  /** A request is leaving on a connection that had sat idle this long. */
+  reused(idleUs: number): void {
+    if (this.measuring) this.interval.idleBeforeReuse.recordValue(micros(idleUs));
+  }
+
+  /**
+   * A connection closed; `idleUs` is how long it had been idle when it did (null when a request
+   * was in flight).
+   */
+  closed(
+    closer: ClientCloser,
+    reason: ClientCloseReason | null,
+    requests: number,
+    idleUs: number | null,
+  ): void {
     if (!this.measuring) return;
     const w = this.interval;
     w.closed++;
     w.closedBy[closer]++;
     if (reason) w.closeReasons[reason]++;
     w.perConnection.recordValue(requests);
+    if (idleUs === null) return;
+    if (closer === 'client' && reason === 'idleTimeout') {
+      w.idleAtClientClose.recordValue(micros(idleUs));
+    } else if (closer !== 'client') w.idleAtServerClose.recordValue(micros(idleUs));
   }
 
   /** Closes the current interval and returns its record. */
-  tick(): IntervalRecord | null {
+  tick(): DriverInterval | null {
     if (!this.measuring) return null;
     const now = this.clock();
     const w = this.interval;
     if (w.latencyNew.totalCount > 0) w.latency.add(w.latencyNew);
     if (w.latencyReused.totalCount > 0) w.latency.add(w.latencyReused);
     const durationMs = now - this.intervalStart;
-    const record: IntervalRecord = {
+    const record: DriverInterval = {
       t: now - this.startedAt,
       durationMs,
       requests: w.completed,
@@ -226,7 +211,7 @@ export class Recorder {
       status: statusRecord(w.status),
       errors: w.errorCount(),
       errorsByClass: { ...w.errors },
-      latency: latencySummary(w.latency),
+      latency: durationSummary(w.latency),
       newConnections: w.opened,
       closedConnections: w.closed,
       behindSchedule: w.behindSchedule,
@@ -238,13 +223,8 @@ export class Recorder {
     return record;
   }
 
-  get intervals(): readonly IntervalRecord[] {
+  get intervals(): readonly DriverInterval[] {
     return this.timeline;
-  }
-
-  /** Measured time so far, ms. */
-  elapsed(): number {
-    return this.measuring ? this.clock() - this.startedAt : 0;
   }
 
   summary(): DriverTotals {
@@ -258,7 +238,12 @@ export class Recorder {
       notMeasured.push('latency.newConnection', 'latency.reused', 'errors.onReused');
     if (!caps.connectTime) notMeasured.push('connectTime');
     if (!caps.closedBy)
-      notMeasured.push('connections.closedBy', 'connections.requestsPerConnection');
+      notMeasured.push(
+        'connections.closedBy',
+        'connections.requestsPerConnection',
+        'connections.idle',
+      );
+    if (!caps.responseHeaders) notMeasured.push('responses');
     let reusedTotal = 0;
     for (const c of ERROR_CLASSES) reusedTotal += t.reusedErrors[c];
     return {
@@ -270,18 +255,33 @@ export class Recorder {
         bytesPerSec: measuredMs > 0 ? (t.bytes * 1000) / measuredMs : 0,
       },
       latency: {
-        ...latencySummary(t.latency),
-        newConnection: caps.connectionReuse ? latencySummary(t.latencyNew) : null,
-        reused: caps.connectionReuse ? latencySummary(t.latencyReused) : null,
+        ...durationSummary(t.latency),
+        newConnection: caps.connectionReuse ? durationSummary(t.latencyNew) : null,
+        reused: caps.connectionReuse ? durationSummary(t.latencyReused) : null,
       },
-      connectTime: caps.connectTime ? latencySummary(t.connect) : null,
+      connectTime: caps.connectTime ? durationSummary(t.connect) : null,
       connections: {
         opened: caps.closedBy ? t.opened : null,
         closed: caps.closedBy ? t.closed : null,
         closedBy: caps.closedBy ? { ...t.closedBy } : null,
         clientCloseReasons: caps.closedBy ? { ...t.closeReasons } : null,
         requestsPerConnection: caps.closedBy ? summarize(t.perConnection) : null,
+        idle:
+          caps.closedBy && caps.connectionReuse
+            ? {
+                beforeReuse: durationSummary(t.idleBeforeReuse),
+                atClientIdleClose: durationSummary(t.idleAtClientClose),
+                atServerClose: durationSummary(t.idleAtServerClose),
+              }
+            : null,
       },
+      responses: caps.responseHeaders
+        ? {
+            keepAliveHints: Object.fromEntries(this.hints),
+            withoutKeepAliveHint: this.withoutHint,
+            connectionClose: this.connectionClose,
+          }
+        : null,
       errors: {
         total: errors,
         rate: attempts > 0 ? errors / attempts : 0,

@@ -1,20 +1,25 @@
 import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
-import type { Engine } from './engines/engine.js';
-import { createUndiciEngine } from './engines/undici.js';
-import { startLoad } from './load.js';
-import { type Capabilities, type DriverTotals, type IntervalRecord, Recorder } from './recorder.js';
+import {
+  type Capabilities,
+  DRIVER_SCHEMA,
+  type DriverInterval,
+  type DriverResult,
+  type EngineName,
+} from '../record/driver.js';
+import { AUTOCANNON_CAPABILITIES } from './engines/autocannon-capabilities.js';
+import { createUndiciEngine, UNDICI_CAPABILITIES } from './engines/undici.js';
+import { type LoadRun, startLoad } from './load.js';
+import { Recorder } from './recorder.js';
 import { parseTargetUrl } from './url.js';
 
 // runDriver: warm up, drive, tick the timeline, stop cleanly (let in-flight requests settle,
 // then close the pool from the client side) and return one flat, serialisable result. An abort
 // (Ctrl-C, the parent going away) returns what was measured, marked partial.
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@1';
-
-const CAPABILITIES: Record<ClientKnobs['engine'], Capabilities> = {
-  undici: { connectionReuse: true, connectTime: true, closedBy: true },
-  autocannon: { connectionReuse: false, connectTime: false, closedBy: false },
+const CAPABILITIES: Record<EngineName, Capabilities> = {
+  undici: UNDICI_CAPABILITIES,
+  autocannon: AUTOCANNON_CAPABILITIES,
 };
 
 export interface DriverOptions {
@@ -23,38 +28,14 @@ export interface DriverOptions {
   load: DeepReadonly<LoadModel>;
   intervalMs: number;
   signal?: AbortSignal;
-  onInterval?: (interval: IntervalRecord) => void;
-}
-
-export interface DriverResult extends Omit<DriverTotals, 'requests'> {
-  schema: typeof DRIVER_SCHEMA;
-  engine: ClientKnobs['engine'];
-  url: string;
-  startedAt: string;
-  partial: boolean;
-  model: 'closed' | 'open';
-  /** Where latency is measured from: the scheduled start (open loop, undici) or the send. */
-  latencyFrom: 'intended-start' | 'send';
-  intervalMs: number;
-  measuredMs: number;
-  requests: {
-    total: number;
-    completed: number;
-    errors: number;
-    behindSchedule: number;
-    notSent: number | null;
-  };
-  client: DeepReadonly<ClientKnobs>;
-  load: DeepReadonly<LoadModel>;
-  timeline: IntervalRecord[];
+  onInterval?: (interval: DriverInterval) => void;
 }
 
 export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const { client, load, intervalMs } = opts;
   const url = parseTargetUrl(opts.url);
   const recorder = new Recorder(CAPABILITIES[client.engine]);
-  const engine: Engine | null =
-    client.engine === 'undici' ? createUndiciEngine(url, client, recorder) : null;
+  const engine = client.engine === 'undici' ? createUndiciEngine(url, client, recorder) : null;
   // autocannon is a large import; load it only when it is the engine, before the clock starts.
   const autocannonLoad = engine
     ? null
@@ -67,7 +48,10 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const ended = new Promise<'done' | 'abort'>((resolve) => {
     end = resolve;
   });
+  const drivingSince = performance.now();
+  let warmupMs = 0;
   const begin = () => {
+    warmupMs = performance.now() - drivingSince;
     recorder.start();
     timers.push(
       setInterval(() => {
@@ -80,9 +64,14 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   // Without a warm-up the first requests are measured, so the clock starts before the load does.
   if (load.warmup > 0) timers.push(setTimeout(begin, load.warmup));
   else begin();
-  const run = autocannonLoad
+  const run: LoadRun = autocannonLoad
     ? autocannonLoad(url, client, load, recorder)
-    : startLoad(engine as Engine, recorder, load, client.connections * client.pipelining);
+    : startLoad(
+        engine as NonNullable<typeof engine>,
+        recorder,
+        load,
+        client.connections * client.pipelining,
+      );
   run.finished.then(() => end('done'));
   const onAbort = () => end('abort');
   if (opts.signal?.aborted) onAbort();
@@ -111,8 +100,11 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     startedAt,
     partial: why === 'abort',
     model: open ? 'open' : 'closed',
+    rate: load.rate ?? null,
+    poolSize: client.connections,
     latencyFrom: open && engine ? 'intended-start' : 'send',
     intervalMs,
+    warmupMs,
     measuredMs: timeline.reduce((sum, i) => sum + i.durationMs, 0),
     ...totals,
     requests: {

@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { LabError } from '../errors.js';
+import { SYSCTLS, type SysctlName } from '../record/tcp.js';
 
 // Two network namespaces, a client host and a server host, joined by a veth pair and addressed
 // from the benchmarking range 198.18.0.0/15 (RFC 2544). Each has its own kernel TCP state: its own
@@ -16,15 +17,7 @@ export const NETNS_PREFIX = 'kal-';
 export const CLIENT_ADDRESS = '198.18.0.1';
 export const SERVER_ADDRESS = '198.18.0.2';
 
-export const SYSCTL_KEYS = {
-  tcp_tw_reuse: 'net.ipv4.tcp_tw_reuse',
-  ip_local_port_range: 'net.ipv4.ip_local_port_range',
-  tcp_max_tw_buckets: 'net.ipv4.tcp_max_tw_buckets',
-  tcp_fin_timeout: 'net.ipv4.tcp_fin_timeout',
-  somaxconn: 'net.core.somaxconn',
-} as const;
-
-export type SysctlSettings = Partial<Record<keyof typeof SYSCTL_KEYS, string | number>>;
+export type SysctlSettings = Partial<Record<SysctlName, string | number>>;
 
 export interface NetnsSide {
   ns: string;
@@ -81,7 +74,7 @@ async function ip(args: string[]): Promise<void> {
 
 async function applySysctls(ns: string, settings: SysctlSettings, field: string): Promise<void> {
   for (const [name, value] of Object.entries(settings)) {
-    const key = SYSCTL_KEYS[name as keyof typeof SYSCTL_KEYS];
+    const key = SYSCTLS[name as SysctlName].replaceAll('/', '.');
     try {
       await run('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `${key}=${value}`]);
     } catch (err) {

@@ -1,5 +1,5 @@
-import type { LatencySummary } from '../driver/recorder.js';
-import type { DriverResult } from '../driver/run.js';
+import type { DriverResult } from '../record/driver.js';
+import type { LatencySummary } from '../record/histogram.js';
 
 // A short plain-text summary of a driver result; a pure function, so it is testable and the
 // measuring code never prints.
@@ -14,9 +14,7 @@ const na = 'not measured';
 export function driveText(r: DriverResult): string {
   const lines: string[] = [];
   const mode =
-    r.model === 'open'
-      ? `open loop at ${r.load.rate} req/s`
-      : `closed loop, ${r.client.connections} connections`;
+    r.model === 'open' ? `open loop at ${r.rate} req/s` : `closed loop, ${r.poolSize} connections`;
   lines.push(
     `${r.engine} → ${r.url}  ${mode}${r.partial ? '  [PARTIAL: interrupted]' : ''}`,
     `requests   ${r.requests.completed} ok, ${r.requests.errors} errors in ${(r.measuredMs / 1000).toFixed(1)} s  (${r.throughput.rps.toFixed(0)} req/s)`,

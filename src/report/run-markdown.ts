@@ -1,4 +1,4 @@
-import type { RunResult } from '../run/result.js';
+import type { RunResult } from '../record/run.js';
 
 // A markdown summary for $GITHUB_STEP_SUMMARY or a pull request. Pure.
 

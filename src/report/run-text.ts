@@ -1,4 +1,4 @@
-import type { RunResult } from '../run/result.js';
+import type { RunResult } from '../record/run.js';
 
 // The terminal report of a run, and the comparison table of variants. Pure functions of results.
 
@@ -11,7 +11,7 @@ export function runText(r: RunResult): string {
   const out: string[] = [];
   const title = r.variant ? `${r.name} (variant of the scenario)` : r.name;
   out.push(
-    `${title} — ${r.target.kind} target ${r.target.url}${r.partial ? `  [PARTIAL: ${r.stoppedBy}]` : ''}`,
+    `${title} — ${r.target.kind} target ${r.target.url}${r.partial ? `  [PARTIAL: ${r.stoppedBy?.reason ?? 'interrupted'}]` : ''}`,
   );
   const mode = s.model === 'open' ? `open loop` : 'closed loop';
   out.push(

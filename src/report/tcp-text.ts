@@ -1,9 +1,8 @@
-import type { TimelineEntry } from '../sampler/recorder.js';
-import { TCP_STATES } from '../sampler/tcp-states.js';
+import { TCP_STATES, type TcpEntry } from '../record/tcp.js';
 
 // The live table of the `sample` command: one row per TCP state, a column per side. Pure.
 
-export function tcpTable(entry: TimelineEntry, port: number): string {
+export function tcpTable(entry: TcpEntry, port: number): string {
   const rows = [
     `port ${port}  t=${(entry.t / 1000).toFixed(1)}s  sample ${entry.costMs.toFixed(1)} ms`,
     `${'state'.padEnd(12)}${'client'.padStart(10)}${'server'.padStart(10)}`,

@@ -1,22 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { type CounterName, type Counters, TCP_COUNTERS, TCPEXT_COUNTERS } from '../record/tcp.js';
 import { procNet } from './namespace.js';
 
 // Kernel counters of one network namespace: /proc/<pid>/net/snmp (Tcp) and netstat (TcpExt) are
 // header/value line pairs; sockstat's "TCP: ... tw N" is the namespace's TIME_WAIT total, cheap
 // enough to read on every tick.
-
-export const TCP_COUNTERS = ['ActiveOpens', 'PassiveOpens', 'EstabResets', 'OutRsts'] as const;
-export const TCPEXT_COUNTERS = [
-  'TW',
-  'TWRecycled',
-  'TWKilled',
-  'TCPTimeWaitOverflow',
-  'TCPAbortOnData',
-  'TCPAbortOnClose',
-] as const;
-
-export type CounterName = (typeof TCP_COUNTERS)[number] | (typeof TCPEXT_COUNTERS)[number];
-export type Counters = Record<CounterName, number>;
 
 function pairs(text: string, prefix: string): Map<string, number> {
   const rows = text.split('\n').filter((l) => l.startsWith(prefix));

@@ -1,20 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { SYSCTLS, type SysctlName, type Sysctls } from '../record/tcp.js';
 import { inNamespaceOf } from './namespace.js';
 
-// The knobs that decide what TIME_WAIT costs, as the side's namespace has them. /proc/sys/net
-// shows the reader's namespace, so another namespace is read through nsenter.
-
-export const SYSCTLS = {
-  tcp_tw_reuse: 'net/ipv4/tcp_tw_reuse',
-  ip_local_port_range: 'net/ipv4/ip_local_port_range',
-  tcp_max_tw_buckets: 'net/ipv4/tcp_max_tw_buckets',
-  tcp_fin_timeout: 'net/ipv4/tcp_fin_timeout',
-  somaxconn: 'net/core/somaxconn',
-} as const;
-
-export type SysctlName = keyof typeof SYSCTLS;
-export type Sysctls = Record<SysctlName, string | null>;
+// The knobs that decide what TIME_WAIT costs (the list is in src/record/tcp.ts), as the side's
+// namespace has them. /proc/sys/net shows the reader's namespace, so another namespace is read
+// through nsenter.
 
 export function readSysctls(pid: number | null): Sysctls {
   const prefix = inNamespaceOf(pid);

@@ -1,4 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
+import type { HistogramSummary, LatencySummary } from '../record/histogram.js';
 
 // HDR histograms keep memory flat however long a run is, and their compressed encoding lets
 // results be merged later. Values are integers in the caller's unit (microseconds for latency,
@@ -15,19 +16,6 @@ export function createHistogram(): Histogram {
     numberOfSignificantValueDigits: 3,
     useWebAssembly: false,
   });
-}
-
-export interface HistogramSummary {
-  count: number;
-  min: number;
-  mean: number;
-  stddev: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  p999: number;
-  p9999: number;
-  max: number;
 }
 
 /** Percentiles divided by `scale` (1000 turns microseconds into milliseconds). */
@@ -61,10 +49,12 @@ export function summarize(h: Histogram, scale = 1): HistogramSummary {
   };
 }
 
-export function encodeHistogram(h: Histogram): string {
-  return hdr.encodeIntoCompressedBase64(h);
+/** A histogram of microseconds as a distribution of milliseconds. */
+export function durationSummary(h: Histogram): LatencySummary {
+  const { stddev: _stddev, ...rest } = summarize(h, 1000);
+  return rest;
 }
 
-export function decodeHistogram(encoded: string): Histogram {
-  return hdr.decodeFromCompressedBase64(encoded, 64, false);
+export function encodeHistogram(h: Histogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
 }

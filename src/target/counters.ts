@@ -1,62 +1,31 @@
 import {
+  CLOSE_REASONS,
+  CLOSERS,
+  type CloseReason,
+  type Closer,
+  type TargetStats,
+} from '../record/target.js';
+import {
   createHistogram,
+  durationSummary,
   encodeHistogram,
-  type HistogramSummary,
   summarize,
 } from '../stats/histogram.js';
 
-// What the target saw of its own connections. Who closed first is the server's view from the
-// socket API (its own end/destroy vs the peer's FIN or RST arriving first); the kernel's view
-// (TIME_WAIT per side) is the sampler's job, and the two are compared, not merged.
-
-export type Closer = 'server' | 'client' | 'serverReset' | 'clientReset';
-
-export type CloseReason =
-  | 'idleTimeout'
-  | 'requestLimit'
-  | 'closePolicy'
-  | 'clientRequested'
-  | 'fault'
-  | 'error'
-  | 'shutdown';
+// The target's accumulator of its own connections: add() per closed connection, summary() any
+// time (the stats endpoint reads it live).
 
 export interface ClosedConnection {
   closer: Closer;
   /** Why the server closed; null when the client closed first. */
   reason: CloseReason | null;
   requests: number;
+  /** How long the connection had been idle when the server's idle timer closed it, ms. */
+  idleMs: number | null;
 }
 
-export interface TargetStats {
-  connections: {
-    accepted: number;
-    closed: number;
-    open: number;
-    /** Connections the client closed that the server never closed (fault knob). */
-    leaked: number;
-    closedBy: Record<Closer, number>;
-  };
-  serverCloseReasons: Record<CloseReason, number>;
-  requests: { total: number; limitRejected: number };
-  requestsPerConnection: HistogramSummary & { encoded: string };
-}
-
-const zeroClosers = (): Record<Closer, number> => ({
-  server: 0,
-  client: 0,
-  serverReset: 0,
-  clientReset: 0,
-});
-
-const zeroReasons = (): Record<CloseReason, number> => ({
-  idleTimeout: 0,
-  requestLimit: 0,
-  closePolicy: 0,
-  clientRequested: 0,
-  fault: 0,
-  error: 0,
-  shutdown: 0,
-});
+const zeros = <K extends string>(keys: readonly K[]) =>
+  Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
 export class TargetCounters {
   accepted = 0;
@@ -64,9 +33,10 @@ export class TargetCounters {
   limitRejected = 0;
   leaked = 0;
   private closed = 0;
-  private readonly closedBy = zeroClosers();
-  private readonly reasons = zeroReasons();
+  private readonly closedBy = zeros(CLOSERS);
+  private readonly reasons = zeros(CLOSE_REASONS);
   private readonly perConnection = createHistogram();
+  private readonly idleAtIdleTimeout = createHistogram();
 
   add(conn: ClosedConnection): void {
     this.closed++;
@@ -74,6 +44,9 @@ export class TargetCounters {
     if (conn.reason) this.reasons[conn.reason]++;
     // A connection that carried no request still counts: it shows connects without use.
     this.perConnection.recordValue(conn.requests);
+    if (conn.idleMs !== null) {
+      this.idleAtIdleTimeout.recordValue(Math.max(1, Math.round(conn.idleMs * 1000)));
+    }
   }
 
   summary(): TargetStats {
@@ -86,6 +59,7 @@ export class TargetCounters {
         closedBy: { ...this.closedBy },
       },
       serverCloseReasons: { ...this.reasons },
+      idleAtIdleTimeout: durationSummary(this.idleAtIdleTimeout),
       requests: { total: this.requests, limitRejected: this.limitRejected },
       requestsPerConnection: {
         ...summarize(this.perConnection),

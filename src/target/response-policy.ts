@@ -1,6 +1,6 @@
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
-import type { CloseReason } from './counters.js';
+import type { CloseReason } from '../record/target.js';
 
 // Decides, per response, whether the server ends the connection and which keep-alive headers it
 // sends. Pure so every knob combination is testable without sockets; the plans are built once

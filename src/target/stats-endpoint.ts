@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { TargetStats } from './counters.js';
+import type { TargetStats } from '../record/target.js';
 
 // The target's counters, readable while it runs, on a port of their own so reading them never
 // shows up in the connections being measured. Loopback only.

@@ -1,10 +1,8 @@
-import type { Capabilities } from '../recorder.js';
-
 /**
  * Called exactly once per request: the error, or the status and body bytes; `isNew` tells
  * whether the request went out on a connection it opened (null when the engine cannot tell).
- * `since`, `measured` and `aux` are handed back as they were given to send(): the caller passes
- * one shared callback instead of allocating a closure per request.
+ * `since`, `measured` and `sentInBurst` are handed back as they were given to send(): the load
+ * loop passes one shared callback instead of allocating a closure per request.
  */
 export type SendDone = (
   err: unknown,
@@ -13,13 +11,12 @@ export type SendDone = (
   isNew: boolean | null,
   since: number,
   measured: boolean,
-  aux: number,
+  sentInBurst: number,
 ) => void;
 
 /** A request-at-a-time engine, driven by the load models in ../load.ts. */
 export interface Engine {
-  readonly capabilities: Capabilities;
-  send(done: SendDone, since: number, measured: boolean, aux: number): void;
+  send(done: SendDone, since: number, measured: boolean, sentInBurst: number): void;
   /** Lets in-flight requests finish, then closes every connection from the client side. */
   close(): Promise<void>;
   /** Fails in-flight requests and closes every connection now. */

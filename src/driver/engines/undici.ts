@@ -4,24 +4,37 @@ import { performance } from 'node:perf_hooks';
 import { buildConnector, type Dispatcher, Pool } from 'undici';
 import type { ClientKnobs } from '../../config/driver.js';
 import type { DeepReadonly } from '../../config/resolve.js';
-import type { ClientCloseReason, ClientCloser, Recorder } from '../recorder.js';
+import type { Capabilities, ClientCloseReason, ClientCloser } from '../../record/driver.js';
+import type { Recorder } from '../recorder.js';
 import type { Engine, SendDone } from './engine.js';
+import { readConnectionHeaders } from './response-headers.js';
 
 // The undici engine: a Pool, as Node users run it, observed only through official hooks.
 // - Connections: a connector (the Pool's `connect` option) wrapping undici's own buildConnector
 //   times each connect and watches the socket's 'end' and 'close'.
-// - New vs reused: the `undici:client:sendHeaders` channel names the socket a request went out
-//   on. undici publishes `undici:request:trailers` / `undici:request:error` synchronously right
-//   before it calls the handler's onComplete / onError, so the subscriber hands the flag to the
-//   handler through `current` without any per-request lookup of our own.
+// - New vs reused, and idle time: the `undici:client:sendHeaders` channel names the socket a
+//   request went out on. undici publishes `undici:request:trailers` / `undici:request:error`
+//   synchronously right before it calls the handler's onComplete / onError, so the subscriber
+//   hands the flag to the handler through `current` without any per-request lookup of our own.
+// - What the client received: the handler's onHeaders sees the raw response headers.
 // - Who closed first: at 'close', a FIN seen first means the server; a reset means the server
 //   reset; otherwise the client closed, and the error undici destroyed the socket with (its
 //   public `errored`) says why: idle timeout, `reset` (Connection: close either way), or the
 //   pool closing at the end of the run. The application cannot see a FIN that arrives together
 //   with the last response, so the kernel's view (the sampler) is the authority on TIME_WAIT.
 
+export const UNDICI_CAPABILITIES: Capabilities = {
+  connectionReuse: true,
+  connectTime: true,
+  closedBy: true,
+  responseHeaders: true,
+};
+
 interface SocketState {
   requests: number;
+  inflight: number;
+  /** When the last request on it settled (performance.now()), so idle time can be measured. */
+  idleSince: number;
   sawEnd: boolean;
 }
 
@@ -32,7 +45,9 @@ export function createUndiciEngine(
 ): Engine {
   const sockets = new WeakMap<Socket, SocketState>();
   const live = new Set<Socket>();
-  const isNewByRequest = new WeakMap<object, boolean>();
+  const socketOf = new WeakMap<object, SocketState>();
+  // Only first requests are remembered: with keep-alive they are the rare ones.
+  const firstOnSocket = new WeakSet<object>();
   let current: boolean | null = null;
   let closing = false;
   let allClosed: (() => void) | null = null;
@@ -48,17 +63,19 @@ export function createUndiciEngine(
   };
 
   const track = (socket: Socket, started: number) => {
-    const st: SocketState = { requests: 0, sawEnd: false };
+    const now = performance.now();
+    const st: SocketState = { requests: 0, inflight: 0, idleSince: now, sawEnd: false };
     sockets.set(socket, st);
     live.add(socket);
-    recorder.opened((performance.now() - started) * 1000);
+    recorder.opened((now - started) * 1000);
     socket.once('end', () => {
       st.sawEnd = true;
     });
     socket.once('close', () => {
       live.delete(socket);
       const [closer, reason] = whoClosed(socket, st, closing);
-      recorder.closed(closer, reason, st.requests);
+      const idleUs = st.inflight === 0 ? (performance.now() - st.idleSince) * 1000 : null;
+      recorder.closed(closer, reason, st.requests, idleUs);
       if (live.size === 0) allClosed?.();
     });
   };
@@ -66,10 +83,21 @@ export function createUndiciEngine(
   const onSendHeaders = (message: unknown) => {
     const { request, socket } = message as { request: object; socket: Socket };
     const st = sockets.get(socket);
-    if (st) isNewByRequest.set(request, st.requests++ === 0);
+    if (!st) return;
+    socketOf.set(request, st);
+    if (st.requests++ === 0) firstOnSocket.add(request);
+    else if (st.inflight === 0) recorder.reused((performance.now() - st.idleSince) * 1000);
+    st.inflight++;
   };
   const onSettled = (message: unknown) => {
-    current = isNewByRequest.get((message as { request: object }).request) ?? null;
+    const request = (message as { request: object }).request;
+    const st = socketOf.get(request);
+    if (!st) {
+      current = null;
+      return;
+    }
+    current = firstOnSocket.has(request);
+    if (--st.inflight === 0) st.idleSince = performance.now();
   };
   diagnostics.subscribe('undici:client:sendHeaders', onSendHeaders);
   diagnostics.subscribe('undici:request:trailers', onSettled);
@@ -110,11 +138,12 @@ export function createUndiciEngine(
       private readonly done: SendDone,
       private readonly since: number,
       private readonly measured: boolean,
-      private readonly aux: number,
+      private readonly sentInBurst: number,
     ) {}
     onConnect(): void {}
-    onHeaders(status: number): boolean {
+    onHeaders(status: number, rawHeaders: Buffer[]): boolean {
       this.status = status;
+      if (this.measured) readConnectionHeaders(rawHeaders, recorder);
       return true;
     }
     onData(chunk: Buffer): boolean {
@@ -124,12 +153,12 @@ export function createUndiciEngine(
     onComplete(): void {
       const isNew = current;
       current = null;
-      this.done(null, this.status, this.bytes, isNew, this.since, this.measured, this.aux);
+      this.done(null, this.status, this.bytes, isNew, this.since, this.measured, this.sentInBurst);
     }
     onError(err: Error): void {
       const isNew = current;
       current = null;
-      this.done(err, 0, 0, isNew, this.since, this.measured, this.aux);
+      this.done(err, 0, 0, isNew, this.since, this.measured, this.sentInBurst);
     }
   }
 
@@ -140,9 +169,8 @@ export function createUndiciEngine(
     });
 
   return {
-    capabilities: { connectionReuse: true, connectTime: true, closedBy: true },
-    send(done, since, measured, aux) {
-      const handler = new Handler(done, since, measured, aux);
+    send(done, since, measured, sentInBurst) {
+      const handler = new Handler(done, since, measured, sentInBurst);
       pool.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
     },
     async close() {

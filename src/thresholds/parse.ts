@@ -1,9 +1,13 @@
+import { pathProblem, ROOTS } from './paths.js';
+
 // The threshold language: `PATH OP VALUE`, one check per string.
-//   PATH   a dotted path into the result: summary.latency.p99, tcp.server.timeWait.max,
+//   PATH   a dotted path to one value of the result: summary.latency.p99, tcp.server.timeWait.max,
 //          server.connections.accepted, analysis.timeWait.holder
 //   OP     <  <=  >  >=  ==  !=
 //   VALUE  a number with an optional unit: ms, s, us (durations are milliseconds in the result),
 //          % (0.1% = 0.001); or a bare word for == and != (analysis.timeWait.holder == server)
+// A path that names nothing in the result is an error here, when the scenario is resolved, not a
+// failed check after the load has run.
 
 export type ThresholdOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
 
@@ -14,11 +18,11 @@ export interface Threshold {
   value: number | string;
 }
 
-const ROOTS = ['summary', 'tcp', 'server', 'analysis'];
 const RE = /^\s*([A-Za-z_][\w]*(?:\.[A-Za-z_0-9][\w]*)*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
 const NUMBER = /^(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(ms|s|us|%)?$/i;
 const UNIT: Record<string, number> = { ms: 1, s: 1000, us: 0.001, '%': 0.01 };
 
+/** Parses and checks one threshold; throws an Error whose message says what is wrong. */
 export function parseThreshold(expr: string): Threshold {
   const m = RE.exec(expr);
   if (!m) {
@@ -28,9 +32,11 @@ export function parseThreshold(expr: string): Threshold {
   }
   const [, pathText = '', op = '<', raw = ''] = m;
   const path = pathText.split('.');
-  if (!ROOTS.includes(path[0] as string)) {
+  if (!(ROOTS as readonly string[]).includes(path[0] as string)) {
     throw new Error(`"${expr}": the path must start with one of ${ROOTS.join(', ')}`);
   }
+  const problem = pathProblem(pathText);
+  if (problem) throw new Error(`"${expr}": ${problem}`);
   const num = NUMBER.exec(raw);
   if (num) {
     const unit = (num[2] ?? '').toLowerCase();
@@ -40,45 +46,4 @@ export function parseThreshold(expr: string): Threshold {
     throw new Error(`"${expr}": "${raw}" is not a number (units: ms, s, us, %)`);
   }
   return { expr, path, op: op as ThresholdOp, value: raw };
-}
-
-export interface ThresholdOutcome {
-  expr: string;
-  ok: boolean;
-  actual: number | string | null;
-  /** Why it failed when the value could not be compared. */
-  reason?: string;
-}
-
-export function evaluateThreshold(result: unknown, t: Readonly<Threshold>): ThresholdOutcome {
-  let at: unknown = result;
-  for (const key of t.path) at = (at as Record<string, unknown> | null)?.[key];
-  if (at === null || at === undefined) {
-    return { expr: t.expr, ok: false, actual: null, reason: 'not measured in this run' };
-  }
-  if (typeof at !== 'number' && typeof at !== 'string') {
-    return {
-      expr: t.expr,
-      ok: false,
-      actual: null,
-      reason: 'the path names a section, not a value',
-    };
-  }
-  const a = at;
-  const v = t.value;
-  const ok =
-    t.op === '=='
-      ? a === v
-      : t.op === '!='
-        ? a !== v
-        : typeof a !== 'number' || typeof v !== 'number'
-          ? false
-          : t.op === '<'
-            ? a < v
-            : t.op === '<='
-              ? a <= v
-              : t.op === '>'
-                ? a > v
-                : a >= v;
-  return { expr: t.expr, ok, actual: a };
 }

@@ -1,0 +1,17 @@
+import { comparisonText, runText } from '../report/run-text.js';
+import type { Output } from './output.js';
+
+// The report on stdout: each run's verdicts as it ends, then the comparison table of variants.
+
+export function terminalReport(stream: NodeJS.WritableStream): Output {
+  return {
+    runEnd(_run, result) {
+      stream.write(`${runText(result)}\n\n`);
+    },
+    stop(file) {
+      if (file && 'variants' in file && file.variants.length > 1) {
+        stream.write(`${comparisonText(file.variants)}\n`);
+      }
+    },
+  };
+}

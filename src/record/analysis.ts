@@ -1,0 +1,94 @@
+// The verdicts of a run, each with its evidence, as the result file carries them. The analysis
+// (src/analysis/) computes them from measurements alone.
+
+export type Holder = 'client' | 'server' | 'both' | 'none';
+
+export interface TimeWaitVerdict {
+  holder: Holder | null;
+  evidence: {
+    kernel: { clientMax: number; serverMax: number; clientShare: number | null } | null;
+    clientView: Record<string, number> | null;
+    serverView: Record<string, number> | null;
+  };
+  explanation: string[];
+}
+
+export interface SideForecast {
+  /** Active closes per second during the load, from the TIME_WAITs it left. */
+  closeRate: number;
+  steadyStateTimeWait: number;
+  observedMax: number;
+  /** observedMax / steadyStateTimeWait, meaningful once the load ran for 60 s or more. */
+  observedOverForecast: number | null;
+  maxTwBuckets: number | null;
+  overflowRisk: boolean;
+  overflowObserved: boolean;
+}
+
+export interface CapacityForecast {
+  loadSeconds: number;
+  reachedSteadyState: boolean;
+  client: SideForecast | null;
+  server: SideForecast | null;
+  ports: {
+    range: number | null;
+    budgetPerSecond: number | null;
+    clientCloseRate: number;
+    headroomPerSecond: number | null;
+    secondsToExhaustion: number | null;
+    /** When EADDRNOTAVAIL first showed, seconds into the load (the middle of that interval). */
+    observedExhaustionSeconds: number | null;
+    twReuse: string | null;
+    /** Whether the setting lets the client reuse its TIME_WAIT ports toward this destination. */
+    twReuseApplies: boolean | null;
+    /** Ports the kernel reused from TIME_WAIT during the run (TWRecycled): the setting at work. */
+    twRecycled: number | null;
+  };
+  notes: string[];
+}
+
+export interface RaceVerdict {
+  /** null when the engine cannot tell reused connections apart (autocannon). */
+  detected: boolean | null;
+  errorsOnReused: number | null;
+  byClass: Record<string, number> | null;
+  /**
+   * The server's idle timeout as it behaved: the median idle time of connections the server
+   * closed while idle (the target's own count, else the client's view), ms.
+   */
+  serverIdleCloseMs: number | null;
+  /** The longest a connection sat idle before the client reused it, ms. */
+  clientReuseIdleMaxMs: number | null;
+  /** The idle time at which the client's own timer closed connections (median), ms. */
+  clientIdleCloseMs: number | null;
+  /** The `Keep-Alive` hint the client received most often; null when it received none. */
+  hintReceived: string | null;
+  /** Whether the engine could see response headers at all. */
+  hintMeasured: boolean;
+  explanation: string[];
+}
+
+export interface LatencyShift {
+  newConnection: { count: number; p50: number; p99: number } | null;
+  reused: { count: number; p50: number; p99: number } | null;
+  /** p99 on new connections minus p99 on reused ones, ms. */
+  p99Penalty: number | null;
+  connect: { p50: number; p99: number } | null;
+  /** Pearson correlation of interval p99 with the TIME_WAIT total (both sides). */
+  p99VsTimeWait: { r: number | null; intervals: number };
+}
+
+export interface Anomaly {
+  kind: 'closeWait' | 'finWait2' | 'resets' | 'timeWaitOverflow';
+  side: 'client' | 'server' | null;
+  count: number;
+  message: string;
+}
+
+export interface Analysis {
+  timeWait: TimeWaitVerdict;
+  capacity: CapacityForecast;
+  race: RaceVerdict;
+  latency: LatencyShift;
+  anomalies: Anomaly[];
+}

@@ -1,0 +1,145 @@
+import type { HistogramSummary, LatencySummary } from './histogram.js';
+
+// What the load driver measured: per interval and in total. Flat and serialisable; the driver
+// process sends these to the orchestrator and `drive --json` writes them.
+
+/** Request failures by class: the ones that tell keep-alive stories apart. */
+export const ERROR_CLASSES = [
+  'ECONNRESET',
+  'EADDRNOTAVAIL',
+  'ECONNREFUSED',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'timeout',
+  'other',
+] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+/** Who closed a connection first, as the client's socket API saw it. */
+export const CLIENT_CLOSERS = ['client', 'server', 'serverReset'] as const;
+export type ClientCloser = (typeof CLIENT_CLOSERS)[number];
+
+/**
+ * Why the client closed: its idle timer, a `Connection: close` (the response's or its own
+ * request's), the pool closing at the end of the run, or an error.
+ */
+export const CLIENT_CLOSE_REASONS = [
+  'idleTimeout',
+  'connectionClose',
+  'poolClosed',
+  'error',
+] as const;
+export type ClientCloseReason = (typeof CLIENT_CLOSE_REASONS)[number];
+
+export interface DriverInterval {
+  /** End of the interval, ms since measurement started. */
+  t: number;
+  durationMs: number;
+  requests: number;
+  rps: number;
+  bytes: number;
+  status: Record<StatusClass, number>;
+  errors: number;
+  errorsByClass: Record<ErrorClass, number>;
+  latency: LatencySummary;
+  newConnections: number;
+  closedConnections: number;
+  behindSchedule: number;
+}
+
+/** What an engine can observe; anything it cannot is reported as not measured, never as 0. */
+export interface Capabilities {
+  connectionReuse: boolean;
+  connectTime: boolean;
+  closedBy: boolean;
+  responseHeaders: boolean;
+}
+
+export interface DriverTotals {
+  requests: { completed: number; errors: number; behindSchedule: number };
+  status: Record<StatusClass, number>;
+  throughput: { rps: number; bytes: number; bytesPerSec: number };
+  latency: LatencySummary & {
+    newConnection: LatencySummary | null;
+    reused: LatencySummary | null;
+  };
+  connectTime: LatencySummary | null;
+  connections: {
+    opened: number | null;
+    closed: number | null;
+    closedBy: Record<ClientCloser, number> | null;
+    clientCloseReasons: Record<ClientCloseReason, number> | null;
+    requestsPerConnection: HistogramSummary | null;
+    /**
+     * How long connections sat idle: before a request reused one, when the client's idle timer
+     * closed one, and when the server closed one that had nothing in flight.
+     */
+    idle: {
+      beforeReuse: LatencySummary;
+      atClientIdleClose: LatencySummary;
+      atServerClose: LatencySummary;
+    } | null;
+  };
+  /** What the client received, independent of what the server was configured to send. */
+  responses: {
+    /** `Keep-Alive` header values received, with how many responses carried each. */
+    keepAliveHints: Record<string, number>;
+    withoutKeepAliveHint: number;
+    connectionClose: number;
+  } | null;
+  errors: {
+    total: number;
+    rate: number;
+    byClass: Record<ErrorClass, number>;
+    onReused: number | null;
+    reusedByClass: Record<ErrorClass, number> | null;
+    messages: Record<string, number>;
+  };
+  histograms: Record<string, string>;
+  notMeasured: string[];
+}
+
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@1';
+
+export type EngineName = 'undici' | 'autocannon';
+
+/** Options as the driver ran with them; their shape is the configuration schema's. */
+export type OptionsEcho = Readonly<Record<string, unknown>>;
+
+export interface DriverResult extends Omit<DriverTotals, 'requests'> {
+  schema: typeof DRIVER_SCHEMA;
+  engine: EngineName;
+  url: string;
+  startedAt: string;
+  partial: boolean;
+  model: 'closed' | 'open';
+  /** Requests per second asked of the open loop; null for the closed loop. */
+  rate: number | null;
+  /** The pool's connections (closed loop: also the number of requesters). */
+  poolSize: number;
+  /** Where latency is measured from: the scheduled start (open loop, undici) or the send. */
+  latencyFrom: 'intended-start' | 'send';
+  intervalMs: number;
+  /** Time driven before measuring began (the warm-up), ms. */
+  warmupMs: number;
+  measuredMs: number;
+  requests: {
+    total: number;
+    completed: number;
+    errors: number;
+    behindSchedule: number;
+    notSent: number | null;
+  };
+  client: OptionsEcho;
+  load: OptionsEcho;
+  timeline: DriverInterval[];
+}
+
+/** The driver's figures as a run result carries them (the timeline and histograms go elsewhere). */
+export type DriverSummary = Omit<
+  DriverResult,
+  'timeline' | 'client' | 'load' | 'histograms' | 'schema'
+>;

@@ -1,0 +1,242 @@
+import type { Analysis, SideForecast } from './analysis.js';
+import type { DriverSummary } from './driver.js';
+import type { HistogramSummary, LatencySummary } from './histogram.js';
+import type { RunResult } from './run.js';
+import type { TargetStats } from './target.js';
+import type { Counters, Sysctls, TcpSideSummary, TcpSummary } from './tcp.js';
+
+// A complete run result with every optional section present and every value zero: the shape of a
+// result as data. The compiler holds it to RunResult exactly (a field added to a record and not
+// here fails the build), so the thresholds can list every valid path from it, and tests build
+// synthetic results from it. An empty object stands for a map whose keys are data (error
+// messages, hints received); an array for a list.
+
+const durations = (): LatencySummary => ({
+  count: 0,
+  min: 0,
+  mean: 0,
+  p50: 0,
+  p90: 0,
+  p99: 0,
+  p999: 0,
+  p9999: 0,
+  max: 0,
+});
+const histogram = (): HistogramSummary => ({ ...durations(), stddev: 0 });
+const errorClasses = () => ({
+  ECONNRESET: 0,
+  EADDRNOTAVAIL: 0,
+  ECONNREFUSED: 0,
+  EPIPE: 0,
+  UND_ERR_SOCKET: 0,
+  timeout: 0,
+  other: 0,
+});
+const counters = (): Counters => ({
+  ActiveOpens: 0,
+  PassiveOpens: 0,
+  EstabResets: 0,
+  OutRsts: 0,
+  TW: 0,
+  TWRecycled: 0,
+  TWKilled: 0,
+  TCPTimeWaitOverflow: 0,
+  TCPAbortOnData: 0,
+  TCPAbortOnClose: 0,
+});
+const sysctls = (): Sysctls => ({
+  tcp_tw_reuse: '2',
+  ip_local_port_range: '32768 60999',
+  tcp_max_tw_buckets: '262144',
+  tcp_fin_timeout: '60',
+  somaxconn: '4096',
+});
+const maxLast = () => ({ max: 0, last: 0 });
+const tcpSide = (): TcpSideSummary => ({
+  established: maxLast(),
+  synSent: maxLast(),
+  synRecv: maxLast(),
+  finWait1: maxLast(),
+  finWait2: maxLast(),
+  timeWait: maxLast(),
+  close: maxLast(),
+  closeWait: maxLast(),
+  lastAck: maxLast(),
+  closing: maxLast(),
+  timeWaitLeft: [0, 0, 0, 0, 0, 0],
+  namespaceTimeWait: maxLast(),
+  counters: counters(),
+  sysctls: sysctls(),
+});
+
+export function exampleDriverSummary(): DriverSummary {
+  return {
+    engine: 'undici',
+    url: 'http://127.0.0.1:3000/',
+    startedAt: '1970-01-01T00:00:00.000Z',
+    partial: false,
+    model: 'closed',
+    rate: null,
+    poolSize: 10,
+    latencyFrom: 'send',
+    intervalMs: 1000,
+    warmupMs: 0,
+    measuredMs: 0,
+    requests: { total: 0, completed: 0, errors: 0, behindSchedule: 0, notSent: null },
+    status: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    throughput: { rps: 0, bytes: 0, bytesPerSec: 0 },
+    latency: { ...durations(), newConnection: durations(), reused: durations() },
+    connectTime: durations(),
+    connections: {
+      opened: 0,
+      closed: 0,
+      closedBy: { client: 0, server: 0, serverReset: 0 },
+      clientCloseReasons: { idleTimeout: 0, connectionClose: 0, poolClosed: 0, error: 0 },
+      requestsPerConnection: histogram(),
+      idle: {
+        beforeReuse: durations(),
+        atClientIdleClose: durations(),
+        atServerClose: durations(),
+      },
+    },
+    responses: { keepAliveHints: {}, withoutKeepAliveHint: 0, connectionClose: 0 },
+    errors: {
+      total: 0,
+      rate: 0,
+      byClass: errorClasses(),
+      onReused: 0,
+      reusedByClass: errorClasses(),
+      messages: {},
+    },
+    notMeasured: [],
+  };
+}
+
+export function exampleTcp(): TcpSummary {
+  return {
+    source: 'sockdiag',
+    port: 3000,
+    sharedNamespace: true,
+    intervalMs: 1000,
+    partial: false,
+    client: tcpSide(),
+    server: tcpSide(),
+    cost: { samples: 0, meanMs: 0, maxMs: 0, cpuMs: 0, cpuShare: 0 },
+  };
+}
+
+export function exampleTargetStats(): TargetStats {
+  return {
+    connections: {
+      accepted: 0,
+      closed: 0,
+      open: 0,
+      leaked: 0,
+      closedBy: { server: 0, client: 0, serverReset: 0, clientReset: 0 },
+    },
+    serverCloseReasons: {
+      idleTimeout: 0,
+      requestLimit: 0,
+      closePolicy: 0,
+      clientRequested: 0,
+      fault: 0,
+      error: 0,
+      shutdown: 0,
+    },
+    idleAtIdleTimeout: durations(),
+    requests: { total: 0, limitRejected: 0 },
+    requestsPerConnection: { ...histogram(), encoded: '' },
+  };
+}
+
+const forecast = (): SideForecast => ({
+  closeRate: 0,
+  steadyStateTimeWait: 0,
+  observedMax: 0,
+  observedOverForecast: 0,
+  maxTwBuckets: 0,
+  overflowRisk: false,
+  overflowObserved: false,
+});
+
+export function exampleAnalysis(): Analysis {
+  return {
+    timeWait: {
+      holder: 'none',
+      evidence: {
+        kernel: { clientMax: 0, serverMax: 0, clientShare: 0 },
+        clientView: {},
+        serverView: {},
+      },
+      explanation: [],
+    },
+    capacity: {
+      loadSeconds: 0,
+      reachedSteadyState: false,
+      client: forecast(),
+      server: forecast(),
+      ports: {
+        range: 0,
+        budgetPerSecond: 0,
+        clientCloseRate: 0,
+        headroomPerSecond: 0,
+        secondsToExhaustion: 0,
+        observedExhaustionSeconds: 0,
+        twReuse: '2',
+        twReuseApplies: true,
+        twRecycled: 0,
+      },
+      notes: [],
+    },
+    race: {
+      detected: false,
+      errorsOnReused: 0,
+      byClass: {},
+      serverIdleCloseMs: 0,
+      clientReuseIdleMaxMs: 0,
+      clientIdleCloseMs: 0,
+      hintReceived: '',
+      hintMeasured: true,
+      explanation: [],
+    },
+    latency: {
+      newConnection: { count: 0, p50: 0, p99: 0 },
+      reused: { count: 0, p50: 0, p99: 0 },
+      p99Penalty: 0,
+      connect: { p50: 0, p99: 0 },
+      p99VsTimeWait: { r: 0, intervals: 0 },
+    },
+    anomalies: [],
+  };
+}
+
+/** A whole run result, every section present. Fresh on every call: callers may change it. */
+export function exampleRun(): RunResult {
+  return {
+    schema: 'keepalive-lab/run@2',
+    name: 'example',
+    variant: null,
+    startedAt: '1970-01-01T00:00:00.000Z',
+    finishedAt: '1970-01-01T00:00:00.000Z',
+    partial: false,
+    stoppedBy: null,
+    environment: {
+      kernel: '',
+      platform: 'linux',
+      node: '',
+      cpus: 0,
+      sysctls: { client: sysctls(), server: sysctls() },
+    },
+    scenario: { name: 'example', variant: null, isolation: 'loopback', thresholds: [] },
+    target: { kind: 'built-in', url: 'http://127.0.0.1:3000/', pid: null },
+    isolation: { kind: 'loopback' },
+    summary: exampleDriverSummary(),
+    tcp: exampleTcp(),
+    tcpUnavailable: null,
+    server: exampleTargetStats(),
+    timeline: [],
+    histograms: {},
+    analysis: exampleAnalysis(),
+    thresholds: [],
+  };
+}

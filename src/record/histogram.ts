@@ -1,0 +1,18 @@
+// Summaries of HDR histograms as results carry them. The encoded histograms travel beside them
+// (compressed base64), so distributions can be merged and re-read later.
+
+export interface HistogramSummary {
+  count: number;
+  min: number;
+  mean: number;
+  stddev: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  p9999: number;
+  max: number;
+}
+
+/** A distribution of durations, ms. */
+export type LatencySummary = Omit<HistogramSummary, 'stddev'>;

@@ -1,0 +1,93 @@
+import type { Analysis } from './analysis.js';
+import type { DriverInterval, DriverSummary } from './driver.js';
+import type { TargetStats } from './target.js';
+import type { Side, Sysctls, TcpSideEntry, TcpSummary } from './tcp.js';
+
+// The run result: one flat, serialisable record per run, the contract between the orchestrator,
+// the analysis, the thresholds and the outputs. Durations are milliseconds.
+
+export const RUN_SCHEMA = 'keepalive-lab/run@2';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@2';
+
+export interface Environment {
+  kernel: string;
+  platform: string;
+  node: string;
+  cpus: number;
+  sysctls: Record<Side, Sysctls | null>;
+}
+
+export type Phase = 'warmup' | 'load' | 'tail';
+
+export interface RunInterval {
+  /** End of the interval, ms since the run's baseline. */
+  t: number;
+  phase: Phase;
+  /** The driver's interval (null outside the measured load). */
+  load: DriverInterval | null;
+  /** TCP states per side at that moment and counter increments over the interval. */
+  tcp: Record<Side, TcpSideEntry> | null;
+}
+
+/** Why a run ended before its load and tail were over. */
+export type StoppedBy =
+  | { kind: 'interrupted'; signal: string | null; reason: string }
+  | { kind: 'targetExited'; code: number | null; signal: string | null; reason: string }
+  | { kind: 'driverFailed'; reason: string }
+  | { kind: 'samplerFailed'; reason: string };
+
+/** What the driver, the target and the kernel measured: everything the analysis reads. */
+export interface Measurements {
+  target: { kind: 'built-in' | 'external'; url: string; pid: number | null };
+  partial: boolean;
+  stoppedBy: StoppedBy | null;
+  summary: DriverSummary;
+  tcp: TcpSummary | null;
+  /** Why the kernel's view is missing or stops early, when it does. */
+  tcpUnavailable: string | null;
+  /** The built-in target's own counters; null for an external server. */
+  server: TargetStats | null;
+  timeline: RunInterval[];
+}
+
+/** The resolved run as it was configured; its shape is the scenario schema's (configs/schema.json). */
+export interface ScenarioEcho {
+  name: string;
+  variant: string | null;
+  isolation: string;
+  thresholds: string[];
+  readonly [section: string]: unknown;
+}
+
+export interface ThresholdOutcome {
+  expr: string;
+  ok: boolean;
+  actual: number | string | null;
+  /** Why it failed when the value could not be compared. */
+  reason?: string;
+}
+
+export interface RunResult extends Measurements {
+  schema: typeof RUN_SCHEMA;
+  name: string;
+  variant: string | null;
+  startedAt: string;
+  finishedAt: string;
+  environment: Environment;
+  scenario: ScenarioEcho;
+  isolation: { kind: 'loopback' } | { kind: 'netns'; client: string; server: string };
+  histograms: Record<string, string>;
+  analysis: Analysis;
+  thresholds: ThresholdOutcome[];
+}
+
+export interface RunsResult {
+  schema: typeof RUNS_SCHEMA;
+  name: string;
+  startedAt: string;
+  partial: boolean;
+  variants: RunResult[];
+}
+
+/** What `run` writes: one result, or one per variant. */
+export type RunFile = RunResult | RunsResult;

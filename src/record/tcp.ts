@@ -1,0 +1,116 @@
+// The kernel's view of one side of the test's connections, as the sampler records it. Flat and
+// serialisable: these shapes cross process boundaries and land in result files.
+
+export type Side = 'client' | 'server';
+export const SIDES: readonly Side[] = ['client', 'server'];
+
+/** TCP states as the result names them; LISTEN is not a connection and is never counted. */
+export const TCP_STATES = [
+  'established',
+  'synSent',
+  'synRecv',
+  'finWait1',
+  'finWait2',
+  'timeWait',
+  'close',
+  'closeWait',
+  'lastAck',
+  'closing',
+] as const;
+
+export type TcpState = (typeof TCP_STATES)[number];
+export type StateCounts = Record<TcpState, number>;
+
+/** TIME_WAIT lasts TCP_TIMEWAIT_LEN = 60 s on Linux; time left falls in six 10 s buckets. */
+export const TIME_WAIT_BUCKETS = 6;
+export const TIME_WAIT_BUCKET_MS = 10_000;
+
+export const TCP_COUNTERS = ['ActiveOpens', 'PassiveOpens', 'EstabResets', 'OutRsts'] as const;
+export const TCPEXT_COUNTERS = [
+  'TW',
+  'TWRecycled',
+  'TWKilled',
+  'TCPTimeWaitOverflow',
+  'TCPAbortOnData',
+  'TCPAbortOnClose',
+] as const;
+export type CounterName = (typeof TCP_COUNTERS)[number] | (typeof TCPEXT_COUNTERS)[number];
+export type Counters = Record<CounterName, number>;
+
+/**
+ * The kernel knobs that decide what TIME_WAIT costs: the one list the tool knows, with where each
+ * lives under /proc/sys (its sysctl name is the path with dots).
+ */
+export const SYSCTLS = {
+  tcp_tw_reuse: 'net/ipv4/tcp_tw_reuse',
+  ip_local_port_range: 'net/ipv4/ip_local_port_range',
+  tcp_max_tw_buckets: 'net/ipv4/tcp_max_tw_buckets',
+  tcp_fin_timeout: 'net/ipv4/tcp_fin_timeout',
+  somaxconn: 'net/core/somaxconn',
+} as const;
+export type SysctlName = keyof typeof SYSCTLS;
+/** Each knob as the side's namespace had it (whitespace collapsed), null if unreadable. */
+export type Sysctls = Record<SysctlName, string | null>;
+
+/**
+ * One side at one moment: the count per state of the test's sockets, how long their TIME_WAITs
+ * have left, and the kernel counters' increments since the previous entry (so a timeline sums to
+ * the totals).
+ */
+export interface TcpSideEntry {
+  states: StateCounts;
+  /** TIME_WAIT sockets by time left: [0–10 s, 10–20 s, …, 50–60 s]. */
+  timeWaitLeft: number[];
+  /** The namespace's TIME_WAIT total from sockstat (every port), less the baseline's. */
+  namespaceTimeWait: number;
+  /** Counter increments since the previous entry (the first: since the baseline). */
+  counters: Counters;
+}
+
+export interface TcpEntry {
+  /** ms since the sampler's baseline. */
+  t: number;
+  client: TcpSideEntry;
+  server: TcpSideEntry;
+  /** Wall time this sample took, ms. */
+  costMs: number;
+}
+
+export type TcpSideSummary = Record<TcpState, { max: number; last: number }> & {
+  timeWaitLeft: number[];
+  namespaceTimeWait: { max: number; last: number };
+  /** Counter increments since the baseline. */
+  counters: Counters;
+  sysctls: Sysctls;
+};
+
+export type SamplerSource = 'sockdiag' | 'ss' | 'proc';
+
+/** What sampling cost, in the sampler's own process and the helper tools it ran. */
+export interface SamplerCost {
+  samples: number;
+  meanMs: number;
+  maxMs: number;
+  cpuMs: number;
+  /** cpuMs over the sampled time: the share of one core the sampler used. */
+  cpuShare: number;
+}
+
+export interface TcpSummary {
+  source: SamplerSource;
+  port: number;
+  sharedNamespace: boolean;
+  intervalMs: number;
+  partial: boolean;
+  client: TcpSideSummary;
+  server: TcpSideSummary;
+  cost: SamplerCost;
+}
+
+export const TCP_SCHEMA = 'keepalive-lab/tcp@1';
+
+/** The `sample` command's result file. */
+export interface TcpResult extends TcpSummary {
+  schema: typeof TCP_SCHEMA;
+  timeline: TcpEntry[];
+}

@@ -1,0 +1,70 @@
+import { cpus, release } from 'node:os';
+import { analyze } from '../analysis/analyze.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import type { RunSpec } from '../config/scenario-resolve.js';
+import type { NetnsTopology } from '../isolation/netns.js';
+import type { DriverResult } from '../record/driver.js';
+import {
+  type Measurements,
+  RUN_SCHEMA,
+  type RunInterval,
+  type RunResult,
+  type StoppedBy,
+} from '../record/run.js';
+import type { TargetStats } from '../record/target.js';
+import type { TcpSummary } from '../record/tcp.js';
+import { evaluateThreshold } from '../thresholds/evaluate.js';
+
+// Puts one run's measurements together as its result: the measurements themselves, what the run
+// was (scenario, environment, isolation), the analysis of the measurements, and the thresholds.
+
+export interface RunParts {
+  spec: DeepReadonly<RunSpec>;
+  startedAt: string;
+  url: string;
+  target: { kind: 'built-in' | 'external'; pid: number | null };
+  topology: NetnsTopology | null;
+  stoppedBy: StoppedBy | null;
+  driver: DriverResult;
+  server: TargetStats | null;
+  tcp: TcpSummary | null;
+  tcpUnavailable: string | null;
+  timeline: RunInterval[];
+}
+
+export function assemble(p: RunParts): RunResult {
+  const { timeline: _d, client: _c, load: _l, histograms, schema: _s, ...summary } = p.driver;
+  const measurements: Measurements = {
+    target: { kind: p.target.kind, url: p.url, pid: p.target.pid },
+    partial: p.stoppedBy !== null || p.driver.partial,
+    stoppedBy: p.stoppedBy,
+    summary,
+    tcp: p.tcp,
+    tcpUnavailable: p.tcpUnavailable,
+    server: p.server,
+    timeline: p.timeline,
+  };
+  const { spec } = p;
+  const analysed: Omit<RunResult, 'thresholds'> = {
+    schema: RUN_SCHEMA,
+    name: spec.name,
+    variant: spec.variant,
+    startedAt: p.startedAt,
+    finishedAt: new Date().toISOString(),
+    environment: {
+      kernel: release(),
+      platform: process.platform,
+      node: process.version,
+      cpus: cpus().length,
+      sysctls: { client: p.tcp?.client.sysctls ?? null, server: p.tcp?.server.sysctls ?? null },
+    },
+    scenario: { ...spec, thresholds: spec.thresholds.map((t) => t.expr) },
+    isolation: p.topology
+      ? { kind: 'netns', client: p.topology.client.ns, server: p.topology.server.ns }
+      : { kind: 'loopback' },
+    ...measurements,
+    histograms,
+    analysis: analyze(measurements),
+  };
+  return { ...analysed, thresholds: spec.thresholds.map((t) => evaluateThreshold(analysed, t)) };
+}

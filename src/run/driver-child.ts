@@ -1,0 +1,49 @@
+import type { ChildProcess } from 'node:child_process';
+import type { ClientKnobs, LoadModel } from '../config/driver.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import type { DriverInterval, DriverResult } from '../record/driver.js';
+import type { DriverMessage, ParentMessage } from '../record/ipc.js';
+import { type Children, watchFailure } from './children.js';
+
+// The load driver as a child (`drive`): each interval arrives as a message, then the result.
+
+export interface DriverChild {
+  child: ChildProcess;
+  /** Resolves with the driver's result; rejects if it exits without one. */
+  result: Promise<DriverResult>;
+  /** Asks the driver to stop early; it still reports what it measured. */
+  stopEarly(): void;
+}
+
+export function startDriverChild(
+  children: Children,
+  url: string,
+  spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
+  intervalMs: number,
+  onInterval: (interval: DriverInterval) => void,
+  prefix: readonly string[] = [],
+): DriverChild {
+  const child = children.fork(
+    ['drive', url, '--spec', JSON.stringify(spec), '--interval', `${intervalMs}ms`],
+    prefix,
+  );
+  const failure = watchFailure(child, 'driver');
+  const result = new Promise<DriverResult>((resolve, reject) => {
+    let got: DriverResult | null = null;
+    child.on('message', (msg: DriverMessage) => {
+      if (msg.type === 'interval') onInterval(msg.interval);
+      if (msg.type === 'result') got = msg.result;
+    });
+    child.once('exit', (code, signal) => {
+      if (got) resolve(got);
+      else reject(failure(code, signal));
+    });
+  });
+  return {
+    child,
+    result,
+    stopEarly: () => {
+      if (child.connected) child.send({ type: 'stop' } satisfies ParentMessage);
+    },
+  };
+}

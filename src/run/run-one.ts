@@ -1,0 +1,224 @@
+import { performance } from 'node:perf_hooks';
+import type { DeepReadonly } from '../config/resolve.js';
+import type { RunSpec } from '../config/scenario-resolve.js';
+import type { TargetKnobs } from '../config/target.js';
+import { isLabError } from '../errors.js';
+import { createNetns, type NetnsTopology } from '../isolation/netns.js';
+import type { DriverInterval, DriverResult } from '../record/driver.js';
+import type { Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
+import { TcpAccumulator } from '../sampler/accumulator.js';
+import { assemble } from './assemble.js';
+import { Children } from './children.js';
+import { type DriverChild, startDriverChild } from './driver-child.js';
+import { type Sample, type SamplerChild, startSamplerChild } from './sampler-child.js';
+import { startTargetChild, type TargetChild } from './target-child.js';
+
+// One run of one scenario (or variant): start the target and wait until it is ready, start the
+// sampler (its baseline is taken before any load), drive (warm-up, then load), keep sampling
+// through the tail, stop everything, and assemble the result. While the load runs, the TCP table
+// is sampled each time the driver closes an interval, so every timeline entry pairs a driver
+// interval with the kernel's view at its end; during the warm-up and the tail the sampler keeps
+// its own pace. Whatever ends the run (the load, Ctrl-C, a child dying), every child is stopped
+// and what was measured is returned.
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Each timeline entry as it is made. */
+  onInterval?: (entry: RunInterval) => void;
+}
+
+export async function runOne(
+  spec: DeepReadonly<RunSpec>,
+  opts: RunOptions = {},
+): Promise<RunResult> {
+  const children = new Children();
+  const startedAt = new Date().toISOString();
+  let topology: NetnsTopology | null = null;
+  let driver: DriverChild | null = null;
+  try {
+    if (spec.isolation === 'netns') {
+      topology = await createNetns({
+        client: spec.client.sysctls ?? {},
+        server: spec.target.sysctls ?? {},
+      });
+    }
+    const target =
+      spec.target.url === undefined ? await startTarget(spec, children, topology) : null;
+    const url = target?.url ?? (spec.target.url as string);
+    const port = Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
+    // In loopback mode the target shares our namespace: the sampler needs no pid for it.
+    const serverPid = topology?.server.anchorPid ?? spec.target.pid ?? null;
+    const clientPid = topology?.client.anchorPid ?? null;
+
+    let phase: Phase = spec.load.warmup > 0 ? 'warmup' : 'load';
+    const timeline: RunInterval[] = [];
+    const t0 = performance.now();
+    let tcp: TcpAccumulator | null = null;
+    const record = (load: DriverInterval | null, sample: Sample | null, at = phase) => {
+      if (sample) tcp?.add(sample.entry, sample.cpuMs);
+      const entry: RunInterval = {
+        t: sample?.entry.t ?? performance.now() - t0,
+        phase: at,
+        load,
+        tcp: sample ? { client: sample.entry.client, server: sample.entry.server } : null,
+      };
+      timeline.push(entry);
+      opts.onInterval?.(entry);
+    };
+
+    const { sampler, unavailable } = await startSampling(
+      children,
+      {
+        port,
+        serverPid,
+        clientPid,
+        source: spec.sampler.source,
+        intervalMs: spec.sampler.interval,
+      },
+      (sample) => record(null, sample),
+    );
+    if (sampler) tcp = new TcpAccumulator(sampler.sysctls);
+    const stops = watchStops(opts.signal, target, sampler);
+
+    if (phase === 'warmup') sampler?.pace(true);
+    const loadSamples: Promise<void>[] = [];
+    const { sysctls: _clientSysctls, ...client } = spec.client;
+    driver = startDriverChild(
+      children,
+      url,
+      { client, load: spec.load },
+      spec.sampler.interval,
+      (interval) => {
+        if (phase === 'warmup') {
+          phase = 'load';
+          sampler?.pace(false);
+        }
+        // Paired with the kernel's view at the interval's end, in the order the intervals came.
+        const sample = sampler ? sampler.sample() : Promise.resolve(null);
+        loadSamples.push(sample.then((s) => record(interval, s, 'load')));
+      },
+      topology?.exec('client'),
+    );
+
+    let stoppedBy: StoppedBy | null = null;
+    const first = await Promise.race([
+      driver.result.then((r) => ({ r })),
+      stops.then((why) => ({ why })),
+    ]);
+    let result: DriverResult;
+    if ('why' in first) {
+      stoppedBy = first.why;
+      driver.stopEarly();
+      result = await driver.result;
+    } else {
+      result = first.r;
+      if (result.partial) {
+        stoppedBy = { kind: 'driverFailed', reason: 'the driver stopped before its load was over' };
+      }
+    }
+    sampler?.pace(false);
+    await Promise.all(loadSamples);
+
+    if (!stoppedBy && spec.sampler.tail > 0) {
+      phase = 'tail';
+      sampler?.pace(true);
+      stoppedBy = await Promise.race([
+        new Promise<null>((r) => setTimeout(r, spec.sampler.tail, null)),
+        stops,
+      ]);
+      sampler?.pace(false);
+    }
+    // A last look at the kernel, unless the run ended because a side of it is gone.
+    if (sampler && (!stoppedBy || stoppedBy.kind === 'interrupted')) {
+      record(null, await sampler.sample(), stoppedBy ? phase : 'tail');
+    }
+    await sampler?.finish();
+    const samplerFailed = stoppedBy?.kind === 'samplerFailed' ? stoppedBy.reason : null;
+
+    return assemble({
+      spec,
+      startedAt,
+      url,
+      target: target ? { kind: 'built-in', pid: target.pid } : { kind: 'external', pid: serverPid },
+      topology,
+      stoppedBy,
+      driver: result,
+      server: target ? await target.finish() : null,
+      tcp:
+        sampler && tcp
+          ? tcp.summary({
+              source: sampler.source,
+              port,
+              sharedNamespace: sampler.sharedNamespace,
+              intervalMs: spec.sampler.interval,
+              partial: stoppedBy !== null,
+            })
+          : null,
+      tcpUnavailable: unavailable ?? samplerFailed,
+      timeline,
+    });
+  } finally {
+    driver?.stopEarly();
+    await children.stopAll();
+    await topology?.teardown();
+  }
+}
+
+function startTarget(
+  spec: DeepReadonly<RunSpec>,
+  children: Children,
+  topology: NetnsTopology | null,
+): Promise<TargetChild> {
+  const { url: _u, pid: _p, sysctls: _s, ...knobs } = spec.target;
+  const host = topology ? { host: topology.server.address } : {};
+  return startTargetChild(
+    children,
+    { ...knobs, ...host } as DeepReadonly<TargetKnobs>,
+    topology?.exec('server'),
+  );
+}
+
+/** The sampler, or why there is none (not Linux, no tool): the run goes on without it. */
+async function startSampling(
+  children: Children,
+  args: Parameters<typeof startSamplerChild>[1],
+  onPaced: (sample: Sample) => void,
+): Promise<{ sampler: SamplerChild | null; unavailable: string | null }> {
+  try {
+    return { sampler: await startSamplerChild(children, args, onPaced), unavailable: null };
+  } catch (err) {
+    if (isLabError(err) && err.code === 'KAL_SAMPLER_UNAVAILABLE') {
+      return { sampler: null, unavailable: err.message };
+    }
+    throw err;
+  }
+}
+
+/** What can end a run early: Ctrl-C (or SIGTERM), the target exiting, the sampler failing. */
+function watchStops(
+  signal: AbortSignal | undefined,
+  target: TargetChild | null,
+  sampler: SamplerChild | null,
+): Promise<StoppedBy> {
+  return new Promise<StoppedBy>((resolve) => {
+    const interrupted = () => {
+      const name = typeof signal?.reason === 'string' ? signal.reason : null;
+      resolve({
+        kind: 'interrupted',
+        signal: name,
+        reason: `interrupted${name ? ` (${name})` : ''}`,
+      });
+    };
+    if (signal?.aborted) interrupted();
+    signal?.addEventListener('abort', interrupted, { once: true });
+    target?.child.once('exit', (code, sig) =>
+      resolve({
+        kind: 'targetExited',
+        code,
+        signal: sig,
+        reason: `the target exited (${sig ?? `code ${code}`})`,
+      }),
+    );
+    void sampler?.failed.then((reason) => resolve({ kind: 'samplerFailed', reason }));
+  });
+}

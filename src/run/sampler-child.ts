@@ -1,0 +1,94 @@
+import { once } from 'node:events';
+import type { ParentMessage, SamplerMessage } from '../record/ipc.js';
+import type { SamplerSource, Side, Sysctls, TcpEntry } from '../record/tcp.js';
+import { type Children, stop, watchFailure } from './children.js';
+
+// The TCP sampler as a child (`sample` with an IPC channel), in this machine's namespace; it reads
+// each side through its pid. Samples come back as messages with their CPU cost: those asked for
+// carry the request's id, paced ones (warm-up, tail) go to `onPaced`. A sampler that fails or
+// dies before it is told to stop resolves `failed` with the reason.
+
+export interface Sample {
+  entry: TcpEntry;
+  cpuMs: number;
+}
+
+export interface SamplerChild {
+  source: SamplerSource;
+  sharedNamespace: boolean;
+  sysctls: Record<Side, Sysctls>;
+  /** A sample now; null once sampling has failed. */
+  sample(): Promise<Sample | null>;
+  /** Sample on the sampler's own interval (from one interval from now), or stop doing so. */
+  pace(on: boolean): void;
+  failed: Promise<string>;
+  /** Answers what was asked, then ends the sampler. */
+  finish(): Promise<void>;
+}
+
+export interface SamplerArgs {
+  port: number;
+  serverPid: number | null;
+  clientPid: number | null;
+  source: string;
+  intervalMs: number;
+}
+
+export async function startSamplerChild(
+  children: Children,
+  args: SamplerArgs,
+  onPaced: (sample: Sample) => void,
+): Promise<SamplerChild> {
+  const argv = ['sample', '--port', String(args.port), '--source', args.source];
+  argv.push('--interval', `${args.intervalMs}ms`);
+  if (args.serverPid !== null) argv.push('--server-pid', String(args.serverPid));
+  if (args.clientPid !== null) argv.push('--client-pid', String(args.clientPid));
+  const child = children.fork(argv);
+  const failure = watchFailure(child, 'sampler');
+  const pending = new Map<number, (sample: Sample | null) => void>();
+  let nextId = 0;
+  let finishing = false;
+  const ready = new Promise<Extract<SamplerMessage, { type: 'ready' }>>((resolve) => {
+    child.on('message', (msg: SamplerMessage) => {
+      if (msg.type === 'ready') resolve(msg);
+      if (msg.type !== 'entry') return;
+      const sample = { entry: msg.entry, cpuMs: msg.cpuMs };
+      if (msg.id === null) return onPaced(sample);
+      pending.get(msg.id)?.(sample);
+      pending.delete(msg.id);
+    });
+  });
+  const exit = once(child, 'exit') as Promise<[number | null, string | null]>;
+  const first = await Promise.race([ready, exit.then((e) => ({ exit: e }))]);
+  if ('exit' in first) throw failure(...first.exit);
+  const failed = exit.then(([code, signal]) => {
+    for (const answer of pending.values()) answer(null);
+    pending.clear();
+    // Never settles for a sampler that ends because it was told to.
+    return finishing && code === 0 ? new Promise<string>(() => {}) : failure(code, signal).message;
+  });
+  const send = (msg: ParentMessage) => {
+    if (child.connected) child.send(msg);
+  };
+  return {
+    source: first.source,
+    sharedNamespace: first.sharedNamespace,
+    sysctls: first.sysctls,
+    sample() {
+      if (!child.connected) return Promise.resolve(null);
+      const id = nextId++;
+      return new Promise<Sample | null>((resolve) => {
+        pending.set(id, resolve);
+        send({ type: 'sample', id });
+      });
+    },
+    pace: (on) => send({ type: 'pace', on }),
+    failed,
+    async finish() {
+      finishing = true;
+      send({ type: 'stop' });
+      await Promise.race([exit, new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await stop(child);
+    },
+  };
+}

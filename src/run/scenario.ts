@@ -1,0 +1,47 @@
+import type { DeepReadonly } from '../config/resolve.js';
+import type { ResolvedScenario } from '../config/scenario-resolve.js';
+import type { Output, RunInfo } from '../output/output.js';
+import { RUNS_SCHEMA, type RunFile, type RunResult } from '../record/run.js';
+import { runOne } from './run-one.js';
+
+// A scenario end to end: each variant in turn (or the one run), every output told what happens.
+// Returns what `run` writes: the one result, or every variant's; null if no run got as far as a
+// result.
+
+export async function runScenario(
+  resolved: DeepReadonly<ResolvedScenario>,
+  outputs: readonly Output[],
+  signal?: AbortSignal,
+): Promise<RunFile | null> {
+  const { scenario, runs } = resolved;
+  const infos: RunInfo[] = runs.map((r) => ({ name: r.name, variant: r.variant }));
+  for (const o of outputs) await o.start?.(infos);
+  const startedAt = new Date().toISOString();
+  const results: RunResult[] = [];
+  for (const [i, spec] of runs.entries()) {
+    if (signal?.aborted) break;
+    const info = infos[i] as RunInfo;
+    const result = await runOne(spec, {
+      ...(signal ? { signal } : {}),
+      onInterval: (entry) => {
+        for (const o of outputs) o.interval?.(info, entry);
+      },
+    });
+    results.push(result);
+    for (const o of outputs) o.runEnd?.(info, result);
+  }
+  const file: RunFile | null =
+    results.length === 0
+      ? null
+      : scenario.variants.length === 0
+        ? (results[0] as RunResult)
+        : {
+            schema: RUNS_SCHEMA,
+            name: scenario.name,
+            startedAt,
+            partial: signal?.aborted === true || results.some((r) => r.partial),
+            variants: results,
+          };
+  for (const o of outputs) await o.stop?.(file);
+  return file;
+}

@@ -1,0 +1,48 @@
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import type { DeepReadonly } from '../config/resolve.js';
+import type { TargetKnobs } from '../config/target.js';
+import type { TargetMessage } from '../record/ipc.js';
+import type { TargetStats } from '../record/target.js';
+import { type Children, stop, watchFailure } from './children.js';
+
+// The built-in target as a child (`serve`): ready when it says so over IPC, and on finish() it
+// reports its final counters before it exits.
+
+export interface TargetChild {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  url: string;
+  /** SIGTERM, then the target's final counters (null if it could not report them). */
+  finish(): Promise<TargetStats | null>;
+}
+
+export async function startTargetChild(
+  children: Children,
+  knobs: DeepReadonly<TargetKnobs>,
+  prefix: readonly string[] = [],
+): Promise<TargetChild> {
+  const child = children.fork(['serve', '--knobs', JSON.stringify(knobs)], prefix);
+  const failure = watchFailure(child, 'target');
+  let final: TargetStats | null = null;
+  const ready = new Promise<Extract<TargetMessage, { type: 'ready' }>>((resolve) => {
+    child.on('message', (msg: TargetMessage) => {
+      if (msg.type === 'ready') resolve(msg);
+      if (msg.type === 'stats' && msg.final) final = msg.stats;
+    });
+  });
+  const exit = once(child, 'exit') as Promise<[number | null, string | null]>;
+  const first = await Promise.race([ready, exit.then((e) => ({ exit: e }))]);
+  if ('exit' in first) throw failure(...first.exit);
+  return {
+    child,
+    pid: first.pid,
+    port: first.port,
+    url: `${first.url}/`,
+    finish: async () => {
+      await stop(child);
+      return final;
+    },
+  };
+}

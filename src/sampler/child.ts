@@ -1,0 +1,49 @@
+import { LabError } from '../errors.js';
+import type { ParentMessage, SamplerMessage } from '../record/ipc.js';
+import { SamplingLoop } from './loop.js';
+import { Sampler, type SamplerOptions } from './sampler.js';
+
+// The sampler as a run's child process: the orchestrator asks for a sample at the end of each
+// driver interval and for paced samples in the warm-up and the tail; each sample goes back as a
+// message with its CPU cost. Living in its own process, that cost is its own and that of its
+// tools, nothing else. It ends when told to stop, when its parent goes, or when sampling fails.
+
+export async function sampleForParent(
+  opts: SamplerOptions & { intervalMs: number },
+): Promise<void> {
+  const send = (msg: SamplerMessage) => process.send?.(msg);
+  const sampler = await Sampler.create(opts);
+  let end: () => void = () => {};
+  const ended = new Promise<void>((resolve) => {
+    end = resolve;
+  });
+  const loop = new SamplingLoop(sampler, {
+    intervalMs: opts.intervalMs,
+    onEntry: (entry, id, cpuMs) => send({ type: 'entry', id, entry, cpuMs }),
+    onFailure: () => end(),
+  });
+  const onMessage = (msg: ParentMessage) => {
+    if (msg.type === 'sample') void loop.now(msg.id);
+    else if (msg.type === 'pace') {
+      if (msg.on) void loop.pace({ immediate: false });
+      else loop.unpace();
+    } else if (msg.type === 'stop') end();
+  };
+  process.on('message', onMessage);
+  process.once('disconnect', end);
+  send({
+    type: 'ready',
+    source: sampler.sourceName,
+    sharedNamespace: sampler.sharedNamespace,
+    sysctls: { client: sampler.sysctls('client'), server: sampler.sysctls('server') },
+  });
+  await ended;
+  process.off('message', onMessage);
+  process.off('disconnect', end);
+  // Samples already asked for are answered before the sampler goes.
+  await loop.stop({ port: sampler.port, partial: false });
+  if (loop.failure) {
+    throw new LabError('KAL_SAMPLER_FAILED', loop.failure.message, { cause: loop.failure });
+  }
+  process.disconnect();
+}

@@ -1,0 +1,135 @@
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { DeepReadonly } from '../config/resolve.js';
+import type { TargetKnobs } from '../config/target.js';
+import type { CloseReason, Closer } from '../record/target.js';
+import type { TargetCounters } from './counters.js';
+
+// Every connection the target accepts, from accept to close: its requests, its idle timer (the
+// target's own, so the timeout is exact and every idle close is counted), who closed it first
+// and why. Closing is done here, so each close is decided and counted in one place.
+
+export interface ConnState {
+  requests: number;
+  inflight: number;
+  idleSince: number;
+  closer: Closer | null;
+  reason: CloseReason | null;
+  /** Idle time at an idle-timeout close, ms. */
+  idleMs: number | null;
+  leaking: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+export class Connections {
+  private readonly conns = new Map<Socket, ConnState>();
+  private readonly rst: boolean;
+  private shuttingDown = false;
+  // A destroyed socket's 'close' comes a loop turn later than the server's own bookkeeping, so
+  // shutdown waits for every tracked socket rather than for server.close() alone.
+  private drained: (() => void) | null = null;
+
+  constructor(
+    private readonly knobs: DeepReadonly<TargetKnobs>,
+    private readonly counters: TargetCounters,
+  ) {
+    this.rst = knobs.closeWith === 'rst';
+  }
+
+  get(socket: Socket): ConnState | undefined {
+    return this.conns.get(socket);
+  }
+
+  /** The server's 'connection' event. */
+  readonly accept = (socket: Socket): void => {
+    this.counters.accepted++;
+    const st: ConnState = {
+      requests: 0,
+      inflight: 0,
+      idleSince: performance.now(),
+      closer: null,
+      reason: null,
+      idleMs: null,
+      leaking: false,
+      timer: null,
+    };
+    this.conns.set(socket, st);
+    const timeout = this.knobs.keepAliveTimeout;
+    if (timeout > 0) st.timer = setTimeout(this.onIdleTimer, timeout, socket, st).unref();
+    socket.once('end', () => {
+      if (st.closer) return;
+      st.closer = 'client';
+      if (st.leaking) this.counters.leaked++;
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (st.closer) return;
+      const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+      st.closer = reset ? 'clientReset' : 'server';
+      st.reason = reset ? null : 'error';
+    });
+    socket.once('close', () => {
+      if (st.timer) clearTimeout(st.timer);
+      this.conns.delete(socket);
+      if (this.conns.size === 0) this.drained?.();
+      // Closed without a decision of ours or a FIN/RST from the peer: Node closed it itself
+      // (headers timeout, parse error, connectionTimeout).
+      const closer = st.closer ?? 'server';
+      const serverSide = closer === 'server' || closer === 'serverReset';
+      this.counters.add({
+        closer,
+        reason: serverSide ? (st.reason ?? (this.shuttingDown ? 'shutdown' : 'error')) : null,
+        requests: st.requests,
+        idleMs: st.reason === 'idleTimeout' ? st.idleMs : null,
+      });
+    });
+  };
+
+  /** Marks the server as the closer; the caller (or Node) does the closing. */
+  closeBy(st: ConnState, reason: CloseReason): void {
+    st.closer = this.rst ? 'serverReset' : 'server';
+    st.reason = reason;
+  }
+
+  closeNow(socket: Socket, st: ConnState, reason: CloseReason): void {
+    this.closeBy(st, reason);
+    if (this.rst) socket.resetAndDestroy();
+    else socket.destroy();
+  }
+
+  requestStarted(st: ConnState): void {
+    st.requests++;
+    st.inflight++;
+  }
+
+  responded(st: ConnState): void {
+    if (--st.inflight === 0) st.idleSince = performance.now();
+  }
+
+  private readonly onIdleTimer = (socket: Socket, st: ConnState): void => {
+    if (st.closer || socket.destroyed) return;
+    const idleFor = performance.now() - st.idleSince;
+    const timeout = this.knobs.keepAliveTimeout;
+    // Timers tick in whole milliseconds; allow one so the close is not pushed a full period late.
+    if (st.inflight === 0 && idleFor + 1 >= timeout) {
+      st.idleMs = idleFor;
+      this.closeNow(socket, st, 'idleTimeout');
+      return;
+    }
+    const wait = st.inflight > 0 ? timeout : timeout - idleFor;
+    st.timer = setTimeout(this.onIdleTimer, wait, socket, st).unref();
+  };
+
+  /** Shutdown: every open connection is closed by the server, reason `shutdown`. */
+  shutdown(): Promise<void> {
+    this.shuttingDown = true;
+    for (const st of this.conns.values()) if (!st.closer) this.closeBy(st, 'shutdown');
+    return new Promise<void>((done) => {
+      this.drained = done;
+      if (this.conns.size === 0) done();
+    });
+  }
+
+  destroyAll(): void {
+    for (const socket of this.conns.keys()) socket.destroy();
+  }
+}
