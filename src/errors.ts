@@ -27,6 +27,8 @@ const CATALOGUE = {
   KAL_SAMPLER_FAILED: { exit: EXIT.runtime, title: 'TCP sampling failed' },
   KAL_PID_UNKNOWN: { exit: EXIT.badInput, title: 'no such process' },
   KAL_PERMISSION: { exit: EXIT.badInput, title: 'permission denied' },
+  KAL_OUTPUT_UNWRITABLE: { exit: EXIT.badInput, title: 'cannot write there' },
+  KAL_OUTPUT_FAILED: { exit: EXIT.runtime, title: 'writing an output failed' },
   KAL_INTERNAL: { exit: EXIT.runtime, title: 'internal error' },
 } as const;
 

@@ -45,6 +45,7 @@ function loadEntry(t: number, clientTimeWait: number, addrNotAvail = 0): RunInte
     t,
     durationMs: 1000,
     requests: 100,
+    cancelled: 0,
     rps: 100,
     bytes: 0,
     status: { '1xx': 0, '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0 },

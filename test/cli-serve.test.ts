@@ -115,7 +115,8 @@ describe('keepalive-lab serve', () => {
     writeFileSync(file, 'target:\n  keepAliveTimeout: 3s\n  maxRequest: 9\n');
     const r = runCli(['serve', '--config', file]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /target\.maxRequest \(--max-request\): unknown key/);
+    assert.match(r.stderr, /target\.maxRequest: unknown key; did you mean maxRequests\?/);
+    assert.doesNotMatch(r.stderr, /--max-request\b/, 'no flag is made up for an unknown key');
     writeFileSync(file, 'target: [\n');
     const broken = runCli(['serve', '--config', file]);
     assert.equal(broken.code, 2);

@@ -168,7 +168,13 @@ describe('the keep-alive race', () => {
         { connections: 20, keepAliveTimeout: '5ms' },
         { duration: '1s', idleGap: '19ms' },
       );
-      assert.equal(control.errors.total, 0);
+      // None on a reused connection, which is the race. (A fresh connection can still lose to
+      // the server's 20 ms timer, started at accept, when the server's event loop is late.)
+      assert.equal(control.errors.onReused, 0);
+      assert.ok(
+        control.errors.total <= 0.02 * control.requests.total,
+        `${control.errors.total} errors`,
+      );
       assert.ok((control.connections.clientCloseReasons?.idleTimeout ?? 0) > 0);
     } finally {
       child.kill('SIGTERM');
@@ -209,7 +215,10 @@ describe('keepalive-lab drive', () => {
     // Port 1 on loopback: nothing listens there, so every connect is refused at once.
     const r = runCli(['drive', 'http://127.0.0.1:1/', '--duration', '500ms', '--json', file]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /every request to http:\/\/127\.0\.0\.1:1\/ failed \(ECONNREFUSED/);
+    assert.match(
+      r.stderr,
+      /http:\/\/127\.0\.0\.1:1\/: every request failed \(ECONNREFUSED ×\d+\) \[KAL_TARGET_UNREACHABLE\]/,
+    );
     const result = JSON.parse(readFileSync(file, 'utf8')) as DriverResult;
     assert.equal(result.requests.completed, 0);
     assert.ok(result.errors.total > 0);

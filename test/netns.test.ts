@@ -9,7 +9,7 @@ import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
 import type { RunResult } from '../src/record/run.js';
 import { runOne } from '../src/run/run-one.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { CLI, runCli, whyNobodyCannotRun } from './helpers/cli.js';
 
 // Client and server as two network namespaces. Needs root; skipped with the reason otherwise.
 
@@ -134,9 +134,8 @@ describe('isolation: netns without permission', () => {
       assert.match(r.stderr, /needs root/);
       return;
     }
-    const readable = spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', CLI]);
-    if (readable.error || readable.status !== 0)
-      return t.skip('user nobody cannot read this checkout');
+    const cannot = whyNobodyCannotRun();
+    if (cannot) return t.skip(cannot);
     const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, 'cleanup'], {
       encoding: 'utf8',
     });

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { scenarioJsonSchema } from '../src/config/json-schema.js';
 import { loadScenario } from '../src/config/scenario-resolve.js';
 import { RUNS_SCHEMA, type RunResult, type RunsResult } from '../src/record/run.js';
+import { runText } from '../src/report/run-text.js';
 import { CLI, runCli } from './helpers/cli.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'kal-run-'));
@@ -203,6 +204,11 @@ sampler: { interval: 500ms, tail: 500ms }
     assert.equal(r.stoppedBy?.kind, 'targetExited');
     assert.equal(r.stoppedBy?.kind === 'targetExited' && r.stoppedBy.signal, 'SIGKILL');
     assert.ok(r.summary.requests.completed > 0);
+    // No verdict from the few connections the crash ended: neither a holder nor a race.
+    assert.equal(r.analysis.timeWait.holder, null);
+    assert.match(r.analysis.timeWait.withheld ?? '', /the target exited \(SIGKILL\)/);
+    assert.equal(r.analysis.race.detected, null);
+    assert.match(runText(r), /TIME_WAIT {2}no verdict: the run stopped early/);
     assert.equal(spawnSync('pgrep', ['-P', String(child.pid)]).status, 1, 'no child left');
   });
 

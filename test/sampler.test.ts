@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { CounterName, SamplerSource, Side, TcpEntry } from '../src/record/tcp.js';
 import { Sampler } from '../src/sampler/sampler.js';
 import { parseProcNetTcp } from '../src/sampler/sources/proc.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { CLI, runCli, whyNobodyCannotRun } from './helpers/cli.js';
 import { count, eventually, tcpStates } from './helpers/kernel.js';
 import { RawConn } from './helpers/raw-client.js';
 import { withTarget } from './helpers/target.js';
@@ -210,10 +210,8 @@ describe('keepalive-lab sample', () => {
 
   it("says so when it may not read another user's namespace, exit code 2", (t) => {
     if (process.getuid?.() !== 0) return t.skip('needs root to run the check as another user');
-    const readable = spawnSync('runuser', ['-u', 'nobody', '--', 'test', '-r', CLI]);
-    if (readable.error || readable.status !== 0) {
-      return t.skip('user nobody cannot read this checkout (a private directory)');
-    }
+    const cannot = whyNobodyCannotRun();
+    if (cannot) return t.skip(cannot);
     const r = spawnSync(
       'runuser',
       [

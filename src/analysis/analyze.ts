@@ -11,10 +11,22 @@ import { analyzeTimeWait } from './time-wait.js';
 // the same measurements give the same analysis.
 
 export function analyze(m: Measurements): Analysis {
+  const timeWait = analyzeTimeWait(m);
+  const race = detectRace(m);
+  // A run cut short by a failure (the target or the sampler died) cannot support the two
+  // verdicts that depend on how connections ended: its last closes were the failure's.
+  const failure = m.stoppedBy && m.stoppedBy.kind !== 'interrupted' ? m.stoppedBy.reason : null;
+  if (failure) {
+    const why = `the run stopped early (${failure}), so how its connections ended says nothing about the settings`;
+    timeWait.holder = null;
+    timeWait.withheld = why;
+    race.detected = null;
+    race.withheld = why;
+  }
   return {
-    timeWait: analyzeTimeWait(m),
+    timeWait,
     capacity: forecastCapacity(m),
-    race: detectRace(m),
+    race,
     latency: latencyShift(m),
     anomalies: findAnomalies(m),
   };

@@ -38,25 +38,34 @@ export function findAnomalies(m: Measurements): Anomaly[] {
       });
     }
   }
-  // The applications see some resets; the kernel sees them all (an RST sent after the server had
-  // already decided to close is invisible to it). In one namespace the counter covers both sides.
-  const seen = Math.max(
-    m.summary.connections.closedBy?.serverReset ?? 0,
-    (m.server?.connections.closedBy.serverReset ?? 0) +
-      (m.server?.connections.closedBy.clientReset ?? 0),
-  );
+  // Each party counts different resets: the kernel every RST sent in the namespace (in a shared
+  // one, from both sides and anything else there), the target the connections it reset itself and
+  // the resets it met, the client the resets it met. Said apart, never summed or maxed together.
   const kernel = tcp
     ? tcp.sharedNamespace
       ? (tcp.server.counters.OutRsts ?? 0)
       : (tcp.server.counters.OutRsts ?? 0) + (tcp.client.counters.OutRsts ?? 0)
-    : 0;
-  const resets = Math.max(seen, kernel);
-  if (resets > 0) {
+    : null;
+  const targetSent = m.server?.connections.closedBy.serverReset ?? null;
+  const targetMet = m.server?.connections.closedBy.clientReset ?? null;
+  const clientMet = m.summary.connections.closedBy?.serverReset ?? null;
+  const count = kernel ?? (targetSent ?? 0) + (targetMet ?? 0) + (clientMet ?? 0);
+  if (count > 0) {
+    const said = [
+      kernel !== null
+        ? `${kernel} RSTs sent (kernel OutRsts${tcp?.sharedNamespace ? ', this whole namespace' : ', both namespaces'})`
+        : null,
+      targetSent !== null ? `the target reset ${targetSent} connections itself` : null,
+      targetMet !== null ? `it met ${targetMet} resets from the client` : null,
+      clientMet !== null
+        ? `the client met ${clientMet} resets from the server`
+        : 'the client cannot say which of its connections were reset',
+    ].filter(Boolean);
     out.push({
       kind: 'resets',
       side: null,
-      count: resets,
-      message: `${resets} RSTs (kernel OutRsts ${kernel}, seen by the applications ${seen}): a connection closed by RST leaves no TIME_WAIT, and its peer sees a reset`,
+      count,
+      message: `${said.join('; ')}: a connection closed by RST leaves no TIME_WAIT, and its peer sees a reset`,
     });
   }
   return out;

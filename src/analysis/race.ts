@@ -58,6 +58,7 @@ export function detectRace(m: Measurements): RaceVerdict {
   }
   return {
     detected: errorsOnReused === null ? null : errorsOnReused > 0,
+    withheld: null,
     errorsOnReused,
     byClass,
     serverIdleCloseMs: serverIdle,

@@ -73,6 +73,7 @@ export function analyzeTimeWait(m: Measurements): TimeWaitVerdict {
   }
   return {
     holder,
+    withheld: null,
     evidence: {
       kernel: tcp
         ? { clientMax, serverMax, clientShare: total > 0 ? clientMax / total : null }

@@ -2,11 +2,13 @@ import { Command, Option } from 'commander';
 import { clientSchema, loadSchema } from '../config/driver.js';
 import { resolve } from '../config/resolve.js';
 import { duration } from '../config/units.js';
-import { parseTargetUrl } from '../driver/url.js';
+import { redactHeaders } from '../config/url.js';
+import { parseTargetUrl, redactUrl } from '../driver/url.js';
 import { EXIT, LabError } from '../errors.js';
+import { fileAt } from '../output/file.js';
 import { driveText } from '../report/drive-text.js';
-import { writeJsonAtomic } from '../report/write-json.js';
-import { flagValues, labelFor, optionsFor } from './flags.js';
+import { unanswered } from '../report/unanswered.js';
+import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
 
 // `keepalive-lab drive URL`: the load driver on its own. Forked with an IPC channel (as the run
 // orchestrator does), it reports each interval and the result to its parent instead of printing.
@@ -24,14 +26,23 @@ export function driveCommand(): Command {
     .argument('<url>', 'target URL, e.g. http://127.0.0.1:3000/')
     .option('--json <file>', 'write the result as JSON to this file ("-" for stdout)')
     .option('--interval <duration>', 'timeline interval', '1s')
+    .option(...DRY_RUN)
+    .addOption(new Option('--spec <json>', '{client, load} as JSON').hideHelp())
     .addOption(
-      new Option('--spec <json>', '{client, load} as JSON (for the run orchestrator)').hideHelp(),
+      new Option(
+        '--spec-env <name>',
+        '{client, load} as JSON in this environment variable',
+      ).hideHelp(),
     );
   for (const opt of optionsFor(clientSchema.shape, CLIENT_FLAGS)) cmd.addOption(opt);
   for (const opt of optionsFor(loadSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (url: string, opts: Record<string, unknown>) => {
+    const specText =
+      typeof opts.specEnv === 'string'
+        ? process.env[opts.specEnv]
+        : (opts.spec as string | undefined);
     const spec =
-      typeof opts.spec === 'string' ? (JSON.parse(opts.spec) as Record<string, unknown>) : {};
+      typeof specText === 'string' ? (JSON.parse(specText) as Record<string, unknown>) : {};
     const clientInput = {
       ...(spec.client as object),
       ...flagValues(opts, clientSchema.shape, CLIENT_FLAGS),
@@ -50,7 +61,7 @@ export function driveCommand(): Command {
     const client = attempt(() =>
       resolve(clientSchema, clientInput, {
         source: 'client options',
-        label: labelFor('client', CLIENT_FLAGS),
+        label: labelFor('client', clientSchema.shape, CLIENT_FLAGS),
       }),
     );
     const load = attempt(() =>
@@ -59,7 +70,7 @@ export function driveCommand(): Command {
         { ...(spec.load as object), ...flagValues(opts, loadSchema.shape) },
         {
           source: 'load options',
-          label: labelFor('load'),
+          label: labelFor('load', loadSchema.shape),
         },
       ),
     );
@@ -77,25 +88,27 @@ export function driveCommand(): Command {
       });
     }
 
+    if (opts.dryRun) {
+      const shown = { ...client, headers: redactHeaders(client.headers) };
+      return printResolved({ url: redactUrl(url), client: shown, load, intervalMs });
+    }
+    const jsonPath = typeof opts.json === 'string' ? opts.json : undefined;
+    const out = jsonPath && jsonPath !== '-' ? await fileAt(jsonPath, '--json') : null;
     // Loaded here so other commands do not pay for undici at start-up.
     const { driveUntilStopped } = await import('../driver/child.js');
     const result = await driveUntilStopped({ url, client, load, intervalMs });
-    const jsonPath = typeof opts.json === 'string' ? opts.json : undefined;
     if (jsonPath === '-') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
-      if (jsonPath) await writeJsonAtomic(jsonPath, result);
+      await out?.write(`${JSON.stringify(result, null, 2)}\n`);
       process.stdout.write(`${driveText(result)}\n`);
     }
-    if (result.requests.completed === 0 && result.requests.errors > 0) {
-      const classes = Object.entries(result.errors.byClass)
-        .filter(([, n]) => n > 0)
-        .map(([k, n]) => `${k} ×${n}`)
-        .join(', ');
-      throw new LabError('KAL_TARGET_UNREACHABLE', `every request to ${url} failed (${classes})`, {
+    const none = unanswered(result);
+    if (none) {
+      throw new LabError('KAL_TARGET_UNREACHABLE', `${redactUrl(url)}: ${none}`, {
         problems: [
           {
             path: 'url',
-            message: `check that a server listens there${jsonPath ? `; the result is in ${jsonPath}` : ''}`,
+            message: `check that a server listens there and answers HTTP/1.1${jsonPath && jsonPath !== '-' ? `; the result is in ${jsonPath}` : ''}`,
           },
         ],
       });

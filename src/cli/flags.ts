@@ -5,6 +5,16 @@ import type { z } from 'zod';
 // drift apart: every key becomes `--kebab-case <value>`, and values are read like YAML scalars so
 // `--max-requests 5` and `maxRequests: 5` mean the same thing.
 
+/** `--dry-run`: every command can check its input and show what it would do, and stop there. */
+export const DRY_RUN = [
+  '--dry-run',
+  'check the input, print it resolved as JSON, and run nothing',
+] as const;
+
+export function printResolved(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
 export function kebab(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
@@ -47,12 +57,15 @@ export function scalar(raw: string): unknown {
   return s;
 }
 
-/** Shows a schema path as the key and the flag that sets it: `target.maxRequests (--max-requests)`. */
-export function labelFor(prefix: string, names: FlagNames = {}) {
+/**
+ * Shows a schema path as the key and the flag that sets it: `target.maxRequests (--max-requests)`.
+ * A key the schema does not have has no flag either, so none is made up for it.
+ */
+export function labelFor(prefix: string, shape: Record<string, z.ZodType>, names: FlagNames = {}) {
   return (path: readonly PropertyKey[]) => {
     const key = path.map(String).join('.');
     const head = path[0];
-    return typeof head === 'string'
+    return typeof head === 'string' && Object.hasOwn(shape, head)
       ? `${prefix}.${key} (--${flagOf(head, names)})`
       : `${prefix}${key ? `.${key}` : ''}`;
   };

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
 import { cleanupCommand } from './cleanup.js';
 import { driveCommand } from './drive.js';
+import { leaveParent, watchParent } from './parent.js';
 import { runCommand } from './run.js';
 import { sampleCommand } from './sample.js';
 import { schemaCommand } from './schema.js';
@@ -10,6 +11,8 @@ import { serveCommand } from './serve.js';
 
 // The CLI is thin: each command maps flags to a config and calls the library. Every failure
 // ends here, as one message without a stack and the catalogue's exit code.
+
+watchParent();
 
 const program = new Command('keepalive-lab')
   .description('Load-test HTTP keep-alive settings and measure who holds TCP TIME_WAIT')
@@ -59,5 +62,5 @@ function fail(err: unknown): number {
 /** A child of the run orchestrator reports its failure, code and all, over its IPC channel. */
 function tellParent(err: LabError): void {
   if (!process.connected || !process.send) return;
-  process.send(err.toMessage(), () => process.disconnect());
+  process.send(err.toMessage(), () => leaveParent());
 }

@@ -1,6 +1,14 @@
 import { Command } from 'commander';
 import { loadScenario } from '../config/scenario-resolve.js';
 import { selectRunOutputs } from '../output/select.js';
+import { DRY_RUN, printResolved } from './flags.js';
+
+interface RunFlags {
+  json?: string;
+  out?: string;
+  markdown?: string;
+  dryRun?: boolean;
+}
 
 // `keepalive-lab run SCENARIO`: the main job. Runs the scenario (each variant in turn) with the
 // outputs the flags and the scenario ask for; Ctrl-C or SIGTERM stops it with what was measured
@@ -16,9 +24,11 @@ export function runCommand(): Command {
       'directory for result files (default: the scenario\'s output.dir, "results")',
     )
     .option('--markdown <file>', 'also write a markdown summary here')
-    .action(async (file: string, opts: { json?: string; out?: string; markdown?: string }) => {
+    .option(...DRY_RUN)
+    .action(async (file: string, opts: RunFlags) => {
       const resolved = await loadScenario(file);
-      const { outputs, jsonPath } = selectRunOutputs(
+      if (opts.dryRun) return printResolved(resolved);
+      const { outputs, json } = selectRunOutputs(
         resolved.scenario.name,
         new Date(),
         opts,
@@ -32,7 +42,7 @@ export function runCommand(): Command {
       process.once('SIGTERM', onSignal);
       try {
         const result = await runScenario(resolved, outputs, controller.signal);
-        const outcome = runOutcome(result, jsonPath);
+        const outcome = runOutcome(result, json.written());
         if (typeof outcome !== 'number') throw outcome;
         process.exitCode = outcome;
       } finally {

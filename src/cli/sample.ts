@@ -2,9 +2,10 @@ import { Command } from 'commander';
 import { resolve } from '../config/resolve.js';
 import { sampleCommandSchema } from '../config/sampler.js';
 import { EXIT } from '../errors.js';
+import { fileAt } from '../output/file.js';
 import { tcpTable } from '../report/tcp-text.js';
-import { writeJsonAtomic } from '../report/write-json.js';
-import { flagValues, labelFor, optionsFor } from './flags.js';
+import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { leaveParent } from './parent.js';
 
 // `keepalive-lab sample`: the TCP sampler on its own. A live table on a terminal, one NDJSON line
 // per sample otherwise; Ctrl-C ends it and writes the result. Forked with an IPC channel (by the
@@ -13,13 +14,15 @@ import { flagValues, labelFor, optionsFor } from './flags.js';
 export function sampleCommand(): Command {
   const cmd = new Command('sample')
     .description('sample TCP states per side (TIME_WAIT, CLOSE_WAIT, …) and kernel counters')
-    .option('--json <file>', 'write the result as JSON to this file');
+    .option('--json <file>', 'write the result as JSON to this file')
+    .option(...DRY_RUN);
   for (const opt of optionsFor(sampleCommandSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (opts: Record<string, unknown>) => {
     const o = resolve(sampleCommandSchema, flagValues(opts, sampleCommandSchema.shape), {
       source: 'sampler options',
-      label: labelFor('sample'),
+      label: labelFor('sample', sampleCommandSchema.shape),
     });
+    if (opts.dryRun) return printResolved(o);
     const sides = {
       port: o.port,
       serverPid: o.serverPid ?? null,
@@ -29,8 +32,10 @@ export function sampleCommand(): Command {
     if (process.connected) {
       const { sampleForParent } = await import('../sampler/child.js');
       await sampleForParent({ ...sides, intervalMs: o.interval });
+      leaveParent();
       return;
     }
+    const out = typeof opts.json === 'string' ? await fileAt(opts.json, '--json') : null;
     const { runSampler } = await import('../sampler/run.js');
     const controller = new AbortController();
     const stop = () => controller.abort();
@@ -56,7 +61,7 @@ export function sampleCommand(): Command {
     });
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    if (typeof opts.json === 'string') await writeJsonAtomic(opts.json, result);
-    if (result.partial && o.duration !== undefined) process.exitCode = EXIT.interrupted;
+    await out?.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (result.partial) process.exitCode = EXIT.interrupted;
   });
 }

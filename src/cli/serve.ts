@@ -4,7 +4,8 @@ import { resolve } from '../config/resolve.js';
 import { targetKnobsSchema } from '../config/target.js';
 import { LabError } from '../errors.js';
 import type { TargetMessage } from '../record/ipc.js';
-import { flagValues, labelFor, optionsFor } from './flags.js';
+import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { leaveParent } from './parent.js';
 
 // `keepalive-lab serve`: the target as a process. stdout carries only machine-readable lines (the
 // ready line, then the final stats line); people get a hint on stderr.
@@ -13,6 +14,7 @@ export function serveCommand(): Command {
   const cmd = new Command('serve')
     .description('run the Fastify target server with keep-alive knobs')
     .option('--config <file>', "read knobs from a scenario file's `target` section; flags override")
+    .option(...DRY_RUN)
     .addOption(
       new Option(
         '--knobs <json>',
@@ -29,8 +31,9 @@ export function serveCommand(): Command {
     const knobs = resolve(
       targetKnobsSchema,
       { ...fromFile, ...flagValues(opts, targetKnobsSchema.shape) },
-      { source: 'target knobs', label: labelFor('target') },
+      { source: 'target knobs', label: labelFor('target', targetKnobsSchema.shape) },
     );
+    if (opts.dryRun) return printResolved(knobs);
     // Loaded here, not at the top: every command pays only for what it runs.
     const { startTarget } = await import('../target/server.js');
     const { startStatsEndpoint } = await import('../target/stats-endpoint.js');
@@ -65,30 +68,38 @@ export function serveCommand(): Command {
       const stop = () => {
         process.off('SIGTERM', stop);
         process.off('SIGINT', stop);
-        process.off('disconnect', stop);
         done();
       };
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      process.once('disconnect', stop);
     });
     const stats = await target.close();
     await endpoint.close();
     line({ event: 'stats', final: true, stats });
     if (process.connected) {
       send({ type: 'stats', final: true, stats });
-      process.disconnect();
+      leaveParent();
     }
   });
 }
 
 async function targetSection(path: string): Promise<Record<string, unknown>> {
   const doc = await loadConfigFile(path);
-  const section = (doc as { target?: unknown })?.target;
-  if (section === undefined) return {};
-  if (section && typeof section === 'object' && !Array.isArray(section)) {
-    return section as Record<string, unknown>;
+  const isMapping = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isMapping(doc)) {
+    throw new LabError('KAL_CONFIG_INVALID', `${path} is not a scenario`, {
+      problems: [
+        {
+          path: '--config',
+          message:
+            'expected a mapping with a `target` section, e.g. target: { keepAliveTimeout: 5s }',
+        },
+      ],
+    });
   }
+  const section = (doc as { target?: unknown }).target;
+  if (section === undefined) return {};
+  if (isMapping(section)) return section as Record<string, unknown>;
   throw new LabError('KAL_CONFIG_INVALID', `${path}: \`target\` must be a mapping of knobs`, {
     problems: [{ path: 'target', message: 'expected a mapping such as { keepAliveTimeout: 5s }' }],
   });

@@ -7,6 +7,45 @@ import { duration } from './units.js';
 
 const MAX_TIMER = 2_147_483_647;
 
+// RFC 9110 token characters: what a header name may hold.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Headers the client manages itself: setting them would change what is being measured. */
+const MANAGED: Record<string, string> = {
+  connection: 'set client.keepAlive: false to send Connection: close',
+  'keep-alive': 'the client sends no Keep-Alive header; servers send it',
+  'transfer-encoding': 'the client frames the body itself',
+  upgrade: 'protocol upgrades are not load-tested here',
+  expect: 'Expect: 100-continue is not supported by the undici engine',
+  'content-length': 'the client sets it from client.body',
+};
+
+function checkHeaders(headers: Record<string, string>, ctx: z.RefinementCtx): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: "not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)",
+      });
+    } else if (MANAGED[name.toLowerCase()]) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message: `not settable: ${MANAGED[name.toLowerCase()]}`,
+      });
+    }
+    // As Node and undici check them: tab, printable ASCII and Latin-1; no CR, LF or other controls.
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name],
+        message:
+          'a header value holds printable Latin-1 text only (no CR, LF or other control characters)',
+      });
+    }
+  }
+}
+
 export const clientSchema = z.strictObject({
   engine: z
     .enum(['undici', 'autocannon'])
@@ -66,9 +105,17 @@ export const clientSchema = z.strictObject({
   path: z
     .string()
     .regex(/^\//, { error: 'must start with /' })
+    // undici refuses anything outside printable Latin-1 without spaces: escape it (%20).
+    .regex(/^[\u0021-\u00ff]*$/, {
+      error: 'spaces and characters beyond Latin-1 must be %-escaped',
+    })
     .optional()
     .describe('request path; defaults to the URL path'),
-  headers: z.record(z.string(), z.string()).default({}).describe('extra request headers'),
+  headers: z
+    .record(z.string(), z.string({ error: 'header values are strings' }))
+    .superRefine(checkHeaders)
+    .default({})
+    .describe('extra request headers, e.g. { "x-test": "1" }'),
   body: z.string().optional().describe('request body'),
 });
 

@@ -25,5 +25,19 @@ export async function loadConfigFile(path: string): Promise<unknown> {
       })),
     });
   }
-  return doc.toJS() ?? {};
+  try {
+    // toJS expands aliases; the yaml library stops at a count no real scenario needs.
+    return doc.toJS({ maxAliasCount: 1000 }) ?? {};
+  } catch (err) {
+    throw new LabError('KAL_CONFIG_INVALID', `${path} cannot be read as data`, {
+      problems: [
+        {
+          path,
+          message: /alias/i.test((err as Error).message)
+            ? 'it expands YAML aliases (*name) far beyond what a scenario needs; write the values out'
+            : (err as Error).message,
+        },
+      ],
+    });
+  }
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { type FieldProblem, LabError } from '../errors.js';
+import { keysAt, unknownKeyMessage } from './keys.js';
 
 // One resolve() for every config surface: validate everything at once, report every problem with
 // its path, reject unknown keys, and hand back a frozen value that nothing downstream can change.
@@ -20,7 +21,7 @@ export function resolve<S extends z.ZodType>(
 ): DeepReadonly<z.output<S>> {
   const parsed = schema.safeParse(input ?? {});
   if (parsed.success) return deepFreeze(parsed.data) as DeepReadonly<z.output<S>>;
-  const problems = parsed.error.issues.flatMap((issue) => toProblems(issue, opts));
+  const problems = parsed.error.issues.flatMap((issue) => toProblems(issue, schema, opts));
   throw new LabError(
     'KAL_CONFIG_INVALID',
     `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${opts.source}`,
@@ -28,13 +29,18 @@ export function resolve<S extends z.ZodType>(
   );
 }
 
-function toProblems(issue: z.core.$ZodIssue, opts: ResolveOptions): FieldProblem[] {
+function toProblems(
+  issue: z.core.$ZodIssue,
+  schema: z.ZodType,
+  opts: ResolveOptions,
+): FieldProblem[] {
   const show = (path: readonly PropertyKey[]) =>
     opts.label ? opts.label(path) : [opts.prefix, ...path.map(String)].filter(Boolean).join('.');
   if (issue.code === 'unrecognized_keys') {
+    const known = keysAt(schema, issue.path);
     return issue.keys.map((key) => ({
       path: show([...issue.path, key]),
-      message: 'unknown key; remove it or check its spelling',
+      message: unknownKeyMessage(known, key),
     }));
   }
   return [{ path: show(issue.path) || '(top level)', message: issue.message }];

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { type FieldProblem, LabError } from '../errors.js';
 import { parseThreshold, type Threshold } from '../thresholds/parse.js';
 import { type LoadModel, loadSchema } from './driver.js';
+import { keysAt, unknownKeyMessage } from './keys.js';
 import { loadConfigFile } from './load.js';
 import { type DeepReadonly, deepFreeze } from './resolve.js';
 import { type SamplerKnobs, samplerSchema } from './sampler.js';
@@ -40,17 +41,23 @@ type Raw = Record<string, unknown>;
 const asRecord = (v: unknown): Raw =>
   v && typeof v === 'object' && !Array.isArray(v) ? (v as Raw) : {};
 
-function issues(error: z.ZodError, prefix: string, only?: Set<string>): FieldProblem[] {
+function issues(
+  error: z.ZodError,
+  schema: z.ZodType,
+  prefix: string,
+  only?: Set<string>,
+): FieldProblem[] {
   return error.issues.flatMap((issue) => {
     const keys =
       issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+    const known = issue.code === 'unrecognized_keys' ? keysAt(schema, issue.path) : [];
     return keys
       .filter((path) => !only || only.has(String(path[0])))
       .map((path) => ({
         path: [prefix, ...path.map(String)].filter(Boolean).join('.') || '(top level)',
         message:
           issue.code === 'unrecognized_keys'
-            ? 'unknown key; remove it or check its spelling'
+            ? unknownKeyMessage(known, String(path.at(-1)))
             : issue.message,
       }));
   });
@@ -59,7 +66,7 @@ function issues(error: z.ZodError, prefix: string, only?: Set<string>): FieldPro
 export function resolveScenario(raw: unknown, source: string): DeepReadonly<ResolvedScenario> {
   const problems: FieldProblem[] = [];
   const parsed = scenarioSchema.safeParse(raw ?? {});
-  if (!parsed.success) problems.push(...issues(parsed.error, ''));
+  if (!parsed.success) problems.push(...issues(parsed.error, scenarioSchema, ''));
   const rawTarget = asRecord(asRecord(raw).target);
   if (rawTarget.url !== undefined) {
     for (const key of knobsGiven(rawTarget)) {
@@ -89,9 +96,10 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
   const rawBase = asRecord(raw);
   const rawVariants = Array.isArray(rawBase.variants) ? rawBase.variants : [];
   rawVariants.forEach((rawVariant, i) => {
-    const parsedVariant = variantSchema.safeParse(rawVariant);
-    if (!parsedVariant.success) return; // its own problems are in the scenario's
-    const v = parsedVariant.data;
+    // A variant's own shape (its name, unknown keys) is checked with the scenario; its sections
+    // are checked here from what it says, even where the rest of it is wrong.
+    const valid = variantSchema.safeParse(rawVariant).success;
+    const v = asRecord(rawVariant);
     const at = `variants.${i}`;
     const merge = (section: string) => ({
       ...asRecord(rawBase[section]),
@@ -108,6 +116,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
       problems.push(
         ...issues(
           r.error,
+          schema,
           `${at}.${section}`,
           new Set(Object.keys(asRecord(v[section as keyof typeof v]))),
         ),
@@ -119,17 +128,18 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     const loadModel = sectionOf(loadSchema, 'load', load);
     const sampler = sectionOf(samplerSchema, 'sampler', merge('sampler'));
     const thresholds = [...(base?.thresholds ?? [])];
-    (v.thresholds ?? []).forEach((expr, k) => {
+    (Array.isArray(v.thresholds) ? v.thresholds : []).forEach((expr: unknown, k) => {
+      if (typeof expr !== 'string') return;
       try {
         thresholds.push(parseThreshold(expr));
       } catch (err) {
         problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
       }
     });
-    if (base && target && client && loadModel && sampler) {
+    if (base && valid && target && client && loadModel && sampler) {
       runs.push({
-        name: v.name,
-        variant: v.name,
+        name: String(v.name),
+        variant: String(v.name),
         target,
         client,
         load: loadModel,

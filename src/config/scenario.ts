@@ -4,6 +4,7 @@ import { parseThreshold } from '../thresholds/parse.js';
 import { clientSchema, loadSchema } from './driver.js';
 import { samplerSchema } from './sampler.js';
 import { checkTimeouts, targetKnobsSchema } from './target.js';
+import { targetUrlProblem } from './url.js';
 
 // The scenario file: one source for its types, its validation and configs/schema.json. Every key
 // is optional but `load`. `target` holds the built-in target's knobs, or `url` (and optionally the
@@ -18,7 +19,11 @@ const KNOBS = Object.keys(targetShape);
  * validator for each knob of the tool's list (src/record/tcp.ts), which the compiler holds equal.
  */
 const sysctlValues = {
-  tcp_tw_reuse: z.union([z.literal(0), z.literal(1), z.literal(2)]).optional(),
+  tcp_tw_reuse: z
+    .union([z.literal(0), z.literal(1), z.literal(2)], {
+      error: 'must be 0 (off), 1 (on) or 2 (loopback only, the default)',
+    })
+    .optional(),
   ip_local_port_range: z
     .string()
     .regex(/^\s*\d+\s+\d+\s*$/, { error: 'two port numbers, e.g. "40000 40999"' })
@@ -35,9 +40,10 @@ export const targetSectionSchema = z
   .strictObject({
     ...targetShape,
     url: z
-      .url({
-        protocol: /^https?$/,
-        error: 'expected an http(s) URL such as http://127.0.0.1:3000/',
+      .string({ error: 'expected an http(s) URL such as http://127.0.0.1:3000/' })
+      .superRefine((raw, ctx) => {
+        const problem = targetUrlProblem(raw);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional()
       .describe('an external server to load instead of the built-in target'),

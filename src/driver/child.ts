@@ -2,8 +2,8 @@ import type { DriverResult } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type DriverOptions, runDriver } from './run.js';
 
-// Runs the driver as a process would: Ctrl-C, SIGTERM, a `stop` message or the parent
-// disconnecting stops it early with a partial result. When forked with an IPC channel (the run
+// Runs the driver as a process would: Ctrl-C, SIGTERM (also what the loss of its parent becomes,
+// see src/cli/parent.ts) or a `stop` message stops it early with a partial result. When forked with an IPC channel (the run
 // orchestrator, possibly inside another network namespace) every interval and the result go to the
 // parent as messages.
 
@@ -19,10 +19,7 @@ export async function driveUntilStopped(
   process.once('SIGTERM', stop);
   const ipc = process.connected === true;
   const send = (msg: DriverMessage) => process.send?.(msg);
-  if (ipc) {
-    process.on('message', onMessage);
-    process.once('disconnect', stop);
-  }
+  if (ipc) process.on('message', onMessage);
   try {
     const result = await runDriver({
       ...opts,
@@ -35,6 +32,5 @@ export async function driveUntilStopped(
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     process.off('message', onMessage);
-    process.off('disconnect', stop);
   }
 }

@@ -26,7 +26,14 @@ export function classifyError(err: unknown): ErrorClass {
   }
 }
 
+/** One line per kind of failure: code and message, OpenSSL's location noise left out. */
 export function errorMessage(err: unknown): string {
   const e = err as { code?: string; message?: string } | null;
-  return `${e?.code ? `${e.code}: ` : ''}${e?.message ?? String(err)}`.slice(0, 200);
+  let text = (e?.message ?? String(err)).split('\n')[0]?.trim() ?? '';
+  // "802C…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/…": the reason.
+  const ssl = /:SSL routines:[^:]*:([^:]+)/.exec(text);
+  if (ssl?.[1]) text = ssl[1];
+  if (e?.code?.startsWith('ERR_SSL_'))
+    text += ' (TLS to a server that speaks plain HTTP? use http://)';
+  return `${e?.code ? `${e.code}: ` : ''}${text}`.slice(0, 200);
 }

@@ -56,6 +56,11 @@ export function startLoad(
   /** Claims the right to send one more request, or says the load is over. */
   const claim = (): boolean => {
     if (stopped) return false;
+    if (engine.refused) {
+      halt();
+      onFinished();
+      return false;
+    }
     if (limit !== undefined && recorder.isMeasuring) {
       if (measuredIssued >= limit) {
         halt();

@@ -52,6 +52,7 @@ class Window {
   readonly idleAtClientClose = createHistogram();
   readonly idleAtServerClose = createHistogram();
   completed = 0;
+  cancelled = 0;
   bytes = 0;
   behindSchedule = 0;
   opened = 0;
@@ -73,6 +74,7 @@ class Window {
       if (this[name].totalCount > 0) total[name].add(this[name]);
     }
     total.completed += this.completed;
+    total.cancelled += this.cancelled;
     total.bytes += this.bytes;
     total.behindSchedule += this.behindSchedule;
     total.opened += this.opened;
@@ -98,6 +100,7 @@ export class Recorder {
   private withoutHint = 0;
   private connectionClose = 0;
   private measuring = false;
+  private cancelling = false;
   private startedAt = 0;
   private intervalStart = 0;
 
@@ -148,8 +151,17 @@ export class Recorder {
     this.hints.set(key, (this.hints.get(key) ?? 0) + 1);
   }
 
+  /** From now on a failing request is one the driver cancelled at the end, not an error. */
+  cancelInFlight(): void {
+    this.cancelling = true;
+  }
+
   error(cls: ErrorClass, message: string, reused: boolean): void {
     if (!this.measuring) return;
+    if (this.cancelling) {
+      this.interval.cancelled++;
+      return;
+    }
     this.interval.errors[cls]++;
     if (reused) this.interval.reusedErrors[cls]++;
     if (cls === 'other' && (this.messages.size < MAX_MESSAGES || this.messages.has(message))) {
@@ -194,10 +206,14 @@ export class Recorder {
     } else if (closer !== 'client') w.idleAtServerClose.recordValue(micros(idleUs));
   }
 
-  /** Closes the current interval and returns its record. */
-  tick(): DriverInterval | null {
+  /**
+   * Closes the current interval and returns its record; `endAt` (a clock time) ends it earlier
+   * than now: the last interval ends with the load, though requests that were in flight then
+   * settle into it during the drain.
+   */
+  tick(endAt?: number): DriverInterval | null {
     if (!this.measuring) return null;
-    const now = this.clock();
+    const now = endAt ?? this.clock();
     const w = this.interval;
     if (w.latencyNew.totalCount > 0) w.latency.add(w.latencyNew);
     if (w.latencyReused.totalCount > 0) w.latency.add(w.latencyReused);
@@ -206,6 +222,7 @@ export class Recorder {
       t: now - this.startedAt,
       durationMs,
       requests: w.completed,
+      cancelled: w.cancelled,
       rps: durationMs > 0 ? (w.completed * 1000) / durationMs : 0,
       bytes: w.bytes,
       status: statusRecord(w.status),
@@ -247,7 +264,12 @@ export class Recorder {
     let reusedTotal = 0;
     for (const c of ERROR_CLASSES) reusedTotal += t.reusedErrors[c];
     return {
-      requests: { completed: t.completed, errors, behindSchedule: t.behindSchedule },
+      requests: {
+        completed: t.completed,
+        errors,
+        cancelled: t.cancelled,
+        behindSchedule: t.behindSchedule,
+      },
       status: statusRecord(t.status),
       throughput: {
         rps: measuredMs > 0 ? (t.completed * 1000) / measuredMs : 0,

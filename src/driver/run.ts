@@ -1,5 +1,7 @@
 import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
+import { headersWithAuth, redactHeaders } from '../config/url.js';
+import { LabError } from '../errors.js';
 import {
   type Capabilities,
   DRIVER_SCHEMA,
@@ -9,13 +11,17 @@ import {
 } from '../record/driver.js';
 import { AUTOCANNON_CAPABILITIES } from './engines/autocannon-capabilities.js';
 import { createUndiciEngine, UNDICI_CAPABILITIES } from './engines/undici.js';
+import { errorMessage } from './error-class.js';
 import { type LoadRun, startLoad } from './load.js';
 import { Recorder } from './recorder.js';
-import { parseTargetUrl } from './url.js';
+import { parseTargetUrl, redactUrl } from './url.js';
 
 // runDriver: warm up, drive, tick the timeline, stop cleanly (let in-flight requests settle,
 // then close the pool from the client side) and return one flat, serialisable result. An abort
 // (Ctrl-C, the parent going away) returns what was measured, marked partial.
+
+/** How long requests in flight when the load ends may take to settle before they are cancelled. */
+export const DRAIN_MS = 1000;
 
 const CAPABILITIES: Record<EngineName, Capabilities> = {
   undici: UNDICI_CAPABILITIES,
@@ -32,8 +38,10 @@ export interface DriverOptions {
 }
 
 export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
-  const { client, load, intervalMs } = opts;
+  const { load, intervalMs } = opts;
   const url = parseTargetUrl(opts.url);
+  // Credentials in the URL go out as an Authorization header, as curl sends them.
+  const client = { ...opts.client, headers: headersWithAuth(url, opts.client.headers) };
   const recorder = new Recorder(CAPABILITIES[client.engine]);
   const engine = client.engine === 'undici' ? createUndiciEngine(url, client, recorder) : null;
   // autocannon is a large import; load it only when it is the engine, before the clock starts.
@@ -73,30 +81,65 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
         client.connections * client.pipelining,
       );
   run.finished.then(() => end('done'));
-  const onAbort = () => end('abort');
+  let onAborted: () => void = () => {};
+  const aborted = new Promise<'abort'>((resolve) => {
+    onAborted = () => resolve('abort');
+  });
+  const onAbort = () => {
+    end('abort');
+    onAborted();
+  };
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
-  const why = await ended;
-  opts.signal?.removeEventListener('abort', onAbort);
+  let why = await ended;
+  const loadEnd = performance.now();
   for (const t of timers) clearTimeout(t);
-  if (why === 'abort') {
-    run.abort();
-    await engine?.destroy();
-  } else {
-    await run.stop();
-    await engine?.close();
+  let closedCleanly = false;
+  if (why === 'done') {
+    // The load is over: nothing more is sent, and what is in flight gets the drain to settle (it
+    // counts in the last interval). What is still in flight then is cancelled, and counted so.
+    let drainTimer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      run.stop().then(() => true),
+      new Promise<boolean>((r) => {
+        drainTimer = setTimeout(r, DRAIN_MS, false);
+      }),
+      aborted.then(() => false),
+    ]);
+    clearTimeout(drainTimer);
+    if (opts.signal?.aborted) why = 'abort';
+    else if (drained) {
+      await engine?.close();
+      closedCleanly = true;
+    } else recorder.cancelInFlight();
   }
-  const last = recorder.tick();
+  opts.signal?.removeEventListener('abort', onAbort);
+  if (!closedCleanly) {
+    if (why === 'abort' || !engine) run.abort();
+    await engine?.destroy();
+  }
+  const last = recorder.tick(why === 'done' ? loadEnd : undefined);
   if (last) opts.onInterval?.(last);
 
+  if (engine?.refused) {
+    const message = errorMessage(engine.refused);
+    throw new LabError('KAL_CONFIG_INVALID', `the client refused to send the request: ${message}`, {
+      problems: [
+        {
+          path: 'client',
+          message: 'check client.headers, client.path, client.method and client.body',
+        },
+      ],
+    });
+  }
   const totals = recorder.summary();
   const timeline = [...recorder.intervals];
   const open = load.rate !== undefined;
   return {
     schema: DRIVER_SCHEMA,
     engine: client.engine,
-    url: url.href,
+    url: redactUrl(url),
     startedAt,
     partial: why === 'abort',
     model: open ? 'open' : 'closed',
@@ -108,11 +151,11 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     measuredMs: timeline.reduce((sum, i) => sum + i.durationMs, 0),
     ...totals,
     requests: {
-      total: totals.requests.completed + totals.requests.errors,
+      total: totals.requests.completed + totals.requests.errors + totals.requests.cancelled,
       ...totals.requests,
       notSent: run.notSent(),
     },
-    client,
+    client: { ...opts.client, headers: redactHeaders(opts.client.headers) },
     load,
     timeline,
   };

@@ -1,20 +1,15 @@
+import { redactUrl, targetUrlProblem } from '../config/url.js';
 import { LabError } from '../errors.js';
 
+export { redactUrl };
+
+/** The target URL, or a LabError naming `field` (the flag or key that gave it). */
 export function parseTargetUrl(raw: string, field = 'url'): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new LabError('KAL_URL_INVALID', `"${raw}" is not a URL`, {
-      problems: [
-        { path: field, message: `"${raw}" is not a URL; give one such as http://127.0.0.1:3000/` },
-      ],
+  const problem = targetUrlProblem(raw);
+  if (problem) {
+    throw new LabError('KAL_URL_INVALID', problem, {
+      problems: [{ path: field, message: problem }],
     });
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new LabError('KAL_URL_INVALID', `"${raw}" is not an http(s) URL`, {
-      problems: [{ path: field, message: `"${raw}": use http:// or https://` }],
-    });
-  }
-  return url;
+  return new URL(raw);
 }

@@ -1,13 +1,13 @@
-import { join } from 'node:path';
-import { jsonFile } from './json-file.js';
-import { markdownFile, stepSummary } from './markdown.js';
+import { appendTo, fileAt, freshFileIn } from './file.js';
+import { type JsonOutput, jsonFile } from './json-file.js';
+import { markdownFile } from './markdown.js';
 import type { Output } from './output.js';
 import { terminalProgress } from './terminal-progress.js';
 import { terminalReport } from './terminal-report.js';
 
-// Which outputs a `run` gets: the terminal always, the JSON result always (the flag's path, the
-// scenario's, or a timestamped name in the output directory), markdown when asked, and the job
-// summary when GitHub Actions provides one.
+// Which outputs a `run` gets: the terminal always; the JSON result always (the flag's path, the
+// scenario's, or a new file named after the scenario in the output directory); markdown when
+// asked; the job summary when GitHub Actions provides one.
 
 export interface OutputChoice {
   json?: string | undefined;
@@ -27,18 +27,27 @@ export function selectRunOutputs(
   flags: OutputChoice,
   scenario: ScenarioOutput,
   env: NodeJS.ProcessEnv = process.env,
-): { outputs: Output[]; jsonPath: string } {
+): { outputs: Output[]; json: JsonOutput } {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const jsonPath =
-    flags.json ?? scenario.json ?? join(flags.out ?? scenario.dir, `${name}-${stamp}.json`);
+  const json = jsonFile(() => {
+    if (flags.json !== undefined) return fileAt(flags.json, '--json');
+    if (scenario.json !== undefined) return fileAt(scenario.json, 'output.json');
+    const [dir, field] =
+      flags.out !== undefined ? [flags.out, '--out'] : [scenario.dir, 'output.dir'];
+    return freshFileIn(dir, `${name}-${stamp}`, '.json', field);
+  }, process.stderr);
   const live = process.stderr.isTTY === true && !env.CI && !env.NO_COLOR;
   const outputs: Output[] = [
     terminalProgress(process.stderr, live),
     terminalReport(process.stdout),
-    jsonFile(jsonPath, process.stderr),
+    json,
   ];
-  const md = flags.markdown ?? scenario.markdown;
-  if (md) outputs.push(markdownFile(md));
-  if (env.GITHUB_STEP_SUMMARY) outputs.push(stepSummary(env.GITHUB_STEP_SUMMARY));
-  return { outputs, jsonPath };
+  if (flags.markdown !== undefined)
+    outputs.push(markdownFile(() => fileAt(flags.markdown as string, '--markdown')));
+  else if (scenario.markdown !== undefined) {
+    outputs.push(markdownFile(() => fileAt(scenario.markdown as string, 'output.markdown')));
+  }
+  const summary = env.GITHUB_STEP_SUMMARY;
+  if (summary) outputs.push(markdownFile(() => appendTo(summary, '$GITHUB_STEP_SUMMARY')));
+  return { outputs, json };
 }

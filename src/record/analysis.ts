@@ -4,7 +4,10 @@
 export type Holder = 'client' | 'server' | 'both' | 'none';
 
 export interface TimeWaitVerdict {
+  /** null when not measured, or when withheld. */
   holder: Holder | null;
+  /** Why there is no verdict although it was measured: the run stopped early on a failure. */
+  withheld: string | null;
   evidence: {
     kernel: { clientMax: number; serverMax: number; clientShare: number | null } | null;
     clientView: Record<string, number> | null;
@@ -48,8 +51,10 @@ export interface CapacityForecast {
 }
 
 export interface RaceVerdict {
-  /** null when the engine cannot tell reused connections apart (autocannon). */
+  /** null when the engine cannot tell reused connections apart (autocannon), or when withheld. */
   detected: boolean | null;
+  /** Why there is no verdict: errors after a part of the run failed are not a keep-alive race. */
+  withheld: string | null;
   errorsOnReused: number | null;
   byClass: Record<string, number> | null;
   /**

@@ -38,7 +38,10 @@ export interface DriverInterval {
   /** End of the interval, ms since measurement started. */
   t: number;
   durationMs: number;
+  /** Requests completed (a response, whatever its status). */
   requests: number;
+  /** Requests still in flight when the load ended and its drain was over, cancelled unanswered. */
+  cancelled: number;
   rps: number;
   bytes: number;
   status: Record<StatusClass, number>;
@@ -59,7 +62,7 @@ export interface Capabilities {
 }
 
 export interface DriverTotals {
-  requests: { completed: number; errors: number; behindSchedule: number };
+  requests: { completed: number; errors: number; cancelled: number; behindSchedule: number };
   status: Record<StatusClass, number>;
   throughput: { rps: number; bytes: number; bytesPerSec: number };
   latency: LatencySummary & {
@@ -127,9 +130,11 @@ export interface DriverResult extends Omit<DriverTotals, 'requests'> {
   warmupMs: number;
   measuredMs: number;
   requests: {
+    /** Completed, failed and cancelled: every request sent. */
     total: number;
     completed: number;
     errors: number;
+    cancelled: number;
     behindSchedule: number;
     notSent: number | null;
   };

@@ -82,7 +82,14 @@ export function exampleDriverSummary(): DriverSummary {
     intervalMs: 1000,
     warmupMs: 0,
     measuredMs: 0,
-    requests: { total: 0, completed: 0, errors: 0, behindSchedule: 0, notSent: null },
+    requests: {
+      total: 0,
+      completed: 0,
+      errors: 0,
+      cancelled: 0,
+      behindSchedule: 0,
+      notSent: null,
+    },
     status: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
     throughput: { rps: 0, bytes: 0, bytesPerSec: 0 },
     latency: { ...durations(), newConnection: durations(), reused: durations() },
@@ -163,6 +170,7 @@ export function exampleAnalysis(): Analysis {
   return {
     timeWait: {
       holder: 'none',
+      withheld: null,
       evidence: {
         kernel: { clientMax: 0, serverMax: 0, clientShare: 0 },
         clientView: {},
@@ -190,6 +198,7 @@ export function exampleAnalysis(): Analysis {
     },
     race: {
       detected: false,
+      withheld: null,
       errorsOnReused: 0,
       byClass: {},
       serverIdleCloseMs: 0,

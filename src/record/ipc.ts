@@ -6,6 +6,9 @@ import type { SamplerSource, Side, Sysctls, TcpEntry } from './tcp.js';
 // keepalive-lab process with an IPC channel. A child that fails sends its error, code and all,
 // before it exits, so the parent never has to read it back from stderr.
 
+/** The environment variable that gives a child its parent's pid (src/cli/parent.ts). */
+export const PARENT_ENV = 'KEEPALIVE_LAB_PARENT';
+
 export interface FieldProblemRecord {
   path: string;
   message: string;

@@ -1,5 +1,6 @@
 import type { DriverResult } from '../record/driver.js';
 import type { LatencySummary } from '../record/histogram.js';
+import { errorClasses } from './unanswered.js';
 
 // A short plain-text summary of a driver result; a pure function, so it is testable and the
 // measuring code never prints.
@@ -35,13 +36,12 @@ export function driveText(r: DriverResult): string {
       : `connections ${na}`,
   );
   if (r.errors.total > 0) {
-    const classes = Object.entries(r.errors.byClass)
-      .filter(([, n]) => n > 0)
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ');
     lines.push(
-      `errors     ${classes}${r.errors.onReused !== null ? `  (${r.errors.onReused} on reused connections)` : ''}`,
+      `errors     ${errorClasses(r).join(', ')}${r.errors.onReused !== null ? `  (${r.errors.onReused} on reused connections)` : ''}`,
     );
+  }
+  if (r.requests.cancelled > 0) {
+    lines.push(`cancelled  ${r.requests.cancelled} still unanswered when the load ended`);
   }
   return lines.join('\n');
 }

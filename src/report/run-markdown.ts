@@ -13,7 +13,7 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
   );
   for (const r of runs) {
     out.push(
-      `| ${r.variant ?? r.name}${r.partial ? ' (partial)' : ''} | ${n(r.summary.throughput.rps, 0)} | ${n(r.summary.latency.p99, 2)} | ${r.summary.errors.total} | ${r.tcp?.client.timeWait.max ?? '–'} | ${r.tcp?.server.timeWait.max ?? '–'} | **${r.analysis.timeWait.holder ?? 'not measured'}** | ${r.analysis.race.errorsOnReused ?? '–'} | ${r.thresholds.length === 0 ? '–' : r.thresholds.every((t) => t.ok) ? '✅' : '❌'} |`,
+      `| ${r.variant ?? r.name}${r.partial ? ' (partial)' : ''} | ${n(r.summary.throughput.rps, 0)} | ${n(r.summary.latency.p99, 2)} | ${r.summary.errors.total} | ${r.tcp?.client.timeWait.max ?? '–'} | ${r.tcp?.server.timeWait.max ?? '–'} | **${r.analysis.timeWait.withheld ? 'no verdict' : (r.analysis.timeWait.holder ?? 'not measured')}** | ${r.analysis.race.errorsOnReused ?? '–'} | ${r.thresholds.length === 0 ? '–' : r.thresholds.every((t) => t.ok) ? '✅' : '❌'} |`,
     );
   }
   for (const r of runs) {

@@ -1,4 +1,5 @@
 import type { RunResult } from '../record/run.js';
+import { errorClasses } from './unanswered.js';
 
 // The terminal report of a run, and the comparison table of variants. Pure functions of results.
 
@@ -26,11 +27,22 @@ export function runText(r: RunResult): string {
       `             new connection p99 ${f(l.newConnection?.p99, 2)} ms (${l.newConnection?.count ?? 0}), reused p99 ${f(l.reused?.p99, 2)} ms (${l.reused?.count ?? 0}), connect p99 ${f(l.connect?.p99, 2)} ms`,
     );
   }
+  if (s.errors.total > 0) {
+    out.push(
+      `  errors     ${errorClasses(s).join(', ')}${s.errors.onReused !== null ? `  (${s.errors.onReused} on reused connections)` : ''}`,
+    );
+  }
+  if (s.requests.cancelled > 0) {
+    out.push(`  cancelled  ${s.requests.cancelled} requests still unanswered when the load ended`);
+  }
   const tw = a.timeWait;
+  const kernel = tw.evidence.kernel;
   out.push(
-    tw.holder === null
-      ? `  TIME_WAIT  not measured (${r.tcpUnavailable ?? 'no sampler'})`
-      : `  TIME_WAIT  held by: ${tw.holder.toUpperCase()}   (kernel: client max ${tw.evidence.kernel?.clientMax}, server max ${tw.evidence.kernel?.serverMax})`,
+    tw.withheld !== null
+      ? `  TIME_WAIT  no verdict: ${tw.withheld}${kernel ? ` (kernel until then: client max ${kernel.clientMax}, server max ${kernel.serverMax})` : ''}`
+      : tw.holder === null
+        ? `  TIME_WAIT  not measured (${r.tcpUnavailable ?? 'no sampler'})`
+        : `  TIME_WAIT  held by: ${tw.holder.toUpperCase()}   (kernel: client max ${kernel?.clientMax}, server max ${kernel?.serverMax})`,
   );
   for (const why of tw.explanation) out.push(`             · ${why}`);
   if (r.tcp) {
@@ -58,11 +70,13 @@ export function runText(r: RunResult): string {
   for (const note of cap.notes) out.push(`             · ${note}`);
   const race = a.race;
   out.push(
-    race.detected === null
-      ? '  race       not measured (the engine cannot tell reused connections apart)'
-      : race.detected
-        ? `  race       KEEP-ALIVE RACE: ${race.explanation.join('; ')}`
-        : '  race       no errors on reused connections',
+    race.withheld !== null
+      ? `  race       no verdict: ${race.withheld}`
+      : race.detected === null
+        ? '  race       not measured (the engine cannot tell reused connections apart)'
+        : race.detected
+          ? `  race       KEEP-ALIVE RACE: ${race.explanation.join('; ')}`
+          : '  race       no errors on reused connections',
   );
   for (const an of a.anomalies) out.push(`  anomaly    ${an.message}`);
   for (const t of r.thresholds) {

@@ -2,6 +2,7 @@ import { cpus, release } from 'node:os';
 import { analyze } from '../analysis/analyze.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
+import { redactHeaders, redactUrl } from '../config/url.js';
 import type { NetnsTopology } from '../isolation/netns.js';
 import type { DriverResult } from '../record/driver.js';
 import {
@@ -35,7 +36,7 @@ export interface RunParts {
 export function assemble(p: RunParts): RunResult {
   const { timeline: _d, client: _c, load: _l, histograms, schema: _s, ...summary } = p.driver;
   const measurements: Measurements = {
-    target: { kind: p.target.kind, url: p.url, pid: p.target.pid },
+    target: { kind: p.target.kind, url: redactUrl(p.url), pid: p.target.pid },
     partial: p.stoppedBy !== null || p.driver.partial,
     stoppedBy: p.stoppedBy,
     summary,
@@ -58,7 +59,12 @@ export function assemble(p: RunParts): RunResult {
       cpus: cpus().length,
       sysctls: { client: p.tcp?.client.sysctls ?? null, server: p.tcp?.server.sysctls ?? null },
     },
-    scenario: { ...spec, thresholds: spec.thresholds.map((t) => t.expr) },
+    scenario: {
+      ...spec,
+      target: { ...spec.target, ...(spec.target.url ? { url: redactUrl(spec.target.url) } : {}) },
+      client: { ...spec.client, headers: redactHeaders(spec.client.headers) },
+      thresholds: spec.thresholds.map((t) => t.expr),
+    },
     isolation: p.topology
       ? { kind: 'netns', client: p.topology.client.ns, server: p.topology.server.ns }
       : { kind: 'loopback' },

@@ -2,7 +2,7 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { LabError } from '../errors.js';
-import type { ErrorMessage } from '../record/ipc.js';
+import { type ErrorMessage, PARENT_ENV } from '../record/ipc.js';
 
 // The run's child processes (target, driver, sampler), each the project's own CLI forked with an
 // IPC channel. Every child is tracked from the moment it is forked, so a run that ends in any way
@@ -13,14 +13,23 @@ const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 export class Children {
   private readonly live = new Set<ChildProcess>();
 
-  /** Forks our CLI; with a prefix (e.g. `ip netns exec NS`) it runs inside a network namespace. */
-  fork(args: string[], prefix: readonly string[] = []): ChildProcess {
+  /**
+   * Forks our CLI; with a prefix (e.g. `ip netns exec NS`) it runs inside a network namespace.
+   * `env` is added to ours: what must not show in `ps` (credentials) travels there, not in argv.
+   */
+  fork(
+    args: string[],
+    prefix: readonly string[] = [],
+    env: Record<string, string> = {},
+  ): ChildProcess {
+    const options = {
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ('ignore' | 'pipe' | 'ipc')[],
+      env: { ...process.env, ...env, [PARENT_ENV]: String(process.pid) },
+    };
     const child =
       prefix.length === 0
-        ? fork(CLI, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
-        : spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, CLI, ...args], {
-            stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-          });
+        ? fork(CLI, args, options)
+        : spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, CLI, ...args], options);
     this.live.add(child);
     child.once('exit', () => this.live.delete(child));
     return child;

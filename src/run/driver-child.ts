@@ -1,11 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
 import type { ClientKnobs, LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
+import { headersWithAuth, withoutCredentials } from '../config/url.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type Children, watchFailure } from './children.js';
 
 // The load driver as a child (`drive`): each interval arrives as a message, then the result.
+
+const SPEC_ENV = 'KEEPALIVE_LAB_DRIVE_SPEC';
 
 export interface DriverChild {
   child: ChildProcess;
@@ -23,9 +26,14 @@ export function startDriverChild(
   onInterval: (interval: DriverInterval) => void,
   prefix: readonly string[] = [],
 ): DriverChild {
+  // The URL's credentials become a header, and the spec (headers and all) goes in the
+  // environment, so no credential shows on the child's command line.
+  const target = new URL(url);
+  const client = { ...spec.client, headers: headersWithAuth(target, spec.client.headers) };
   const child = children.fork(
-    ['drive', url, '--spec', JSON.stringify(spec), '--interval', `${intervalMs}ms`],
+    ['drive', withoutCredentials(target), '--spec-env', SPEC_ENV, '--interval', `${intervalMs}ms`],
     prefix,
+    { [SPEC_ENV]: JSON.stringify({ client, load: spec.load }) },
   );
   const failure = watchFailure(child, 'driver');
   const result = new Promise<DriverResult>((resolve, reject) => {

@@ -1,26 +1,34 @@
 import { EXIT, type ExitCode, LabError } from '../errors.js';
 import type { RunFile, RunResult } from '../record/run.js';
+import { unanswered } from '../report/unanswered.js';
 
 // How a finished `run` ends: interrupted (130), a run that stopped because a part of it failed or
 // whose every request failed (1, with the reason), breached thresholds (3), or ok (0).
 
-export function runOutcome(file: RunFile | null, jsonPath: string): ExitCode | LabError {
+export function runOutcome(file: RunFile | null, jsonPath: string | null): ExitCode | LabError {
   const results: RunResult[] = !file ? [] : 'variants' in file ? file.variants : [file];
   if (results.some((r) => r.stoppedBy?.kind === 'interrupted')) return EXIT.interrupted;
   const broken = results.find((r) => r.stoppedBy && r.stoppedBy.kind !== 'interrupted');
   if (broken?.stoppedBy) {
     return new LabError('KAL_RUN_STOPPED', `${broken.stoppedBy.reason}; the run stopped early`, {
       problems: [
-        { path: broken.variant ?? broken.name, message: `the partial result is in ${jsonPath}` },
+        {
+          path: broken.variant ?? broken.name,
+          message: jsonPath ? `the partial result is in ${jsonPath}` : 'no result was written',
+        },
       ],
     });
   }
-  const dead = results.find(
-    (r) => r.summary.requests.completed === 0 && r.summary.errors.total > 0,
-  );
-  if (dead) {
-    return new LabError('KAL_TARGET_UNREACHABLE', `every request to ${dead.target.url} failed`, {
-      problems: [{ path: 'target.url', message: `see the errors in ${jsonPath}` }],
+  for (const r of results) {
+    const none = unanswered(r.summary);
+    if (!none) continue;
+    return new LabError('KAL_TARGET_UNREACHABLE', `${r.target.url}: ${none}`, {
+      problems: [
+        {
+          path: 'target.url',
+          message: jsonPath ? `see the errors in ${jsonPath}` : 'check the URL',
+        },
+      ],
     });
   }
   if (results.some((r) => r.thresholds.some((t) => !t.ok))) return EXIT.thresholds;

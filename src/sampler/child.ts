@@ -30,7 +30,8 @@ export async function sampleForParent(
     } else if (msg.type === 'stop') end();
   };
   process.on('message', onMessage);
-  process.once('disconnect', end);
+  process.once('SIGTERM', end);
+  process.once('SIGINT', end);
   send({
     type: 'ready',
     source: sampler.sourceName,
@@ -39,11 +40,11 @@ export async function sampleForParent(
   });
   await ended;
   process.off('message', onMessage);
-  process.off('disconnect', end);
+  process.off('SIGTERM', end);
+  process.off('SIGINT', end);
   // Samples already asked for are answered before the sampler goes.
   await loop.stop({ port: sampler.port, partial: false });
   if (loop.failure) {
     throw new LabError('KAL_SAMPLER_FAILED', loop.failure.message, { cause: loop.failure });
   }
-  process.disconnect();
 }

@@ -1,11 +1,12 @@
 import { pathProblem, ROOTS } from './paths.js';
+import { inUnitOf } from './units.js';
 
 // The threshold language: `PATH OP VALUE`, one check per string.
 //   PATH   a dotted path to one value of the result: summary.latency.p99, tcp.server.timeWait.max,
 //          server.connections.accepted, analysis.timeWait.holder
 //   OP     <  <=  >  >=  ==  !=
-//   VALUE  a number with an optional unit: ms, s, us (durations are milliseconds in the result),
-//          % (0.1% = 0.001); or a bare word for == and != (analysis.timeWait.holder == server)
+//   VALUE  a number with an optional unit that fits the value (units.ts): ms, s, us for durations,
+//          % for fractions (0.1% = 0.001); or a bare word for == and != (… holder == server)
 // A path that names nothing in the result is an error here, when the scenario is resolved, not a
 // failed check after the load has run.
 
@@ -20,7 +21,6 @@ export interface Threshold {
 
 const RE = /^\s*([A-Za-z_][\w]*(?:\.[A-Za-z_0-9][\w]*)*)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
 const NUMBER = /^(-?\d+(?:\.\d+)?(?:e[-+]?\d+)?)(ms|s|us|%)?$/i;
-const UNIT: Record<string, number> = { ms: 1, s: 1000, us: 0.001, '%': 0.01 };
 
 /** Parses and checks one threshold; throws an Error whose message says what is wrong. */
 export function parseThreshold(expr: string): Threshold {
@@ -39,8 +39,9 @@ export function parseThreshold(expr: string): Threshold {
   if (problem) throw new Error(`"${expr}": ${problem}`);
   const num = NUMBER.exec(raw);
   if (num) {
-    const unit = (num[2] ?? '').toLowerCase();
-    return { expr, path, op: op as ThresholdOp, value: Number(num[1]) * (UNIT[unit] ?? 1) };
+    const value = inUnitOf(pathText, Number(num[1]), num[2] ?? '');
+    if (value instanceof Error) throw new Error(`"${expr}": ${value.message}`);
+    return { expr, path, op: op as ThresholdOp, value };
   }
   if (op !== '==' && op !== '!=') {
     throw new Error(`"${expr}": "${raw}" is not a number (units: ms, s, us, %)`);

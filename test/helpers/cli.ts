@@ -24,3 +24,17 @@ export async function startCli(args: string[]): Promise<{
   if (next.done) throw new Error(`no output from ${args.join(' ')}`);
   return { child, first: JSON.parse(next.value), lines };
 }
+
+/** Why the CLI cannot be run as user nobody here (to test permission errors), or null if it can. */
+export function whyNobodyCannotRun(): string | null {
+  const as = (args: string[]) => spawnSync('runuser', ['-u', 'nobody', '--', ...args]);
+  const check = as(['true']);
+  if (check.error || check.status !== 0) return 'runuser is not available';
+  if (as(['test', '-r', CLI]).status !== 0) {
+    return 'user nobody cannot read this checkout (a private directory)';
+  }
+  if (as(['test', '-x', process.execPath]).status !== 0) {
+    return `user nobody cannot run ${process.execPath}`;
+  }
+  return null;
+}

@@ -16,6 +16,11 @@ export type SendDone = (
 
 /** A request-at-a-time engine, driven by the load models in ../load.ts. */
 export interface Engine {
+  /**
+   * Set when the client refused a request outright (an argument it cannot send): every request
+   * would be refused the same way, so the load stops at once and the options are bad input.
+   */
+  readonly refused: Error | null;
   send(done: SendDone, since: number, measured: boolean, sentInBurst: number): void;
   /** Lets in-flight requests finish, then closes every connection from the client side. */
   close(): Promise<void>;

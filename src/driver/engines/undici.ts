@@ -50,6 +50,11 @@ export function createUndiciEngine(
   const firstOnSocket = new WeakSet<object>();
   let current: boolean | null = null;
   let closing = false;
+  // undici reports a request it refuses (a bad header, say) by calling onError inside dispatch();
+  // the Pool then waits for that connection to drain, which never comes, so one refusal per
+  // connection would wedge the whole pool.
+  let dispatching = false;
+  let refused: Error | null = null;
   let allClosed: (() => void) | null = null;
 
   const baseConnect = buildConnector({ timeout: client.connectTimeout });
@@ -156,6 +161,10 @@ export function createUndiciEngine(
       this.done(null, this.status, this.bytes, isNew, this.since, this.measured, this.sentInBurst);
     }
     onError(err: Error): void {
+      const code = (err as { code?: string }).code;
+      if (dispatching && (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED')) {
+        refused ??= err;
+      }
       const isNew = current;
       current = null;
       this.done(err, 0, 0, isNew, this.since, this.measured, this.sentInBurst);
@@ -169,9 +178,17 @@ export function createUndiciEngine(
     });
 
   return {
+    get refused() {
+      return refused;
+    },
     send(done, since, measured, sentInBurst) {
       const handler = new Handler(done, since, measured, sentInBurst);
-      pool.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
+      dispatching = true;
+      try {
+        pool.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
+      } finally {
+        dispatching = false;
+      }
     },
     async close() {
       closing = true;
