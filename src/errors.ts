@@ -25,6 +25,7 @@ const CATALOGUE = {
   KAL_RUN_STOPPED: { exit: EXIT.runtime, title: 'run stopped' },
   KAL_SAMPLER_UNAVAILABLE: { exit: EXIT.badInput, title: 'TCP sampler unavailable' },
   KAL_SAMPLER_FAILED: { exit: EXIT.runtime, title: 'TCP sampling failed' },
+  KAL_TRACER_UNAVAILABLE: { exit: EXIT.badInput, title: 'kernel tracer unavailable' },
   KAL_PID_UNKNOWN: { exit: EXIT.badInput, title: 'no such process' },
   KAL_PERMISSION: { exit: EXIT.badInput, title: 'permission denied' },
   KAL_OUTPUT_UNWRITABLE: { exit: EXIT.badInput, title: 'cannot write there' },
