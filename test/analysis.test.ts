@@ -3,11 +3,11 @@ import { describe, it } from 'node:test';
 import { analyze } from '../src/analysis/analyze.js';
 import { forecastCapacity } from '../src/analysis/capacity.js';
 import { detectRace } from '../src/analysis/race.js';
-import { analyzeTimeWait } from '../src/analysis/time-wait.js';
 import type { DriverInterval } from '../src/record/driver.js';
 import { exampleRun } from '../src/record/example.js';
 import type { Measurements, RunInterval } from '../src/record/run.js';
 import {
+  type FirstFin,
   type StateCounts,
   TCP_STATES,
   type TcpSideEntry,
@@ -19,18 +19,32 @@ import {
 // case is about.
 
 function measurements(): Measurements {
-  const { target, partial, stoppedBy, summary, tcp, tcpUnavailable, server, timeline } =
+  const { target, partial, stoppedBy, summary, tcp, tcpUnavailable, server, closeJoin, timeline } =
     exampleRun();
-  return { target, partial, stoppedBy, summary, tcp, tcpUnavailable, server, timeline };
+  return { target, partial, stoppedBy, summary, tcp, tcpUnavailable, server, closeJoin, timeline };
 }
 
-function withTimeWait(client: number, server: number): Measurements {
+/** TIME_WAIT entered per side, counted per connection by the kernel tracer. */
+function entered(client: number, server: number): Measurements {
+  const m = measurements();
+  if (!m.tcp?.closes) throw new Error('the example has traced closes');
+  m.tcp.closes.timeWaitEntered = { client, server };
+  return m;
+}
+
+/** Without the tracer: the peak TIME_WAIT count per side. */
+function peaks(client: number, server: number): Measurements {
   const m = measurements();
   if (!m.tcp) throw new Error('the example has a TCP view');
+  m.tcp.closes = null;
+  m.tcp.tracerUnavailable = 'the kernel tracer needs root (tracefs)';
+  m.closeJoin = null;
   m.tcp.client.timeWait.max = client;
   m.tcp.server.timeWait.max = server;
   return m;
 }
+
+const holderOf = (m: Measurements) => analyze(m).timeWait.holder;
 
 const side = (timeWait: number): TcpSideEntry => ({
   states: { ...(Object.fromEntries(TCP_STATES.map((s) => [s, 0])) as StateCounts), timeWait },
@@ -56,42 +70,200 @@ function loadEntry(t: number, clientTimeWait: number, addrNotAvail = 0): RunInte
     closedConnections: 100,
     behindSchedule: 0,
   };
-  return { t, phase: 'load', load, tcp: { client: side(clientTimeWait), server: side(0) } };
+  return {
+    t,
+    phase: 'load',
+    load,
+    tcp: { client: side(clientTimeWait), server: side(0), closes: null },
+  };
 }
 
 describe('who holds TIME_WAIT: the share boundaries', () => {
-  it('a side with exactly two thirds holds it', () => {
-    assert.equal(analyzeTimeWait(withTimeWait(200, 100)).holder, 'client');
-    assert.equal(analyzeTimeWait(withTimeWait(100, 200)).holder, 'server');
+  for (const [source, make] of [
+    ['kernel tracer', entered],
+    ['sampled peaks', peaks],
+  ] as const) {
+    it(`${source}: a side with exactly two thirds holds it`, () => {
+      assert.equal(holderOf(make(200, 100)), 'client');
+      assert.equal(holderOf(make(100, 200)), 'server');
+    });
+
+    it(`${source}: just under two thirds on each side: both`, () => {
+      assert.equal(holderOf(make(199, 101)), 'both');
+      assert.equal(holderOf(make(101, 199)), 'both');
+      assert.equal(holderOf(make(150, 150)), 'both');
+    });
+
+    it(`${source}: no TIME_WAIT at all: none`, () => {
+      assert.equal(holderOf(make(0, 0)), 'none');
+    });
+  }
+
+  it('a handful of TIME_WAITs among many reset connections is nobody holding it', () => {
+    const m = entered(30, 0);
+    if (!m.tcp?.closes) throw new Error('example');
+    m.tcp.closes.connections = 9500; // autocannon: the client resets almost every connection
+    assert.equal(holderOf(m), 'none');
+    m.tcp.closes.connections = 500; // 6%: a holder again
+    assert.equal(holderOf(m), 'client');
   });
 
-  it('just under two thirds on each side: both', () => {
-    assert.equal(analyzeTimeWait(withTimeWait(199, 101)).holder, 'both');
-    assert.equal(analyzeTimeWait(withTimeWait(101, 199)).holder, 'both');
-    assert.equal(analyzeTimeWait(withTimeWait(150, 150)).holder, 'both');
+  it('the tracer decides over the peaks, which a reused port understates', () => {
+    const m = entered(20, 980);
+    if (!m.tcp) throw new Error('example');
+    // Peaks that alone would say "both": the server's entries were replaced by new SYNs.
+    m.tcp.client.timeWait.max = 400;
+    m.tcp.server.timeWait.max = 600;
+    const v = analyze(m).timeWait;
+    assert.equal(v.holder, 'server');
+    assert.deepEqual(
+      { entered: v.evidence.kernel?.serverEntered, peak: v.evidence.kernel?.serverMax },
+      { entered: 980, peak: 600 },
+    );
   });
 
-  it('no TIME_WAIT at all: none; no kernel view: no verdict, and it says why', () => {
-    assert.equal(analyzeTimeWait(withTimeWait(0, 0)).holder, 'none');
+  it('no kernel view: no verdict, and it says why', () => {
     const m = measurements();
     m.tcp = null;
     m.tcpUnavailable = 'the TCP sampler reads the Linux kernel';
-    const v = analyzeTimeWait(m);
+    const v = analyze(m).timeWait;
     assert.equal(v.holder, null);
     assert.match(v.explanation.join(' '), /not measured: the TCP sampler reads the Linux kernel/);
   });
 
-  it('explains with what was counted, largest first', () => {
-    const m = withTimeWait(10, 990);
+  it('without the tracer, the applications explain, and say it is their count', () => {
+    const m = peaks(10, 990);
     if (!m.server || !m.summary.connections.clientCloseReasons) throw new Error('example');
     m.server.serverCloseReasons.requestLimit = 990;
     m.summary.connections.clientCloseReasons.poolClosed = 10;
-    const v = analyzeTimeWait(m);
+    const v = analyze(m).timeWait;
     assert.equal(v.holder, 'server');
-    assert.deepEqual(v.explanation, [
-      'the target closed 990 connections at its request limit',
-      'the client pool closed 10 connections when the load stopped',
+    assert.deepEqual(v.explanation.slice(0, 2), [
+      'the target counted 990 closes at its request limit',
+      'the client pool counted 10 closes when the load stopped',
     ]);
+    assert.match(
+      v.explanation.join(' '),
+      /estimated from sampled TIME_WAIT: the kernel tracer needs root/,
+    );
+  });
+});
+
+describe('closes: the kernel against what the applications believed', () => {
+  /** A run whose kernel record and join are the given rows. */
+  const joined = (
+    rows: { client: string | null; server: string | null; kernel: FirstFin; count: number }[],
+  ) => {
+    const m = measurements();
+    if (!m.tcp?.closes) throw new Error('example');
+    const first = { client: 0, server: 0, simultaneous: 0, reset: 0 };
+    for (const r of rows) first[r.kernel] += r.count;
+    const n = rows.reduce((s, r) => s + r.count, 0);
+    m.tcp.closes = {
+      ...m.tcp.closes,
+      connections: n,
+      firstFin: first,
+      timeWaitEntered: {
+        client: first.client + first.simultaneous,
+        server: first.server + first.simultaneous,
+      },
+      marginUs: { ...m.tcp.closes.marginUs, count: n, p50: 180, p90: 400 },
+    };
+    m.closeJoin = { matched: n, kernelOnly: 0, rows };
+    return m;
+  };
+
+  it('explains from the kernel side, with what the code on that side did', () => {
+    const a = analyze(
+      joined([
+        {
+          client: 'client:connectionClose',
+          server: 'server:closePolicy',
+          kernel: 'server',
+          count: 2850,
+        },
+        { client: 'client:poolClosed', server: 'client', kernel: 'client', count: 10 },
+      ]),
+    );
+    assert.equal(a.closes.source, 'tracepoint');
+    assert.equal(a.timeWait.holder, 'server');
+    assert.deepEqual(a.timeWait.explanation.slice(0, 2), [
+      'the kernel saw the server send the first FIN on 2850 of 2860 connections (100%): the target answered Connection: close and closed 2850',
+      'the kernel saw the client send the first FIN on 10 of 2860 connections (0%): the client pool closed 10 when the load stopped',
+    ]);
+    assert.equal(a.closes.race, null, 'one side clearly first: no race');
+  });
+
+  it("an application's belief the kernel contradicts is a finding, not the explanation", () => {
+    const a = analyze(
+      joined([
+        {
+          client: 'client:connectionClose',
+          server: 'server:closePolicy',
+          kernel: 'server',
+          count: 2000,
+        },
+      ]),
+    );
+    assert.deepEqual(a.closes.findings, [
+      "the client's code believed it closed 2000 connections first (after a Connection: close); the kernel saw the server's FIN first, or both at once, on 2000 of them",
+    ]);
+    assert.doesNotMatch(a.timeWait.explanation.join(' '), /client closed/);
+  });
+
+  it('both sides closing at once with a mixed outcome is a race, named with shares and margins', () => {
+    const a = analyze(
+      joined([
+        {
+          client: 'client:connectionClose',
+          server: 'server:requestLimit',
+          kernel: 'server',
+          count: 700,
+        },
+        {
+          client: 'client:connectionClose',
+          server: 'server:requestLimit',
+          kernel: 'client',
+          count: 290,
+        },
+        {
+          client: 'client:connectionClose',
+          server: 'server:requestLimit',
+          kernel: 'simultaneous',
+          count: 10,
+        },
+      ]),
+    );
+    const race = a.closes.race;
+    assert.ok(race, 'a race');
+    assert.equal(race.contested, 1000);
+    assert.deepEqual(race.shares, { client: 0.29, server: 0.7, simultaneous: 0.01, reset: 0 });
+    assert.deepEqual(race.marginUs, { p50: 180, p90: 400 });
+    assert.match(
+      race.cause,
+      /the target closed them at its request limit, and the client closed them after a Connection: close/,
+    );
+    assert.equal(a.timeWait.holder, 'server', 'the holder is still said, beside the race');
+  });
+
+  it('a lopsided outcome (under 5% the other way) is not a race', () => {
+    const a = analyze(
+      joined([
+        {
+          client: 'client:connectionClose',
+          server: 'server:closePolicy',
+          kernel: 'server',
+          count: 960,
+        },
+        {
+          client: 'client:connectionClose',
+          server: 'server:closePolicy',
+          kernel: 'client',
+          count: 40,
+        },
+      ]),
+    );
+    assert.equal(a.closes.race, null);
   });
 });
 
@@ -108,15 +280,59 @@ describe('capacity: ports and time to exhaustion', () => {
     return m;
   };
 
-  it('forecasts exhaustion from the close rate, the range and the 60 s lifetime', () => {
+  it('exhaustion at the ports free at the start over the close rate (ports free only after 60 s)', () => {
     const c = forecastCapacity(closing('0'));
     assert.equal(c.ports.range, 1000);
     assert.ok(Math.abs((c.ports.budgetPerSecond ?? 0) - 1000 / 60) < 1e-9);
     assert.ok(Math.abs(c.ports.clientCloseRate - 200) < 1e-9);
-    const expected = 1000 / (200 - 1000 / 60);
-    assert.ok(Math.abs((c.ports.secondsToExhaustion ?? 0) - expected) < 1e-9);
+    assert.equal(c.ports.freeAtStart, 1000);
+    // Not range / (r - range/60) = 5.45 s, which treats ports as freed continuously.
+    assert.ok(Math.abs((c.ports.secondsToExhaustion ?? 0) - 5) < 1e-9);
     assert.equal(c.ports.twReuseApplies, false);
     assert.equal(c.ports.observedExhaustionSeconds, null);
+  });
+
+  it('ports already held (TIME_WAIT at the baseline, open connections) are not free', () => {
+    const m = closing('0');
+    if (!m.tcp) throw new Error('example');
+    m.tcp.client.namespaceTimeWait.atBaseline = 180;
+    m.tcp.client.established.max = 20;
+    const c = forecastCapacity(m);
+    assert.equal(c.ports.freeAtStart, 800);
+    assert.ok(Math.abs((c.ports.secondsToExhaustion ?? 0) - 4) < 1e-9);
+  });
+
+  it('uses the close rate the kernel recorded, connection by connection, when the tracer ran', () => {
+    const m = closing('0');
+    // The count of TIME_WAIT sockets says 200/s; the kernel counted 250 client closes a second.
+    for (const i of m.timeline) {
+      if (i.tcp) {
+        i.tcp.closes = {
+          connections: 250,
+          firstFin: { client: 250, server: 0, simultaneous: 0, reset: 0 },
+          resetBy: { client: 0, server: 0 },
+          timeWaitEntered: { client: 250, server: 0 },
+          oneSided: 0,
+        };
+      }
+    }
+    const c = forecastCapacity(m);
+    assert.ok(Math.abs(c.ports.clientCloseRate - 250) < 1e-9);
+    assert.ok(Math.abs((c.ports.secondsToExhaustion ?? 0) - 4) < 1e-9);
+  });
+
+  it('no exhaustion when the free ports last past the first TIME_WAIT expiring', () => {
+    const m = closing('0');
+    if (!m.tcp) throw new Error('example');
+    m.tcp.client.sysctls.ip_local_port_range = '1 20000'; // 100 s at 200/s
+    assert.equal(forecastCapacity(m).ports.secondsToExhaustion, null);
+  });
+
+  it("the observed onset is the driver's first EADDRNOTAVAIL, from the start of driving", () => {
+    const m = closing('0');
+    m.summary.errors.firstMs = { EADDRNOTAVAIL: 4870 };
+    m.summary.warmupMs = 100;
+    assert.equal(forecastCapacity(m).ports.observedExhaustionSeconds, 4.97);
   });
 
   it('places the observed onset in the middle of the first interval with EADDRNOTAVAIL', () => {
@@ -236,7 +452,7 @@ describe('analyze', () => {
 });
 
 function racing2(): Measurements {
-  const m = withTimeWait(5, 700);
+  const m = entered(5, 700);
   m.timeline = [1, 2, 3].map((s) => loadEntry(s * 1000, s * 2));
   return m;
 }

@@ -36,7 +36,7 @@ async function run(
 }
 
 describe('isolation: netns', { skip }, () => {
-  it('port exhaustion: EADDRNOTAVAIL begins when the forecast says, within 25%', async () => {
+  it('port exhaustion: EADDRNOTAVAIL begins when the exact forecast says, within 5%', async () => {
     const r = await run('netns-port-exhaustion.yaml', {
       load: { duration: '7s' },
       sampler: { tail: 0 },
@@ -50,7 +50,7 @@ describe('isolation: netns', { skip }, () => {
       r.analysis.capacity.ports;
     assert.ok(forecast !== null && observed !== null, JSON.stringify(r.analysis.capacity.ports));
     assert.ok(
-      Math.abs(observed - forecast) <= 0.25 * forecast,
+      Math.abs(observed - forecast) <= 0.05 * forecast,
       `forecast ${forecast} s, observed ${observed} s`,
     );
   });

@@ -27,6 +27,12 @@ async function runCatalogue(file: string): Promise<RunResult> {
   );
   const opens = r.timeline.reduce((s, i) => s + (i.tcp?.server.counters.PassiveOpens ?? 0), 0);
   assert.equal(opens, r.tcp?.server.counters.PassiveOpens);
+  if (r.tcp?.closes) {
+    // And for the closes the kernel recorded, connection by connection.
+    const closed = r.timeline.reduce((s, i) => s + (i.tcp?.closes?.connections ?? 0), 0);
+    assert.equal(closed, r.tcp.closes.connections);
+    assert.equal(r.tcp.closes.lostEvents, 0);
+  }
   return r;
 }
 
@@ -74,6 +80,21 @@ describe('catalogue: resets, leaks and races', () => {
     assert.equal(r.analysis.race.detected, true);
     assert.ok((r.analysis.race.errorsOnReused ?? 0) > 0);
     assert.match(r.analysis.race.explanation.join(' '), /no Keep-Alive hint/);
+  });
+
+  it('shared-cpus-race.yaml: a race, asserted as one: both outcomes, with margins, and its cause', async (t) => {
+    const r = await runCatalogue('shared-cpus-race.yaml');
+    const c = r.analysis.closes;
+    if (c.source !== 'tracepoint') {
+      return t.skip(
+        `a race is read per connection, from the kernel tracer: ${r.tcp?.tracerUnavailable}`,
+      );
+    }
+    assert.ok(c.race, `a race: ${JSON.stringify(c.firstFin)}`);
+    assert.ok(c.race.shares.server > 0 && c.race.shares.client > 0, JSON.stringify(c.race.shares));
+    assert.ok(c.race.marginUs && c.race.marginUs.p50 > 0);
+    assert.match(c.race.cause, /request limit.*Connection: close/);
+    assert.equal(r.environment.cpuSplit, null, 'the scenario shares the CPUs');
   });
 
   it('autocannon-connection-close.yaml: the load tool resets, so almost no TIME_WAIT', async () => {

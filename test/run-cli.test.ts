@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +69,7 @@ variants:
     const json = join(dir, 'out.json');
     const r = runCli(['run', file, '--json', json], 60_000);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /variant\s+req\/s/);
+    assert.match(r.stdout, /run\s+req\/s\s+p99 ms\s+errors\s+TIME_WAIT client/);
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunsResult;
     assert.equal(result.schema, RUNS_SCHEMA);
     assert.deepEqual(
@@ -225,6 +225,10 @@ sampler: { interval: 500ms, tail: 500ms }
     assert.equal(r.stoppedBy?.kind, 'samplerFailed');
     assert.match(r.tcpUnavailable ?? '', /sampler exited \(SIGKILL\)/);
     assert.ok(r.tcp && r.tcp.cost.samples > 0, 'the samples taken before are in the result');
+    if (existsSync('/sys/kernel/tracing/instances')) {
+      const left = readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith('kal-'));
+      assert.deepEqual(left, [], "the dead sampler's tracing instance was removed");
+    }
     assert.equal(spawnSync('pgrep', ['-P', String(child.pid)]).status, 1, 'no child left');
   });
 

@@ -2,6 +2,7 @@ import type { Analysis } from '../record/analysis.js';
 import type { Measurements } from '../record/run.js';
 import { findAnomalies } from './anomalies.js';
 import { forecastCapacity } from './capacity.js';
+import { analyzeCloses } from './closes.js';
 import { latencyShift } from './latency.js';
 import { detectRace } from './race.js';
 import { analyzeTimeWait } from './time-wait.js';
@@ -11,7 +12,8 @@ import { analyzeTimeWait } from './time-wait.js';
 // the same measurements give the same analysis.
 
 export function analyze(m: Measurements): Analysis {
-  const timeWait = analyzeTimeWait(m);
+  const closes = analyzeCloses(m);
+  const timeWait = analyzeTimeWait(m, closes);
   const race = detectRace(m);
   // A run cut short by a failure (the target or the sampler died) cannot support the two
   // verdicts that depend on how connections ended: its last closes were the failure's.
@@ -24,6 +26,7 @@ export function analyze(m: Measurements): Analysis {
     race.withheld = why;
   }
   return {
+    closes,
     timeWait,
     capacity: forecastCapacity(m),
     race,

@@ -25,27 +25,34 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
   // moment: after it the client cannot open (so cannot close) connections any more.
   const onsetIndex = loadEntries.findIndex((i) => (i.load?.errorsByClass.EADDRNOTAVAIL ?? 0) > 0);
   const onset = onsetIndex >= 0 ? loadEntries[onsetIndex] : undefined;
-  const before =
-    onsetIndex > 0
-      ? loadEntries[onsetIndex - 1]
-      : onsetIndex === 0
-        ? undefined
-        : loadEntries.at(-1);
-  const atLoadEnd = before?.tcp ?? null;
-  const window = before
-    ? Math.min(Math.max((before.t - loadStart) / 1000, 1e-3), TIME_WAIT_SECONDS)
+  const before = onsetIndex >= 0 ? loadEntries.slice(0, onsetIndex) : loadEntries;
+  const last = before.at(-1);
+  const atLoadEnd = last?.tcp ?? null;
+  const window = last
+    ? Math.min(Math.max((last.t - loadStart) / 1000, 1e-3), TIME_WAIT_SECONDS)
     : 1;
   const notes: string[] = [];
-  const side = (which: 'client' | 'server'): SideForecast | null => {
-    const tcp = m.tcp;
+  const tcp = m.tcp;
+  // The rate each side enters TIME_WAIT: counted per connection by the kernel when the tracer ran;
+  // else the TIME_WAIT count's growth (exact under 60 s, before the first entries expire).
+  const tracedSeconds = before.reduce((s, i) => s + (i.load?.durationMs ?? 0), 0) / 1000;
+  const traced = tcp?.closes && tracedSeconds > 0 && before.every((i) => i.tcp?.closes);
+  const rateOf = (which: 'client' | 'server'): number | null => {
     if (!tcp || !atLoadEnd) return null;
-    const closeRate = atLoadEnd[which].states.timeWait / window;
+    if (traced) {
+      const n = before.reduce((s, i) => s + (i.tcp?.closes?.timeWaitEntered[which] ?? 0), 0);
+      return n / tracedSeconds;
+    }
+    return atLoadEnd[which].states.timeWait / window;
+  };
+  const side = (which: 'client' | 'server'): SideForecast | null => {
+    const closeRate = rateOf(which);
+    if (!tcp || !atLoadEnd || closeRate === null) return null;
     const steady = closeRate * TIME_WAIT_SECONDS;
     const buckets = num(tcp[which].sysctls.tcp_max_tw_buckets);
-    const shared = tcp.sharedNamespace;
     const other = which === 'client' ? 'server' : 'client';
-    const tableLoad = shared
-      ? steady + (atLoadEnd[other].states.timeWait / window) * TIME_WAIT_SECONDS
+    const tableLoad = tcp.sharedNamespace
+      ? steady + (rateOf(other) ?? 0) * TIME_WAIT_SECONDS
       : steady;
     return {
       closeRate,
@@ -61,23 +68,33 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
   const client = side('client');
   const server = side('server');
   const range = (() => {
-    const r = m.tcp?.client.sysctls.ip_local_port_range;
+    const r = tcp?.client.sysctls.ip_local_port_range;
     if (!r) return null;
     const [lo, hi] = r.split(' ').map(Number);
     return lo !== undefined && hi !== undefined ? hi - lo + 1 : null;
   })();
-  const twReuse = m.tcp?.client.sysctls.tcp_tw_reuse ?? null;
+  const twReuse = tcp?.client.sysctls.tcp_tw_reuse ?? null;
   const twReuseApplies =
     twReuse === null ? null : twReuse === '1' || (twReuse === '2' && isLoopback(m.target.url));
-  const twRecycled = m.tcp ? (m.tcp.client.counters.TWRecycled ?? 0) : null;
+  const twRecycled = tcp ? (tcp.client.counters.TWRecycled ?? 0) : null;
   const budget = range !== null ? range / TIME_WAIT_SECONDS : null;
   const clientCloseRate = client?.closeRate ?? 0;
-  const over = budget !== null && clientCloseRate > budget;
+  // A port in TIME_WAIT is freed only 60 s after its close: the ports free at the start (the
+  // range, less those in TIME_WAIT already and those the open connections hold) run out at
+  // free / r, if that comes before the first of them is freed again.
+  const held = tcp ? tcp.client.namespaceTimeWait.atBaseline + tcp.client.established.max : 0;
+  const free = range !== null ? Math.max(0, range - held) : null;
+  const exhausts =
+    free !== null &&
+    clientCloseRate > 0 &&
+    !twReuseApplies &&
+    free / clientCloseRate <= TIME_WAIT_SECONDS;
   if (loadSeconds < TIME_WAIT_SECONDS) {
     notes.push(
       `the load ran ${loadSeconds.toFixed(0)} s, under the 60 s TIME_WAIT lifetime: the steady state is a forecast, not yet observed`,
     );
   }
+  const over = budget !== null && clientCloseRate > budget;
   if (over && twReuseApplies) {
     notes.push(
       `the client closes faster than its ports free up, but tcp_tw_reuse=${twReuse} lets it reuse ports whose TIME_WAIT is about 1 s old, so exhaustion will not show here${
@@ -91,6 +108,7 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
       `the kernel reused ${twRecycled} ports from TIME_WAIT (TWRecycled) although tcp_tw_reuse=${twReuse} says it should not for this destination`,
     );
   }
+  const firstOut = m.summary.errors.firstMs.EADDRNOTAVAIL;
   return {
     loadSeconds,
     reachedSteadyState: loadSeconds >= TIME_WAIT_SECONDS,
@@ -101,13 +119,14 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
       budgetPerSecond: budget,
       clientCloseRate,
       headroomPerSecond: budget !== null ? budget - clientCloseRate : null,
-      secondsToExhaustion:
-        over && !twReuseApplies && range !== null && budget !== null
-          ? range / (clientCloseRate - budget)
-          : null,
-      observedExhaustionSeconds: onset
-        ? (onset.t - (onset.load?.durationMs ?? 0) / 2 - loadStart) / 1000
-        : null,
+      freeAtStart: free,
+      secondsToExhaustion: exhausts && free !== null ? free / clientCloseRate : null,
+      observedExhaustionSeconds:
+        firstOut !== undefined
+          ? (m.summary.warmupMs + firstOut) / 1000
+          : onset
+            ? (onset.t - (onset.load?.durationMs ?? 0) / 2 - loadStart) / 1000
+            : null,
       twReuse,
       twReuseApplies,
       twRecycled,

@@ -1,13 +1,20 @@
 import { Command } from 'commander';
 
-// `keepalive-lab cleanup`: removes what a killed netns run left behind: namespaces named
-// kal-<id>-c / kal-<id>-s, the processes inside them and (with them) the veth pair. Nothing else.
+// `keepalive-lab cleanup`: removes what a killed run left behind: network namespaces named
+// kal-<id>-c / kal-<id>-s, the processes inside them and (with them) the veth pair, and tracing
+// instances named kal-<id>. Nothing else.
 export function cleanupCommand(): Command {
   return new Command('cleanup')
-    .description('remove network namespaces, veth pairs and processes left by killed netns runs')
+    .description(
+      'remove namespaces, veth pairs, processes and tracing instances left by killed runs',
+    )
     .action(async () => {
       const { cleanupNetns } = await import('../isolation/netns.js');
-      const removed = await cleanupNetns();
+      const { cleanupInstances } = await import('../sampler/tracer/tracefs.js');
+      const removed = [
+        ...(await cleanupNetns()),
+        ...cleanupInstances().map((n) => `trace instance ${n}`),
+      ];
       process.stdout.write(
         removed.length === 0 ? 'nothing to clean up\n' : `removed ${removed.join(', ')}\n`,
       );

@@ -28,6 +28,7 @@ export function sampleCommand(): Command {
       serverPid: o.serverPid ?? null,
       clientPid: o.clientPid ?? null,
       source: o.source,
+      tracer: o.tracer,
     };
     if (process.connected) {
       const { sampleForParent } = await import('../sampler/child.js');

@@ -37,7 +37,8 @@ export function serveCommand(): Command {
     // Loaded here, not at the top: every command pays only for what it runs.
     const { startTarget } = await import('../target/server.js');
     const { startStatsEndpoint } = await import('../target/stats-endpoint.js');
-    const target = await startTarget(knobs);
+    const ipc = process.connected === true;
+    const target = await startTarget(knobs, { keepCloses: ipc });
     const endpoint = await startStatsEndpoint(knobs.statsPort, target.stats).catch(async (err) => {
       await target.close(0);
       throw new LabError('KAL_PORT_IN_USE', `stats port ${knobs.statsPort} is taken`, {
@@ -58,6 +59,12 @@ export function serveCommand(): Command {
     };
     line({ event: 'ready', ...ready, knobs });
     send({ type: 'ready', ...ready });
+    // The parent joins each connection's end as the target saw it with the kernel's record.
+    const sendCloses = () => {
+      const closes = target.takeCloses();
+      if (closes.port.length > 0) send({ type: 'closes', closes });
+    };
+    const closesTimer = ipc ? setInterval(sendCloses, 250) : null;
     if (process.stderr.isTTY) {
       process.stderr.write(
         `target listening on ${target.url}  (stats: http://127.0.0.1:${endpoint.port}/stats; Ctrl-C stops)\n`,
@@ -75,6 +82,8 @@ export function serveCommand(): Command {
     });
     const stats = await target.close();
     await endpoint.close();
+    if (closesTimer) clearInterval(closesTimer);
+    if (process.connected) sendCloses();
     line({ event: 'stats', final: true, stats });
     if (process.connected) {
       send({ type: 'stats', final: true, stats });

@@ -16,6 +16,12 @@ export const samplerSchema = z.strictObject({
     .describe(
       'socket table: sockdiag (our netlink helper), ss (iproute2), proc (/proc/<pid>/net/tcp), or auto (the first that works)',
     ),
+  tracer: z
+    .enum(['auto', 'on', 'off'])
+    .default('auto')
+    .describe(
+      "the kernel's record of every connection's close (tracepoint; root and tracefs): auto uses it where it can, on insists, off estimates closes from sampled TIME_WAIT",
+    ),
 });
 
 export type SamplerKnobs = z.output<typeof samplerSchema>;
@@ -42,4 +48,5 @@ export const sampleCommandSchema = z.strictObject({
   interval: samplerSchema.shape.interval,
   duration: duration({ min: 1 }).optional().describe('stop after this long; default: until Ctrl-C'),
   source: samplerSchema.shape.source,
+  tracer: samplerSchema.shape.tracer,
 });

@@ -27,6 +27,7 @@ export interface RunSpec {
   target: TargetSection;
   client: ClientSection;
   isolation: Scenario['isolation'];
+  cpus: Scenario['cpus'];
   load: LoadModel;
   sampler: SamplerKnobs;
   thresholds: Threshold[];
@@ -89,6 +90,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
       sampler,
       thresholds,
       isolation: base.isolation,
+      cpus: base.cpus,
     });
   }
   // Each variant is checked even when the base has problems of its own, so that every problem in
@@ -146,6 +148,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
         sampler,
         thresholds,
         isolation: base.isolation,
+        cpus: base.cpus,
       });
     }
   });

@@ -109,6 +109,12 @@ export const scenarioSchema = z.strictObject({
     .describe(
       "loopback: client and server share this machine's network namespace; netns: two namespaces joined by a veth pair, each with its own kernel knobs (needs root)",
     ),
+  cpus: z
+    .enum(['split', 'shared'])
+    .default('split')
+    .describe(
+      "split: the target and the client run on CPUs of their own, as on two hosts (on one machine a response can wake the client on the server's CPU, which then closes first); shared: they share every CPU",
+    ),
   output: z
     .strictObject({
       dir: z.string().default('results').describe('directory for result files'),

@@ -66,9 +66,11 @@ export const targetKnobsSchema = z
       .transform((v) => (v === 'never' ? 0 : v === 'always' ? 1 : v))
       .describe('answer with Connection: close never, always, or with probability p'),
     closeWith: z
-      .enum(['fin', 'rst'])
+      .enum(['fin', 'node', 'rst'])
       .default('fin')
-      .describe('how the server closes: graceful FIN, or RST (SO_LINGER 0)'),
+      .describe(
+        'how the server closes: "fin" at once behind the last response, as nginx does; "node" as a stock Node server does (its FIN leaves an event-loop turn later, so a fast client often closes first); "rst" with a reset (SO_LINGER 0)',
+      ),
     fault: z
       .enum(['none', 'close-wait-leak'])
       .default('none')

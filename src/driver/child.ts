@@ -24,7 +24,11 @@ export async function driveUntilStopped(
     const result = await runDriver({
       ...opts,
       signal: controller.signal,
-      onInterval: ipc ? (interval) => send({ type: 'interval', interval }) : undefined,
+      keepCloses: ipc,
+      onInterval: ipc
+        ? (interval, closes) =>
+            send({ type: 'interval', interval, closes: closes ?? { port: [], at: [], view: [] } })
+        : undefined,
     });
     if (process.connected) send({ type: 'result', result });
     return result;

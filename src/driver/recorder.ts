@@ -1,3 +1,4 @@
+import type { AppCloseColumns } from '../record/closes.js';
 import {
   type Capabilities,
   CLIENT_CLOSE_REASONS,
@@ -96,16 +97,23 @@ export class Recorder {
   private readonly total = new Window();
   private readonly timeline: DriverInterval[] = [];
   private readonly messages = new Map<string, number>();
+  private firstMs: Partial<Record<ErrorClass, number>> = {};
   private readonly hints = new Map<string, number>();
   private withoutHint = 0;
   private connectionClose = 0;
+  private closes: AppCloseColumns = { port: [], at: [], view: [] };
   private measuring = false;
   private cancelling = false;
   private startedAt = 0;
   private intervalStart = 0;
 
+  /**
+   * `keepCloses`: keep each closed connection's port, time and the client's view of it, for a
+   * parent that joins them with the kernel's record (takeCloses()).
+   */
   constructor(
     readonly capabilities: Capabilities,
+    private readonly keepCloses = false,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
@@ -113,6 +121,7 @@ export class Recorder {
   start(): void {
     this.interval = new Window();
     this.messages.clear();
+    this.firstMs = {};
     this.hints.clear();
     this.withoutHint = 0;
     this.connectionClose = 0;
@@ -163,6 +172,7 @@ export class Recorder {
       return;
     }
     this.interval.errors[cls]++;
+    this.firstMs[cls] ??= this.clock() - this.startedAt;
     if (reused) this.interval.reusedErrors[cls]++;
     if (cls === 'other' && (this.messages.size < MAX_MESSAGES || this.messages.has(message))) {
       this.messages.set(message, (this.messages.get(message) ?? 0) + 1);
@@ -186,14 +196,21 @@ export class Recorder {
 
   /**
    * A connection closed; `idleUs` is how long it had been idle when it did (null when a request
-   * was in flight).
+   * was in flight); `port` its local port.
    */
   closed(
     closer: ClientCloser,
     reason: ClientCloseReason | null,
     requests: number,
     idleUs: number | null,
+    port: number,
   ): void {
+    if (this.keepCloses && port > 0) {
+      // Also in the warm-up: the kernel's record has those connections too.
+      this.closes.port.push(port);
+      this.closes.at.push(Number(process.hrtime.bigint()) / 1e6);
+      this.closes.view.push(reason ? `${closer}:${reason}` : closer);
+    }
     if (!this.measuring) return;
     const w = this.interval;
     w.closed++;
@@ -238,6 +255,13 @@ export class Recorder {
     this.interval = new Window();
     this.intervalStart = now;
     return record;
+  }
+
+  /** The connections closed since the last call (see the constructor's keepCloses). */
+  takeCloses(): AppCloseColumns {
+    const out = this.closes;
+    this.closes = { port: [], at: [], view: [] };
+    return out;
   }
 
   get intervals(): readonly DriverInterval[] {
@@ -311,6 +335,7 @@ export class Recorder {
         onReused: caps.connectionReuse ? reusedTotal : null,
         reusedByClass: caps.connectionReuse ? { ...t.reusedErrors } : null,
         messages: Object.fromEntries(this.messages),
+        firstMs: { ...this.firstMs },
       },
       histograms: {
         latencyUs: encodeHistogram(t.latency),

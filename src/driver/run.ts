@@ -2,6 +2,7 @@ import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, redactHeaders } from '../config/url.js';
 import { LabError } from '../errors.js';
+import type { AppCloseColumns } from '../record/closes.js';
 import {
   type Capabilities,
   DRIVER_SCHEMA,
@@ -34,7 +35,10 @@ export interface DriverOptions {
   load: DeepReadonly<LoadModel>;
   intervalMs: number;
   signal?: AbortSignal;
-  onInterval?: (interval: DriverInterval) => void;
+  /** Each interval; `closes` are its closed connections when `keepCloses` is set. */
+  onInterval?: (interval: DriverInterval, closes: AppCloseColumns | null) => void;
+  /** Keep each closed connection's port and the client's view of its close (for a join). */
+  keepCloses?: boolean;
 }
 
 export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
@@ -42,7 +46,10 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const url = parseTargetUrl(opts.url);
   // Credentials in the URL go out as an Authorization header, as curl sends them.
   const client = { ...opts.client, headers: headersWithAuth(url, opts.client.headers) };
-  const recorder = new Recorder(CAPABILITIES[client.engine]);
+  const recorder = new Recorder(CAPABILITIES[client.engine], opts.keepCloses === true);
+  const emit = (interval: DriverInterval | null) => {
+    if (interval) opts.onInterval?.(interval, opts.keepCloses ? recorder.takeCloses() : null);
+  };
   const engine = client.engine === 'undici' ? createUndiciEngine(url, client, recorder) : null;
   // autocannon is a large import; load it only when it is the engine, before the clock starts.
   const autocannonLoad = engine
@@ -61,12 +68,7 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const begin = () => {
     warmupMs = performance.now() - drivingSince;
     recorder.start();
-    timers.push(
-      setInterval(() => {
-        const record = recorder.tick();
-        if (record) opts.onInterval?.(record);
-      }, intervalMs),
-    );
+    timers.push(setInterval(() => emit(recorder.tick()), intervalMs));
     if (durationMs !== undefined) timers.push(setTimeout(() => end('done'), durationMs));
   };
   // Without a warm-up the first requests are measured, so the clock starts before the load does.
@@ -119,8 +121,7 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     if (why === 'abort' || !engine) run.abort();
     await engine?.destroy();
   }
-  const last = recorder.tick(why === 'done' ? loadEnd : undefined);
-  if (last) opts.onInterval?.(last);
+  emit(recorder.tick(why === 'done' ? loadEnd : undefined));
 
   if (engine?.refused) {
     const message = errorMessage(engine.refused);

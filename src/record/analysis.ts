@@ -1,7 +1,40 @@
 // The verdicts of a run, each with its evidence, as the result file carries them. The analysis
 // (src/analysis/) computes them from measurements alone.
 
+import type { FirstFin, Side } from './tcp.js';
+
 export type Holder = 'client' | 'server' | 'both' | 'none';
+
+/** When both applications close at once, the scheduler picks the side whose FIN leaves first. */
+export interface CloseRace {
+  /** Connections both sides' code closed on its own (each believed it was first). */
+  contested: number;
+  /** Among those, who the kernel saw first, as shares of them. */
+  shares: Record<FirstFin, number>;
+  /** From the first FIN to the other's on those, µs. */
+  marginUs: { p50: number; p90: number } | null;
+  /** What made both close at once, in words. */
+  cause: string;
+}
+
+/** How the run's connections ended, from the kernel's record of each one where there is one. */
+export interface ClosesVerdict {
+  /** tracepoint: every connection's end; sampled: TIME_WAIT counted at intervals (lower bounds). */
+  source: 'tracepoint' | 'sampled';
+  /** Connections that ended during the run, as the kernel saw them; null when sampled. */
+  connections: number | null;
+  firstFin: Record<FirstFin, number> | null;
+  /** server / (client + server + simultaneous); null without first-FIN counts. */
+  serverShare: number | null;
+  marginUs: { p50: number; p90: number; p99: number } | null;
+  /** TIME_WAIT entered per side: per connection (tracepoint), or the peak count (sampled). */
+  timeWaitEntered: Record<Side, number>;
+  /** Both sides close at once and the winner changes with scheduling; null when not. */
+  race: CloseRace | null;
+  /** Where an application believed it closed first and the kernel saw the other side first. */
+  findings: string[];
+  lostEvents: number | null;
+}
 
 export interface TimeWaitVerdict {
   /** null when not measured, or when withheld. */
@@ -9,7 +42,17 @@ export interface TimeWaitVerdict {
   /** Why there is no verdict although it was measured: the run stopped early on a failure. */
   withheld: string | null;
   evidence: {
-    kernel: { clientMax: number; serverMax: number; clientShare: number | null } | null;
+    /**
+     * The kernel: TIME_WAIT entered per side (per connection with the tracer, else the peak
+     * count), the client's share of it, and the peak counts sampled.
+     */
+    kernel: {
+      clientEntered: number;
+      serverEntered: number;
+      clientShare: number | null;
+      clientMax: number;
+      serverMax: number;
+    } | null;
     clientView: Record<string, number> | null;
     serverView: Record<string, number> | null;
   };
@@ -38,8 +81,11 @@ export interface CapacityForecast {
     budgetPerSecond: number | null;
     clientCloseRate: number;
     headroomPerSecond: number | null;
+    /** Ports free when the load began: the range, less those in TIME_WAIT and those held open. */
+    freeAtStart: number | null;
+    /** When the client runs out of ports: free at the start / its close rate (exact). */
     secondsToExhaustion: number | null;
-    /** When EADDRNOTAVAIL first showed, seconds into the load (the middle of that interval). */
+    /** When EADDRNOTAVAIL first showed, seconds into the load. */
     observedExhaustionSeconds: number | null;
     twReuse: string | null;
     /** Whether the setting lets the client reuse its TIME_WAIT ports toward this destination. */
@@ -91,6 +137,7 @@ export interface Anomaly {
 }
 
 export interface Analysis {
+  closes: ClosesVerdict;
   timeWait: TimeWaitVerdict;
   capacity: CapacityForecast;
   race: RaceVerdict;

@@ -100,6 +100,8 @@ export interface DriverTotals {
     onReused: number | null;
     reusedByClass: Record<ErrorClass, number> | null;
     messages: Record<string, number>;
+    /** When each class first occurred, ms since measurement began (e.g. ports running out). */
+    firstMs: Partial<Record<ErrorClass, number>>;
   };
   histograms: Record<string, string>;
   notMeasured: string[];

@@ -64,7 +64,7 @@ const tcpSide = (): TcpSideSummary => ({
   lastAck: maxLast(),
   closing: maxLast(),
   timeWaitLeft: [0, 0, 0, 0, 0, 0],
-  namespaceTimeWait: maxLast(),
+  namespaceTimeWait: { ...maxLast(), atBaseline: 0 },
   counters: counters(),
   sysctls: sysctls(),
 });
@@ -114,6 +114,7 @@ export function exampleDriverSummary(): DriverSummary {
       onReused: 0,
       reusedByClass: errorClasses(),
       messages: {},
+      firstMs: {},
     },
     notMeasured: [],
   };
@@ -129,6 +130,17 @@ export function exampleTcp(): TcpSummary {
     client: tcpSide(),
     server: tcpSide(),
     cost: { samples: 0, meanMs: 0, maxMs: 0, cpuMs: 0, cpuShare: 0 },
+    closes: {
+      connections: 0,
+      firstFin: { client: 0, server: 0, simultaneous: 0, reset: 0 },
+      resetBy: { client: 0, server: 0 },
+      timeWaitEntered: { client: 0, server: 0 },
+      oneSided: 0,
+      lostEvents: 0,
+      marginUs: histogram(),
+      lifetimeMs: durations(),
+    },
+    tracerUnavailable: null,
   };
 }
 
@@ -168,11 +180,27 @@ const forecast = (): SideForecast => ({
 
 export function exampleAnalysis(): Analysis {
   return {
+    closes: {
+      source: 'tracepoint',
+      connections: 0,
+      firstFin: { client: 0, server: 0, simultaneous: 0, reset: 0 },
+      serverShare: 0,
+      marginUs: { p50: 0, p90: 0, p99: 0 },
+      timeWaitEntered: { client: 0, server: 0 },
+      race: {
+        contested: 0,
+        shares: { client: 0, server: 0, simultaneous: 0, reset: 0 },
+        marginUs: { p50: 0, p90: 0 },
+        cause: '',
+      },
+      findings: [],
+      lostEvents: 0,
+    },
     timeWait: {
       holder: 'none',
       withheld: null,
       evidence: {
-        kernel: { clientMax: 0, serverMax: 0, clientShare: 0 },
+        kernel: { clientEntered: 0, serverEntered: 0, clientShare: 0, clientMax: 0, serverMax: 0 },
         clientView: {},
         serverView: {},
       },
@@ -188,6 +216,7 @@ export function exampleAnalysis(): Analysis {
         budgetPerSecond: 0,
         clientCloseRate: 0,
         headroomPerSecond: 0,
+        freeAtStart: 0,
         secondsToExhaustion: 0,
         observedExhaustionSeconds: 0,
         twReuse: '2',
@@ -234,6 +263,8 @@ export function exampleRun(): RunResult {
       platform: 'linux',
       node: '',
       cpus: 0,
+      cpuSplit: { target: [0], client: [1] },
+      cpusShared: null,
       sysctls: { client: sysctls(), server: sysctls() },
     },
     scenario: { name: 'example', variant: null, isolation: 'loopback', thresholds: [] },
@@ -243,6 +274,7 @@ export function exampleRun(): RunResult {
     tcp: exampleTcp(),
     tcpUnavailable: null,
     server: exampleTargetStats(),
+    closeJoin: { matched: 0, kernelOnly: 0, rows: [] },
     timeline: [],
     histograms: {},
     analysis: exampleAnalysis(),

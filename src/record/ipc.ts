@@ -1,6 +1,7 @@
+import type { AppCloseColumns, KernelCloseColumns } from './closes.js';
 import type { DriverInterval, DriverResult } from './driver.js';
 import type { TargetStats } from './target.js';
-import type { SamplerSource, Side, Sysctls, TcpEntry } from './tcp.js';
+import type { SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from './tcp.js';
 
 // Messages between the orchestrator and its children (target, driver, sampler), each a forked
 // keepalive-lab process with an IPC channel. A child that fails sends its error, code and all,
@@ -25,10 +26,13 @@ export interface ErrorMessage {
 export type TargetMessage =
   | { type: 'ready'; pid: number; host: string; port: number; url: string; statsPort: number }
   | { type: 'stats'; final: true; stats: TargetStats }
+  /** The connections it saw end since the last such message, for the join with the kernel's. */
+  | { type: 'closes'; closes: AppCloseColumns }
   | ErrorMessage;
 
 export type DriverMessage =
-  | { type: 'interval'; interval: DriverInterval }
+  /** `closes`: the connections it saw end in the interval, for the join with the kernel's. */
+  | { type: 'interval'; interval: DriverInterval; closes: AppCloseColumns }
   | { type: 'result'; result: DriverResult }
   | ErrorMessage;
 
@@ -38,18 +42,31 @@ export type SamplerMessage =
       source: SamplerSource;
       sharedNamespace: boolean;
       sysctls: Record<Side, Sysctls>;
+      /** Each side's namespace TIME_WAIT total when the sampler took its baseline. */
+      baselineTimeWait: Record<Side, number>;
+      /** The tracing instance, to remove should the sampler die; null without a tracer. */
+      tracer: string | null;
+      tracerUnavailable: string | null;
     }
   /**
    * `id` answers a `sample` request; null marks a sample the sampler's own pace took. `cpuMs` is
    * what the sample cost the sampler's process and its tools.
    */
-  | { type: 'entry'; id: number | null; entry: TcpEntry; cpuMs: number }
+  | {
+      type: 'entry';
+      id: number | null;
+      entry: TcpEntry;
+      cpuMs: number;
+      kernelCloses: KernelCloseColumns | null;
+    }
+  /** At the end: the tracer's totals (lost events, margins, lifetimes). */
+  | { type: 'traced'; closes: TracedCloses }
   | ErrorMessage;
 
 export type ParentMessage =
   /** Stop: the driver ends its load early and reports; the sampler finishes and exits. */
   | { type: 'stop' }
-  /** Sampler: take one sample now and answer with this id. */
-  | { type: 'sample'; id: number }
+  /** Sampler: take one sample now and answer with this id; `final` stops the tracer first. */
+  | { type: 'sample'; id: number; final?: boolean }
   /** Sampler: sample on its own interval from one interval from now, or stop pacing. */
   | { type: 'pace'; on: boolean };

@@ -1,7 +1,8 @@
 import type { Analysis } from './analysis.js';
+import type { CloseJoin } from './closes.js';
 import type { DriverInterval, DriverSummary } from './driver.js';
 import type { TargetStats } from './target.js';
-import type { Side, Sysctls, TcpSideEntry, TcpSummary } from './tcp.js';
+import type { CloseCounts, Side, Sysctls, TcpSideEntry, TcpSummary } from './tcp.js';
 
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
@@ -14,6 +15,10 @@ export interface Environment {
   platform: string;
   node: string;
   cpus: number;
+  /** The CPUs the target and the client ran on; null when they shared them (see cpusShared). */
+  cpuSplit: { target: number[]; client: number[] } | null;
+  /** Why they shared the CPUs, when they did. */
+  cpusShared: string | null;
   sysctls: Record<Side, Sysctls | null>;
 }
 
@@ -25,8 +30,11 @@ export interface RunInterval {
   phase: Phase;
   /** The driver's interval (null outside the measured load). */
   load: DriverInterval | null;
-  /** TCP states per side at that moment and counter increments over the interval. */
-  tcp: Record<Side, TcpSideEntry> | null;
+  /**
+   * TCP states per side at that moment and counter increments over the interval, and the
+   * connections the kernel saw end in it (null without the tracer).
+   */
+  tcp: { client: TcpSideEntry; server: TcpSideEntry; closes: CloseCounts | null } | null;
 }
 
 /** Why a run ended before its load and tail were over. */
@@ -47,6 +55,11 @@ export interface Measurements {
   tcpUnavailable: string | null;
   /** The built-in target's own counters; null for an external server. */
   server: TargetStats | null;
+  /**
+   * Each connection's end as the kernel recorded it, joined with what the client's and the server's
+   * code believed (by client port); null without the kernel tracer.
+   */
+  closeJoin: CloseJoin | null;
   timeline: RunInterval[];
 }
 

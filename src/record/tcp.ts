@@ -1,3 +1,5 @@
+import type { HistogramSummary, LatencySummary } from './histogram.js';
+
 // The kernel's view of one side of the test's connections, as the sampler records it. Flat and
 // serialisable: these shapes cross process boundaries and land in result files.
 
@@ -72,19 +74,51 @@ export interface TcpEntry {
   t: number;
   client: TcpSideEntry;
   server: TcpSideEntry;
+  /** Connections the kernel saw end since the previous entry; null without the tracer. */
+  closes: CloseCounts | null;
   /** Wall time this sample took, ms. */
   costMs: number;
 }
 
 export type TcpSideSummary = Record<TcpState, { max: number; last: number }> & {
   timeWaitLeft: number[];
-  namespaceTimeWait: { max: number; last: number };
+  /**
+   * The namespace's TIME_WAIT total (every port), less the baseline's; `atBaseline` is what it
+   * held when sampling began: ports a client already had in TIME_WAIT before the load.
+   */
+  namespaceTimeWait: { max: number; last: number; atBaseline: number };
   /** Counter increments since the baseline. */
   counters: Counters;
   sysctls: Sysctls;
 };
 
 export type SamplerSource = 'sockdiag' | 'ss' | 'proc';
+
+/** Who sent a connection's first FIN, as the kernel recorded it; `reset` if neither did. */
+export const FIRST_FIN = ['client', 'server', 'simultaneous', 'reset'] as const;
+export type FirstFin = (typeof FIRST_FIN)[number];
+
+/** Connections that ended, counted from the kernel's record of each one (the tracepoint). */
+export interface CloseCounts {
+  connections: number;
+  firstFin: Record<FirstFin, number>;
+  /** The side whose socket reset first, where one did (also after a FIN). */
+  resetBy: Record<Side, number>;
+  /** Closes that left a TIME_WAIT on that side: the active closer(s) of a connection no one reset. */
+  timeWaitEntered: Record<Side, number>;
+  /** Connections of which only one side was visible (the other end on another host). */
+  oneSided: number;
+}
+
+/** The tracer's totals for a run, with what counts alone do not say. */
+export interface TracedCloses extends CloseCounts {
+  /** Events the kernel could not record (a full buffer): counts are short by about a seventh of this. */
+  lostEvents: number;
+  /** From the first FIN to the other side's, where both sent one, µs. */
+  marginUs: HistogramSummary;
+  /** From ESTABLISHED to the last socket's close, ms. */
+  lifetimeMs: LatencySummary;
+}
 
 /** What sampling cost, in the sampler's own process and the helper tools it ran. */
 export interface SamplerCost {
@@ -105,6 +139,10 @@ export interface TcpSummary {
   client: TcpSideSummary;
   server: TcpSideSummary;
   cost: SamplerCost;
+  /** Every connection's end from the kernel's tracepoint; null without it (see tracerUnavailable). */
+  closes: TracedCloses | null;
+  /** Why there is no tracer (not root, no tracefs, switched off); null when it ran. */
+  tracerUnavailable: string | null;
 }
 
 export const TCP_SCHEMA = 'keepalive-lab/tcp@1';

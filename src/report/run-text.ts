@@ -1,8 +1,11 @@
+import type { Analysis } from '../record/analysis.js';
 import type { RunResult } from '../record/run.js';
+import { ROW_HEADINGS, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
 
 // The terminal report of a run, and the comparison table of variants. Pure functions of results.
 
+const f0 = (v: number) => v.toFixed(0);
 const f = (v: number | null | undefined, digits = 1) =>
   v === null || v === undefined ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(digits);
 
@@ -37,14 +40,21 @@ export function runText(r: RunResult): string {
   }
   const tw = a.timeWait;
   const kernel = tw.evidence.kernel;
+  const closes = a.closes;
+  const entered = kernel
+    ? closes.source === 'tracepoint'
+      ? `entered: client ${kernel.clientEntered}, server ${kernel.serverEntered}; peak client ${kernel.clientMax}, server ${kernel.serverMax}`
+      : `peak: client ${kernel.clientMax}, server ${kernel.serverMax}`
+    : '';
   out.push(
     tw.withheld !== null
-      ? `  TIME_WAIT  no verdict: ${tw.withheld}${kernel ? ` (kernel until then: client max ${kernel.clientMax}, server max ${kernel.serverMax})` : ''}`
+      ? `  TIME_WAIT  no verdict: ${tw.withheld}${kernel ? ` (kernel until then: ${entered})` : ''}`
       : tw.holder === null
         ? `  TIME_WAIT  not measured (${r.tcpUnavailable ?? 'no sampler'})`
-        : `  TIME_WAIT  held by: ${tw.holder.toUpperCase()}   (kernel: client max ${kernel?.clientMax}, server max ${kernel?.serverMax})`,
+        : `  TIME_WAIT  held by: ${tw.holder.toUpperCase()}   (kernel, ${entered})`,
   );
   for (const why of tw.explanation) out.push(`             · ${why}`);
+  out.push(...closesText(closes));
   if (r.tcp) {
     const states = (['closeWait', 'finWait2', 'finWait1', 'lastAck', 'closing'] as const)
       .map((st) => [st, r.tcp?.client[st].max ?? 0, r.tcp?.server[st].max ?? 0] as const)
@@ -86,29 +96,31 @@ export function runText(r: RunResult): string {
 }
 
 export function comparisonText(runs: RunResult[]): string {
-  const rows = runs.map((r) => [
-    r.variant ?? r.name,
-    f(r.summary.throughput.rps, 0),
-    f(r.summary.latency.p99, 2),
-    String(r.summary.errors.total),
-    String(r.tcp?.client.timeWait.max ?? '–'),
-    String(r.tcp?.server.timeWait.max ?? '–'),
-    r.analysis.timeWait.holder ?? '–',
-    String(r.analysis.race.errorsOnReused ?? '–'),
-    r.thresholds.every((t) => t.ok) ? 'ok' : 'FAIL',
-  ]);
-  const head = [
-    'variant',
-    'req/s',
-    'p99 ms',
-    'errors',
-    'TW client',
-    'TW server',
-    'holder',
-    'race',
-    'thresholds',
-  ];
+  const rows = runs.map(runRow);
+  const head = [...ROW_HEADINGS];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** How connections ended, from the kernel's record: first FIN, the race, findings, lost events. */
+function closesText(c: Analysis['closes']): string[] {
+  const out: string[] = [];
+  if (c.source === 'tracepoint' && c.firstFin && c.connections !== null) {
+    const f = c.firstFin;
+    const margin = c.marginUs
+      ? `; FIN to FIN p50 ${f0(c.marginUs.p50)} µs, p90 ${f0(c.marginUs.p90)} µs`
+      : '';
+    out.push(
+      `  first FIN  ${c.connections} connections (kernel tracepoint): server ${f.server}, client ${f.client}, both at once ${f.simultaneous}, reset ${f.reset}${c.serverShare !== null ? ` (server ${(100 * c.serverShare).toFixed(1)}%)` : ''}${margin}`,
+    );
+  }
+  if (c.race) {
+    out.push(`  close race ${c.race.cause}`);
+  }
+  for (const finding of c.findings) out.push(`  finding    ${finding}`);
+  if (c.lostEvents) {
+    out.push(`  tracer     LOST ${c.lostEvents} events (a full buffer): counts are short`);
+  }
+  return out;
 }

@@ -3,7 +3,9 @@ import { analyze } from '../analysis/analyze.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { redactHeaders, redactUrl } from '../config/url.js';
+import type { CpuSplit } from '../isolation/cpus.js';
 import type { NetnsTopology } from '../isolation/netns.js';
+import type { CloseJoin } from '../record/closes.js';
 import type { DriverResult } from '../record/driver.js';
 import {
   type Measurements,
@@ -25,11 +27,13 @@ export interface RunParts {
   url: string;
   target: { kind: 'built-in' | 'external'; pid: number | null };
   topology: NetnsTopology | null;
+  cpus: { split: CpuSplit | null; shared: string | null };
   stoppedBy: StoppedBy | null;
   driver: DriverResult;
   server: TargetStats | null;
   tcp: TcpSummary | null;
   tcpUnavailable: string | null;
+  closeJoin: CloseJoin | null;
   timeline: RunInterval[];
 }
 
@@ -43,6 +47,7 @@ export function assemble(p: RunParts): RunResult {
     tcp: p.tcp,
     tcpUnavailable: p.tcpUnavailable,
     server: p.server,
+    closeJoin: p.closeJoin,
     timeline: p.timeline,
   };
   const { spec } = p;
@@ -57,6 +62,8 @@ export function assemble(p: RunParts): RunResult {
       platform: process.platform,
       node: process.version,
       cpus: cpus().length,
+      cpuSplit: p.cpus.split,
+      cpusShared: p.cpus.shared,
       sysctls: { client: p.tcp?.client.sysctls ?? null, server: p.tcp?.server.sysctls ?? null },
     },
     scenario: {

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { ClientKnobs, LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, withoutCredentials } from '../config/url.js';
+import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type Children, watchFailure } from './children.js';
@@ -23,7 +24,7 @@ export function startDriverChild(
   url: string,
   spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
   intervalMs: number,
-  onInterval: (interval: DriverInterval) => void,
+  onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
   prefix: readonly string[] = [],
 ): DriverChild {
   // The URL's credentials become a header, and the spec (headers and all) goes in the
@@ -39,7 +40,7 @@ export function startDriverChild(
   const result = new Promise<DriverResult>((resolve, reject) => {
     let got: DriverResult | null = null;
     child.on('message', (msg: DriverMessage) => {
-      if (msg.type === 'interval') onInterval(msg.interval);
+      if (msg.type === 'interval') onInterval(msg.interval, msg.closes);
       if (msg.type === 'result') got = msg.result;
     });
     child.once('exit', (code, signal) => {

@@ -3,13 +3,16 @@ import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import type { TargetKnobs } from '../config/target.js';
 import { isLabError } from '../errors.js';
+import { onCpus, splitCpus } from '../isolation/cpus.js';
 import { createNetns, type NetnsTopology } from '../isolation/netns.js';
+import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
 import { TcpAccumulator } from '../sampler/accumulator.js';
 import { assemble } from './assemble.js';
 import { Children } from './children.js';
 import { type DriverChild, startDriverChild } from './driver-child.js';
+import { CloseJoiner } from './join.js';
 import { type Sample, type SamplerChild, startSamplerChild } from './sampler-child.js';
 import { startTargetChild, type TargetChild } from './target-child.js';
 
@@ -42,8 +45,19 @@ export async function runOne(
         server: spec.target.sysctls ?? {},
       });
     }
+    // The target and the client on CPUs of their own, as on two hosts (see isolation/cpus.ts);
+    // in a namespace, the namespace first.
+    const { split: cpus, why: cpusShared } = splitCpus(spec.cpus);
+    const targetPrefix = [...(topology?.exec('server') ?? []), ...onCpus(cpus?.target)];
+    const clientPrefix = [...(topology?.exec('client') ?? []), ...onCpus(cpus?.client)];
+    // Each connection's end, as the kernel and as each application saw it, joined by client port.
+    const joiner = new CloseJoiner();
     const target =
-      spec.target.url === undefined ? await startTarget(spec, children, topology) : null;
+      spec.target.url === undefined
+        ? await startTarget(spec, children, topology, targetPrefix, (c) =>
+            joiner.addApp('server', c),
+          )
+        : null;
     const url = target?.url ?? (spec.target.url as string);
     const port = Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
     // In loopback mode the target shares our namespace: the sampler needs no pid for it.
@@ -54,13 +68,25 @@ export async function runOne(
     const timeline: RunInterval[] = [];
     const t0 = performance.now();
     let tcp: TcpAccumulator | null = null;
+    // Sources report at most an interval late (the target every 250 ms): settle behind that.
+    const lagMs = 2 * Math.max(spec.sampler.interval, 1000) + 1000;
     const record = (load: DriverInterval | null, sample: Sample | null, at = phase) => {
       if (sample) tcp?.add(sample.entry, sample.cpuMs);
+      if (sample?.kernelCloses) {
+        joiner.addKernel(sample.kernelCloses);
+        joiner.settle(Number(process.hrtime.bigint()) / 1e6 - lagMs);
+      }
       const entry: RunInterval = {
         t: sample?.entry.t ?? performance.now() - t0,
         phase: at,
         load,
-        tcp: sample ? { client: sample.entry.client, server: sample.entry.server } : null,
+        tcp: sample
+          ? {
+              client: sample.entry.client,
+              server: sample.entry.server,
+              closes: sample.entry.closes,
+            }
+          : null,
       };
       timeline.push(entry);
       opts.onInterval?.(entry);
@@ -73,11 +99,12 @@ export async function runOne(
         serverPid,
         clientPid,
         source: spec.sampler.source,
+        tracer: spec.sampler.tracer,
         intervalMs: spec.sampler.interval,
       },
       (sample) => record(null, sample),
     );
-    if (sampler) tcp = new TcpAccumulator(sampler.sysctls);
+    if (sampler) tcp = new TcpAccumulator(sampler.sysctls, sampler.baselineTimeWait);
     const stops = watchStops(opts.signal, target, sampler);
 
     if (phase === 'warmup') sampler?.pace(true);
@@ -88,7 +115,8 @@ export async function runOne(
       url,
       { client, load: spec.load },
       spec.sampler.interval,
-      (interval) => {
+      (interval, closes) => {
+        joiner.addApp('client', closes);
         if (phase === 'warmup') {
           phase = 'load';
           sampler?.pace(false);
@@ -97,7 +125,7 @@ export async function runOne(
         const sample = sampler ? sampler.sample() : Promise.resolve(null);
         loadSamples.push(sample.then((s) => record(interval, s, 'load')));
       },
-      topology?.exec('client'),
+      clientPrefix,
     );
 
     let stoppedBy: StoppedBy | null = null;
@@ -128,11 +156,12 @@ export async function runOne(
       ]);
       sampler?.pace(false);
     }
-    // A last look at the kernel, unless the run ended because a side of it is gone.
+    // A last look at the kernel, with every close the tracer saw, unless a side of the run is gone.
     if (sampler && (!stoppedBy || stoppedBy.kind === 'interrupted')) {
-      record(null, await sampler.sample(), stoppedBy ? phase : 'tail');
+      record(null, await sampler.sample(true), stoppedBy ? phase : 'tail');
     }
-    await sampler?.finish();
+    const traced = (await sampler?.finish()) ?? null;
+    const server = target ? await target.finish() : null;
     const samplerFailed = stoppedBy?.kind === 'samplerFailed' ? stoppedBy.reason : null;
 
     return assemble({
@@ -141,9 +170,10 @@ export async function runOne(
       url,
       target: target ? { kind: 'built-in', pid: target.pid } : { kind: 'external', pid: serverPid },
       topology,
+      cpus: { split: cpus, shared: cpusShared },
       stoppedBy,
       driver: result,
-      server: target ? await target.finish() : null,
+      server,
       tcp:
         sampler && tcp
           ? tcp.summary({
@@ -152,8 +182,11 @@ export async function runOne(
               sharedNamespace: sampler.sharedNamespace,
               intervalMs: spec.sampler.interval,
               partial: stoppedBy !== null,
+              closes: traced,
+              tracerUnavailable: sampler.tracerUnavailable,
             })
           : null,
+      closeJoin: traced ? joiner.result() : null,
       tcpUnavailable: unavailable ?? samplerFailed,
       timeline,
     });
@@ -168,13 +201,16 @@ function startTarget(
   spec: DeepReadonly<RunSpec>,
   children: Children,
   topology: NetnsTopology | null,
+  prefix: readonly string[],
+  onCloses: (closes: AppCloseColumns) => void,
 ): Promise<TargetChild> {
   const { url: _u, pid: _p, sysctls: _s, ...knobs } = spec.target;
   const host = topology ? { host: topology.server.address } : {};
   return startTargetChild(
     children,
     { ...knobs, ...host } as DeepReadonly<TargetKnobs>,
-    topology?.exec('server'),
+    prefix,
+    onCloses,
   );
 }
 

@@ -1,6 +1,8 @@
 import { once } from 'node:events';
+import type { KernelCloseColumns } from '../record/closes.js';
 import type { ParentMessage, SamplerMessage } from '../record/ipc.js';
-import type { SamplerSource, Side, Sysctls, TcpEntry } from '../record/tcp.js';
+import type { SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from '../record/tcp.js';
+import { removeInstanceNamed } from '../sampler/tracer/tracefs.js';
 import { type Children, stop, watchFailure } from './children.js';
 
 // The TCP sampler as a child (`sample` with an IPC channel), in this machine's namespace; it reads
@@ -11,19 +13,22 @@ import { type Children, stop, watchFailure } from './children.js';
 export interface Sample {
   entry: TcpEntry;
   cpuMs: number;
+  kernelCloses: KernelCloseColumns | null;
 }
 
 export interface SamplerChild {
   source: SamplerSource;
   sharedNamespace: boolean;
   sysctls: Record<Side, Sysctls>;
-  /** A sample now; null once sampling has failed. */
-  sample(): Promise<Sample | null>;
+  baselineTimeWait: Record<Side, number>;
+  tracerUnavailable: string | null;
+  /** A sample now; null once sampling has failed. `final` stops the tracer first. */
+  sample(final?: boolean): Promise<Sample | null>;
   /** Sample on the sampler's own interval (from one interval from now), or stop doing so. */
   pace(on: boolean): void;
   failed: Promise<string>;
-  /** Answers what was asked, then ends the sampler. */
-  finish(): Promise<void>;
+  /** Answers what was asked, then ends the sampler; resolves with the tracer's totals. */
+  finish(): Promise<TracedCloses | null>;
 }
 
 export interface SamplerArgs {
@@ -31,6 +36,7 @@ export interface SamplerArgs {
   serverPid: number | null;
   clientPid: number | null;
   source: string;
+  tracer: string;
   intervalMs: number;
 }
 
@@ -39,7 +45,15 @@ export async function startSamplerChild(
   args: SamplerArgs,
   onPaced: (sample: Sample) => void,
 ): Promise<SamplerChild> {
-  const argv = ['sample', '--port', String(args.port), '--source', args.source];
+  const argv = [
+    'sample',
+    '--port',
+    String(args.port),
+    '--source',
+    args.source,
+    '--tracer',
+    args.tracer,
+  ];
   argv.push('--interval', `${args.intervalMs}ms`);
   if (args.serverPid !== null) argv.push('--server-pid', String(args.serverPid));
   if (args.clientPid !== null) argv.push('--client-pid', String(args.clientPid));
@@ -48,11 +62,13 @@ export async function startSamplerChild(
   const pending = new Map<number, (sample: Sample | null) => void>();
   let nextId = 0;
   let finishing = false;
+  let traced: TracedCloses | null = null;
   const ready = new Promise<Extract<SamplerMessage, { type: 'ready' }>>((resolve) => {
     child.on('message', (msg: SamplerMessage) => {
       if (msg.type === 'ready') resolve(msg);
+      if (msg.type === 'traced') traced = msg.closes;
       if (msg.type !== 'entry') return;
-      const sample = { entry: msg.entry, cpuMs: msg.cpuMs };
+      const sample = { entry: msg.entry, cpuMs: msg.cpuMs, kernelCloses: msg.kernelCloses };
       if (msg.id === null) return onPaced(sample);
       pending.get(msg.id)?.(sample);
       pending.delete(msg.id);
@@ -64,6 +80,8 @@ export async function startSamplerChild(
   const failed = exit.then(([code, signal]) => {
     for (const answer of pending.values()) answer(null);
     pending.clear();
+    // A sampler that did not end its own way cannot have removed its tracing instance.
+    if (first.tracer && !(finishing && code === 0)) removeInstanceNamed(first.tracer);
     // Never settles for a sampler that ends because it was told to.
     return finishing && code === 0 ? new Promise<string>(() => {}) : failure(code, signal).message;
   });
@@ -74,12 +92,14 @@ export async function startSamplerChild(
     source: first.source,
     sharedNamespace: first.sharedNamespace,
     sysctls: first.sysctls,
-    sample() {
+    baselineTimeWait: first.baselineTimeWait,
+    tracerUnavailable: first.tracerUnavailable,
+    sample(final = false) {
       if (!child.connected) return Promise.resolve(null);
       const id = nextId++;
       return new Promise<Sample | null>((resolve) => {
         pending.set(id, resolve);
-        send({ type: 'sample', id });
+        send({ type: 'sample', id, final });
       });
     },
     pace: (on) => send({ type: 'pace', on }),
@@ -89,6 +109,7 @@ export async function startSamplerChild(
       send({ type: 'stop' });
       await Promise.race([exit, new Promise((r) => setTimeout(r, 10_000).unref())]);
       await stop(child);
+      return traced;
     },
   };
 }

@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
+import type { AppCloseColumns } from '../record/closes.js';
 import type { TargetMessage } from '../record/ipc.js';
 import type { TargetStats } from '../record/target.js';
 import { type Children, stop, watchFailure } from './children.js';
@@ -22,6 +23,7 @@ export async function startTargetChild(
   children: Children,
   knobs: DeepReadonly<TargetKnobs>,
   prefix: readonly string[] = [],
+  onCloses: (closes: AppCloseColumns) => void = () => {},
 ): Promise<TargetChild> {
   const child = children.fork(['serve', '--knobs', JSON.stringify(knobs)], prefix);
   const failure = watchFailure(child, 'target');
@@ -30,6 +32,7 @@ export async function startTargetChild(
     child.on('message', (msg: TargetMessage) => {
       if (msg.type === 'ready') resolve(msg);
       if (msg.type === 'stats' && msg.final) final = msg.stats;
+      if (msg.type === 'closes') onCloses(msg.closes);
     });
   });
   const exit = once(child, 'exit') as Promise<[number | null, string | null]>;

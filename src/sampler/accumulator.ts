@@ -17,11 +17,11 @@ import {
 // count, counters summed from the entries' increments (so the timeline sums to the totals), and
 // what the sampling itself cost.
 
-function emptySide(sysctls: Sysctls): TcpSideSummary {
+function emptySide(sysctls: Sysctls, baselineTimeWait: number): TcpSideSummary {
   const out = {} as TcpSideSummary;
   for (const s of TCP_STATES) out[s] = { max: 0, last: 0 };
   out.timeWaitLeft = [0, 0, 0, 0, 0, 0];
-  out.namespaceTimeWait = { max: 0, last: 0 };
+  out.namespaceTimeWait = { max: 0, last: 0, atBaseline: baselineTimeWait };
   out.counters = {} as Counters;
   out.sysctls = sysctls;
   return out;
@@ -34,8 +34,12 @@ export class TcpAccumulator {
   private readonly entries: TcpEntry[] = [];
   private costs = { n: 0, sum: 0, max: 0, cpuMs: 0, firstT: 0, lastT: 0 };
 
-  constructor(sysctls: Record<Side, Sysctls>) {
-    this.sides = { client: emptySide(sysctls.client), server: emptySide(sysctls.server) };
+  /** `baselineTimeWait`: each side's namespace TIME_WAIT total when sampling began. */
+  constructor(sysctls: Record<Side, Sysctls>, baselineTimeWait: Record<Side, number>) {
+    this.sides = {
+      client: emptySide(sysctls.client, baselineTimeWait.client),
+      server: emptySide(sysctls.server, baselineTimeWait.server),
+    };
   }
 
   /** `cpuMs`: the CPU the sample cost, in the sampling process and the tools it ran. */

@@ -2,28 +2,34 @@ import { LabError } from '../errors.js';
 import type { ParentMessage, SamplerMessage } from '../record/ipc.js';
 import { SamplingLoop } from './loop.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
+import { CloseSource, type TracerMode } from './tracer/source.js';
 
 // The sampler as a run's child process: the orchestrator asks for a sample at the end of each
 // driver interval and for paced samples in the warm-up and the tail; each sample goes back as a
-// message with its CPU cost. Living in its own process, that cost is its own and that of its
-// tools, nothing else. It ends when told to stop, when its parent goes, or when sampling fails.
+// message with its CPU cost and, with the kernel tracer, the connections that ended. Living in its
+// own process, that cost is its own and that of its tools, nothing else. It ends when told to stop,
+// when its parent goes, or when sampling fails; the tracing instance goes with it.
 
 export async function sampleForParent(
-  opts: SamplerOptions & { intervalMs: number },
+  opts: SamplerOptions & { intervalMs: number; tracer: TracerMode },
 ): Promise<void> {
   const send = (msg: SamplerMessage) => process.send?.(msg);
   const sampler = await Sampler.create(opts);
+  const { source: closes, unavailable } = CloseSource.open(opts.port, opts.tracer, true);
   let end: () => void = () => {};
   const ended = new Promise<void>((resolve) => {
     end = resolve;
   });
   const loop = new SamplingLoop(sampler, {
     intervalMs: opts.intervalMs,
-    onEntry: (entry, id, cpuMs) => send({ type: 'entry', id, entry, cpuMs }),
+    closes,
+    tracerUnavailable: unavailable,
+    onEntry: (entry, id, cpuMs, kernelCloses) =>
+      send({ type: 'entry', id, entry, cpuMs, kernelCloses }),
     onFailure: () => end(),
   });
   const onMessage = (msg: ParentMessage) => {
-    if (msg.type === 'sample') void loop.now(msg.id);
+    if (msg.type === 'sample') void loop.now(msg.id, msg.final === true);
     else if (msg.type === 'pace') {
       if (msg.on) void loop.pace({ immediate: false });
       else loop.unpace();
@@ -32,18 +38,28 @@ export async function sampleForParent(
   process.on('message', onMessage);
   process.once('SIGTERM', end);
   process.once('SIGINT', end);
-  send({
-    type: 'ready',
-    source: sampler.sourceName,
-    sharedNamespace: sampler.sharedNamespace,
-    sysctls: { client: sampler.sysctls('client'), server: sampler.sysctls('server') },
-  });
-  await ended;
-  process.off('message', onMessage);
-  process.off('SIGTERM', end);
-  process.off('SIGINT', end);
-  // Samples already asked for are answered before the sampler goes.
-  await loop.stop({ port: sampler.port, partial: false });
+  try {
+    send({
+      type: 'ready',
+      source: sampler.sourceName,
+      sharedNamespace: sampler.sharedNamespace,
+      sysctls: { client: sampler.sysctls('client'), server: sampler.sysctls('server') },
+      baselineTimeWait: {
+        client: sampler.baselineTimeWait('client'),
+        server: sampler.baselineTimeWait('server'),
+      },
+      tracer: closes?.instance ?? null,
+      tracerUnavailable: unavailable,
+    });
+    await ended;
+  } finally {
+    process.off('message', onMessage);
+    process.off('SIGTERM', end);
+    process.off('SIGINT', end);
+    // Samples already asked for are answered before the sampler goes; the tracer stops here too.
+    await loop.stop({ port: sampler.port, partial: false });
+  }
+  if (closes) send({ type: 'traced', closes: closes.summary() });
   if (loop.failure) {
     throw new LabError('KAL_SAMPLER_FAILED', loop.failure.message, { cause: loop.failure });
   }

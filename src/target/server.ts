@@ -2,6 +2,7 @@ import Fastify from 'fastify';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
 import { LabError } from '../errors.js';
+import type { AppCloseColumns } from '../record/closes.js';
 import type { TargetStats } from '../record/target.js';
 import { Connections } from './connections.js';
 import { TargetCounters } from './counters.js';
@@ -15,6 +16,8 @@ import { createHandler } from './handler.js';
 // wire behaviour is Node's, not a copy.
 
 export interface TargetServer {
+  /** The connections closed since the last call (with `keepCloses`), for a join. */
+  takeCloses(): AppCloseColumns;
   readonly host: string;
   readonly port: number;
   readonly url: string;
@@ -24,9 +27,12 @@ export interface TargetServer {
   close(graceMs?: number): Promise<TargetStats>;
 }
 
-export async function startTarget(knobs: DeepReadonly<TargetKnobs>): Promise<TargetServer> {
+export async function startTarget(
+  knobs: DeepReadonly<TargetKnobs>,
+  opts: { keepCloses?: boolean } = {},
+): Promise<TargetServer> {
   const counters = new TargetCounters();
-  const connections = new Connections(knobs, counters);
+  const connections = new Connections(knobs, counters, opts.keepCloses === true);
 
   const app = Fastify({
     logger: false,
@@ -77,6 +83,7 @@ export async function startTarget(knobs: DeepReadonly<TargetKnobs>): Promise<Tar
   };
 
   return {
+    takeCloses: () => connections.takeCloses(),
     host: knobs.host,
     port,
     url: `http://${urlHost}:${port}`,

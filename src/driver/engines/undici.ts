@@ -31,6 +31,8 @@ export const UNDICI_CAPABILITIES: Capabilities = {
 };
 
 interface SocketState {
+  /** Its local port, kept: after a close the socket no longer says. */
+  port: number;
   requests: number;
   inflight: number;
   /** When the last request on it settled (performance.now()), so idle time can be measured. */
@@ -69,7 +71,13 @@ export function createUndiciEngine(
 
   const track = (socket: Socket, started: number) => {
     const now = performance.now();
-    const st: SocketState = { requests: 0, inflight: 0, idleSince: now, sawEnd: false };
+    const st: SocketState = {
+      port: socket.localPort ?? 0,
+      requests: 0,
+      inflight: 0,
+      idleSince: now,
+      sawEnd: false,
+    };
     sockets.set(socket, st);
     live.add(socket);
     recorder.opened((now - started) * 1000);
@@ -80,7 +88,7 @@ export function createUndiciEngine(
       live.delete(socket);
       const [closer, reason] = whoClosed(socket, st, closing);
       const idleUs = st.inflight === 0 ? (performance.now() - st.idleSince) * 1000 : null;
-      recorder.closed(closer, reason, st.requests, idleUs);
+      recorder.closed(closer, reason, st.requests, idleUs, st.port);
       if (live.size === 0) allClosed?.();
     });
   };

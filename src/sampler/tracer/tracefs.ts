@@ -143,6 +143,11 @@ function removeInstance(dir: string): void {
   }
 }
 
+/** Removes the instance of that name (a sampler that died could not). */
+export function removeInstanceNamed(name: string): void {
+  if (/^kal-[0-9a-f]{6}$/.test(name)) removeInstance(join(TRACEFS, 'instances', name));
+}
+
 /** Removes instances a killed run left (named with our prefix); returns their names. */
 export function cleanupInstances(): string[] {
   if (!existsSync(join(TRACEFS, 'instances'))) return [];

@@ -32,9 +32,12 @@ export class KernelTracer {
     this.tracker = new ConnectionTracker(port, (c) => this.finished.push(c));
   }
 
-  /** Opens the run's tracing instance; throws KAL_TRACER_UNAVAILABLE (with why) where it cannot. */
-  static open(port: number): KernelTracer {
-    return new KernelTracer(openInstance(port), port);
+  /**
+   * Opens the run's tracing instance (`bufferKbPerCpu`: the kernel's buffer per CPU); throws
+   * KAL_TRACER_UNAVAILABLE (with why) where it cannot.
+   */
+  static open(port: number, bufferKbPerCpu?: number): KernelTracer {
+    return new KernelTracer(openInstance(port, bufferKbPerCpu), port);
   }
 
   get name(): string {
@@ -58,8 +61,9 @@ export class KernelTracer {
     return this.take();
   }
 
-  /** Stops tracing and returns what is left, every connection seen closing included. */
+  /** Stops tracing and returns what is left, every connection seen closing included; once. */
   stop(): KernelClose[] {
+    if (this.lostAtStop !== null) return [];
     const last = this.reader.drain();
     this.process(last, Number.POSITIVE_INFINITY);
     this.tracker.flush(Number.POSITIVE_INFINITY, 0);

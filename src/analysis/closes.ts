@@ -1,0 +1,156 @@
+import type { CloseRace, ClosesVerdict } from '../record/analysis.js';
+import type { CloseJoinRow } from '../record/closes.js';
+import type { Measurements } from '../record/run.js';
+import type { FirstFin } from '../record/tcp.js';
+
+// How the run's connections ended. With the kernel tracer: every connection's first FIN, resets,
+// FIN-to-FIN margins and TIME_WAIT entered per side, and, joined with what each application's
+// code did, what made each side close and where an application's belief about who closed first
+// is not what the kernel saw. Without it: TIME_WAIT counted at intervals, a lower bound.
+
+/** A race needs this share of the contested connections to go each way (or to be simultaneous). */
+export const RACE_SHARE = 0.05;
+const RACE_MIN = 20;
+
+/**
+ * What an application's view of a close says: why it closed (for explanations) and, as a phrase,
+ * when it believed it closed first (for findings).
+ */
+export const CLIENT_VIEWS: Readonly<Record<string, { why: string; when: string }>> = {
+  'client:idleTimeout': {
+    why: "the client's idle timeout closed them",
+    when: 'at its idle timeout',
+  },
+  'client:connectionClose': {
+    why: 'the client closed them after a Connection: close (its own request or the response)',
+    when: 'after a Connection: close',
+  },
+  'client:poolClosed': {
+    why: 'the client pool closed them when the load stopped',
+    when: 'when its pool closed',
+  },
+  'client:error': { why: 'the client closed them after an error', when: 'after an error' },
+};
+export const SERVER_VIEWS: Readonly<Record<string, { why: string; when: string }>> = {
+  'server:idleTimeout': {
+    why: "the target's idle timeout closed them",
+    when: 'at its idle timeout',
+  },
+  'server:requestLimit': {
+    why: 'the target closed them at its request limit',
+    when: 'at its request limit',
+  },
+  'server:closePolicy': {
+    why: 'the target answered Connection: close and closed them',
+    when: 'after answering Connection: close',
+  },
+  'server:clientRequested': {
+    why: 'the client asked for Connection: close and the target closed them after answering',
+    when: "after answering the client's Connection: close",
+  },
+  'server:shutdown': { why: 'the target closed them when it shut down', when: 'when it shut down' },
+  'server:error': { why: 'the target closed them after an error', when: 'after an error' },
+  'server:fault': { why: 'the target closed them by its fault knob', when: 'by its fault knob' },
+};
+
+const firstOf = (k: FirstFin) => (k === 'simultaneous' ? 'both at once' : `the ${k}`);
+
+export function analyzeCloses(m: Measurements): ClosesVerdict {
+  const traced = m.tcp?.closes ?? null;
+  if (!traced) {
+    return {
+      source: 'sampled',
+      connections: null,
+      firstFin: null,
+      serverShare: null,
+      marginUs: null,
+      timeWaitEntered: {
+        client: m.tcp?.client.timeWait.max ?? 0,
+        server: m.tcp?.server.timeWait.max ?? 0,
+      },
+      race: null,
+      findings: [],
+      lostEvents: null,
+    };
+  }
+  const f = traced.firstFin;
+  const finned = f.client + f.server + f.simultaneous;
+  const rows = m.closeJoin?.rows ?? [];
+  return {
+    source: 'tracepoint',
+    connections: traced.connections,
+    firstFin: { ...f },
+    serverShare: finned > 0 ? f.server / finned : null,
+    marginUs:
+      traced.marginUs.count > 0
+        ? { p50: traced.marginUs.p50, p90: traced.marginUs.p90, p99: traced.marginUs.p99 }
+        : null,
+    timeWaitEntered: { ...traced.timeWaitEntered },
+    race: findRace(rows, traced.marginUs.count > 0 ? traced.marginUs : null),
+    findings: beliefsAgainstKernel(rows),
+    lostEvents: traced.lostEvents,
+  };
+}
+
+/** Each application's beliefs about who closed first, where the kernel saw the other side. */
+function beliefsAgainstKernel(rows: readonly CloseJoinRow[]): string[] {
+  const out: string[] = [];
+  const tally = (pick: (r: CloseJoinRow) => boolean) =>
+    rows.filter(pick).reduce((n, r) => n + r.count, 0);
+  const say = (who: string, views: typeof CLIENT_VIEWS, side: 'client' | 'server') => {
+    const other = side === 'client' ? 'server' : 'client';
+    for (const [view, { when }] of Object.entries(views)) {
+      const believed = tally((r) => r[side] === view);
+      const wrong = tally((r) => r[side] === view && r.kernel !== side);
+      if (wrong > 0 && wrong >= 0.01 * believed) {
+        out.push(
+          `${who} believed it closed ${believed} connections first (${when}); the kernel saw the ${other}'s FIN first, or both at once, on ${wrong} of them`,
+        );
+      }
+    }
+  };
+  say("the client's code", CLIENT_VIEWS, 'client');
+  say("the target's code", SERVER_VIEWS, 'server');
+  return out;
+}
+
+/**
+ * Both applications closed on their own (each believed it was first), and the kernel saw both
+ * outcomes often enough that which side wins depends on scheduling, not on the settings.
+ */
+function findRace(
+  rows: readonly CloseJoinRow[],
+  margin: { p50: number; p90: number } | null,
+): CloseRace | null {
+  const contested = rows.filter(
+    (r) =>
+      (r.client?.startsWith('client:') ?? false) &&
+      (r.server === null || r.server.startsWith('server:')) &&
+      r.kernel !== 'reset',
+  );
+  const total = contested.reduce((n, r) => n + r.count, 0);
+  if (total < RACE_MIN) return null;
+  const count = (k: FirstFin) =>
+    contested.filter((r) => r.kernel === k).reduce((n, r) => n + r.count, 0);
+  const shares = {
+    client: count('client') / total,
+    server: count('server') / total,
+    simultaneous: count('simultaneous') / total,
+    reset: 0,
+  };
+  const mixed =
+    (shares.client >= RACE_SHARE && shares.server >= RACE_SHARE) ||
+    shares.simultaneous >= RACE_SHARE;
+  if (!mixed) return null;
+  const top = [...contested].sort((a, b) => b.count - a.count)[0] as CloseJoinRow;
+  const serverWhy = top.server
+    ? (SERVER_VIEWS[top.server]?.why ?? top.server)
+    : 'the server closed them';
+  const clientWhy = CLIENT_VIEWS[top.client ?? '']?.why ?? top.client ?? 'the client closed them';
+  return {
+    contested: total,
+    shares,
+    marginUs: margin ? { p50: margin.p50, p90: margin.p90 } : null,
+    cause: `both sides close at once: ${serverWhy}, and ${clientWhy}; whose FIN leaves first is up to the scheduler (${firstOf('server')} ${(100 * shares.server).toFixed(0)}%, ${firstOf('client')} ${(100 * shares.client).toFixed(0)}%, ${firstOf('simultaneous')} ${(100 * shares.simultaneous).toFixed(0)}%)`,
+  };
+}

@@ -1,0 +1,42 @@
+import type { RunResult } from '../record/run.js';
+
+// One run as a row of a comparison: the same cells for the terminal table and the markdown one.
+
+const n = (v: number | null | undefined, d = 1) =>
+  v == null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(d);
+
+export const ROW_HEADINGS = [
+  'run',
+  'req/s',
+  'p99 ms',
+  'errors',
+  'TIME_WAIT client',
+  'TIME_WAIT server',
+  'server first FIN',
+  'holder',
+  'close race',
+  'race errors',
+  'thresholds',
+] as const;
+
+/** TIME_WAIT per side (entered, with the tracer; else the peak), the holder, the race. */
+export function runRow(r: RunResult): string[] {
+  const c = r.analysis.closes;
+  const tw = r.tcp ? c.timeWaitEntered : null;
+  const holder = r.analysis.timeWait.withheld
+    ? 'no verdict'
+    : (r.analysis.timeWait.holder ?? 'not measured');
+  return [
+    `${r.variant ?? r.name}${r.partial ? ' (partial)' : ''}`,
+    n(r.summary.throughput.rps, 0),
+    n(r.summary.latency.p99, 2),
+    String(r.summary.errors.total),
+    tw ? String(tw.client) : '–',
+    tw ? String(tw.server) : '–',
+    c.serverShare === null ? '–' : `${(100 * c.serverShare).toFixed(1)}%`,
+    holder,
+    c.race ? 'yes' : c.source === 'tracepoint' ? 'no' : '–',
+    String(r.analysis.race.errorsOnReused ?? '–'),
+    r.thresholds.length === 0 ? '–' : r.thresholds.every((t) => t.ok) ? 'ok' : 'FAIL',
+  ];
+}

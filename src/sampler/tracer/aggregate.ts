@@ -1,0 +1,77 @@
+import type { KernelCloseColumns } from '../../record/closes.js';
+import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
+import { createHistogram, durationSummary, summarize } from '../../stats/histogram.js';
+import type { KernelClose } from './connections.js';
+
+// Folds the kernel's per-connection records into counts per interval and for the run, the
+// distributions of FIN-to-FIN margins and lifetimes, and (for the join with the applications'
+// records) per-connection columns.
+
+export function zeroCloseCounts(): CloseCounts {
+  return {
+    connections: 0,
+    firstFin: { client: 0, server: 0, simultaneous: 0, reset: 0 },
+    resetBy: { client: 0, server: 0 },
+    timeWaitEntered: { client: 0, server: 0 },
+    oneSided: 0,
+  };
+}
+
+export function addCloseCounts(into: CloseCounts, c: CloseCounts): void {
+  into.connections += c.connections;
+  into.oneSided += c.oneSided;
+  for (const k of ['client', 'server', 'simultaneous', 'reset'] as const)
+    into.firstFin[k] += c.firstFin[k];
+  for (const k of ['client', 'server'] as const) {
+    into.resetBy[k] += c.resetBy[k];
+    into.timeWaitEntered[k] += c.timeWaitEntered[k];
+  }
+}
+
+const emptyColumns = (): KernelCloseColumns => ({ port: [], at: [], firstFin: [] });
+
+export class CloseAggregator {
+  private interval = zeroCloseCounts();
+  private columns = emptyColumns();
+  private readonly total = zeroCloseCounts();
+  private readonly margins = createHistogram();
+  private readonly lifetimes = createHistogram();
+
+  constructor(private readonly keepColumns: boolean) {}
+
+  add(c: KernelClose): void {
+    const n = this.interval;
+    n.connections++;
+    n.firstFin[c.firstFin]++;
+    if (c.resetBy) n.resetBy[c.resetBy]++;
+    if (c.timeWaitClient) n.timeWaitEntered.client++;
+    if (c.timeWaitServer) n.timeWaitEntered.server++;
+    if (!c.bothSides) n.oneSided++;
+    if (c.marginUs !== null) this.margins.recordValue(Math.max(1, Math.round(c.marginUs)));
+    this.lifetimes.recordValue(Math.max(1, Math.round(c.lifetimeUs)));
+    if (this.keepColumns) {
+      this.columns.port.push(c.clientPort);
+      this.columns.at.push(c.closedAt / 1e6);
+      this.columns.firstFin.push(c.firstFin);
+    }
+  }
+
+  /** What ended since the last call. */
+  take(): { counts: CloseCounts; columns: KernelCloseColumns | null } {
+    const counts = this.interval;
+    const columns = this.keepColumns ? this.columns : null;
+    addCloseCounts(this.total, counts);
+    this.interval = zeroCloseCounts();
+    this.columns = emptyColumns();
+    return { counts, columns };
+  }
+
+  summary(lostEvents: number): TracedCloses {
+    return {
+      ...structuredClone(this.total),
+      lostEvents,
+      marginUs: summarize(this.margins),
+      lifetimeMs: durationSummary(this.lifetimes),
+    };
+  }
+}

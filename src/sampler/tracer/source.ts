@@ -1,0 +1,76 @@
+import { isLabError } from '../../errors.js';
+import type { KernelCloseColumns } from '../../record/closes.js';
+import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
+import { CloseAggregator } from './aggregate.js';
+import { KernelTracer } from './tracer.js';
+
+// The tracer as the sampling loop uses it: opened for the run's port, polled on a short timer of
+// its own so the kernel's buffers never fill whatever the sampling interval, and read out with
+// each sample. `mode`: `auto` uses it where it can be had (root, tracefs) and says once why not
+// otherwise; `on` insists (bad input where it cannot be had); `off` never opens it.
+
+export type TracerMode = 'auto' | 'on' | 'off';
+const POLL_MS = 200;
+
+export class CloseSource {
+  private readonly aggregator: CloseAggregator;
+  private readonly timer: NodeJS.Timeout;
+  private stopped = false;
+
+  private constructor(
+    private readonly tracer: KernelTracer,
+    keepColumns: boolean,
+  ) {
+    this.aggregator = new CloseAggregator(keepColumns);
+    this.timer = setInterval(() => this.poll(), POLL_MS);
+    this.timer.unref();
+  }
+
+  /** The source, or why there is none. `keepColumns` keeps per-connection records for a join. */
+  static open(
+    port: number,
+    mode: TracerMode,
+    keepColumns: boolean,
+  ): { source: CloseSource | null; unavailable: string | null } {
+    if (mode === 'off')
+      return { source: null, unavailable: 'the tracer is switched off (sampler.tracer: off)' };
+    try {
+      return { source: new CloseSource(KernelTracer.open(port), keepColumns), unavailable: null };
+    } catch (err) {
+      if (mode === 'auto' && isLabError(err) && err.code === 'KAL_TRACER_UNAVAILABLE') {
+        return {
+          source: null,
+          unavailable: `${err.message}; closes are estimated from sampled TIME_WAIT`,
+        };
+      }
+      throw err;
+    }
+  }
+
+  get instance(): string {
+    return this.tracer.name;
+  }
+
+  private poll(): void {
+    if (this.stopped) return;
+    for (const c of this.tracer.poll()) this.aggregator.add(c);
+  }
+
+  /** What ended since the last take. */
+  take(): { counts: CloseCounts; columns: KernelCloseColumns | null } {
+    this.poll();
+    return this.aggregator.take();
+  }
+
+  /** Stops tracing; every connection seen closing is counted, for the next take(). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    for (const c of this.tracer.stop()) this.aggregator.add(c);
+  }
+
+  summary(): TracedCloses {
+    return this.aggregator.summary(this.tracer.lost());
+  }
+}
