@@ -247,6 +247,11 @@ describe('a server that accepts and never answers', () => {
       assert.equal(code, 130);
       assert.ok(Date.now() - t0 < 1500, `SIGTERM took ${Date.now() - t0} ms`);
 
+      const instances = () =>
+        existsSync('/sys/kernel/tracing/instances')
+          ? readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith('kal-'))
+          : [];
+      const before = new Set(instances());
       const b = await start();
       b.child.kill('SIGKILL');
       await once(b.child, 'exit');
@@ -257,6 +262,12 @@ describe('a server that accepts and never answers', () => {
         readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '),
       );
       assert.deepEqual(left, [], 'the children went with their parent');
+      // The sampler, left without its parent, still removes its tracing instance.
+      assert.deepEqual(
+        instances().filter((n) => !before.has(n)),
+        [],
+        'no tracing instance left behind',
+      );
     } finally {
       server.close();
     }

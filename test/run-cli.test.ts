@@ -214,7 +214,14 @@ sampler: { interval: 500ms, tail: 500ms }
 
   it('a sampler that dies mid-run: exit 1, the kernel view up to then kept, nothing left running', async () => {
     const dir = scratch();
+    const instances = () =>
+      existsSync('/sys/kernel/tracing/instances')
+        ? readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith('kal-'))
+        : [];
+    // Instances left by anything else on the host are not this test's business: only the run's.
+    const before = new Set(instances());
     const { child, kids, stderr } = await runningLoad(dir, 'nosampler', 100);
+    const ours = instances().filter((n) => !before.has(n));
     const sampler = kids('sample --port');
     assert.equal(sampler.length, 1);
     process.kill(sampler[0] as number, 'SIGKILL');
@@ -225,10 +232,8 @@ sampler: { interval: 500ms, tail: 500ms }
     assert.equal(r.stoppedBy?.kind, 'samplerFailed');
     assert.match(r.tcpUnavailable ?? '', /sampler exited \(SIGKILL\)/);
     assert.ok(r.tcp && r.tcp.cost.samples > 0, 'the samples taken before are in the result');
-    if (existsSync('/sys/kernel/tracing/instances')) {
-      const left = readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith('kal-'));
-      assert.deepEqual(left, [], "the dead sampler's tracing instance was removed");
-    }
+    const left = instances().filter((n) => ours.includes(n));
+    assert.deepEqual(left, [], "the dead sampler's tracing instance was removed");
     assert.equal(spawnSync('pgrep', ['-P', String(child.pid)]).status, 1, 'no child left');
   });
 

@@ -13,7 +13,9 @@ import { CloseSource, type TracerMode } from './tracer/source.js';
 export async function sampleForParent(
   opts: SamplerOptions & { intervalMs: number; tracer: TracerMode },
 ): Promise<void> {
-  const send = (msg: SamplerMessage) => process.send?.(msg);
+  const send = (msg: SamplerMessage) => {
+    if (process.connected) process.send?.(msg);
+  };
   const sampler = await Sampler.create(opts);
   const { source: closes, unavailable } = CloseSource.open(opts.port, opts.tracer, true);
   let end: () => void = () => {};
@@ -35,7 +37,13 @@ export async function sampleForParent(
       else loop.unpace();
     } else if (msg.type === 'stop') end();
   };
+  // The parent's going closes the channel; with nothing else holding the event loop (the tracer's
+  // timer is unref'd) the process would simply exit with `ended` pending and the tracing instance
+  // left behind, so a closed channel ends the work like a stop, and any exit removes the instance.
+  const atExit = () => closes?.stop();
   process.on('message', onMessage);
+  process.once('disconnect', end);
+  process.once('exit', atExit);
   process.once('SIGTERM', end);
   process.once('SIGINT', end);
   try {
@@ -54,6 +62,8 @@ export async function sampleForParent(
     await ended;
   } finally {
     process.off('message', onMessage);
+    process.off('disconnect', end);
+    process.off('exit', atExit);
     process.off('SIGTERM', end);
     process.off('SIGINT', end);
     // Samples already asked for are answered before the sampler goes; the tracer stops here too.
