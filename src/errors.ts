@@ -16,6 +16,8 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 const CATALOGUE = {
   KAL_CONFIG_INVALID: { exit: EXIT.badInput, title: 'invalid configuration' },
   KAL_CONFIG_UNREADABLE: { exit: EXIT.badInput, title: 'cannot read configuration' },
+  KAL_RESULT_UNREADABLE: { exit: EXIT.badInput, title: 'cannot read a result' },
+  KAL_RESULTS_INCOMPARABLE: { exit: EXIT.badInput, title: 'cannot compare these results' },
   KAL_FLAG_INVALID: { exit: EXIT.badInput, title: 'invalid command line' },
   KAL_PORT_IN_USE: { exit: EXIT.badInput, title: 'port already in use' },
   KAL_ADDRESS_UNAVAILABLE: { exit: EXIT.badInput, title: 'cannot bind address' },

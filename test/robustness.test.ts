@@ -7,6 +7,8 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
 import { isLabError } from '../src/errors.js';
+import { exampleRun } from '../src/record/example.js';
+import { RUNS_SCHEMA } from '../src/record/run.js';
 import { runCli } from './helpers/cli.js';
 
 // Property-based fuzzing of every input surface: scenario files and the flags of each command.
@@ -15,6 +17,35 @@ import { runCli } from './helpers/cli.js';
 // counterexample, which becomes a test of its own. Bounded in cases and in time.
 
 const SEED = 20261122;
+
+/** Files `compare` may be given: results it can read, of two scenarios, and what it cannot read. */
+const RESULT_FILES = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'kal-fuzz-results-'));
+  const file = (name: string, content: unknown) => {
+    const path = join(dir, name);
+    writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+    return path;
+  };
+  const run = exampleRun();
+  return [
+    file('run.json', run),
+    file('other.json', { ...run, name: 'other' }),
+    file('variants.json', {
+      schema: RUNS_SCHEMA,
+      name: run.name,
+      startedAt: run.startedAt,
+      partial: false,
+      repeats: 1,
+      variants: [{ ...run, variant: 'a' }],
+    }),
+    file('old.json', { ...run, schema: 'keepalive-lab/run@1' }),
+    file('text.json', 'not json'),
+    file('null.json', 'null'),
+    '/dev/null',
+    dir,
+    join(dir, 'missing.json'),
+  ];
+})();
 const dir = mkdtempSync(join(tmpdir(), 'kal-fuzz-'));
 
 const junk = fc.oneof(
@@ -225,6 +256,13 @@ describe('robustness: fuzzed input never escapes as a crash', () => {
         'sample',
         ...p.flat(),
       ]),
+      fc
+        .tuple(
+          fc.constantFrom(...RESULT_FILES),
+          fc.constantFrom(...RESULT_FILES),
+          pairs(['--tolerance', '--seed', '--json', '--markdown']),
+        )
+        .map(([a, b, p]) => ['compare', a, b, ...p.flat()]),
     );
     fc.assert(
       fc.property(commands, (args) => checkCli([...args, '--dry-run'])),

@@ -6,7 +6,14 @@ import type { RunFile, RunInterval, RunResult } from '../record/run.js';
 
 export interface RunInfo {
   name: string;
+  /** The variant as shown: its name, with the repeat (`keep-alive #2`) when runs repeat. */
   variant: string | null;
+  /** The variant's own name, without the repeat; null for a scenario without variants. */
+  variantName: string | null;
+  /** Which repeat, from 1; null for a run made once. */
+  repeat: number | null;
+  /** Position in the order the runs run, from 0. */
+  index: number;
 }
 
 export interface Output {

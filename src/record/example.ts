@@ -254,6 +254,7 @@ export function exampleRun(): RunResult {
     schema: 'keepalive-lab/run@2',
     name: 'example',
     variant: null,
+    repeat: null,
     startedAt: '1970-01-01T00:00:00.000Z',
     finishedAt: '1970-01-01T00:00:00.000Z',
     partial: false,

@@ -84,6 +84,8 @@ export interface RunResult extends Measurements {
   schema: typeof RUN_SCHEMA;
   name: string;
   variant: string | null;
+  /** Which repeat this run was, from 1 (`run --repeat N`); null for a run made once. */
+  repeat: number | null;
   startedAt: string;
   finishedAt: string;
   environment: Environment;
@@ -99,6 +101,9 @@ export interface RunsResult {
   name: string;
   startedAt: string;
   partial: boolean;
+  /** How many times each variant ran; the runs interleave (A B A B …). */
+  repeats: number;
+  /** Every run, in the order they ran. */
   variants: RunResult[];
 }
 

@@ -19,6 +19,10 @@ export const ROW_HEADINGS = [
   'thresholds',
 ] as const;
 
+/** The run's name in tables and headings: the variant (or scenario), and which repeat. */
+export const runLabel = (r: RunResult) =>
+  `${r.variant ?? r.name}${r.repeat === null ? '' : ` #${r.repeat}`}`;
+
 /** TIME_WAIT per side (entered, with the tracer; else the peak), the holder, the race. */
 export function runRow(r: RunResult): string[] {
   const c = r.analysis.closes;
@@ -27,7 +31,7 @@ export function runRow(r: RunResult): string[] {
     ? 'no verdict'
     : (r.analysis.timeWait.holder ?? 'not measured');
   return [
-    `${r.variant ?? r.name}${r.partial ? ' (partial)' : ''}`,
+    `${runLabel(r)}${r.partial ? ' (partial)' : ''}`,
     n(r.summary.throughput.rps, 0),
     n(r.summary.latency.p99, 2),
     String(r.summary.errors.total),

@@ -1,5 +1,5 @@
 import type { RunResult } from '../record/run.js';
-import { ROW_HEADINGS, runRow } from './row.js';
+import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 
 // A markdown summary for $GITHUB_STEP_SUMMARY or a pull request. Pure.
 
@@ -25,7 +25,7 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
     ];
     const failed = r.thresholds.filter((t) => !t.ok);
     if (notes.length === 0 && failed.length === 0) continue;
-    out.push('', `### ${r.variant ?? r.name}`);
+    out.push('', `### ${runLabel(r)}`);
     for (const w of notes) out.push(`- ${w}`);
     for (const t of failed) out.push(`- ❌ \`${t.expr}\` (actual ${t.actual ?? t.reason})`);
   }

@@ -1,6 +1,6 @@
 import type { Analysis } from '../record/analysis.js';
 import type { RunResult } from '../record/run.js';
-import { ROW_HEADINGS, runRow } from './row.js';
+import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
 
 // The terminal report of a run, and the comparison table of variants. Pure functions of results.
@@ -13,7 +13,7 @@ export function runText(r: RunResult): string {
   const s = r.summary;
   const a = r.analysis;
   const out: string[] = [];
-  const title = r.variant ? `${r.name} (variant of the scenario)` : r.name;
+  const title = r.variant ? `${runLabel(r)} (variant of the scenario)` : runLabel(r);
   out.push(
     `${title} — ${r.target.kind} target ${r.target.url}${r.partial ? `  [PARTIAL: ${r.stoppedBy?.reason ?? 'interrupted'}]` : ''}`,
   );

@@ -23,6 +23,7 @@ import { evaluateThreshold } from '../thresholds/evaluate.js';
 
 export interface RunParts {
   spec: DeepReadonly<RunSpec>;
+  repeat: number | null;
   startedAt: string;
   url: string;
   target: { kind: 'built-in' | 'external'; pid: number | null };
@@ -55,6 +56,7 @@ export function assemble(p: RunParts): RunResult {
     schema: RUN_SCHEMA,
     name: spec.name,
     variant: spec.variant,
+    repeat: p.repeat,
     startedAt: p.startedAt,
     finishedAt: new Date().toISOString(),
     environment: {

@@ -10,6 +10,7 @@ import { type Children, watchFailure } from './children.js';
 // The load driver as a child (`drive`): each interval arrives as a message, then the result.
 
 const SPEC_ENV = 'KEEPALIVE_LAB_DRIVE_SPEC';
+const RESULT_EXIT_MS = 5000;
 
 export interface DriverChild {
   child: ChildProcess;
@@ -41,7 +42,13 @@ export function startDriverChild(
     let got: DriverResult | null = null;
     child.on('message', (msg: DriverMessage) => {
       if (msg.type === 'interval') onInterval(msg.interval, msg.closes);
-      if (msg.type === 'result') got = msg.result;
+      if (msg.type !== 'result') return;
+      got = msg.result;
+      // Its work is done: a driver that then fails to exit (a handle left open) must not hold
+      // the run, which waits for the exit so the driver's last writes are in.
+      setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }, RESULT_EXIT_MS).unref();
     });
     child.once('exit', (code, signal) => {
       if (got) resolve(got);

@@ -26,6 +26,8 @@ import { startTargetChild, type TargetChild } from './target-child.js';
 
 export interface RunOptions {
   signal?: AbortSignal;
+  /** Which repeat this is, from 1 (run --repeat); absent for a run made once. */
+  repeat?: number;
   /** Each timeline entry as it is made. */
   onInterval?: (entry: RunInterval) => void;
 }
@@ -166,6 +168,7 @@ export async function runOne(
 
     return assemble({
       spec,
+      repeat: opts.repeat ?? null,
       startedAt,
       url,
       target: target ? { kind: 'built-in', pid: target.pid } : { kind: 'external', pid: serverPid },
