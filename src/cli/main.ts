@@ -2,8 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
 import { cleanupCommand } from './cleanup.js';
+import { compareCommand } from './compare.js';
 import { driveCommand } from './drive.js';
 import { leaveParent, watchParent } from './parent.js';
+import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { sampleCommand } from './sample.js';
 import { schemaCommand } from './schema.js';
@@ -22,6 +24,8 @@ const program = new Command('keepalive-lab')
 
 for (const cmd of [
   runCommand(),
+  compareCommand(),
+  reportCommand(),
   serveCommand(),
   driveCommand(),
   sampleCommand(),

@@ -37,6 +37,20 @@ export function sampleCommand(): Command {
       return;
     }
     const out = typeof opts.json === 'string' ? await fileAt(opts.json, '--json') : null;
+    if (o.metricsPort !== undefined) {
+      const { exportMetrics } = await import('../metrics/exporter.js');
+      const result = await exportMetrics({
+        ...sides,
+        intervalMs: o.interval,
+        ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
+        host: o.metricsHost,
+        metricsPort: o.metricsPort,
+        keepTimeline: out !== null,
+      });
+      await out?.write(`${JSON.stringify(result, null, 2)}\n`);
+      if (result.partial) process.exitCode = EXIT.interrupted;
+      return;
+    }
     const { runSampler } = await import('../sampler/run.js');
     const controller = new AbortController();
     const stop = () => controller.abort();

@@ -49,4 +49,18 @@ export const sampleCommandSchema = z.strictObject({
   duration: duration({ min: 1 }).optional().describe('stop after this long; default: until Ctrl-C'),
   source: samplerSchema.shape.source,
   tracer: samplerSchema.shape.tracer,
+  metricsPort: z
+    .number({ error: 'expected a port number from 0 to 65535' })
+    .int()
+    .min(0, { error: 'must be between 0 and 65535' })
+    .max(65535, { error: 'must be between 0 and 65535' })
+    .optional()
+    .describe(
+      'export the per-side TCP metrics as Prometheus /metrics on this port (runs until stopped)',
+    ),
+  metricsHost: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('the address /metrics listens on (0.0.0.0 for a scraper on another host)'),
 });

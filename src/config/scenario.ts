@@ -4,6 +4,7 @@ import { parseThreshold } from '../thresholds/parse.js';
 import { clientSchema, loadSchema } from './driver.js';
 import { samplerSchema } from './sampler.js';
 import { checkTimeouts, targetKnobsSchema } from './target.js';
+import { duration } from './units.js';
 import { targetUrlProblem } from './url.js';
 
 // The scenario file: one source for its types, its validation and configs/schema.json. Every key
@@ -120,6 +121,27 @@ export const scenarioSchema = z.strictObject({
       dir: z.string().default('results').describe('directory for result files'),
       json: z.string().optional().describe('exact path of the JSON result'),
       markdown: z.string().optional().describe('also write a markdown summary here'),
+      html: z
+        .string()
+        .optional()
+        .describe('also write the HTML report here (one file, opens offline)'),
+      metrics: z
+        .strictObject({
+          port: z
+            .number({ error: 'expected a port number from 0 to 65535' })
+            .int()
+            .min(0, { error: 'must be between 0 and 65535' })
+            .max(65535, { error: 'must be between 0 and 65535' })
+            .describe('serve Prometheus /metrics on this port during the run (0: any free port)'),
+          host: z.string().min(1).default('127.0.0.1').describe('the address /metrics listens on'),
+          grace: duration({ max: 3_600_000 })
+            .default(15_000)
+            .describe(
+              'keep serving this long after the run, so the last interval is scraped (at least the scrape interval)',
+            ),
+        })
+        .optional()
+        .describe('Prometheus /metrics while the run lasts (also: run --metrics-port)'),
     })
     .prefault({}),
   variants: z.array(variantSchema).default([]).describe('named overrides run one after another'),

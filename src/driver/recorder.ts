@@ -90,6 +90,9 @@ class Window {
   }
 }
 
+const sumOf = (counts: Record<ErrorClass, number>) =>
+  ERROR_CLASSES.reduce((n, c) => n + counts[c], 0);
+
 const micros = (us: number) => (us < 1 ? 1 : Math.round(us));
 
 export class Recorder {
@@ -246,8 +249,10 @@ export class Recorder {
       errors: w.errorCount(),
       errorsByClass: { ...w.errors },
       latency: durationSummary(w.latency),
+      latencyUs: encodeHistogram(w.latency),
       newConnections: w.opened,
       closedConnections: w.closed,
+      errorsOnReused: this.capabilities.connectionReuse ? sumOf(w.reusedErrors) : null,
       behindSchedule: w.behindSchedule,
     };
     w.addTo(this.total);

@@ -1,6 +1,8 @@
 import { appendTo, fileAt, freshFileIn } from './file.js';
+import { htmlFile } from './html-file.js';
 import { type JsonOutput, jsonFile } from './json-file.js';
 import { markdownFile } from './markdown.js';
+import { metricsOutput } from './metrics.js';
 import type { Output } from './output.js';
 import { terminalProgress } from './terminal-progress.js';
 import { terminalReport } from './terminal-report.js';
@@ -13,12 +15,17 @@ export interface OutputChoice {
   json?: string | undefined;
   out?: string | undefined;
   markdown?: string | undefined;
+  html?: string | undefined;
+  /** --metrics-port, checked by the caller. */
+  metricsPort?: number | undefined;
 }
 
 export interface ScenarioOutput {
   dir: string;
   json?: string | undefined;
   markdown?: string | undefined;
+  html?: string | undefined;
+  metrics?: { port: number; host: string; grace: number } | undefined;
 }
 
 export function selectRunOutputs(
@@ -47,7 +54,30 @@ export function selectRunOutputs(
   else if (scenario.markdown !== undefined) {
     outputs.push(markdownFile(() => fileAt(scenario.markdown as string, 'output.markdown')));
   }
+  const html = flags.html ?? scenario.html;
+  if (html !== undefined) {
+    const field = flags.html !== undefined ? '--html' : 'output.html';
+    outputs.push(htmlFile(() => fileAt(html, field), process.stderr));
+  }
   const summary = env.GITHUB_STEP_SUMMARY;
   if (summary) outputs.push(markdownFile(() => appendTo(summary, '$GITHUB_STEP_SUMMARY')));
+  // Last: its grace period begins once everything else is written.
+  const metrics = scenario.metrics;
+  if (flags.metricsPort !== undefined || metrics) {
+    outputs.push(
+      metricsOutput(
+        {
+          port: flags.metricsPort ?? (metrics?.port as number),
+          host: metrics?.host ?? '127.0.0.1',
+          graceMs: metrics?.grace ?? 15_000,
+          field: {
+            port: flags.metricsPort !== undefined ? '--metrics-port' : 'output.metrics.port',
+            host: 'output.metrics.host',
+          },
+        },
+        process.stderr,
+      ),
+    );
+  }
   return { outputs, json };
 }

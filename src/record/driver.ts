@@ -48,8 +48,16 @@ export interface DriverInterval {
   errors: number;
   errorsByClass: Record<ErrorClass, number>;
   latency: LatencySummary;
+  /**
+   * This interval's latencies (µs) as an HDR histogram, compressed base64: intervals add up
+   * exactly (merged shards, Prometheus buckets), where percentiles could not.
+   */
+  latencyUs: string;
   newConnections: number;
   closedConnections: number;
+  /** Errors on a connection that had served a request before (a keep-alive race); null when the
+   * engine cannot tell reused connections apart. */
+  errorsOnReused: number | null;
   behindSchedule: number;
 }
 

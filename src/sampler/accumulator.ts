@@ -35,7 +35,11 @@ export class TcpAccumulator {
   private costs = { n: 0, sum: 0, max: 0, cpuMs: 0, firstT: 0, lastT: 0 };
 
   /** `baselineTimeWait`: each side's namespace TIME_WAIT total when sampling began. */
-  constructor(sysctls: Record<Side, Sysctls>, baselineTimeWait: Record<Side, number>) {
+  constructor(
+    sysctls: Record<Side, Sysctls>,
+    baselineTimeWait: Record<Side, number>,
+    private readonly keepTimeline = true,
+  ) {
     this.sides = {
       client: emptySide(sysctls.client, baselineTimeWait.client),
       server: emptySide(sysctls.server, baselineTimeWait.server),
@@ -44,7 +48,7 @@ export class TcpAccumulator {
 
   /** `cpuMs`: the CPU the sample cost, in the sampling process and the tools it ran. */
   add(entry: TcpEntry, cpuMs: number): void {
-    this.entries.push(entry);
+    if (this.keepTimeline) this.entries.push(entry);
     for (const side of SIDES) this.addSide(this.sides[side], entry[side]);
     const c = this.costs;
     if (c.n === 0) c.firstT = entry.t - entry.costMs;

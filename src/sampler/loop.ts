@@ -28,6 +28,8 @@ export interface LoopOptions {
   ) => void;
   /** Sampling failed (a side's namespace vanished, a tool broke); no sample follows. */
   onFailure?: (err: Error) => void;
+  /** Keep every entry for the result (default); an exporter that runs for weeks keeps none. */
+  keepTimeline?: boolean;
 }
 
 export class SamplingLoop {
@@ -45,6 +47,7 @@ export class SamplingLoop {
     this.acc = new TcpAccumulator(
       { client: sampler.sysctls('client'), server: sampler.sysctls('server') },
       { client: sampler.baselineTimeWait('client'), server: sampler.baselineTimeWait('server') },
+      opts.keepTimeline ?? true,
     );
   }
 

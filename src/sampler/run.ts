@@ -11,7 +11,10 @@ export interface SamplerRunOptions extends SamplerOptions {
   intervalMs: number;
   durationMs?: number;
   signal?: AbortSignal;
-  onSample?: (entry: TcpEntry) => void;
+  /** Each sample, with the CPU it cost (ms) in this process and the tools it ran. */
+  onSample?: (entry: TcpEntry, cpuMs: number) => void;
+  /** Keep the timeline in the result (default); false for an exporter that runs indefinitely. */
+  keepTimeline?: boolean;
   /** An already created sampler (its baseline taken before the load started). */
   sampler?: Sampler;
   /** The kernel tracer: auto (where it can be had), on, off. */
@@ -29,7 +32,8 @@ export async function runSampler(opts: SamplerRunOptions): Promise<TcpResult> {
     intervalMs: opts.intervalMs,
     closes,
     tracerUnavailable: unavailable,
-    onEntry: (entry) => opts.onSample?.(entry),
+    onEntry: (entry, _id, cpuMs) => opts.onSample?.(entry, cpuMs),
+    keepTimeline: opts.keepTimeline ?? true,
   });
   const aborted = () => opts.signal?.aborted === true;
   const onAbort = () => loop.unpace();

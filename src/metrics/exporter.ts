@@ -1,0 +1,40 @@
+import type { TcpResult } from '../record/tcp.js';
+import { runSampler, type SamplerRunOptions } from '../sampler/run.js';
+import { ExporterMetrics } from './exporter-metrics.js';
+import { serveMetrics } from './serve.js';
+
+// The sampler as a Prometheus exporter: samples the port on its interval until Ctrl-C or SIGTERM
+// (or the duration), serving the latest of each series at /metrics. Nothing accumulates per sample
+// unless a result file was asked for, so it can run for weeks.
+
+export interface ExportOptions extends Omit<SamplerRunOptions, 'onSample' | 'signal'> {
+  host: string;
+  metricsPort: number;
+}
+
+export async function exportMetrics(
+  opts: ExportOptions,
+  log: NodeJS.WritableStream = process.stderr,
+): Promise<TcpResult> {
+  const metrics = new ExporterMetrics(opts.port);
+  const server = await serveMetrics(metrics.registry, opts.host, opts.metricsPort, {
+    port: '--metrics-port',
+    host: '--metrics-host',
+  });
+  log.write(`metrics: serving ${server.url} for port ${opts.port} (Ctrl-C stops)\n`);
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await runSampler({
+      ...opts,
+      signal: controller.signal,
+      onSample: (entry, cpuMs) => metrics.sample(entry, cpuMs),
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await server.close();
+  }
+}

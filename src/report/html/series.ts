@@ -1,0 +1,221 @@
+import * as hdr from 'hdr-histogram-js';
+import type { RunInterval, RunResult } from '../../record/run.js';
+
+// A run's timeline and histograms as the arrays a chart plots: one x (seconds since the baseline),
+// one y array per series, null where a series has no value. Long runs are cut to MAX_POINTS by
+// taking each bucket's maximum (states, latency: the peak must not vanish) or mean (rates).
+
+export const MAX_POINTS = 600;
+
+export interface Chart {
+  id: string;
+  title: string;
+  /** What the y axis counts. */
+  unit: string;
+  x: number[];
+  series: { label: string; values: (number | null)[]; dash?: boolean }[];
+  /** Times (s) where the phase changed: the load began, the tail began. */
+  marks: { t: number; label: string }[];
+  /** The x axis is 1/(1-p) on a log scale (an HDR percentile plot). */
+  percentileAxis?: boolean;
+  logY?: boolean;
+}
+
+type Pick = (e: RunInterval) => number | null;
+
+function downsample(entries: RunInterval[], picks: { pick: Pick; how: 'max' | 'mean' }[]) {
+  const step = Math.max(1, Math.ceil(entries.length / MAX_POINTS));
+  const x: number[] = [];
+  const ys = picks.map(() => [] as (number | null)[]);
+  for (let i = 0; i < entries.length; i += step) {
+    const chunk = entries.slice(i, i + step);
+    x.push(Math.round((chunk.at(-1) as RunInterval).t) / 1000);
+    picks.forEach(({ pick, how }, k) => {
+      const vals = chunk.map(pick).filter((v): v is number => v !== null && Number.isFinite(v));
+      const y =
+        vals.length === 0
+          ? null
+          : how === 'max'
+            ? Math.max(...vals)
+            : vals.reduce((a, b) => a + b, 0) / vals.length;
+      (ys[k] as (number | null)[]).push(y);
+    });
+  }
+  return { x, ys };
+}
+
+function phaseMarks(timeline: RunInterval[]): { t: number; label: string }[] {
+  const marks: { t: number; label: string }[] = [];
+  let prev: string | null = null;
+  let prevT = 0;
+  for (const e of timeline) {
+    if (prev !== null && e.phase !== prev) {
+      marks.push({ t: prevT / 1000, label: e.phase === 'tail' ? 'load ends, tail' : `${e.phase}` });
+    }
+    prev = e.phase;
+    prevT = e.t;
+  }
+  if (timeline[0]?.phase === 'load') marks.unshift({ t: 0, label: 'load' });
+  return marks;
+}
+
+const perSecond = (n: number, e: RunInterval) =>
+  e.load && e.load.durationMs > 0 ? (n * 1000) / e.load.durationMs : null;
+
+export const TCP_STATES_SHOWN = [
+  ['timeWait', 'TIME_WAIT'],
+  ['established', 'ESTABLISHED'],
+  ['closeWait', 'CLOSE_WAIT'],
+  ['finWait2', 'FIN_WAIT2'],
+] as const;
+
+export function tcpChart(r: RunResult, id: string): Chart | null {
+  if (!r.timeline.some((e) => e.tcp)) return null;
+  const picks = (['client', 'server'] as const).flatMap((side) =>
+    TCP_STATES_SHOWN.map(([state, label]) => ({
+      label: `${side} ${label}`,
+      dash: side === 'client',
+      pick: ((e: RunInterval) => e.tcp?.[side].states[state] ?? null) as Pick,
+      how: 'max' as const,
+    })),
+  );
+  const { x, ys } = downsample(r.timeline, picks);
+  return {
+    id,
+    title: 'TCP states per side (the run’s connections)',
+    unit: 'sockets',
+    x,
+    series: picks.map((p, k) => ({ label: p.label, values: ys[k] ?? [], dash: p.dash })),
+    marks: phaseMarks(r.timeline),
+  };
+}
+
+export function loadChart(r: RunResult, id: string): Chart {
+  const picks: { label: string; pick: Pick; how: 'max' | 'mean' }[] = [
+    { label: 'p50', pick: (e) => (e.load?.requests ? e.load.latency.p50 : null), how: 'max' },
+    { label: 'p99', pick: (e) => (e.load?.requests ? e.load.latency.p99 : null), how: 'max' },
+    { label: 'p99.9', pick: (e) => (e.load?.requests ? e.load.latency.p999 : null), how: 'max' },
+  ];
+  const { x, ys } = downsample(r.timeline, picks);
+  return {
+    id,
+    title: 'Latency percentiles per interval (ms)',
+    unit: 'ms',
+    x,
+    series: picks.map((p, k) => ({ label: p.label, values: ys[k] ?? [] })),
+    marks: phaseMarks(r.timeline),
+    logY: true,
+  };
+}
+
+export function rateChart(r: RunResult, id: string): Chart {
+  const classes = new Set<string>();
+  for (const e of r.timeline) {
+    for (const [c, n] of Object.entries(e.load?.errorsByClass ?? {})) if (n > 0) classes.add(c);
+  }
+  const picks: { label: string; pick: Pick; how: 'max' | 'mean'; dash?: boolean }[] = [
+    { label: 'requests/s', pick: (e) => (e.load ? e.load.rps : null), how: 'mean' },
+    {
+      label: 'connections opened/s',
+      pick: (e) => (e.load ? perSecond(e.load.newConnections, e) : null),
+      how: 'mean',
+    },
+    ...[...classes].map((c) => ({
+      label: `${c} errors/s`,
+      dash: true,
+      pick: ((e: RunInterval) =>
+        e.load
+          ? perSecond(e.load.errorsByClass[c as keyof typeof e.load.errorsByClass], e)
+          : null) as Pick,
+      how: 'mean' as const,
+    })),
+  ];
+  const { x, ys } = downsample(r.timeline, picks);
+  return {
+    id,
+    title: 'Throughput, connections opened and errors per second',
+    unit: '/s',
+    x,
+    series: picks.map((p, k) => ({
+      label: p.label,
+      values: ys[k] ?? [],
+      ...(p.dash ? { dash: true } : {}),
+    })),
+    marks: phaseMarks(r.timeline),
+  };
+}
+
+/** Percentile levels for an HDR plot: evenly spaced in log10(1/(1-p)), up to 99.999%. */
+const LEVELS = Array.from({ length: 51 }, (_, i) => 100 * (1 - 10 ** (-i / 10)));
+
+/** x = log10(1/(1-p)); y = latency at p, ms. */
+export function percentileCurve(
+  encodedUs: string | undefined,
+): { x: number[]; y: number[] } | null {
+  if (!encodedUs) return null;
+  const h = hdr.decodeFromCompressedBase64(encodedUs, 64, false);
+  try {
+    if (h.totalCount === 0) return null;
+    const x: number[] = [];
+    const y: number[] = [];
+    for (const p of LEVELS) {
+      // A level past the last recorded value is only the maximum repeated.
+      if ((1 - p / 100) * h.totalCount < 0.5 && x.length > 0) break;
+      x.push(Math.log10(1 / (1 - Math.min(p, 99.9999) / 100)));
+      y.push(h.getValueAtPercentile(p) / 1000);
+    }
+    return { x, y };
+  } finally {
+    h.destroy();
+  }
+}
+
+/** Curves on one x: the union of their levels, null where a curve stopped. */
+export function percentileChart(
+  id: string,
+  title: string,
+  curves: { label: string; encoded: string | undefined }[],
+): Chart | null {
+  const made = curves
+    .map((c) => ({ label: c.label, curve: percentileCurve(c.encoded) }))
+    .filter((c): c is { label: string; curve: { x: number[]; y: number[] } } => c.curve !== null);
+  if (made.length === 0) return null;
+  const x = [...new Set(made.flatMap((c) => c.curve.x))].sort((a, b) => a - b);
+  return {
+    id,
+    title,
+    unit: 'ms',
+    x,
+    series: made.map((c) => {
+      const at = new Map(c.curve.x.map((v, i) => [v, c.curve.y[i] as number]));
+      return { label: c.label, values: x.map((v) => at.get(v) ?? null) };
+    }),
+    marks: [],
+    percentileAxis: true,
+    logY: true,
+  };
+}
+
+/** One series per run on the same axes (variants overlaid). */
+export function overlayChart(
+  runs: { label: string; r: RunResult }[],
+  id: string,
+  title: string,
+  unit: string,
+  pick: Pick,
+  how: 'max' | 'mean',
+): Chart {
+  const per = runs.map(({ label, r }) => ({ label, ...downsample(r.timeline, [{ pick, how }]) }));
+  const x = [...new Set(per.flatMap((p) => p.x))].sort((a, b) => a - b);
+  return {
+    id,
+    title,
+    unit,
+    x,
+    series: per.map((p) => {
+      const at = new Map(p.x.map((v, i) => [v, p.ys[0]?.[i] ?? null]));
+      return { label: p.label, values: x.map((v) => at.get(v) ?? null) };
+    }),
+    marks: [],
+  };
+}

@@ -1,0 +1,305 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest, createServer as httpServer } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { RunResult } from '../src/record/run.js';
+import { CLI } from './helpers/cli.js';
+import { DASHBOARDS, substitute } from './helpers/dashboards.js';
+
+// A real Prometheus on loopback scrapes a short run (`run --metrics-port`) and the exporter
+// (`sample --metrics-port`) watching the same target port; then every panel expression of the
+// shipped dashboards is asked of it through its HTTP API, and what it saw is held against the
+// run's own result and against ss.
+
+const missing = spawnSync('prometheus', ['--version']).error
+  ? 'prometheus is not installed (Debian package prometheus; .ci/run installs it)'
+  : false;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  s.close();
+  await once(s, 'close');
+  return port;
+}
+
+const children: ChildProcess[] = [];
+// SIGTERM first: the exporter removes its tracing instance on the way out, which SIGKILL forbids.
+after(async () => {
+  const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of alive) c.kill('SIGTERM');
+  await Promise.race([Promise.all(alive.map((c) => once(c, 'exit'))), sleep(5000)]);
+  for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+function start(cmd: string, args: string[]): ChildProcess {
+  const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(c);
+  return c;
+}
+
+async function getJson(url: string): Promise<{
+  status: string;
+  data: {
+    resultType: string;
+    result: {
+      metric: Record<string, string>;
+      values?: [number, string][];
+      value?: [number, string];
+    }[];
+  };
+}> {
+  const res = await fetch(url);
+  return (await res.json()) as never;
+}
+
+async function metricsText(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+function value(text: string, name: string, labels: string): number {
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
+  assert.ok(line, `${name}{${labels}} exported`);
+  return Number(line.split(' ').at(-1));
+}
+
+describe('Prometheus scraping a run and the exporter', { skip: missing }, () => {
+  it('every panel of both dashboards returns data, and the TIME_WAIT peak matches the result', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kal-prom-'));
+    const [promPort, runPort, exporterPort, targetPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      `global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: keepalive-lab-run
+    static_configs: [{ targets: ['127.0.0.1:${runPort}'] }]
+  - job_name: keepalive-lab-exporter
+    static_configs: [{ targets: ['127.0.0.1:${exporterPort}'] }]
+`,
+    );
+    const prom = start('prometheus', [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+    ]);
+    const api = `http://127.0.0.1:${promPort}/api/v1`;
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`http://127.0.0.1:${promPort}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      assert.equal(prom.exitCode, null, 'prometheus started');
+      await sleep(200);
+    }
+    // The exporter first, on the port the run's target will take: it sees the run from outside.
+    start(process.execPath, [
+      CLI,
+      'sample',
+      '--port',
+      String(targetPort),
+      '--interval',
+      '500ms',
+      '--metrics-port',
+      String(exporterPort),
+    ]);
+    const scenario = join(dir, 's.yaml');
+    const json = join(dir, 'r.json');
+    writeFileSync(
+      scenario,
+      `name: prom
+target: { port: ${targetPort}, connectionClose: always }
+load: { duration: 5s, rate: 200 }
+sampler: { interval: 500ms, tail: 1s }
+output: { dir: "${dir}", metrics: { port: ${runPort}, grace: 4s } }
+`,
+    );
+    const t0 = Date.now() / 1000;
+    const run = start(process.execPath, [CLI, 'run', scenario, '--json', json]);
+    const [code] = await once(run, 'exit');
+    assert.equal(code, 0);
+    const result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
+    const end = Date.now() / 1000;
+
+    // Every panel expression, the variables as "All" would give them.
+    const empty: string[] = [];
+    for (const { file, d } of DASHBOARDS) {
+      for (const p of d.panels) {
+        for (const t of p.targets ?? []) {
+          const expr = substitute(t.expr, { __rate_interval: '4s', port: String(targetPort) });
+          const q = new URLSearchParams({
+            query: expr,
+            start: String(t0),
+            end: String(end),
+            step: '1',
+          });
+          const r = await getJson(`${api}/query_range?${q}`);
+          assert.equal(r.status, 'success', expr);
+          const values = r.data.result
+            .flatMap((s) => s.values ?? [])
+            .filter(([, v]) => v !== 'NaN');
+          if (values.length === 0) empty.push(`${file}: ${p.title}: ${expr}`);
+        }
+      }
+    }
+    assert.deepEqual(empty, [], 'every panel expression returns data');
+
+    // The server's TIME_WAIT peak as Prometheus saw it, against the run's own result: TIME_WAIT
+    // only grows in a run this short (each lasts 60 s), so the last scrapes hold the peak.
+    const peak = await getJson(
+      `${api}/query?${new URLSearchParams({
+        query: `max_over_time(keepalive_lab_tcp_connection_states{job="keepalive-lab-run",side="server",state="time_wait"}[2m])`,
+        time: String(end),
+      })}`,
+    );
+    const seen = Number(peak.data.result[0]?.value?.[1]);
+    const tcp = result.tcp;
+    assert.ok(tcp);
+    // Within one sample of the run (what one scrape can miss): 200 closes/s × 0.5 s.
+    assert.ok(
+      Math.abs(seen - tcp.server.timeWait.max) <= 100,
+      `${seen} vs ${tcp.server.timeWait.max}`,
+    );
+    assert.ok(tcp.server.timeWait.max >= 900);
+    // The exporter saw the same port from outside the run.
+    const outside = await getJson(
+      `${api}/query?${new URLSearchParams({
+        query: `max_over_time(keepalive_lab_tcp_connection_states{job="keepalive-lab-exporter",side="server",state="time_wait"}[2m])`,
+        time: String(end),
+      })}`,
+    );
+    const exporterSeen = Number(outside.data.result[0]?.value?.[1]);
+    assert.ok(
+      Math.abs(exporterSeen - tcp.server.timeWait.max) <= 100,
+      `${exporterSeen} vs ${tcp.server.timeWait.max}`,
+    );
+    // Latency from the histogram: the count Prometheus holds is every request of the run.
+    const count = await getJson(
+      `${api}/query?${new URLSearchParams({
+        query: `max_over_time(keepalive_lab_request_duration_seconds_count{job="keepalive-lab-run"}[2m])`,
+        time: String(end),
+      })}`,
+    );
+    assert.equal(Number(count.data.result[0]?.value?.[1]), result.summary.requests.completed);
+  });
+});
+
+describe('sample --metrics-port: the exporter', {
+  skip: process.platform !== 'linux' && 'Linux only',
+}, () => {
+  it('runs a minute against a serving target with flat RSS, and counts what ss counts', async (t) => {
+    // A server that closes when asked (its TIME_WAITs) and keeps other connections open.
+    const server = httpServer((req, res) => {
+      if (req.url === '/close') res.setHeader('connection', 'close');
+      res.end('ok');
+    }).listen(0, '127.0.0.1');
+    // Idle keep-alive connections stay open the whole minute (Node's default closes them at 5 s).
+    server.keepAliveTimeout = 120_000;
+    await once(server, 'listening');
+    const port = (server.address() as { port: number }).port;
+    const metricsPort = await freePort();
+    const exporter = start(process.execPath, [
+      CLI,
+      'sample',
+      '--port',
+      String(port),
+      '--interval',
+      '1s',
+      '--metrics-port',
+      String(metricsPort),
+    ]);
+    let stderr = '';
+    exporter.stderr?.on('data', (b) => {
+      stderr += b;
+    });
+    for (let i = 0; i < 50 && !stderr.includes('metrics: serving'); i++) await sleep(100);
+    assert.match(stderr, /metrics: serving http:\/\/127\.0\.0\.1:\d+\/metrics for port \d+/);
+    const rssOf = async () =>
+      value(
+        await metricsText(metricsPort),
+        'keepalive_lab_exporter_process_resident_memory_bytes',
+        '',
+      );
+    const get = (path: string, agent: boolean) =>
+      new Promise<void>((resolve, reject) => {
+        const r = httpRequest(
+          { host: '127.0.0.1', port, path, agent: agent ? keepAlive : false },
+          (res) => {
+            res.resume();
+            res.on('end', resolve);
+          },
+        );
+        r.on('error', reject);
+        r.end();
+      });
+    const { Agent } = await import('node:http');
+    const keepAlive = new Agent({ keepAlive: true, maxSockets: 5 });
+    try {
+      // Five connections held open, idle, for the whole test.
+      await Promise.all(Array.from({ length: 5 }, () => get('/', true)));
+      // 45 s of churn at ~50 closes a second (bounded: 2,250 connections), RSS read along the way.
+      const rss: number[] = [];
+      const until = Date.now() + 45_000;
+      let closes = 0;
+      while (Date.now() < until) {
+        await Promise.all(Array.from({ length: 5 }, () => get('/close', false)));
+        closes += 5;
+        await sleep(100);
+        if (closes % 500 === 0) rss.push(await rssOf());
+      }
+      await sleep(2500);
+      // Nothing has expired yet (TIME_WAIT lasts 60 s), so the exporter's last sample and ss agree.
+      const text = await metricsText(metricsPort);
+      const ss = (filter: string) =>
+        spawnSync('ss', ['-Htan', 'state', filter, `( sport = :${port} )`], { encoding: 'utf8' })
+          .stdout.split('\n')
+          .filter(Boolean).length;
+      const sel = `port="${port}",side="server",state=`;
+      assert.equal(
+        value(text, 'keepalive_lab_tcp_connection_states', `${sel}"time_wait"`),
+        ss('time-wait'),
+      );
+      assert.equal(
+        value(text, 'keepalive_lab_tcp_connection_states', `${sel}"established"`),
+        ss('established'),
+      );
+      assert.equal(ss('established'), 5);
+      assert.ok(
+        ss('time-wait') >= closes * 0.95,
+        `${ss('time-wait')} TIME_WAIT of ${closes} closes`,
+      );
+      const samples = value(text, 'keepalive_lab_sampler_samples_total', `port="${port}"`);
+      assert.ok(samples >= 40, `${samples} samples`);
+      // RSS flat: the last reading within 15% of the first taken after warm-up.
+      assert.ok(rss.length >= 4, `${rss.length} readings`);
+      t.diagnostic(`exporter RSS (MB): ${rss.map((b) => (b / 1e6).toFixed(1)).join(' ')}`);
+      const [first, last] = [rss[1] as number, rss.at(-1) as number];
+      assert.ok(
+        last < first * 1.15,
+        `RSS ${Math.round(first / 1e6)} MB → ${Math.round(last / 1e6)} MB`,
+      );
+      exporter.kill('SIGINT');
+      const [code] = await once(exporter, 'exit');
+      assert.equal(code, 130, 'Ctrl-C ends the exporter as it ends sample');
+    } finally {
+      keepAlive.destroy();
+      server.close();
+      server.closeAllConnections();
+    }
+  });
+});
