@@ -107,3 +107,42 @@ describe('catalogue: resets, leaks and races', () => {
     assert.equal(r.summary.connections.closedBy, null, 'autocannon cannot say who closed');
   });
 });
+
+describe('catalogue: where Node http.Agent and undici differ on the same server', () => {
+  /** Every variant of a scenario, as the file has it (these depend on their durations). */
+  async function variants(file: string): Promise<RunResult[]> {
+    const raw = (await loadConfigFile(`configs/${file}`)) as Record<string, unknown>;
+    const { runs } = resolveScenario(raw, file);
+    const out: RunResult[] = [];
+    for (const spec of runs) out.push(await runOne(spec));
+    return out;
+  }
+
+  it('clients-idle-timeouts.yaml: undici closes idle first (client), http.Agent waits (server)', async () => {
+    const [undici, http] = await variants('clients-idle-timeouts.yaml');
+    assert.ok(undici && http);
+    assert.equal(undici.summary.engine, 'undici');
+    assert.equal(http.summary.engine, 'http');
+    assert.equal(holder(undici), 'client', JSON.stringify(undici.analysis.timeWait.evidence));
+    assert.equal(holder(http), 'server', JSON.stringify(http.analysis.timeWait.evidence));
+    for (const r of [undici, http]) assert.ok(r.thresholds.every((t) => t.ok));
+    // Each client's own account agrees with the kernel on why: its idle timer, or the server's.
+    assert.ok((undici.summary.connections.clientCloseReasons?.idleTimeout ?? 0) >= 10);
+    assert.ok((http.server?.serverCloseReasons.idleTimeout ?? 0) >= 10);
+  });
+
+  it('clients-hint.yaml: the same hint, a new connection per burst for undici, reuse for http.Agent', async () => {
+    const [undici, http] = await variants('clients-hint.yaml');
+    assert.ok(undici && http);
+    for (const r of [undici, http])
+      assert.ok(
+        r.thresholds.every((t) => t.ok),
+        JSON.stringify(r.thresholds),
+      );
+    const entered = (r: RunResult) => r.analysis.closes.timeWaitEntered.client;
+    assert.ok(entered(undici) >= 2 * entered(http), `${entered(undici)} vs ${entered(http)}`);
+    assert.ok(
+      (http.summary.latency.reused?.count ?? 0) > (undici.summary.latency.reused?.count ?? 0),
+    );
+  });
+});

@@ -30,6 +30,10 @@ export const CLIENT_VIEWS: Readonly<Record<string, { why: string; when: string }
     why: 'the client closed them after a Connection: close (its own request or the response)',
     when: 'after a Connection: close',
   },
+  'client:notReusable': {
+    why: "the client would not keep them idle (its free sockets were enough, or the server's Keep-Alive hint left no time to reuse them)",
+    when: 'right after the response, not keeping it idle',
+  },
   'client:poolClosed': {
     why: 'the client pool closed them when the load stopped',
     when: 'when its pool closed',

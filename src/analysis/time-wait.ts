@@ -125,6 +125,10 @@ function applicationsExplanation(m: Measurements): string[] {
       d.clientCloseReasons?.connectionClose ?? 0,
     ],
     [
+      'the client counted {n} closes right after the response, not keeping them idle (free sockets enough, or a hint too short)',
+      d.clientCloseReasons?.notReusable ?? 0,
+    ],
+    [
       'the client pool counted {n} closes when the load stopped',
       d.clientCloseReasons?.poolClosed ?? 0,
     ],

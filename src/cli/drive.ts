@@ -47,7 +47,9 @@ export function driveCommand(): Command {
       ...(spec.client as object),
       ...flagValues(opts, clientSchema.shape, CLIENT_FLAGS),
     } as Record<string, unknown>;
-    if (typeof clientInput.headers === 'string') clientInput.headers = parseHeaders(opts.headers);
+    for (const key of ['headers', 'agent'] as const) {
+      if (typeof clientInput[key] === 'string') clientInput[key] = parseJsonFlag(key, opts[key]);
+    }
     const problems: LabError[] = [];
     const attempt = <T>(fn: () => T): T | undefined => {
       try {
@@ -117,12 +119,14 @@ export function driveCommand(): Command {
   });
 }
 
-function parseHeaders(raw: unknown): unknown {
+const JSON_EXAMPLES = { headers: '{"x-test":"1"}', agent: '{"timeout":"2s","scheduling":"fifo"}' };
+
+function parseJsonFlag(key: keyof typeof JSON_EXAMPLES, raw: unknown): unknown {
   try {
     return JSON.parse(String(raw));
   } catch {
-    throw new LabError('KAL_FLAG_INVALID', '--headers is not JSON', {
-      problems: [{ path: '--headers', message: 'give a JSON object, e.g. {"x-test":"1"}' }],
+    throw new LabError('KAL_FLAG_INVALID', `--${key} is not JSON`, {
+      problems: [{ path: `--${key}`, message: `give a JSON object, e.g. ${JSON_EXAMPLES[key]}` }],
     });
   }
 }

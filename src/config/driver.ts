@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import { z } from 'zod';
 import { duration } from './units.js';
 
@@ -46,78 +47,159 @@ function checkHeaders(headers: Record<string, string>, ctx: z.RefinementCtx): vo
   }
 }
 
-export const clientSchema = z.strictObject({
-  engine: z
-    .enum(['undici', 'autocannon'])
-    .default('undici')
-    .describe('load engine: undici (the client Node users run) or autocannon'),
-  connections: z
-    .number()
-    .int()
-    .min(1, { error: 'must be at least 1' })
-    .max(100_000)
-    .default(10)
-    .describe('connections in the pool (closed loop: also the number of requesters)'),
-  pipelining: z
-    .number()
-    .int()
-    .min(1, { error: 'must be at least 1' })
-    .max(1024)
-    .default(1)
-    .describe('requests in flight per connection'),
-  keepAlive: z
-    .boolean()
-    .default(true)
-    .describe('false sends Connection: close on every request (undici reset: true)'),
-  keepAliveTimeout: duration({ min: 1, max: MAX_TIMER })
-    .default(4000)
-    .describe('client idle timeout when the server sends no hint (undici keepAliveTimeout)'),
-  keepAliveMaxTimeout: duration({ min: 1, max: MAX_TIMER })
-    .default(600_000)
-    .describe(
-      'upper bound on an idle timeout taken from a server hint (undici keepAliveMaxTimeout)',
-    ),
-  keepAliveTimeoutThreshold: duration({ max: MAX_TIMER })
-    .default(2000)
-    .describe('subtracted from the server hint (undici keepAliveTimeoutThreshold)'),
-  maxRequestsPerConnection: z
-    .number()
-    .int()
-    .min(0)
-    .default(0)
-    .describe('close a connection after this many requests; 0 = unlimited'),
-  reconnectRate: z
-    .number()
-    .int()
-    .min(0)
-    .default(0)
-    .describe('autocannon only: reconnect after this many requests; 0 = never'),
-  timeout: duration({ min: 1, max: MAX_TIMER })
-    .default(10_000)
-    .describe('per-request timeout (headers and body)'),
-  connectTimeout: duration({ min: 1, max: MAX_TIMER })
-    .default(10_000)
-    .describe('TCP connect timeout'),
-  method: z
-    .enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
-    .default('GET')
-    .describe('request method'),
-  path: z
-    .string()
-    .regex(/^\//, { error: 'must start with /' })
-    // undici refuses anything outside printable Latin-1 without spaces: escape it (%20).
-    .regex(/^[\u0021-\u00ff]*$/, {
-      error: 'spaces and characters beyond Latin-1 must be %-escaped',
-    })
-    .optional()
-    .describe('request path; defaults to the URL path'),
-  headers: z
-    .record(z.string(), z.string({ error: 'header values are strings' }))
-    .superRefine(checkHeaders)
-    .default({})
-    .describe('extra request headers, e.g. { "x-test": "1" }'),
-  body: z.string().optional().describe('request body'),
-});
+/** Whether this Node's http.Agent takes agentKeepAliveTimeoutBuffer (Node 24.7 and later). */
+export const AGENT_HINT_BUFFER =
+  'agentKeepAliveTimeoutBuffer' in (new Agent() as unknown as Record<string, unknown>);
+
+/** Knobs one engine has and another has not: said, never silently ignored. */
+function checkEngineKnobs(
+  c: {
+    engine: string;
+    pipelining: number;
+    maxRequestsPerConnection: number;
+    agent?: { keepAliveTimeoutBuffer?: number | undefined } | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const no = (path: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [path], message });
+  if (c.engine !== 'http' && c.agent !== undefined) {
+    no('agent', 'http.Agent options go with engine: http');
+  }
+  if (c.engine === 'http') {
+    if (c.pipelining > 1)
+      no('pipelining', "Node's http client does not pipeline: use engine: undici");
+    if (c.maxRequestsPerConnection > 0) {
+      no(
+        'maxRequestsPerConnection',
+        "http.Agent has no such limit: use engine: undici, or the target's maxRequests",
+      );
+    }
+    if (c.agent?.keepAliveTimeoutBuffer !== undefined && !AGENT_HINT_BUFFER) {
+      no(
+        'agent.keepAliveTimeoutBuffer',
+        `Node ${process.versions.node} has no agentKeepAliveTimeoutBuffer (Node 24.7 and later have; earlier ones subtract 1s)`,
+      );
+    }
+  }
+}
+
+export const clientSchema = z
+  .strictObject({
+    engine: z
+      .enum(['undici', 'http', 'autocannon'])
+      .default('undici')
+      .describe(
+        "load engine: undici (fetch's client), http (Node's http.Agent, as axios, got and most SDKs use it) or autocannon",
+      ),
+    connections: z
+      .number()
+      .int()
+      .min(1, { error: 'must be at least 1' })
+      .max(100_000)
+      .default(10)
+      .describe('connections in the pool (closed loop: also the number of requesters)'),
+    pipelining: z
+      .number()
+      .int()
+      .min(1, { error: 'must be at least 1' })
+      .max(1024)
+      .default(1)
+      .describe('requests in flight per connection'),
+    keepAlive: z
+      .boolean()
+      .default(true)
+      .describe('false sends Connection: close on every request (undici reset: true)'),
+    keepAliveTimeout: duration({ min: 1, max: MAX_TIMER })
+      .default(4000)
+      .describe('client idle timeout when the server sends no hint (undici keepAliveTimeout)'),
+    keepAliveMaxTimeout: duration({ min: 1, max: MAX_TIMER })
+      .default(600_000)
+      .describe(
+        'upper bound on an idle timeout taken from a server hint (undici keepAliveMaxTimeout)',
+      ),
+    keepAliveTimeoutThreshold: duration({ max: MAX_TIMER })
+      .default(2000)
+      .describe('subtracted from the server hint (undici keepAliveTimeoutThreshold)'),
+    maxRequestsPerConnection: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('close a connection after this many requests; 0 = unlimited'),
+    reconnectRate: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe('autocannon only: reconnect after this many requests; 0 = never'),
+    timeout: duration({ min: 1, max: MAX_TIMER })
+      .default(10_000)
+      .describe('per-request timeout (headers and body)'),
+    connectTimeout: duration({ min: 1, max: MAX_TIMER })
+      .default(10_000)
+      .describe('TCP connect timeout'),
+    method: z
+      .enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+      .default('GET')
+      .describe('request method'),
+    path: z
+      .string()
+      .regex(/^\//, { error: 'must start with /' })
+      // undici refuses anything outside printable Latin-1 without spaces: escape it (%20).
+      .regex(/^[\u0021-\u00ff]*$/, {
+        error: 'spaces and characters beyond Latin-1 must be %-escaped',
+      })
+      .optional()
+      .describe('request path; defaults to the URL path'),
+    headers: z
+      .record(z.string(), z.string({ error: 'header values are strings' }))
+      .superRefine(checkHeaders)
+      .default({})
+      .describe('extra request headers, e.g. { "x-test": "1" }'),
+    body: z.string().optional().describe('request body'),
+    agent: z
+      .strictObject({
+        keepAliveMsecs: duration({ min: 1, max: MAX_TIMER })
+          .optional()
+          .describe("initial delay of TCP keep-alive probes on pooled sockets (Node's default 1s)"),
+        maxFreeSockets: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe(
+            'idle sockets kept open; the rest are closed by the client (default: connections)',
+          ),
+        maxTotalSockets: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('sockets for all hosts together'),
+        scheduling: z
+          .enum(['lifo', 'fifo'])
+          .optional()
+          .describe(
+            'which free socket a request takes: the most recently used (lifo, the default) or the oldest',
+          ),
+        timeout: duration({ max: MAX_TIMER })
+          .optional()
+          .describe(
+            "socket timeout: a free socket idle this long is closed by the client; the server's Keep-Alive hint can only shorten it (default 5s as Node's globalAgent; 0: none, as new Agent())",
+          ),
+        keepAliveTimeoutBuffer: duration({ max: MAX_TIMER })
+          .optional()
+          .describe(
+            "subtracted from the server's Keep-Alive: timeout hint (Node 24.7+; Node's default 1s)",
+          ),
+      })
+      .optional()
+      .describe(
+        'http engine only: the http.Agent options beyond connections (maxSockets) and keepAlive',
+      ),
+  })
+  .superRefine(checkEngineKnobs);
 
 export const loadSchema = z
   .strictObject({

@@ -11,6 +11,7 @@ import {
   type EngineName,
 } from '../record/driver.js';
 import { AUTOCANNON_CAPABILITIES } from './engines/autocannon-capabilities.js';
+import { createHttpEngine, HTTP_CAPABILITIES } from './engines/http.js';
 import { createUndiciEngine, UNDICI_CAPABILITIES } from './engines/undici.js';
 import { errorMessage } from './error-class.js';
 import { type LoadRun, startLoad } from './load.js';
@@ -26,6 +27,7 @@ export const DRAIN_MS = 1000;
 
 const CAPABILITIES: Record<EngineName, Capabilities> = {
   undici: UNDICI_CAPABILITIES,
+  http: HTTP_CAPABILITIES,
   autocannon: AUTOCANNON_CAPABILITIES,
 };
 
@@ -50,7 +52,12 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const emit = (interval: DriverInterval | null) => {
     if (interval) opts.onInterval?.(interval, opts.keepCloses ? recorder.takeCloses() : null);
   };
-  const engine = client.engine === 'undici' ? createUndiciEngine(url, client, recorder) : null;
+  const engine =
+    client.engine === 'undici'
+      ? createUndiciEngine(url, client, recorder)
+      : client.engine === 'http'
+        ? createHttpEngine(url, client, recorder)
+        : null;
   // autocannon is a large import; load it only when it is the engine, before the clock starts.
   const autocannonLoad = engine
     ? null

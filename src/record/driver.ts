@@ -29,6 +29,8 @@ export type ClientCloser = (typeof CLIENT_CLOSERS)[number];
 export const CLIENT_CLOSE_REASONS = [
   'idleTimeout',
   'connectionClose',
+  /** The client would not keep it idle: its free list was full, or the hint left no time. */
+  'notReusable',
   'poolClosed',
   'error',
 ] as const;
@@ -117,7 +119,7 @@ export interface DriverTotals {
 
 export const DRIVER_SCHEMA = 'keepalive-lab/drive@1';
 
-export type EngineName = 'undici' | 'autocannon';
+export type EngineName = 'undici' | 'http' | 'autocannon';
 
 /** Options as the driver ran with them; their shape is the configuration schema's. */
 export type OptionsEcho = Readonly<Record<string, unknown>>;

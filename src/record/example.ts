@@ -98,7 +98,13 @@ export function exampleDriverSummary(): DriverSummary {
       opened: 0,
       closed: 0,
       closedBy: { client: 0, server: 0, serverReset: 0 },
-      clientCloseReasons: { idleTimeout: 0, connectionClose: 0, poolClosed: 0, error: 0 },
+      clientCloseReasons: {
+        idleTimeout: 0,
+        connectionClose: 0,
+        notReusable: 0,
+        poolClosed: 0,
+        error: 0,
+      },
       requestsPerConnection: histogram(),
       idle: {
         beforeReuse: durations(),

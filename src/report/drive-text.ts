@@ -32,7 +32,7 @@ export function driveText(r: DriverResult): string {
   const reasons = c.clientCloseReasons;
   lines.push(
     c.closedBy && reasons
-      ? `connections opened ${c.opened}, closed ${c.closed}; closed first by client ${c.closedBy.client} (idle timeout ${reasons.idleTimeout}, after Connection: close ${reasons.connectionClose}, at the end ${reasons.poolClosed}), server ${c.closedBy.server}, server reset ${c.closedBy.serverReset}`
+      ? `connections opened ${c.opened}, closed ${c.closed}; closed first by client ${c.closedBy.client} (idle timeout ${reasons.idleTimeout}, after Connection: close ${reasons.connectionClose}, not kept idle ${reasons.notReusable}, at the end ${reasons.poolClosed}), server ${c.closedBy.server}, server reset ${c.closedBy.serverReset}`
       : `connections ${na}`,
   );
   if (r.errors.total > 0) {

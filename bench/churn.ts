@@ -1,0 +1,165 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Pool } from 'undici';
+import { arg } from './args.js';
+import { spawnServer } from './spawn-server.js';
+
+// bench/churn: new connections per second against the target answering Connection: close (every
+// request a new connection, the server closing with a FIN), in one run, rounds interleaved:
+// - wrk (Debian's), the peer users know;
+// - the bare clients: a `net` loop (connect, request, wait for the server's FIN, close), Node's
+//   http.Agent, undici's Pool;
+// - our engines through `keepalive-lab drive` (its own process, like wrk): http and undici.
+// Prints each one's rate and the ratios: fastest FIN-closing engine / wrk (goal >= 0.9) and each
+// engine / its bare client (goal >= 0.95, i.e. overhead <= 5%).
+//   node dist/bench/churn.js [--seconds 5] [--rounds 3] [--connections 50]
+
+const seconds = arg('seconds', 5);
+const rounds = arg('rounds', 3);
+const connections = arg('connections', 50);
+const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+/** Runs `loop` on `connections` concurrent lanes for `seconds`; completed requests per second. */
+async function lanes(loop: (stop: () => boolean) => Promise<number>): Promise<number> {
+  const until = Date.now() + seconds * 1000;
+  const stop = () => Date.now() >= until;
+  const started = performance.now();
+  const counts = await Promise.all(Array.from({ length: connections }, () => loop(stop)));
+  return counts.reduce((a, b) => a + b, 0) / ((performance.now() - started) / 1000);
+}
+
+function netLoop(port: number) {
+  const req = Buffer.from('GET / HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+  return lanes(async (stop) => {
+    let n = 0;
+    while (!stop()) {
+      await new Promise<void>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => s.write(req));
+        s.on('data', () => {});
+        s.once('end', () => {
+          s.end();
+          n++;
+          resolve();
+        });
+        s.once('error', reject);
+      });
+    }
+    return n;
+  });
+}
+
+function agentLoop(port: number) {
+  const agent = new Agent({ keepAlive: false, maxSockets: connections });
+  return lanes(async (stop) => {
+    let n = 0;
+    while (!stop()) {
+      await new Promise<void>((resolve, reject) => {
+        const r = request({ host: '127.0.0.1', port, agent }, (res) => {
+          res.resume();
+          res.once('end', () => {
+            n++;
+            resolve();
+          });
+        });
+        r.once('error', reject);
+        r.end();
+      });
+    }
+    return n;
+  }).finally(() => agent.destroy());
+}
+
+function undiciLoop(port: number) {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections });
+  return lanes(async (stop) => {
+    let n = 0;
+    while (!stop()) {
+      const r = await pool.request({ path: '/', method: 'GET' });
+      await r.body.dump();
+      n++;
+    }
+    return n;
+  }).finally(() => pool.close());
+}
+
+function wrk(port: number): number {
+  const out = execFileSync(
+    'wrk',
+    ['-t1', `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
+    { encoding: 'utf8' },
+  );
+  return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);
+}
+
+function ours(port: number, engine: string): number {
+  const out = execFileSync(
+    process.execPath,
+    [
+      cli,
+      'drive',
+      `http://127.0.0.1:${port}/`,
+      '--engine',
+      engine,
+      '--connections',
+      String(connections),
+      '--duration',
+      `${seconds}s`,
+      '--json',
+      '-',
+    ],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
+  const r = JSON.parse(out) as { throughput: { rps: number }; errors: { total: number } };
+  if (r.errors.total > 0) throw new Error(`${engine}: ${r.errors.total} errors`);
+  return r.throughput.rps;
+}
+
+const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
+const server = await spawnServer([cli, 'serve', '--port', '0', '--connection-close', 'always']);
+const tools: Record<string, (port: number) => number | Promise<number>> = {
+  ...(hasWrk ? { wrk } : {}),
+  'bare net': netLoop,
+  'bare http.Agent': agentLoop,
+  'bare undici': undiciLoop,
+  'ours http': (p) => ours(p, 'http'),
+  'ours undici': (p) => ours(p, 'undici'),
+};
+const results: Record<string, number[]> = Object.fromEntries(
+  Object.keys(tools).map((k) => [k, []]),
+);
+try {
+  for (const [name, tool] of Object.entries(tools)) {
+    if (name.startsWith('bare')) await tool(server.port); // JIT warm-up of this process's loops
+  }
+  for (let i = 0; i < rounds; i++) {
+    const order = Object.keys(tools);
+    if (i % 2) order.reverse();
+    for (const name of order) {
+      const rate = await (tools[name] as (p: number) => number | Promise<number>)(server.port);
+      (results[name] as number[]).push(rate);
+      console.log(`round ${i + 1} ${name.padEnd(16)} ${rate.toFixed(0)} new connections/s`);
+    }
+  }
+} finally {
+  await server.stop();
+}
+const m = (k: string) => median(results[k] ?? []);
+console.log(
+  `\nmedians over ${rounds} rounds of ${seconds} s, ${connections} connections, target answering Connection: close:`,
+);
+for (const k of Object.keys(tools)) console.log(`  ${k.padEnd(16)} ${m(k).toFixed(0)}/s`);
+const fastest = Math.max(m('ours http'), m('ours undici'));
+if (hasWrk) {
+  const r = fastest / m('wrk');
+  console.log(`fastest engine / wrk: ${r.toFixed(3)} ${r >= 0.9 ? 'PASS' : 'FAIL'} (goal >= 0.9)`);
+}
+for (const [engine, bare] of [
+  ['ours http', 'bare http.Agent'],
+  ['ours undici', 'bare undici'],
+] as const) {
+  const r = m(engine) / m(bare);
+  console.log(`${engine} / ${bare}: ${r.toFixed(3)} ${r >= 0.95 ? 'PASS' : 'FAIL'} (goal >= 0.95)`);
+}
