@@ -75,7 +75,17 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const begin = () => {
     warmupMs = performance.now() - drivingSince;
     recorder.start();
-    timers.push(setInterval(() => emit(recorder.tick()), intervalMs));
+    const measuringSince = performance.now();
+    // The end of a timed load closes the last interval itself. A tick due at the same moment
+    // (the two timers can fire in either order) would leave that last interval a millisecond
+    // long, its rates meaningless: a tick within half an interval of the end is left to it.
+    const endsSoon = () =>
+      durationMs !== undefined && performance.now() - measuringSince > durationMs - intervalMs / 2;
+    timers.push(
+      setInterval(() => {
+        if (!endsSoon()) emit(recorder.tick());
+      }, intervalMs),
+    );
     if (durationMs !== undefined) timers.push(setTimeout(() => end('done'), durationMs));
   };
   // Without a warm-up the first requests are measured, so the clock starts before the load does.
