@@ -14,7 +14,7 @@ import { spawnServer } from './spawn-server.js';
 // - our engines through `keepalive-lab drive` (its own process, like wrk): http and undici.
 // Prints each one's rate and the ratios: fastest FIN-closing engine / wrk (goal >= 0.9) and each
 // engine / its bare client (goal >= 0.95, i.e. overhead <= 5%).
-//   node dist/bench/churn.js [--seconds 5] [--rounds 3] [--connections 50]
+//   node dist/bench/churn.js [--seconds 5] [--rounds 3] [--connections 50] [--only "wrk,ours http"]
 
 const seconds = arg('seconds', 5);
 const rounds = arg('rounds', 3);
@@ -127,6 +127,11 @@ const tools: Record<string, (port: number) => number | Promise<number>> = {
   'ours http': (p) => ours(p, 'http'),
   'ours undici': (p) => ours(p, 'undici'),
 };
+const onlyAt = process.argv.indexOf('--only');
+if (onlyAt > 0) {
+  const keep = new Set((process.argv[onlyAt + 1] ?? '').split(',').map((x) => x.trim()));
+  for (const k of Object.keys(tools)) if (!keep.has(k)) delete tools[k];
+}
 const results: Record<string, number[]> = Object.fromEntries(
   Object.keys(tools).map((k) => [k, []]),
 );
@@ -152,7 +157,7 @@ console.log(
 );
 for (const k of Object.keys(tools)) console.log(`  ${k.padEnd(16)} ${m(k).toFixed(0)}/s`);
 const fastest = Math.max(m('ours http'), m('ours undici'));
-if (hasWrk) {
+if (hasWrk && tools.wrk) {
   const r = fastest / m('wrk');
   console.log(`fastest engine / wrk: ${r.toFixed(3)} ${r >= 0.9 ? 'PASS' : 'FAIL'} (goal >= 0.9)`);
 }
@@ -160,6 +165,7 @@ for (const [engine, bare] of [
   ['ours http', 'bare http.Agent'],
   ['ours undici', 'bare undici'],
 ] as const) {
+  if (!tools[engine] || !tools[bare]) continue;
   const r = m(engine) / m(bare);
   console.log(`${engine} / ${bare}: ${r.toFixed(3)} ${r >= 0.95 ? 'PASS' : 'FAIL'} (goal >= 0.95)`);
 }
