@@ -51,6 +51,8 @@ const side = (timeWait: number): TcpSideEntry => ({
   timeWaitLeft: [0, 0, 0, 0, 0, 0],
   namespaceTimeWait: 0,
   counters: { ...(exampleRun().tcp as TcpSummary).client.counters },
+  portOccupancy: null,
+  connect: null,
 });
 
 /** One load interval of 1 s ending at `t` ms, with the client's TIME_WAIT count then. */
@@ -67,6 +69,9 @@ function loadEntry(t: number, clientTimeWait: number, addrNotAvail = 0): RunInte
     errorsByClass: { ...exampleRun().summary.errors.byClass, EADDRNOTAVAIL: addrNotAvail },
     latency: exampleRun().summary.latency,
     latencyUs: exampleRun().histograms.latencyUs ?? '',
+    connect: null,
+    latencyNew: null,
+    latencyReused: null,
     newConnections: 100,
     closedConnections: 100,
     errorsOnReused: 0,

@@ -14,6 +14,7 @@ import {
 import { resolve } from '../src/config/resolve.js';
 import { runDriver } from '../src/driver/run.js';
 import type { DriverResult } from '../src/record/driver.js';
+import { driveText } from '../src/report/drive-text.js';
 import { CLI, runCli, startCli } from './helpers/cli.js';
 import { eventually } from './helpers/kernel.js';
 import { withTarget } from './helpers/target.js';
@@ -105,6 +106,22 @@ describe('undici engine against the target', () => {
         'warm-up requests were sent but not counted',
       );
       assert.ok(r.measuredMs < 450, `measured ${r.measuredMs} ms`);
+    });
+  });
+
+  it('measures its own cost: a light open loop leaves the event loop mostly idle', async () => {
+    await withTarget({}, async (t) => {
+      const r = await drive(t.url, { connections: 2 }, { rate: 50, duration: '1s' });
+      const x = r.resources;
+      assert.ok(
+        x.eventLoopUtilization > 0 && x.eventLoopUtilization < 0.5,
+        `${x.eventLoopUtilization}`,
+      );
+      assert.ok(x.cpuMs > 0 && x.cpuMs < r.measuredMs, `${x.cpuMs} ms of CPU`);
+      assert.ok(x.peakRssBytes > 20 * 2 ** 20 && x.peakRssBytes < 2 ** 30, `${x.peakRssBytes}`);
+      assert.doesNotMatch(driveText(r), /saturated/);
+      const busy = { ...r, resources: { ...x, eventLoopUtilization: 0.97 } };
+      assert.match(driveText(busy), /driver was saturated/);
     });
   });
 

@@ -94,6 +94,38 @@ describe('isolation: netns', { skip }, () => {
     assert.ok(r.analysis.anomalies.some((a) => a.kind === 'timeWaitOverflow'));
   });
 
+  it('port search: connect time rises as a narrow range fills, and not in a wide one', async () => {
+    const raw = (await loadConfigFile('configs/netns-port-search.yaml')) as Record<string, unknown>;
+    const { runs } = resolveScenario(raw, 'netns-port-search.yaml');
+    const results: RunResult[] = [];
+    for (const spec of runs) results.push(await runOne(spec));
+    for (const r of results) {
+      const ps = r.analysis.latency.portSearch;
+      for (const t of r.thresholds) assert.ok(t.ok, `${r.variant}: ${t.expr}: ${ps.message}`);
+      assert.equal(ps.connectSource, 'kernel', ps.message);
+      // The kernel timed every connect the driver made (SYN_SENT to ESTABLISHED).
+      const kernelConnects = r.tcp?.closes?.connectMs.count ?? 0;
+      const opened = r.summary.connections.opened ?? 0;
+      assert.ok(
+        Math.abs(kernelConnects - opened) <= 0.02 * opened + 20,
+        `${kernelConnects} vs ${opened}`,
+      );
+      // Occupancy is the client's sockets over its range: it grows with what the client holds.
+      const occ = r.timeline.flatMap((i) => (i.load ? [i.tcp?.client.portOccupancy ?? 0] : []));
+      assert.ok((occ.at(-1) as number) > (occ[0] as number), `${occ}`);
+    }
+    const [n, w] = results as [RunResult, RunResult];
+    assert.equal(n.variant, 'narrow');
+    const np = n.analysis.latency.portSearch;
+    const wp = w.analysis.latency.portSearch;
+    assert.ok((np.occupancyHigh as number) > 0.7, `${np.occupancyHigh}`);
+    assert.ok((wp.occupancyHigh as number) < 0.15, `${wp.occupancyHigh}`);
+    assert.ok(
+      (np.connectP50High as number) > 3 * (wp.connectP50High as number),
+      `${np.message} / ${wp.message}`,
+    );
+  });
+
   it('attributes TIME_WAIT as loopback mode does, for every catalogue scenario', async () => {
     // Each catalogue scenario states its loopback verdict as a threshold; the same must hold here.
     const files = readdirSync('configs').filter(

@@ -1,26 +1,10 @@
 import type { LatencyShift } from '../record/analysis.js';
 import type { Measurements } from '../record/run.js';
+import { pearson } from '../stats/correlation.js';
+import { portSearchShift } from './port-search.js';
 
 // How connection churn shows in latency: requests on new connections against reused ones, the
 // connect time, and whether per-interval p99 moves with the TIME_WAIT count.
-
-export function pearson(xs: number[], ys: number[]): number | null {
-  const n = xs.length;
-  if (n < 3) return null;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    const dx = (xs[i] as number) - mx;
-    const dy = (ys[i] as number) - my;
-    sxy += dx * dy;
-    sxx += dx * dx;
-    syy += dy * dy;
-  }
-  return sxx === 0 || syy === 0 ? null : sxy / Math.sqrt(sxx * syy);
-}
 
 export function latencyShift(m: Measurements): LatencyShift {
   const l = m.summary.latency;
@@ -40,5 +24,6 @@ export function latencyShift(m: Measurements): LatencyShift {
     p99Penalty: fresh && reused ? fresh.p99 - reused.p99 : null,
     connect: connect && connect.count > 0 ? { p50: connect.p50, p99: connect.p99 } : null,
     p99VsTimeWait: { r: pearson(p99, tw), intervals: points.length },
+    portSearch: portSearchShift(m.timeline),
   };
 }

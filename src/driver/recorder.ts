@@ -16,6 +16,7 @@ import {
   createHistogram,
   durationSummary,
   encodeHistogram,
+  quantiles,
   summarize,
 } from '../stats/histogram.js';
 
@@ -250,6 +251,9 @@ export class Recorder {
       errorsByClass: { ...w.errors },
       latency: durationSummary(w.latency),
       latencyUs: encodeHistogram(w.latency),
+      connect: this.capabilities.connectTime ? quantiles(w.connect) : null,
+      latencyNew: this.capabilities.connectionReuse ? quantiles(w.latencyNew) : null,
+      latencyReused: this.capabilities.connectionReuse ? quantiles(w.latencyReused) : null,
       newConnections: w.opened,
       closedConnections: w.closed,
       errorsOnReused: this.capabilities.connectionReuse ? sumOf(w.reusedErrors) : null,

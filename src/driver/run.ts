@@ -1,3 +1,4 @@
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, redactHeaders } from '../config/url.js';
@@ -72,8 +73,12 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   });
   const drivingSince = performance.now();
   let warmupMs = 0;
+  let cpuSince: NodeJS.CpuUsage | null = null;
+  let eluSince: EventLoopUtilization | null = null;
   const begin = () => {
     warmupMs = performance.now() - drivingSince;
+    cpuSince = process.cpuUsage();
+    eluSince = performance.eventLoopUtilization();
     recorder.start();
     const measuringSince = performance.now();
     // The end of a timed load closes the last interval itself. A tick due at the same moment
@@ -113,6 +118,8 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
 
   let why = await ended;
   const loadEnd = performance.now();
+  const cpu = cpuSince ? process.cpuUsage(cpuSince) : null;
+  const elu = eluSince ? performance.eventLoopUtilization(eluSince).utilization : 0;
   for (const t of timers) clearTimeout(t);
   let closedCleanly = false;
   if (why === 'done') {
@@ -154,6 +161,8 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   const totals = recorder.summary();
   const timeline = [...recorder.intervals];
   const open = load.rate !== undefined;
+  const measuredMs = timeline.reduce((sum, i) => sum + i.durationMs, 0);
+  const cpuMs = cpu ? (cpu.user + cpu.system) / 1000 : 0;
   return {
     schema: DRIVER_SCHEMA,
     engine: client.engine,
@@ -166,7 +175,14 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     latencyFrom: open && engine ? 'intended-start' : 'send',
     intervalMs,
     warmupMs,
-    measuredMs: timeline.reduce((sum, i) => sum + i.durationMs, 0),
+    measuredMs,
+    resources: {
+      cpuMs,
+      cpuCores: measuredMs > 0 ? cpuMs / measuredMs : 0,
+      eventLoopUtilization: elu,
+      // maxRSS is in kilobytes (getrusage).
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    },
     ...totals,
     requests: {
       total: totals.requests.completed + totals.requests.errors + totals.requests.cancelled,

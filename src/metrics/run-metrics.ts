@@ -27,6 +27,8 @@ export class RunMetrics {
   private readonly cancelled: Counter<string>;
   private readonly opened: Counter<string>;
   private readonly phase: Gauge<string>;
+  private readonly occupancy: Gauge<string>;
+  private readonly connect: Gauge<string>;
   private readonly capacity: Record<string, Gauge<string>>;
   private readonly started = new Set<string>();
 
@@ -68,6 +70,18 @@ export class RunMetrics {
       name: 'keepalive_lab_run_phase',
       help: 'The phase the run is in: 1 for the current one (warmup, load, tail), else 0.',
       labelNames: [...BASE, 'phase'],
+      registers,
+    });
+    this.occupancy = new Gauge({
+      name: 'keepalive_lab_client_port_occupancy_ratio',
+      help: "Share of the client's ephemeral port range its sockets toward the target hold (TIME_WAIT included), each interval.",
+      labelNames,
+      registers,
+    });
+    this.connect = new Gauge({
+      name: 'keepalive_lab_connect_duration_seconds',
+      help: 'Connect time in the last interval at a quantile: source="kernel" from SYN_SENT to ESTABLISHED (the port search included), "driver" as the client timed it.',
+      labelNames: [...BASE, 'source', 'quantile'],
       registers,
     });
     const gauge = (name: string, help: string, sides = false) =>
@@ -121,8 +135,18 @@ export class RunMetrics {
     if (entry.tcp) {
       for (const side of SIDES) this.tcp.side({ ...labels }, side, entry.tcp[side]);
       if (entry.tcp.closes) this.tcp.closes({ ...labels }, entry.tcp.closes);
+      const o = entry.tcp.client.portOccupancy;
+      if (o !== null && o !== undefined) this.occupancy.set(labels, o);
     }
     const load = entry.load;
+    for (const [source, q] of [
+      ['kernel', entry.tcp?.client.connect],
+      ['driver', load?.connect],
+    ] as const) {
+      if (!q) continue;
+      this.connect.set({ ...labels, source, quantile: '0.5' }, q.p50 / 1000);
+      this.connect.set({ ...labels, source, quantile: '0.99' }, q.p99 / 1000);
+    }
     if (!load) return;
     this.requests.inc(labels, load.requests);
     for (const c of ERROR_CLASSES) {

@@ -127,6 +127,49 @@ export interface LatencyShift {
   connect: { p50: number; p99: number } | null;
   /** Pearson correlation of interval p99 with the TIME_WAIT total (both sides). */
   p99VsTimeWait: { r: number | null; intervals: number };
+  /** Whether connect time moved with the client's port occupancy, over the intervals. */
+  portSearch: PortSearchShift;
+}
+
+/**
+ * - `rises`: connect time rose with the share of the client's port range in use (the kernel's
+ *   search for a free port stepping over TIME_WAIT), churn held fixed;
+ * - `followsChurn`: it moved with the rate of new connections instead;
+ * - `flat`: it did not move; `unclear`: it moved with neither;
+ * - `tooFew` / `notMeasured`: no claim (too few intervals; no occupancy or connect times).
+ */
+export type PortSearchVerdict =
+  | 'rises'
+  | 'followsChurn'
+  | 'flat'
+  | 'unclear'
+  | 'tooFew'
+  | 'notMeasured';
+
+export interface PortSearchShift {
+  verdict: PortSearchVerdict;
+  /** Whose connect times: the kernel's (SYN_SENT to ESTABLISHED) or the driver's own. */
+  connectSource: 'kernel' | 'driver' | null;
+  intervals: number;
+  /** Spearman's rank correlation of interval connect p50 with port occupancy. */
+  rankCorrelation: number | null;
+  /** The same with the rate of new connections held fixed (partial correlation). */
+  rankCorrelationGivenChurn: number | null;
+  /** Connect p50 against the rate of new connections, occupancy held fixed. */
+  churnCorrelationGivenOccupancy: number | null;
+  /** Medians over the quarter of intervals with the lowest and the highest occupancy. */
+  occupancyLow: number | null;
+  occupancyHigh: number | null;
+  /** Connect p50, ms. */
+  connectP50Low: number | null;
+  connectP50High: number | null;
+  /** p50 of requests on reused connections, ms (null where none were reused). */
+  reusedP50Low: number | null;
+  reusedP50High: number | null;
+  /** p50 of all requests, ms (from the intended start in an open loop: queueing included). */
+  latencyP50Low: number | null;
+  latencyP50High: number | null;
+  message: string;
 }
 
 export interface Anomaly {

@@ -1,4 +1,4 @@
-import type { HistogramSummary, LatencySummary } from './histogram.js';
+import type { HistogramSummary, LatencySummary, Quantiles } from './histogram.js';
 
 // What the load driver measured: per interval and in total. Flat and serialisable; the driver
 // process sends these to the orchestrator and `drive --json` writes them.
@@ -55,6 +55,14 @@ export interface DriverInterval {
    * exactly (merged shards, Prometheus buckets), where percentiles could not.
    */
   latencyUs: string;
+  /**
+   * The driver's own connect times in this interval (socket created to connected, which includes
+   * the kernel's search for a free port), and the latency of requests on new and on reused
+   * connections; null where the engine cannot tell, or nothing happened.
+   */
+  connect: Quantiles | null;
+  latencyNew: Quantiles | null;
+  latencyReused: Quantiles | null;
   newConnections: number;
   closedConnections: number;
   /** Errors on a connection that had served a request before (a keep-alive race); null when the
@@ -141,6 +149,17 @@ export interface DriverResult extends Omit<DriverTotals, 'requests'> {
   /** Time driven before measuring began (the warm-up), ms. */
   warmupMs: number;
   measuredMs: number;
+  /**
+   * The driver process's own cost while measuring: CPU of all its threads (on loopback it also
+   * pays the kernel's handshake work), the share of time its event loop was busy (near 1: the
+   * driver, not the target, set the pace) and the peak resident memory of the whole run.
+   */
+  resources: {
+    cpuMs: number;
+    cpuCores: number;
+    eventLoopUtilization: number;
+    peakRssBytes: number;
+  };
   requests: {
     /** Completed, failed and cancelled: every request sent. */
     total: number;

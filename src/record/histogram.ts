@@ -16,3 +16,10 @@ export interface HistogramSummary {
 
 /** A distribution of durations, ms. */
 export type LatencySummary = Omit<HistogramSummary, 'stddev'>;
+
+/** The short form a timeline interval carries: how many, the median and the 99th percentile, ms. */
+export interface Quantiles {
+  count: number;
+  p50: number;
+  p99: number;
+}

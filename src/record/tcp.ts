@@ -1,4 +1,4 @@
-import type { HistogramSummary, LatencySummary } from './histogram.js';
+import type { HistogramSummary, LatencySummary, Quantiles } from './histogram.js';
 
 // The kernel's view of one side of the test's connections, as the sampler records it. Flat and
 // serialisable: these shapes cross process boundaries and land in result files.
@@ -67,6 +67,17 @@ export interface TcpSideEntry {
   namespaceTimeWait: number;
   /** Counter increments since the previous entry (the first: since the baseline). */
   counters: Counters;
+  /**
+   * Client side: the share of its ephemeral port range (ip_local_port_range) its sockets toward
+   * the target hold, TIME_WAIT included, 0..1; null on the server side or without the range.
+   */
+  portOccupancy: number | null;
+  /**
+   * Client side: connect times the kernel recorded in the interval, ms, from the socket entering
+   * SYN_SENT (before its port is chosen) to ESTABLISHED; null on the server side or without the
+   * tracer.
+   */
+  connect: Quantiles | null;
 }
 
 export interface TcpEntry {
@@ -118,6 +129,8 @@ export interface TracedCloses extends CloseCounts {
   marginUs: HistogramSummary;
   /** From ESTABLISHED to the last socket's close, ms. */
   lifetimeMs: LatencySummary;
+  /** Client connects, SYN_SENT to ESTABLISHED (the search for a free port included), ms. */
+  connectMs: LatencySummary;
 }
 
 /** What sampling cost, in the sampler's own process and the helper tools it ran. */

@@ -43,5 +43,17 @@ export function driveText(r: DriverResult): string {
   if (r.requests.cancelled > 0) {
     lines.push(`cancelled  ${r.requests.cancelled} still unanswered when the load ended`);
   }
+  lines.push(driverLine(r.resources));
   return lines.join('\n');
 }
+
+/** The driver's own cost, and a warning when its event loop, not the target, set the pace. */
+export function driverLine(x: DriverResult['resources']): string {
+  const line = `driver     event loop ${(x.eventLoopUtilization * 100).toFixed(0)}% busy, ${x.cpuCores.toFixed(2)} cores of CPU, peak RSS ${(x.peakRssBytes / 2 ** 20).toFixed(0)} MiB`;
+  return x.eventLoopUtilization >= DRIVER_BOUND_ELU
+    ? `${line}  (the driver was saturated: the rate is its limit, not the target's)`
+    : line;
+}
+
+/** Event-loop utilization from which the driver, not the target, limits the load. */
+export const DRIVER_BOUND_ELU = 0.95;

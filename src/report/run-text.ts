@@ -1,5 +1,7 @@
 import type { Analysis } from '../record/analysis.js';
+import type { DriverSummary } from '../record/driver.js';
 import type { RunResult } from '../record/run.js';
+import { DRIVER_BOUND_ELU, driverLine } from './drive-text.js';
 import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
 
@@ -30,6 +32,10 @@ export function runText(r: RunResult): string {
       `             new connection p99 ${f(l.newConnection?.p99, 2)} ms (${l.newConnection?.count ?? 0}), reused p99 ${f(l.reused?.p99, 2)} ms (${l.reused?.count ?? 0}), connect p99 ${f(l.connect?.p99, 2)} ms`,
     );
   }
+  const search = l.portSearch as typeof l.portSearch | undefined; // absent in older results
+  if (search && search.verdict !== 'notMeasured' && search.verdict !== 'tooFew') {
+    out.push(`  connect    ${search.message}`);
+  }
   if (s.errors.total > 0) {
     out.push(
       `  errors     ${errorClasses(s).join(', ')}${s.errors.onReused !== null ? `  (${s.errors.onReused} on reused connections)` : ''}`,
@@ -38,6 +44,10 @@ export function runText(r: RunResult): string {
   if (s.requests.cancelled > 0) {
     out.push(`  cancelled  ${s.requests.cancelled} requests still unanswered when the load ended`);
   }
+  // Results written before the driver measured itself carry no resources.
+  const driver = s.resources as DriverSummary['resources'] | undefined;
+  if (driver && driver.eventLoopUtilization >= DRIVER_BOUND_ELU)
+    out.push(`  ${driverLine(driver)}`);
   const tw = a.timeWait;
   const kernel = tw.evidence.kernel;
   const closes = a.closes;

@@ -75,6 +75,7 @@ export class SamplingLoop {
       const entry = await this.sampler.sample();
       const traced = closes?.take() ?? null;
       entry.closes = traced?.counts ?? null;
+      entry.client.connect = traced?.connect ?? null;
       const cpuMs = cpuNowMs() - cpu0;
       this.acc.add(entry, cpuMs);
       this.opts.onEntry?.(entry, id, cpuMs, traced?.columns ?? null);

@@ -45,6 +45,18 @@ interface SideInfo extends NamespaceRef {
   sysctls: Sysctls;
 }
 
+/**
+ * The share of the client's ephemeral port range its sockets toward the target hold (any state,
+ * TIME_WAIT included): what the kernel's search for a free port has to step over.
+ */
+export function portOccupancy(states: StateCounts, sysctls: Sysctls): number | null {
+  const [lo, hi] = (sysctls.ip_local_port_range ?? '').split(/\s+/).map(Number);
+  if (lo === undefined || hi === undefined || !(hi >= lo)) return null;
+  let held = 0;
+  for (const n of Object.values(states)) held += n;
+  return Math.min(1, held / (hi - lo + 1));
+}
+
 export class Sampler {
   private baseline = new Baseline();
   private baselineAt = 0;
@@ -162,6 +174,8 @@ export class Sampler {
       timeWaitLeft: new Array<number>(TIME_WAIT_BUCKETS).fill(0),
       namespaceTimeWait: 0,
       counters: {} as Counters,
+      portOccupancy: null,
+      connect: null,
     });
     const out = { client: fresh(), server: fresh() };
     const count = this.source.count?.bind(this.source);
@@ -175,6 +189,7 @@ export class Sampler {
       out[side].counters = counterDelta(now, info.previous);
       info.previous = now;
     }
+    out.client.portOccupancy = portOccupancy(out.client.states, this.sides.client.sysctls);
     const ended = performance.now();
     // The tracer's closes, when there is one, are added by the sampling loop.
     return { t: ended - this.baselineAt, ...out, closes: null, costMs: ended - started };

@@ -1,5 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
-import type { HistogramSummary, LatencySummary } from '../record/histogram.js';
+import type { HistogramSummary, LatencySummary, Quantiles } from '../record/histogram.js';
 
 // HDR histograms keep memory flat however long a run is, and their compressed encoding lets
 // results be merged later. Values are integers in the caller's unit (microseconds for latency,
@@ -53,6 +53,16 @@ export function summarize(h: Histogram, scale = 1): HistogramSummary {
 export function durationSummary(h: Histogram): LatencySummary {
   const { stddev: _stddev, ...rest } = summarize(h, 1000);
   return rest;
+}
+
+/** A histogram of microseconds as count, p50 and p99 in ms; null when it holds nothing. */
+export function quantiles(h: Histogram): Quantiles | null {
+  if (h.totalCount === 0) return null;
+  return {
+    count: h.totalCount,
+    p50: h.getValueAtPercentile(50) / 1000,
+    p99: h.getValueAtPercentile(99) / 1000,
+  };
 }
 
 export function encodeHistogram(h: Histogram): string {

@@ -6,7 +6,9 @@ import { runText } from '../run-text.js';
 import { CLIENT_SCRIPT } from './client.js';
 import {
   type Chart,
+  connectChart,
   loadChart,
+  occupancyChart,
   overlayChart,
   percentileChart,
   rateChart,
@@ -72,6 +74,12 @@ function verdictHtml(r: RunResult): string {
   items.push(
     `<li><b>Capacity</b>: ${sides.length ? `${sides.join('; ')}. ` : ''}${p.budgetPerSecond !== null ? `Client port budget ${Math.round(p.budgetPerSecond)} new connections/s per destination (${p.range} ports / 60 s), headroom ${Math.round(p.headroomPerSecond ?? 0)}/s${p.secondsToExhaustion !== null ? `; <b class="warn">ports run out in about ${p.secondsToExhaustion.toFixed(0)} s</b>` : ''}.` : ''}</li>`,
   );
+  const search = a.latency.portSearch as typeof a.latency.portSearch | undefined; // older results
+  if (search && search.verdict !== 'notMeasured' && search.verdict !== 'tooFew') {
+    items.push(
+      `<li><b>Connect time</b>: ${search.verdict === 'rises' ? '<b class="warn">rises with port occupancy</b> — ' : ''}${esc(search.message)}.</li>`,
+    );
+  }
   for (const f of c.findings) items.push(`<li>${esc(f)}</li>`);
   for (const an of a.anomalies) items.push(`<li class="warn">${esc(an.message)}</li>`);
   return `<ul class="verdict">${items.join('')}</ul>`;
@@ -83,6 +91,8 @@ function runCharts(r: RunResult, prefix: string): Chart[] {
     tcpChart(r, `${prefix}-tcp`),
     rateChart(r, `${prefix}-rate`),
     loadChart(r, `${prefix}-latency`),
+    connectChart(r, `${prefix}-connect`),
+    occupancyChart(r, `${prefix}-occupancy`),
     percentileChart(
       `${prefix}-hdr`,
       'Latency distribution (HDR percentiles, ms): new vs reused connections',
@@ -143,6 +153,18 @@ function runsBody(file: RunFile): { body: string; charts: Chart[]; title: string
         'mean',
       ),
     ];
+    if (runs.some((r) => r.timeline.some((e) => e.tcp?.client.connect || e.load?.connect))) {
+      overlay.push(
+        overlayChart(
+          labelled,
+          'overlay-connect',
+          'Connect p50 per interval (ms; the kernel’s where traced), variants overlaid',
+          'ms',
+          (e) => e.tcp?.client.connect?.p50 ?? e.load?.connect?.p50 ?? null,
+          'max',
+        ),
+      );
+    }
     const hdr = percentileChart(
       'overlay-hdr',
       'Latency distribution (HDR percentiles, ms), variants overlaid',

@@ -145,6 +145,66 @@ export function rateChart(r: RunResult, id: string): Chart {
   };
 }
 
+/**
+ * Connect time per interval (the kernel's, SYN_SENT→ESTABLISHED, and the driver's own) beside the
+ * client's port occupancy; null when the run has neither.
+ */
+export function connectChart(r: RunResult, id: string): Chart | null {
+  const has = r.timeline.some((e) => e.load?.connect || e.tcp?.client.connect);
+  if (!has) return null;
+  const picks: { label: string; pick: Pick; how: 'max' | 'mean'; dash?: boolean }[] = [
+    { label: 'kernel connect p50', pick: (e) => e.tcp?.client.connect?.p50 ?? null, how: 'max' },
+    { label: 'kernel connect p99', pick: (e) => e.tcp?.client.connect?.p99 ?? null, how: 'max' },
+    {
+      label: 'driver connect p50',
+      pick: (e) => e.load?.connect?.p50 ?? null,
+      how: 'max',
+      dash: true,
+    },
+    {
+      label: 'reused request p50',
+      pick: (e) => e.load?.latencyReused?.p50 ?? null,
+      how: 'max',
+      dash: true,
+    },
+  ];
+  const { x, ys } = downsample(r.timeline, picks);
+  return {
+    id,
+    title: 'Connect time per interval (ms): the kernel’s and the driver’s',
+    unit: 'ms',
+    x,
+    series: picks
+      .map((p, k) => ({ label: p.label, values: ys[k] ?? [], ...(p.dash ? { dash: true } : {}) }))
+      .filter((s) => s.values.some((v) => v !== null)),
+    marks: phaseMarks(r.timeline),
+    logY: true,
+  };
+}
+
+/** The client's port range in use per interval, %; null without a measured occupancy. */
+export function occupancyChart(r: RunResult, id: string): Chart | null {
+  if (!r.timeline.some((e) => e.tcp?.client.portOccupancy != null)) return null;
+  const picks: { pick: Pick; how: 'max' | 'mean' }[] = [
+    {
+      pick: (e) => {
+        const o = e.tcp?.client.portOccupancy;
+        return o === null || o === undefined ? null : 100 * o;
+      },
+      how: 'max',
+    },
+  ];
+  const { x, ys } = downsample(r.timeline, picks);
+  return {
+    id,
+    title: 'Client port range in use toward the target (%, TIME_WAIT included)',
+    unit: '%',
+    x,
+    series: [{ label: 'port occupancy', values: ys[0] ?? [] }],
+    marks: phaseMarks(r.timeline),
+  };
+}
+
 /** Percentile levels for an HDR plot: evenly spaced in log10(1/(1-p)), up to 99.999%. */
 const LEVELS = Array.from({ length: 51 }, (_, i) => 100 * (1 - 10 ** (-i / 10)));
 

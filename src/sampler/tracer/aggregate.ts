@@ -1,6 +1,7 @@
 import type { KernelCloseColumns } from '../../record/closes.js';
+import type { Quantiles } from '../../record/histogram.js';
 import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
-import { createHistogram, durationSummary, summarize } from '../../stats/histogram.js';
+import { createHistogram, durationSummary, quantiles, summarize } from '../../stats/histogram.js';
 import type { KernelClose } from './connections.js';
 
 // Folds the kernel's per-connection records into counts per interval and for the run, the
@@ -36,6 +37,8 @@ export class CloseAggregator {
   private readonly total = zeroCloseCounts();
   private readonly margins = createHistogram();
   private readonly lifetimes = createHistogram();
+  private connects = createHistogram();
+  private readonly allConnects = createHistogram();
 
   constructor(private readonly keepColumns: boolean) {}
 
@@ -56,14 +59,22 @@ export class CloseAggregator {
     }
   }
 
-  /** What ended since the last call. */
-  take(): { counts: CloseCounts; columns: KernelCloseColumns | null } {
+  /** A client connect's time, µs, from SYN_SENT to ESTABLISHED. */
+  addConnect(us: number): void {
+    this.connects.recordValue(Math.max(1, Math.round(us)));
+  }
+
+  /** What ended, and the connect times recorded, since the last call. */
+  take(): { counts: CloseCounts; columns: KernelCloseColumns | null; connect: Quantiles | null } {
     const counts = this.interval;
     const columns = this.keepColumns ? this.columns : null;
     addCloseCounts(this.total, counts);
     this.interval = zeroCloseCounts();
     this.columns = emptyColumns();
-    return { counts, columns };
+    const connect = quantiles(this.connects);
+    if (connect) this.allConnects.add(this.connects);
+    this.connects = createHistogram();
+    return { counts, columns, connect };
   }
 
   summary(lostEvents: number): TracedCloses {
@@ -72,6 +83,7 @@ export class CloseAggregator {
       lostEvents,
       marginUs: summarize(this.margins),
       lifetimeMs: durationSummary(this.lifetimes),
+      connectMs: durationSummary(this.allConnects),
     };
   }
 }

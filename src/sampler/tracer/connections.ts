@@ -11,6 +11,7 @@ import type { EventBatch } from './batch.js';
 // objects is less time in garbage collection.
 
 const ESTABLISHED = 1;
+const SYN_SENT = 2;
 const FIN_WAIT1 = 4;
 const CLOSE = 7;
 const CLOSE_WAIT = 8;
@@ -110,20 +111,31 @@ export class ConnectionTracker {
   private readonly open = new Map<number | string, Map<number | string, Conn>>();
   /** Connections with one side closed, waiting for the other (or for the grace to pass). */
   private readonly halfClosed = new Set<Conn>();
+  /** Client sockets in SYN_SENT, by kernel address: when they entered it. */
+  private readonly connecting = new Map<number, number>();
 
+  /** `connected`: a client socket's connect time, µs, when it reaches ESTABLISHED. */
   constructor(
     private readonly port: number,
     private readonly done: (close: KernelClose) => void,
+    private readonly connected: (us: number) => void = () => {},
   ) {}
 
   /** Event `i` of the batch; events must come in time order. */
   add(b: EventBatch, i: number): void {
     const newstate = b.newstate[i] as number;
+    // connect() enters SYN_SENT before it searches for a free port (tcp_v4_connect), so the time
+    // to ESTABLISHED includes that search; the socket has no port yet, only its address names it.
+    if (newstate === SYN_SENT) {
+      if (b.dport[i] === this.port) this.connecting.set(b.sk[i] as number, b.ts[i] as number);
+      return;
+    }
     if (newstate === ESTABLISHED) {
       this.established(b, i);
       return;
     }
     const sk = b.sk[i] as number;
+    if (newstate === CLOSE) this.connecting.delete(sk); // a connect that failed
     let c = this.clients.get(sk);
     const client = c !== undefined;
     if (!c) c = this.servers.get(sk);
@@ -190,6 +202,12 @@ export class ConnectionTracker {
     }
     const ts = b.ts[i] as number;
     if (side === 'client') {
+      const sk = b.sk[i] as number;
+      const since = this.connecting.get(sk);
+      if (since !== undefined) {
+        this.connecting.delete(sk);
+        this.connected((ts - since) / 1000);
+      }
       c.hasClient = true;
       c.cEst = ts;
       this.clients.set(b.sk[i] as number, c);

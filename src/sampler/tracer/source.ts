@@ -1,5 +1,6 @@
 import { isLabError } from '../../errors.js';
 import type { KernelCloseColumns } from '../../record/closes.js';
+import type { Quantiles } from '../../record/histogram.js';
 import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
 import { CloseAggregator } from './aggregate.js';
 import { KernelTracer } from './tracer.js';
@@ -54,10 +55,11 @@ export class CloseSource {
   private poll(): void {
     if (this.stopped) return;
     for (const c of this.tracer.poll()) this.aggregator.add(c);
+    for (const us of this.tracer.takeConnects()) this.aggregator.addConnect(us);
   }
 
-  /** What ended since the last take. */
-  take(): { counts: CloseCounts; columns: KernelCloseColumns | null } {
+  /** What ended, and the client connects recorded, since the last take. */
+  take(): { counts: CloseCounts; columns: KernelCloseColumns | null; connect: Quantiles | null } {
     this.poll();
     return this.aggregator.take();
   }
@@ -68,6 +70,7 @@ export class CloseSource {
     this.stopped = true;
     clearInterval(this.timer);
     for (const c of this.tracer.stop()) this.aggregator.add(c);
+    for (const us of this.tracer.takeConnects()) this.aggregator.addConnect(us);
   }
 
   summary(): TracedCloses {

@@ -112,13 +112,13 @@ export function openInstance(port: number, bufferKbPerCpu = 16 * 1024): TraceIns
 }
 
 /**
- * Only the run's port, and only the changes read: leaving ESTABLISHED (a FIN sent or received, a
- * reset), entering it (the connection's start), CLOSE_WAIT→LAST_ACK (the passive side's FIN),
- * FIN_WAIT1→CLOSING (a simultaneous close) and the final →CLOSE. Not the listener's, not the
- * handshake's first steps, not FIN_WAIT1→FIN_WAIT2.
+ * Only the run's port, and only the changes read: a client's connect starting (→SYN_SENT),
+ * leaving ESTABLISHED (a FIN sent or received, a reset), entering it (the connection's start),
+ * CLOSE_WAIT→LAST_ACK (the passive side's FIN), FIN_WAIT1→CLOSING (a simultaneous close) and the
+ * final →CLOSE. Not the listener's, not the server's SYN_RECV, not FIN_WAIT1→FIN_WAIT2.
  */
 export function filterFor(port: number): string {
-  return `(sport == ${port} || dport == ${port}) && newstate != 2 && newstate != 3 && newstate != 5 && newstate != 10 && oldstate != 10`;
+  return `(sport == ${port} || dport == ${port}) && newstate != 3 && newstate != 5 && newstate != 10 && oldstate != 10`;
 }
 
 function lostOn(dir: string, cpu: number): number {

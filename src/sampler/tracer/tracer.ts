@@ -21,6 +21,7 @@ export class KernelTracer {
   private readonly tracker: ConnectionTracker;
   private pending = new EventBatch();
   private finished: KernelClose[] = [];
+  private connects: number[] = [];
   private lostAtStop: number | null = null;
   events = 0;
 
@@ -29,7 +30,11 @@ export class KernelTracer {
     port: number,
   ) {
     this.reader = new BufferReader(instance);
-    this.tracker = new ConnectionTracker(port, (c) => this.finished.push(c));
+    this.tracker = new ConnectionTracker(
+      port,
+      (c) => this.finished.push(c),
+      (us) => this.connects.push(us),
+    );
   }
 
   /**
@@ -71,6 +76,13 @@ export class KernelTracer {
     this.reader.close();
     this.instance.close();
     return this.take();
+  }
+
+  /** Client connect times (µs) the kernel recorded since the last call. */
+  takeConnects(): number[] {
+    const out = this.connects;
+    this.connects = [];
+    return out;
   }
 
   private take(): KernelClose[] {
