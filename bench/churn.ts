@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +62,16 @@ function netLoop(port: number) {
 }
 
 function agentLoop(port: number) {
-  const agent = new Agent({ keepAlive: false, maxSockets: connections });
+  // The agent as the engine makes it by default (Node's globalAgent: keep-alive, a 5 s socket
+  // timeout, LIFO), so the ratio is what the engine's own accounting costs. The timeout alone
+  // costs about 15% of the rate at this churn (a timer armed per socket).
+  const agent = new Agent({
+    keepAlive: true,
+    maxSockets: connections,
+    maxFreeSockets: connections,
+    timeout: 5000,
+    scheduling: 'lifo',
+  });
   return lanes(async (stop) => {
     let n = 0;
     while (!stop()) {
@@ -94,49 +104,58 @@ function undiciLoop(port: number) {
   }).finally(() => pool.close());
 }
 
-function wrk(port: number): Measured {
-  const out = execFileSync(
-    'wrk',
-    ['-t1', `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
-    { encoding: 'utf8' },
-  );
+/** Runs a command to its end (inside the measurement's namespace, when there is one). */
+type Exec = (cmd: string, args: string[]) => string;
+const execIn =
+  (prefix: string[]): Exec =>
+  (cmd, args) => {
+    const [head, ...rest] = [...prefix, cmd, ...args] as [string, ...string[]];
+    return execFileSync(head, rest, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  };
+
+function wrk(port: number, exec: Exec): Measured {
+  const out = exec('wrk', [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    `http://127.0.0.1:${port}/`,
+  ]);
   return { rate: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN), elu: null };
 }
 
 const BARE = { net: netLoop, agent: agentLoop, undici: undiciLoop } as const;
 
 /** A bare client in a process of its own (this script with --child). */
-function bare(port: number, kind: keyof typeof BARE): Measured {
+function bare(port: number, kind: keyof typeof BARE, exec: Exec): Measured {
   const self = fileURLToPath(import.meta.url);
-  const out = execFileSync(
-    process.execPath,
-    [self, '--child', kind, '--port', String(port), '--seconds', String(seconds)].concat([
-      '--connections',
-      String(connections),
-    ]),
-    { encoding: 'utf8' },
-  );
+  const out = exec(process.execPath, [
+    self,
+    '--child',
+    kind,
+    '--port',
+    String(port),
+    '--seconds',
+    String(seconds),
+    '--connections',
+    String(connections),
+  ]);
   return JSON.parse(out) as Measured;
 }
 
-function ours(port: number, engine: string): Measured {
-  const out = execFileSync(
-    process.execPath,
-    [
-      cli,
-      'drive',
-      `http://127.0.0.1:${port}/`,
-      '--engine',
-      engine,
-      '--connections',
-      String(connections),
-      '--duration',
-      `${seconds}s`,
-      '--json',
-      '-',
-    ],
-    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-  );
+function ours(port: number, engine: string, exec: Exec): Measured {
+  const out = exec(process.execPath, [
+    cli,
+    'drive',
+    `http://127.0.0.1:${port}/`,
+    '--engine',
+    engine,
+    '--connections',
+    String(connections),
+    '--duration',
+    `${seconds}s`,
+    '--json',
+    '-',
+  ]);
   const r = JSON.parse(out) as {
     throughput: { rps: number };
     errors: { total: number };
@@ -146,6 +165,7 @@ function ours(port: number, engine: string): Measured {
   return { rate: r.throughput.rps, elu: r.resources.eventLoopUtilization };
 }
 
+const isolated = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0;
 const childAt = process.argv.indexOf('--child');
 if (childAt > 0) {
   const kind = process.argv[childAt + 1] as keyof typeof BARE;
@@ -155,16 +175,48 @@ if (childAt > 0) {
   process.stdout.write(JSON.stringify({ rate, elu } satisfies Measured));
 } else await main();
 
+/**
+ * Runs one measurement against a fresh target. As root, target and tool share a network namespace
+ * made for this measurement alone: every measurement starts with an empty TIME_WAIT table. Without
+ * one, the TIME_WAITs of earlier rounds (60 s each, tens of thousands) fill the port range and slow
+ * connect() for whoever comes later, as netns-port-search.yaml shows.
+ */
+async function measure(tool: (port: number, exec: Exec) => Measured): Promise<Measured> {
+  const ns = isolated ? `kal-${randomBytes(3).toString('hex')}-s` : null;
+  const prefix = ns ? ['ip', 'netns', 'exec', ns] : [];
+  if (ns) {
+    execFileSync('ip', ['netns', 'add', ns]);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  try {
+    const server = await spawnServer(
+      [cli, 'serve', '--port', '0', '--connection-close', 'always'],
+      prefix,
+    );
+    try {
+      return tool(server.port, execIn(prefix));
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    if (ns) execFileSync('ip', ['netns', 'del', ns]);
+  }
+}
+
 async function main() {
   const hasWrk = spawnSync('wrk', ['--version']).error === undefined;
-  const server = await spawnServer([cli, 'serve', '--port', '0', '--connection-close', 'always']);
-  const tools: Record<string, (port: number) => Measured> = {
+  if (!isolated) {
+    console.log(
+      "not root: every measurement shares this host's TIME_WAIT table, so later ones find fuller port ranges",
+    );
+  }
+  const tools: Record<string, (port: number, exec: Exec) => Measured> = {
     ...(hasWrk ? { wrk } : {}),
-    'bare net': (p) => bare(p, 'net'),
-    'bare http.Agent': (p) => bare(p, 'agent'),
-    'bare undici': (p) => bare(p, 'undici'),
-    'ours http': (p) => ours(p, 'http'),
-    'ours undici': (p) => ours(p, 'undici'),
+    'bare net': (p, x) => bare(p, 'net', x),
+    'bare http.Agent': (p, x) => bare(p, 'agent', x),
+    'bare undici': (p, x) => bare(p, 'undici', x),
+    'ours http': (p, x) => ours(p, 'http', x),
+    'ours undici': (p, x) => ours(p, 'undici', x),
   };
   const onlyAt = process.argv.indexOf('--only');
   if (onlyAt > 0) {
@@ -174,21 +226,17 @@ async function main() {
   const results: Record<string, Measured[]> = Object.fromEntries(
     Object.keys(tools).map((k) => [k, []]),
   );
-  try {
-    for (let i = 0; i < rounds; i++) {
-      const order = Object.keys(tools);
-      if (i % 2) order.reverse();
-      for (const name of order) {
-        const m = (tools[name] as (p: number) => Measured)(server.port);
-        (results[name] as Measured[]).push(m);
-        const busy = m.elu === null ? '' : `  (event loop ${(m.elu * 100).toFixed(0)}% busy)`;
-        console.log(
-          `round ${i + 1} ${name.padEnd(16)} ${m.rate.toFixed(0)} new connections/s${busy}`,
-        );
-      }
+  for (let i = 0; i < rounds; i++) {
+    const order = Object.keys(tools);
+    if (i % 2) order.reverse();
+    for (const name of order) {
+      const m = await measure(tools[name] as (port: number, exec: Exec) => Measured);
+      (results[name] as Measured[]).push(m);
+      const busy = m.elu === null ? '' : `  (event loop ${(m.elu * 100).toFixed(0)}% busy)`;
+      console.log(
+        `round ${i + 1} ${name.padEnd(16)} ${m.rate.toFixed(0)} new connections/s${busy}`,
+      );
     }
-  } finally {
-    await server.stop();
   }
   const m = (k: string) => median((results[k] ?? []).map((x) => x.rate));
   const elu = (k: string) => median((results[k] ?? []).map((x) => x.elu ?? Number.NaN));

@@ -6,8 +6,11 @@ import { createInterface } from 'node:readline';
 // their own processes so the load generator never shares an event loop with them.
 export async function spawnServer(
   args: string[],
+  /** A command the server runs under, e.g. `ip netns exec NS` (which execs it: same pid). */
+  prefix: string[] = [],
 ): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [cmd, ...rest] = [...prefix, process.execPath, ...args] as [string, ...string[]];
+  const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'inherit'] });
   if (!child.stdout) throw new Error('no stdout');
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const first = await lines.next();

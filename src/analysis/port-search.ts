@@ -26,6 +26,8 @@ interface Point {
   churn: number;
   reused: number | null;
   latency: number;
+  twClient: number;
+  twServer: number;
 }
 
 const median = (xs: number[]): number | null => {
@@ -49,6 +51,8 @@ function points(timeline: readonly RunInterval[], source: 'kernel' | 'driver'): 
       churn: (load.newConnections * 1000) / load.durationMs,
       reused: load.latencyReused && load.latencyReused.count > 0 ? load.latencyReused.p50 : null,
       latency: load.latency.p50,
+      twClient: i.tcp?.client.states.timeWait ?? 0,
+      twServer: i.tcp?.server.states.timeWait ?? 0,
     });
   }
   return out;
@@ -68,6 +72,7 @@ export function portSearchShift(timeline: readonly RunInterval[]): PortSearchShi
     rankCorrelation: null,
     rankCorrelationGivenChurn: null,
     churnCorrelationGivenOccupancy: null,
+    timeWaitCorrelation: { client: null, server: null },
     occupancyLow: null,
     occupancyHigh: null,
     connectP50Low: null,
@@ -135,10 +140,15 @@ export function portSearchShift(timeline: readonly RunInterval[]): PortSearchShi
     source === 'kernel' ? 'connect p50 (kernel, SYN_SENT→ESTABLISHED)' : 'connect p50 (driver)';
   const range = `the client's port range ${verdict === 'rises' ? 'filled' : 'went'} from ${pct(oLow)} to ${pct(oHigh)}`;
   const rho = (r: number | null) => (r === null ? 'n/a' : r.toFixed(2));
+  // Which part moved: the connect, requests on connections already open, or all requests (in an
+  // open loop measured from the intended start, so queueing shows there).
   const reused =
-    s.reusedP50Low !== null && s.reusedP50High !== null
+    (s.reusedP50Low !== null && s.reusedP50High !== null
       ? `; requests on reused connections: p50 ${ms(s.reusedP50Low)} → ${ms(s.reusedP50High)}`
-      : '';
+      : '') +
+    (s.latencyP50Low !== null && s.latencyP50High !== null
+      ? `; all requests: p50 ${ms(s.latencyP50Low)} → ${ms(s.latencyP50High)}`
+      : '');
   const message =
     verdict === 'rises'
       ? `${who} rose from ${ms(cLow)} to ${ms(cHigh)} as ${range} (rank correlation ${rho(rOcc)}, ${rho(givenChurn)} with churn held fixed): the kernel's search for a free port${reused}`
@@ -154,6 +164,16 @@ export function portSearchShift(timeline: readonly RunInterval[]): PortSearchShi
     rankCorrelation: rOcc,
     rankCorrelationGivenChurn: givenChurn,
     churnCorrelationGivenOccupancy: givenOcc,
+    timeWaitCorrelation: {
+      client: spearman(
+        con,
+        ps.map((p) => p.twClient),
+      ),
+      server: spearman(
+        con,
+        ps.map((p) => p.twServer),
+      ),
+    },
     ...s,
     message,
   };

@@ -157,6 +157,8 @@ export interface PortSearchShift {
   rankCorrelationGivenChurn: number | null;
   /** Connect p50 against the rate of new connections, occupancy held fixed. */
   churnCorrelationGivenOccupancy: number | null;
+  /** Rank correlation of connect p50 with each side's TIME_WAIT count (the server's can matter too: a SYN may take over one). */
+  timeWaitCorrelation: { client: number | null; server: number | null };
   /** Medians over the quarter of intervals with the lowest and the highest occupancy. */
   occupancyLow: number | null;
   occupancyHigh: number | null;

@@ -258,6 +258,7 @@ export function exampleAnalysis(): Analysis {
         rankCorrelation: 0,
         rankCorrelationGivenChurn: 0,
         churnCorrelationGivenOccupancy: 0,
+        timeWaitCorrelation: { client: 0, server: 0 },
         occupancyLow: 0,
         occupancyHigh: 0,
         connectP50Low: 0,
