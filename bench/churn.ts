@@ -12,7 +12,7 @@ import { spawnServer } from './spawn-server.js';
 // - wrk (Debian's), the peer users know;
 // - the bare clients: a `net` loop (connect, request, wait for the server's FIN, close), Node's
 //   http.Agent, undici's Pool;
-// - our engines through `keepalive-lab drive` (its own process, like wrk): http and undici.
+// - our engines through `keepalive-lab drive` (its own process, like wrk): net, http and undici.
 // Every tool runs in a fresh process of its own (the bare clients too: a warm bench process would
 // flatter them), and each Node process says how busy its event loop was: near 100%, the client,
 // not the target, set the rate.
@@ -215,6 +215,7 @@ async function main() {
     'bare net': (p, x) => bare(p, 'net', x),
     'bare http.Agent': (p, x) => bare(p, 'agent', x),
     'bare undici': (p, x) => bare(p, 'undici', x),
+    'ours net': (p, x) => ours(p, 'net', x),
     'ours http': (p, x) => ours(p, 'http', x),
     'ours undici': (p, x) => ours(p, 'undici', x),
   };
@@ -249,7 +250,7 @@ async function main() {
       `  ${k.padEnd(16)} ${m(k).toFixed(0)}/s${Number.isNaN(e) ? '' : `  event loop ${(e * 100).toFixed(0)}% busy`}`,
     );
   }
-  const fastest = Math.max(m('ours http'), m('ours undici'));
+  const fastest = Math.max(m('ours net'), m('ours http'), m('ours undici'));
   if (hasWrk && tools.wrk) {
     const r = fastest / m('wrk');
     console.log(
@@ -257,6 +258,7 @@ async function main() {
     );
   }
   for (const [engine, peer] of [
+    ['ours net', 'bare net'],
     ['ours http', 'bare http.Agent'],
     ['ours undici', 'bare undici'],
   ] as const) {

@@ -66,6 +66,12 @@ function checkEngineKnobs(
   if (c.engine !== 'http' && c.agent !== undefined) {
     no('agent', 'http.Agent options go with engine: http');
   }
+  if (c.engine === 'net' && c.pipelining > 1) {
+    no(
+      'pipelining',
+      'the net engine sends one request at a time per connection: use engine: undici',
+    );
+  }
   if (c.engine === 'http') {
     if (c.pipelining > 1)
       no('pipelining', "Node's http client does not pipeline: use engine: undici");
@@ -87,10 +93,10 @@ function checkEngineKnobs(
 export const clientSchema = z
   .strictObject({
     engine: z
-      .enum(['undici', 'http', 'autocannon'])
+      .enum(['undici', 'http', 'net', 'autocannon'])
       .default('undici')
       .describe(
-        "load engine: undici (fetch's client), http (Node's http.Agent, as axios, got and most SDKs use it) or autocannon",
+        "load engine: undici (fetch's client), http (Node's http.Agent, as axios, got and most SDKs use it), net (HTTP/1.1 straight on sockets, undici's keep-alive rules: the fastest churn) or autocannon",
       ),
     connections: z
       .number()

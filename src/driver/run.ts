@@ -13,6 +13,7 @@ import {
 } from '../record/driver.js';
 import { AUTOCANNON_CAPABILITIES } from './engines/autocannon-capabilities.js';
 import { createHttpEngine, HTTP_CAPABILITIES } from './engines/http.js';
+import { createNetEngine, NET_CAPABILITIES } from './engines/net.js';
 import { createUndiciEngine, UNDICI_CAPABILITIES } from './engines/undici.js';
 import { errorMessage } from './error-class.js';
 import { type LoadRun, startLoad } from './load.js';
@@ -29,6 +30,7 @@ export const DRAIN_MS = 1000;
 const CAPABILITIES: Record<EngineName, Capabilities> = {
   undici: UNDICI_CAPABILITIES,
   http: HTTP_CAPABILITIES,
+  net: NET_CAPABILITIES,
   autocannon: AUTOCANNON_CAPABILITIES,
 };
 
@@ -58,7 +60,9 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
       ? createUndiciEngine(url, client, recorder)
       : client.engine === 'http'
         ? createHttpEngine(url, client, recorder)
-        : null;
+        : client.engine === 'net'
+          ? createNetEngine(url, client, recorder)
+          : null;
   // autocannon is a large import; load it only when it is the engine, before the clock starts.
   const autocannonLoad = engine
     ? null

@@ -127,7 +127,7 @@ export interface DriverTotals {
 
 export const DRIVER_SCHEMA = 'keepalive-lab/drive@1';
 
-export type EngineName = 'undici' | 'http' | 'autocannon';
+export type EngineName = 'undici' | 'http' | 'net' | 'autocannon';
 
 /** Options as the driver ran with them; their shape is the configuration schema's. */
 export type OptionsEcho = Readonly<Record<string, unknown>>;

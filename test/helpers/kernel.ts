@@ -57,3 +57,16 @@ export function tcpCounters(): Record<string, number> {
   const values = (lines[1] ?? '').split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(names.map((n, i) => [n, values[i] ?? 0]));
 }
+
+/** The kernel's word that the client closed each of `opened` connections to `port` first. */
+export async function assertClientClosedEach(port: number, opened: number): Promise<void> {
+  const k = await eventually(
+    () => tcpStates(port),
+    (s) => count(s.client, 'TIME-WAIT') >= opened,
+  );
+  if (count(k.client, 'TIME-WAIT') !== opened || count(k.server, 'TIME-WAIT') !== 0) {
+    throw new Error(
+      `expected ${opened} TIME_WAIT on the client and none on the server; the kernel has client ${count(k.client, 'TIME-WAIT')}, server ${count(k.server, 'TIME-WAIT')}`,
+    );
+  }
+}
