@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { clientSchema, loadSchema } from '../config/driver.js';
 import { resolve } from '../config/resolve.js';
@@ -8,6 +9,7 @@ import { EXIT, LabError } from '../errors.js';
 import { fileAt } from '../output/file.js';
 import { driveText } from '../report/drive-text.js';
 import { unanswered } from '../report/unanswered.js';
+import { shardOf, splitLoad, startAtOf } from '../shard/split.js';
 import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
 
 // `keepalive-lab drive URL`: the load driver on its own. Forked with an IPC channel (as the run
@@ -26,6 +28,18 @@ export function driveCommand(): Command {
     .argument('<url>', 'target URL, e.g. http://127.0.0.1:3000/')
     .option('--json <file>', 'write the result as JSON to this file ("-" for stdout)')
     .option('--interval <duration>', 'timeline interval', '1s')
+    .option(
+      '--shard <I/N>',
+      'drive shard I of N (0-based) of the load: its exact part of connections, rate and requests',
+    )
+    .option(
+      '--shards <n>',
+      'as --shard, the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)',
+    )
+    .option(
+      '--start-at <time>',
+      'wait until then to start (epoch ms or ISO time): shards start together',
+    )
     .option(...DRY_RUN)
     .addOption(new Option('--spec <json>', '{client, load} as JSON').hideHelp())
     .addOption(
@@ -83,6 +97,9 @@ export function driveCommand(): Command {
       }),
     );
     attempt(() => parseTargetUrl(url, '<url>'));
+    const shard = attempt(() => shardOf(opts));
+    const startAt = opts.startAt === undefined ? null : attempt(() => startAtOf(opts.startAt));
+    const split = shard && client && load ? attempt(() => splitLoad(client, load, shard)) : null;
     if (problems.length > 0 || !client || !load || intervalMs === undefined) {
       const all = problems.flatMap((p) => [...p.problems]);
       throw new LabError('KAL_CONFIG_INVALID', `${all.length} problem(s) in the options`, {
@@ -90,15 +107,30 @@ export function driveCommand(): Command {
       });
     }
 
+    const mine = split ?? { client, load };
     if (opts.dryRun) {
-      const shown = { ...client, headers: redactHeaders(client.headers) };
-      return printResolved({ url: redactUrl(url), client: shown, load, intervalMs });
+      const shown = { ...mine.client, headers: redactHeaders(mine.client.headers) };
+      return printResolved({
+        url: redactUrl(url),
+        client: shown,
+        load: mine.load,
+        intervalMs,
+        shard: shard ?? null,
+        startAt: startAt ?? null,
+      });
     }
     const jsonPath = typeof opts.json === 'string' ? opts.json : undefined;
     const out = jsonPath && jsonPath !== '-' ? await fileAt(jsonPath, '--json') : null;
     // Loaded here so other commands do not pay for undici at start-up.
     const { driveUntilStopped } = await import('../driver/child.js');
-    const result = await driveUntilStopped({ url, client, load, intervalMs });
+    if (startAt !== null && startAt !== undefined) {
+      await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+    }
+    const lateMs = startAt !== null && startAt !== undefined ? Date.now() - startAt : null;
+    const result = await driveUntilStopped({ url, ...mine, intervalMs });
+    if (shard) {
+      result.shard = { ...shard, startAt: startAt ?? null, lateMs, host: hostname() };
+    }
     if (jsonPath === '-') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       await out?.write(`${JSON.stringify(result, null, 2)}\n`);

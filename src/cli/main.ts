@@ -4,6 +4,7 @@ import { EXIT, isLabError, LabError } from '../errors.js';
 import { cleanupCommand } from './cleanup.js';
 import { compareCommand } from './compare.js';
 import { driveCommand } from './drive.js';
+import { mergeCommand } from './merge.js';
 import { leaveParent, watchParent } from './parent.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
@@ -26,6 +27,7 @@ for (const cmd of [
   runCommand(),
   compareCommand(),
   reportCommand(),
+  mergeCommand(),
   serveCommand(),
   driveCommand(),
   sampleCommand(),

@@ -1,24 +1,15 @@
 import type { AppCloseColumns } from '../record/closes.js';
 import {
   type Capabilities,
-  CLIENT_CLOSE_REASONS,
-  CLIENT_CLOSERS,
   type ClientCloseReason,
   type ClientCloser,
   type DriverInterval,
   type DriverTotals,
   ERROR_CLASSES,
   type ErrorClass,
-  STATUS_CLASSES,
-  type StatusClass,
 } from '../record/driver.js';
-import {
-  createHistogram,
-  durationSummary,
-  encodeHistogram,
-  quantiles,
-  summarize,
-} from '../stats/histogram.js';
+import { durationSummary, encodeHistogram, quantiles } from '../stats/histogram.js';
+import { statusRecord, totalsOf, Window } from './window.js';
 
 // The driver's accumulator. Engines call the record methods on the hot path; each record lands
 // in the current interval only, and tick() folds the interval into the totals, so per-request
@@ -29,67 +20,6 @@ const MAX_MESSAGES = 20;
 /** Distinct Keep-Alive header values kept; a server that varies it more is summarised. */
 const MAX_HINTS = 8;
 const OTHER_HINT = '(other values)';
-
-const zeros = <K extends string>(keys: readonly K[]) =>
-  Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
-
-const HISTOGRAMS = [
-  'latency',
-  'latencyNew',
-  'latencyReused',
-  'connect',
-  'perConnection',
-  'idleBeforeReuse',
-  'idleAtClientClose',
-  'idleAtServerClose',
-] as const;
-
-class Window {
-  readonly latency = createHistogram();
-  readonly latencyNew = createHistogram();
-  readonly latencyReused = createHistogram();
-  readonly connect = createHistogram();
-  readonly perConnection = createHistogram();
-  readonly idleBeforeReuse = createHistogram();
-  readonly idleAtClientClose = createHistogram();
-  readonly idleAtServerClose = createHistogram();
-  completed = 0;
-  cancelled = 0;
-  bytes = 0;
-  behindSchedule = 0;
-  opened = 0;
-  closed = 0;
-  readonly status = [0, 0, 0, 0, 0];
-  readonly errors = zeros(ERROR_CLASSES);
-  readonly reusedErrors = zeros(ERROR_CLASSES);
-  readonly closedBy = zeros(CLIENT_CLOSERS);
-  readonly closeReasons = zeros(CLIENT_CLOSE_REASONS);
-
-  errorCount(): number {
-    let n = 0;
-    for (const c of ERROR_CLASSES) n += this.errors[c];
-    return n;
-  }
-
-  addTo(total: Window): void {
-    for (const name of HISTOGRAMS) {
-      if (this[name].totalCount > 0) total[name].add(this[name]);
-    }
-    total.completed += this.completed;
-    total.cancelled += this.cancelled;
-    total.bytes += this.bytes;
-    total.behindSchedule += this.behindSchedule;
-    total.opened += this.opened;
-    total.closed += this.closed;
-    for (let i = 0; i < 5; i++) total.status[i] = (total.status[i] ?? 0) + (this.status[i] ?? 0);
-    for (const c of ERROR_CLASSES) {
-      total.errors[c] += this.errors[c];
-      total.reusedErrors[c] += this.reusedErrors[c];
-    }
-    for (const c of CLIENT_CLOSERS) total.closedBy[c] += this.closedBy[c];
-    for (const r of CLIENT_CLOSE_REASONS) total.closeReasons[r] += this.closeReasons[r];
-  }
-}
 
 const sumOf = (counts: Record<ErrorClass, number>) =>
   ERROR_CLASSES.reduce((n, c) => n + counts[c], 0);
@@ -278,92 +208,13 @@ export class Recorder {
   }
 
   summary(): DriverTotals {
-    const t = this.total;
-    const caps = this.capabilities;
     const measuredMs = this.timeline.reduce((sum, i) => sum + i.durationMs, 0);
-    const errors = t.errorCount();
-    const attempts = t.completed + errors;
-    const notMeasured: string[] = [];
-    if (!caps.connectionReuse)
-      notMeasured.push('latency.newConnection', 'latency.reused', 'errors.onReused');
-    if (!caps.connectTime) notMeasured.push('connectTime');
-    if (!caps.closedBy)
-      notMeasured.push(
-        'connections.closedBy',
-        'connections.requestsPerConnection',
-        'connections.idle',
-      );
-    if (!caps.responseHeaders) notMeasured.push('responses');
-    let reusedTotal = 0;
-    for (const c of ERROR_CLASSES) reusedTotal += t.reusedErrors[c];
-    return {
-      requests: {
-        completed: t.completed,
-        errors,
-        cancelled: t.cancelled,
-        behindSchedule: t.behindSchedule,
-      },
-      status: statusRecord(t.status),
-      throughput: {
-        rps: measuredMs > 0 ? (t.completed * 1000) / measuredMs : 0,
-        bytes: t.bytes,
-        bytesPerSec: measuredMs > 0 ? (t.bytes * 1000) / measuredMs : 0,
-      },
-      latency: {
-        ...durationSummary(t.latency),
-        newConnection: caps.connectionReuse ? durationSummary(t.latencyNew) : null,
-        reused: caps.connectionReuse ? durationSummary(t.latencyReused) : null,
-      },
-      connectTime: caps.connectTime ? durationSummary(t.connect) : null,
-      connections: {
-        opened: caps.closedBy ? t.opened : null,
-        closed: caps.closedBy ? t.closed : null,
-        closedBy: caps.closedBy ? { ...t.closedBy } : null,
-        clientCloseReasons: caps.closedBy ? { ...t.closeReasons } : null,
-        requestsPerConnection: caps.closedBy ? summarize(t.perConnection) : null,
-        idle:
-          caps.closedBy && caps.connectionReuse
-            ? {
-                beforeReuse: durationSummary(t.idleBeforeReuse),
-                atClientIdleClose: durationSummary(t.idleAtClientClose),
-                atServerClose: durationSummary(t.idleAtServerClose),
-              }
-            : null,
-      },
-      responses: caps.responseHeaders
-        ? {
-            keepAliveHints: Object.fromEntries(this.hints),
-            withoutKeepAliveHint: this.withoutHint,
-            connectionClose: this.connectionClose,
-          }
-        : null,
-      errors: {
-        total: errors,
-        rate: attempts > 0 ? errors / attempts : 0,
-        byClass: { ...t.errors },
-        onReused: caps.connectionReuse ? reusedTotal : null,
-        reusedByClass: caps.connectionReuse ? { ...t.reusedErrors } : null,
-        messages: Object.fromEntries(this.messages),
-        firstMs: { ...this.firstMs },
-      },
-      histograms: {
-        latencyUs: encodeHistogram(t.latency),
-        ...(caps.connectionReuse
-          ? {
-              latencyNewConnectionUs: encodeHistogram(t.latencyNew),
-              latencyReusedUs: encodeHistogram(t.latencyReused),
-            }
-          : {}),
-        ...(caps.connectTime ? { connectUs: encodeHistogram(t.connect) } : {}),
-      },
-      notMeasured,
-    };
+    return totalsOf(this.total, this.capabilities, measuredMs, {
+      hints: Object.fromEntries(this.hints),
+      withoutHint: this.withoutHint,
+      connectionClose: this.connectionClose,
+      messages: Object.fromEntries(this.messages),
+      firstMs: { ...this.firstMs },
+    });
   }
-}
-
-function statusRecord(counts: readonly number[]): Record<StatusClass, number> {
-  return Object.fromEntries(STATUS_CLASSES.map((c, i) => [c, counts[i] ?? 0])) as Record<
-    StatusClass,
-    number
-  >;
 }

@@ -196,5 +196,7 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     client: { ...opts.client, headers: redactHeaders(opts.client.headers) },
     load,
     timeline,
+    shard: null,
+    mergedFrom: null,
   };
 }

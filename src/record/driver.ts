@@ -172,10 +172,31 @@ export interface DriverResult extends Omit<DriverTotals, 'requests'> {
   client: OptionsEcho;
   load: OptionsEcho;
   timeline: DriverInterval[];
+  /** Which shard of a load this was (`--shard I/N`); null for a whole load or a merge. */
+  shard: ShardInfo | null;
+  /** The shards a merged result was made of (`keepalive-lab merge`); null otherwise. */
+  mergedFrom: MergedShard[] | null;
+}
+
+export interface ShardInfo {
+  /** 0-based, as Kubernetes' JOB_COMPLETION_INDEX. */
+  index: number;
+  count: number;
+  /** The common start every shard waited for (`--start-at`), epoch ms; null without one. */
+  startAt: number | null;
+  /** How long after startAt this shard's load began, by its own clock, ms: its offset. */
+  lateMs: number | null;
+  /** The host it ran on (os.hostname(): the pod's name in a Job). */
+  host: string;
+}
+
+export interface MergedShard extends ShardInfo {
+  resources: DriverResult['resources'];
+  requests: number;
 }
 
 /** The driver's figures as a run result carries them (the timeline and histograms go elsewhere). */
 export type DriverSummary = Omit<
   DriverResult,
-  'timeline' | 'client' | 'load' | 'histograms' | 'schema'
+  'timeline' | 'client' | 'load' | 'histograms' | 'schema' | 'shard' | 'mergedFrom'
 >;

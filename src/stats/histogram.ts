@@ -18,6 +18,13 @@ export function createHistogram(): Histogram {
   });
 }
 
+type Buckets = Histogram & {
+  lowestEquivalentValue(v: number): number;
+  highestEquivalentValue(v: number): number;
+};
+const lowest = (h: Histogram, v: number) => (h as Buckets).lowestEquivalentValue(v);
+const highest = (h: Histogram, v: number) => (h as Buckets).highestEquivalentValue(v);
+
 /** Percentiles divided by `scale` (1000 turns microseconds into milliseconds). */
 export function summarize(h: Histogram, scale = 1): HistogramSummary {
   if (h.totalCount === 0) {
@@ -37,7 +44,9 @@ export function summarize(h: Histogram, scale = 1): HistogramSummary {
   const at = (p: number) => h.getValueAtPercentile(p) / scale;
   return {
     count: h.totalCount,
-    min: h.minNonZeroValue / scale,
+    // The bucket's lowest and highest values, as a histogram added from others has them (and as
+    // the percentiles are): a merged result and the same load recorded whole say the same.
+    min: lowest(h, h.minNonZeroValue) / scale,
     mean: h.mean / scale,
     stddev: h.stdDeviation / scale,
     p50: at(50),
@@ -45,7 +54,7 @@ export function summarize(h: Histogram, scale = 1): HistogramSummary {
     p99: at(99),
     p999: at(99.9),
     p9999: at(99.99),
-    max: h.maxValue / scale,
+    max: highest(h, h.maxValue) / scale,
   };
 }
 
@@ -53,6 +62,34 @@ export function summarize(h: Histogram, scale = 1): HistogramSummary {
 export function durationSummary(h: Histogram): LatencySummary {
   const { stddev: _stddev, ...rest } = summarize(h, 1000);
   return rest;
+}
+
+/** An encoded histogram read back (the caller destroys it). */
+export function decodeHistogram(encoded: string): Histogram {
+  return hdr.decodeFromCompressedBase64(encoded, 64, false);
+}
+
+/**
+ * Why an encoded histogram cannot be added to ours, or null: one recorded with another lowest
+ * value or precision would add counts into the wrong buckets.
+ */
+export function layoutProblem(encoded: string): string | null {
+  let h: Histogram;
+  try {
+    h = decodeHistogram(encoded);
+  } catch (err) {
+    return `it is not an encoded HDR histogram (${(err as Error).message})`;
+  }
+  try {
+    // JS-built histograms keep their lowest value; the Histogram interface does not declare it.
+    const lowest = (h as Histogram & { lowestDiscernibleValue?: number }).lowestDiscernibleValue;
+    const digits = h.numberOfSignificantValueDigits;
+    return lowest === 1 && digits === 3
+      ? null
+      : `its layout is lowest value ${lowest}, ${digits} significant digits; this version records 1 and 3`;
+  } finally {
+    h.destroy();
+  }
 }
 
 /** A histogram of microseconds as count, p50 and p99 in ms; null when it holds nothing. */

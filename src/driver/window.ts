@@ -1,0 +1,236 @@
+import {
+  type Capabilities,
+  CLIENT_CLOSE_REASONS,
+  CLIENT_CLOSERS,
+  type DriverTotals,
+  ERROR_CLASSES,
+  type ErrorClass,
+  STATUS_CLASSES,
+  type StatusClass,
+} from '../record/driver.js';
+import {
+  createHistogram,
+  decodeHistogram,
+  durationSummary,
+  encodeHistogram,
+  type Histogram,
+  summarize,
+} from '../stats/histogram.js';
+
+// What the driver counts over a span of time (an interval, or the whole run): histograms and
+// counters that add exactly. The recorder keeps one per interval and one for the run; a merge
+// reads each shard's totals back into one (the result carries every histogram encoded) and adds
+// them, and the same totalsOf() makes the figures of both, so a merged result reads like any other.
+
+const zeros = <K extends string>(keys: readonly K[]) =>
+  Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
+
+export const HISTOGRAMS = [
+  'latency',
+  'latencyNew',
+  'latencyReused',
+  'connect',
+  'perConnection',
+  'idleBeforeReuse',
+  'idleAtClientClose',
+  'idleAtServerClose',
+] as const;
+type HistogramName = (typeof HISTOGRAMS)[number];
+
+/** Each histogram's name in a result's `histograms`. */
+const ENCODED: Record<HistogramName, string> = {
+  latency: 'latencyUs',
+  latencyNew: 'latencyNewConnectionUs',
+  latencyReused: 'latencyReusedUs',
+  connect: 'connectUs',
+  perConnection: 'requestsPerConnection',
+  idleBeforeReuse: 'idleBeforeReuseUs',
+  idleAtClientClose: 'idleAtClientCloseUs',
+  idleAtServerClose: 'idleAtServerCloseUs',
+};
+
+export class Window {
+  readonly latency = createHistogram();
+  readonly latencyNew = createHistogram();
+  readonly latencyReused = createHistogram();
+  readonly connect = createHistogram();
+  readonly perConnection = createHistogram();
+  readonly idleBeforeReuse = createHistogram();
+  readonly idleAtClientClose = createHistogram();
+  readonly idleAtServerClose = createHistogram();
+  completed = 0;
+  cancelled = 0;
+  bytes = 0;
+  behindSchedule = 0;
+  opened = 0;
+  closed = 0;
+  readonly status = [0, 0, 0, 0, 0];
+  readonly errors = zeros(ERROR_CLASSES);
+  readonly reusedErrors = zeros(ERROR_CLASSES);
+  readonly closedBy = zeros(CLIENT_CLOSERS);
+  readonly closeReasons = zeros(CLIENT_CLOSE_REASONS);
+
+  errorCount(): number {
+    let n = 0;
+    for (const c of ERROR_CLASSES) n += this.errors[c];
+    return n;
+  }
+
+  addTo(total: Window): void {
+    for (const name of HISTOGRAMS) {
+      if (this[name].totalCount > 0) total[name].add(this[name]);
+    }
+    total.completed += this.completed;
+    total.cancelled += this.cancelled;
+    total.bytes += this.bytes;
+    total.behindSchedule += this.behindSchedule;
+    total.opened += this.opened;
+    total.closed += this.closed;
+    for (let i = 0; i < 5; i++) total.status[i] = (total.status[i] ?? 0) + (this.status[i] ?? 0);
+    for (const c of ERROR_CLASSES) {
+      total.errors[c] += this.errors[c];
+      total.reusedErrors[c] += this.reusedErrors[c];
+    }
+    for (const c of CLIENT_CLOSERS) total.closedBy[c] += this.closedBy[c];
+    for (const r of CLIENT_CLOSE_REASONS) total.closeReasons[r] += this.closeReasons[r];
+  }
+
+  /** A result's totals read back: its encoded histograms and its counters. */
+  static fromTotals(t: DriverTotals): Window {
+    const w = new Window();
+    for (const name of HISTOGRAMS) {
+      const encoded = t.histograms[ENCODED[name]];
+      if (encoded) addEncoded(w[name], encoded);
+    }
+    w.completed = t.requests.completed;
+    w.cancelled = t.requests.cancelled;
+    w.behindSchedule = t.requests.behindSchedule;
+    w.bytes = t.throughput.bytes;
+    w.opened = t.connections.opened ?? 0;
+    w.closed = t.connections.closed ?? 0;
+    STATUS_CLASSES.forEach((c, i) => {
+      w.status[i] = t.status[c];
+    });
+    for (const c of ERROR_CLASSES) {
+      w.errors[c] = t.errors.byClass[c];
+      w.reusedErrors[c] = t.errors.reusedByClass?.[c] ?? 0;
+    }
+    for (const c of CLIENT_CLOSERS) w.closedBy[c] = t.connections.closedBy?.[c] ?? 0;
+    for (const r of CLIENT_CLOSE_REASONS) {
+      w.closeReasons[r] = t.connections.clientCloseReasons?.[r] ?? 0;
+    }
+    return w;
+  }
+}
+
+function addEncoded(into: Histogram, encoded: string): void {
+  const h = decodeHistogram(encoded);
+  try {
+    into.add(h);
+  } finally {
+    h.destroy();
+  }
+}
+
+/** What the recorder does not keep in a Window: the headers received and the errors' words. */
+export interface TotalsExtras {
+  hints: Record<string, number>;
+  withoutHint: number;
+  connectionClose: number;
+  messages: Record<string, number>;
+  firstMs: Partial<Record<ErrorClass, number>>;
+}
+
+export function statusRecord(counts: readonly number[]): Record<StatusClass, number> {
+  return Object.fromEntries(STATUS_CLASSES.map((c, i) => [c, counts[i] ?? 0])) as Record<
+    StatusClass,
+    number
+  >;
+}
+
+/** The driver's figures for a span, from its Window and what the engine can observe. */
+export function totalsOf(
+  t: Window,
+  caps: Capabilities,
+  measuredMs: number,
+  x: TotalsExtras,
+): DriverTotals {
+  const errors = t.errorCount();
+  const attempts = t.completed + errors;
+  const notMeasured: string[] = [];
+  if (!caps.connectionReuse)
+    notMeasured.push('latency.newConnection', 'latency.reused', 'errors.onReused');
+  if (!caps.connectTime) notMeasured.push('connectTime');
+  if (!caps.closedBy)
+    notMeasured.push(
+      'connections.closedBy',
+      'connections.requestsPerConnection',
+      'connections.idle',
+    );
+  if (!caps.responseHeaders) notMeasured.push('responses');
+  let reusedTotal = 0;
+  for (const c of ERROR_CLASSES) reusedTotal += t.reusedErrors[c];
+  const encoded = (names: HistogramName[]) =>
+    Object.fromEntries(names.map((n) => [ENCODED[n], encodeHistogram(t[n])]));
+  return {
+    requests: {
+      completed: t.completed,
+      errors,
+      cancelled: t.cancelled,
+      behindSchedule: t.behindSchedule,
+    },
+    status: statusRecord(t.status),
+    throughput: {
+      rps: measuredMs > 0 ? (t.completed * 1000) / measuredMs : 0,
+      bytes: t.bytes,
+      bytesPerSec: measuredMs > 0 ? (t.bytes * 1000) / measuredMs : 0,
+    },
+    latency: {
+      ...durationSummary(t.latency),
+      newConnection: caps.connectionReuse ? durationSummary(t.latencyNew) : null,
+      reused: caps.connectionReuse ? durationSummary(t.latencyReused) : null,
+    },
+    connectTime: caps.connectTime ? durationSummary(t.connect) : null,
+    connections: {
+      opened: caps.closedBy ? t.opened : null,
+      closed: caps.closedBy ? t.closed : null,
+      closedBy: caps.closedBy ? { ...t.closedBy } : null,
+      clientCloseReasons: caps.closedBy ? { ...t.closeReasons } : null,
+      requestsPerConnection: caps.closedBy ? summarize(t.perConnection) : null,
+      idle:
+        caps.closedBy && caps.connectionReuse
+          ? {
+              beforeReuse: durationSummary(t.idleBeforeReuse),
+              atClientIdleClose: durationSummary(t.idleAtClientClose),
+              atServerClose: durationSummary(t.idleAtServerClose),
+            }
+          : null,
+    },
+    responses: caps.responseHeaders
+      ? {
+          keepAliveHints: { ...x.hints },
+          withoutKeepAliveHint: x.withoutHint,
+          connectionClose: x.connectionClose,
+        }
+      : null,
+    errors: {
+      total: errors,
+      rate: attempts > 0 ? errors / attempts : 0,
+      byClass: { ...t.errors },
+      onReused: caps.connectionReuse ? reusedTotal : null,
+      reusedByClass: caps.connectionReuse ? { ...t.reusedErrors } : null,
+      messages: { ...x.messages },
+      firstMs: { ...x.firstMs },
+    },
+    histograms: {
+      ...encoded(['latency']),
+      ...(caps.connectionReuse ? encoded(['latencyNew', 'latencyReused']) : {}),
+      ...(caps.connectTime ? encoded(['connect']) : {}),
+      ...(caps.closedBy ? encoded(['perConnection']) : {}),
+      ...(caps.closedBy && caps.connectionReuse
+        ? encoded(['idleBeforeReuse', 'idleAtClientClose', 'idleAtServerClose'])
+        : {}),
+    },
+    notMeasured,
+  };
+}

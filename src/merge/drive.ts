@@ -1,0 +1,226 @@
+import { statusRecord, totalsOf, Window } from '../driver/window.js';
+import { LabError } from '../errors.js';
+import {
+  type Capabilities,
+  type DriverInterval,
+  type DriverResult,
+  ERROR_CLASSES,
+  type ErrorClass,
+  type MergedShard,
+  STATUS_CLASSES,
+} from '../record/driver.js';
+import type { Quantiles } from '../record/histogram.js';
+import {
+  createHistogram,
+  decodeHistogram,
+  durationSummary,
+  encodeHistogram,
+  layoutProblem,
+} from '../stats/histogram.js';
+
+// Merging the shards of one load, exactly: histograms are added (per interval and for the run),
+// counters summed, rates summed over aligned intervals (shards started together, so interval k of
+// each covers the same time), and the totals made by the same code that makes a single driver's,
+// so a merged result reads like any other. What cannot be added is not made up: per-interval
+// connect and new/reused quantiles of several shards are null, and listed in notMeasured.
+
+const refuse = (why: string, fix: string) =>
+  new LabError('KAL_RESULTS_INCOMPARABLE', why, { problems: [{ path: 'merge', message: fix }] });
+
+/** What the engine could observe, read from what its result says it could not. */
+function capabilitiesOf(r: DriverResult): Capabilities {
+  const missing = new Set(r.notMeasured);
+  return {
+    connectionReuse: !missing.has('latency.newConnection'),
+    connectTime: !missing.has('connectTime'),
+    closedBy: !missing.has('connections.closedBy'),
+    responseHeaders: !missing.has('responses'),
+  };
+}
+
+function check(results: readonly { file: string; r: DriverResult }[]): void {
+  const [first, ...rest] = results;
+  if (!first) throw refuse('nothing to merge', 'give the shard results, e.g. shard-*.json');
+  for (const { file, r } of rest) {
+    for (const [what, a, b] of [
+      ['engine', first.r.engine, r.engine],
+      ['URL', first.r.url, r.url],
+      ['load model', first.r.model, r.model],
+      ['interval', first.r.intervalMs, r.intervalMs],
+    ] as const) {
+      if (a !== b) {
+        throw refuse(
+          `${file}: its ${what} is ${b}, ${first.file}'s is ${a}`,
+          'merge the shards of one load: the same URL, engine, load model and interval',
+        );
+      }
+    }
+  }
+  const shards = results.map(({ r }) => r.shard);
+  if (shards.some((s) => s !== null)) {
+    const counts = new Set(shards.map((s) => s?.count));
+    if (counts.size > 1 || shards.some((s) => s === null)) {
+      throw refuse(
+        'these results are not shards of one load: their shard counts differ',
+        'give the results of one `--shard I/N` (or `--shards N`) load',
+      );
+    }
+    const seen = new Map<number, string>();
+    for (const { file, r } of results) {
+      const i = r.shard?.index as number;
+      const other = seen.get(i);
+      if (other !== undefined) {
+        throw refuse(`${file} and ${other} are both shard ${i}`, 'give each shard once');
+      }
+      seen.set(i, file);
+    }
+  }
+  for (const { file, r } of results) {
+    const encoded = [
+      ...Object.values(r.histograms),
+      ...r.timeline.map((i) => i.latencyUs).filter((x) => x !== ''),
+    ];
+    for (const e of encoded) {
+      const problem = layoutProblem(e);
+      if (problem) {
+        throw refuse(
+          `${file}: a histogram cannot be added: ${problem}`,
+          'merge results written by the same keepalive-lab version',
+        );
+      }
+    }
+  }
+}
+
+/** One quantile summary of several, where only one shard had it; null where several did. */
+const single = (qs: (Quantiles | null)[]): Quantiles | null => {
+  const present = qs.filter((q): q is Quantiles => q !== null);
+  return present.length === 1 ? (present[0] as Quantiles) : null;
+};
+
+function mergeInterval(parts: DriverInterval[]): DriverInterval {
+  const h = createHistogram();
+  for (const p of parts) {
+    if (!p.latencyUs) continue;
+    const d = decodeHistogram(p.latencyUs);
+    h.add(d);
+    d.destroy();
+  }
+  const sum = (f: (i: DriverInterval) => number) => parts.reduce((n, i) => n + f(i), 0);
+  const errorsByClass = Object.fromEntries(
+    ERROR_CLASSES.map((c) => [c, sum((i) => i.errorsByClass[c])]),
+  ) as Record<ErrorClass, number>;
+  return {
+    t: Math.max(...parts.map((i) => i.t)),
+    durationMs: Math.max(...parts.map((i) => i.durationMs)),
+    requests: sum((i) => i.requests),
+    cancelled: sum((i) => i.cancelled),
+    rps: sum((i) => i.rps),
+    bytes: sum((i) => i.bytes),
+    status: statusRecord(STATUS_CLASSES.map((c) => sum((i) => i.status[c]))),
+    errors: sum((i) => i.errors),
+    errorsByClass,
+    latency: durationSummary(h),
+    latencyUs: encodeHistogram(h),
+    connect: single(parts.map((i) => i.connect)),
+    latencyNew: single(parts.map((i) => i.latencyNew)),
+    latencyReused: single(parts.map((i) => i.latencyReused)),
+    newConnections: sum((i) => i.newConnections),
+    closedConnections: sum((i) => i.closedConnections),
+    errorsOnReused: parts.some((i) => i.errorsOnReused === null)
+      ? null
+      : sum((i) => i.errorsOnReused ?? 0),
+    behindSchedule: sum((i) => i.behindSchedule),
+  };
+}
+
+const addRecords = (rs: Record<string, number>[]) => {
+  const out: Record<string, number> = {};
+  for (const r of rs) for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
+  return out;
+};
+
+/** The shards of one load as one result, of the same shape. */
+export function mergeDriverResults(
+  inputs: readonly { file: string; r: DriverResult }[],
+): DriverResult {
+  check(inputs);
+  const rs = inputs.map((x) => x.r);
+  const first = rs[0] as DriverResult;
+  const caps = capabilitiesOf(first);
+  const total = new Window();
+  for (const r of rs) Window.fromTotals(r).addTo(total);
+  const measuredMs = Math.max(...rs.map((r) => r.measuredMs));
+  const firstMs: Partial<Record<ErrorClass, number>> = {};
+  for (const r of rs) {
+    for (const [c, ms] of Object.entries(r.errors.firstMs) as [ErrorClass, number][]) {
+      firstMs[c] = Math.min(firstMs[c] ?? Number.POSITIVE_INFINITY, ms);
+    }
+  }
+  const totals = totalsOf(total, caps, measuredMs, {
+    hints: addRecords(rs.map((r) => r.responses?.keepAliveHints ?? {})),
+    withoutHint: rs.reduce((n, r) => n + (r.responses?.withoutKeepAliveHint ?? 0), 0),
+    connectionClose: rs.reduce((n, r) => n + (r.responses?.connectionClose ?? 0), 0),
+    messages: addRecords(rs.map((r) => r.errors.messages)),
+    firstMs,
+  });
+  const length = Math.max(...rs.map((r) => r.timeline.length));
+  const timeline = Array.from({ length }, (_, k) =>
+    mergeInterval(rs.flatMap((r) => (r.timeline[k] ? [r.timeline[k] as DriverInterval] : []))),
+  );
+  const sumOrNull = (f: (r: DriverResult) => number | null) =>
+    rs.every((r) => f(r) === null) ? null : rs.reduce((n, r) => n + (f(r) ?? 0), 0);
+  const mergedFrom: MergedShard[] = rs.flatMap((r) => {
+    const parts = r.mergedFrom ?? [
+      {
+        ...(r.shard ?? { index: 0, count: 1, startAt: null, lateMs: null, host: '' }),
+        resources: r.resources,
+        requests: r.requests.total,
+      },
+    ];
+    return parts;
+  });
+  const several = rs.length > 1;
+  return {
+    schema: first.schema,
+    engine: first.engine,
+    url: first.url,
+    startedAt: rs.map((r) => r.startedAt).sort()[0] as string,
+    partial:
+      rs.some((r) => r.partial) ||
+      (first.shard !== null && new Set(rs.map((r) => r.shard?.index)).size < first.shard.count),
+    model: first.model,
+    rate: sumOrNull((r) => r.rate),
+    poolSize: rs.reduce((n, r) => n + r.poolSize, 0),
+    latencyFrom: first.latencyFrom,
+    intervalMs: first.intervalMs,
+    warmupMs: Math.max(...rs.map((r) => r.warmupMs)),
+    measuredMs,
+    resources: {
+      cpuMs: rs.reduce((n, r) => n + r.resources.cpuMs, 0),
+      cpuCores: rs.reduce((n, r) => n + r.resources.cpuCores, 0),
+      eventLoopUtilization: Math.max(...rs.map((r) => r.resources.eventLoopUtilization)),
+      peakRssBytes: Math.max(...rs.map((r) => r.resources.peakRssBytes)),
+    },
+    ...totals,
+    requests: {
+      total: totals.requests.completed + totals.requests.errors + totals.requests.cancelled,
+      ...totals.requests,
+      notSent: sumOrNull((r) => r.requests.notSent),
+    },
+    notMeasured: several
+      ? [...totals.notMeasured, 'timeline.connect', 'timeline.latencyNew', 'timeline.latencyReused']
+      : totals.notMeasured,
+    client: { ...first.client, connections: rs.reduce((n, r) => n + r.poolSize, 0) },
+    load: {
+      ...first.load,
+      ...(first.rate !== null ? { rate: sumOrNull((r) => r.rate) } : {}),
+      ...(typeof first.load.requests === 'number'
+        ? { requests: rs.reduce((n, r) => n + Number(r.load.requests ?? 0), 0) }
+        : {}),
+    },
+    timeline,
+    shard: null,
+    mergedFrom: mergedFrom.sort((a, b) => a.index - b.index),
+  };
+}
