@@ -238,6 +238,9 @@ describe('robustness: fuzzed input never escapes as a crash', () => {
             '--path',
             '--method',
             '--interval',
+            '--shard',
+            '--shards',
+            '--start-at',
           ]),
         )
         .map(([url, p]) => ['drive', url, ...p.flat()]),
@@ -263,6 +266,15 @@ describe('robustness: fuzzed input never escapes as a crash', () => {
           pairs(['--tolerance', '--seed', '--json', '--markdown']),
         )
         .map(([a, b, p]) => ['compare', a, b, ...p.flat()]),
+      fc
+        .tuple(
+          fc.constantFrom('configs/compare.yaml', 'configs/demo.yaml', 'nope.yaml', 'README.md'),
+          pairs(['--shards', '--image', '--start-at', '--name', '--namespace']),
+        )
+        .map(([f, p]) => ['k8s', f, '--shards', '2', ...p.flat()]),
+      fc
+        .tuple(fc.constantFrom(...RESULT_FILES), pairs(['--json']))
+        .map(([f, p]) => ['merge', f, ...p.flat()]),
     );
     fc.assert(
       fc.property(commands, (args) => checkCli([...args, '--dry-run'])),

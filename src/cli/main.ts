@@ -4,6 +4,7 @@ import { EXIT, isLabError, LabError } from '../errors.js';
 import { cleanupCommand } from './cleanup.js';
 import { compareCommand } from './compare.js';
 import { driveCommand } from './drive.js';
+import { k8sCommand } from './k8s.js';
 import { mergeCommand } from './merge.js';
 import { leaveParent, watchParent } from './parent.js';
 import { reportCommand } from './report.js';
@@ -28,6 +29,7 @@ for (const cmd of [
   compareCommand(),
   reportCommand(),
   mergeCommand(),
+  k8sCommand(),
   serveCommand(),
   driveCommand(),
   sampleCommand(),

@@ -1,0 +1,197 @@
+import type { RunSpec } from '../config/scenario-resolve.js';
+
+// The Kubernetes objects that run a scenario's load as N shards, one pod each: an Indexed Job
+// (each pod gets JOB_COMPLETION_INDEX, which `drive --shards N` reads), a ConfigMap with the load
+// (`drive --spec-env`) and the scenario for reference, and, when the scenario uses the built-in
+// target, that target as a Deployment and Service to experiment against. Pure: objects in, the
+// printing is the CLI's.
+//
+// Results are collected from the pods' logs (`drive --json -` prints the result and nothing
+// else): that needs no storage class that can be shared between nodes (ReadWriteMany) and no
+// object-store credentials, and a shard's result is small (about 1 MB for ten minutes at 1 s
+// intervals, well under the kubelet's 10 MiB log rotation). The merge then runs where kubectl does.
+
+export interface K8sOptions {
+  shards: number;
+  image: string;
+  /** The common start, epoch ms. */
+  startAt: number;
+  /** Object names; a DNS-1123 label. */
+  name: string;
+  namespace: string | null;
+  /** The scenario file's text, kept in the ConfigMap for reference. */
+  scenarioText: string;
+}
+
+export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string };
+
+const TARGET_PORT = 3000;
+
+/** Pod sysctls Kubernetes allows without the kubelet's unsafe-sysctls list (k8s 1.29+). */
+const SAFE_SYSCTLS: Record<string, string> = {
+  ip_local_port_range: 'net.ipv4.ip_local_port_range',
+  tcp_fin_timeout: 'net.ipv4.tcp_fin_timeout',
+};
+
+const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** A name Kubernetes accepts: lower-case alphanumerics and '-', at most 52 characters (Job pods add a suffix). */
+export function k8sName(raw: string): string {
+  const n = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 52)
+    .replace(/-+$/, '');
+  return n || 'keepalive-lab';
+}
+
+/** Where the shards send their load, and whether the built-in target is deployed for it. */
+function targetOf(run: RunSpec, name: string): { url: string; deploy: boolean } {
+  if (run.target.url) return { url: run.target.url, deploy: false };
+  return { url: `http://${name}-target:${TARGET_PORT}/`, deploy: true };
+}
+
+/** The built-in target's knobs as `serve` flags (only those the scenario sets differ). */
+function serveArgs(rawTarget: Record<string, unknown>): string[] {
+  const args = ['serve', '--host', '0.0.0.0', '--port', String(TARGET_PORT)];
+  for (const [k, v] of Object.entries(rawTarget)) {
+    if (k === 'host' || k === 'port' || k === 'sysctls' || v === undefined) continue;
+    args.push(`--${kebab(k)}`, typeof v === 'object' ? JSON.stringify(v) : String(v));
+  }
+  return args;
+}
+
+export function manifests(
+  run: RunSpec,
+  rawTarget: Record<string, unknown>,
+  o: K8sOptions,
+): { objects: K8sObject[]; unsafeSysctls: string[]; url: string } {
+  const labels = {
+    'app.kubernetes.io/name': 'keepalive-lab',
+    'app.kubernetes.io/instance': o.name,
+  };
+  const meta = (name: string, extra: Record<string, string> = {}) => ({
+    name,
+    ...(o.namespace ? { namespace: o.namespace } : {}),
+    labels: { ...labels, ...extra },
+  });
+  const { url, deploy } = targetOf(run, o.name);
+  const { sysctls = {}, ...client } = run.client as typeof run.client & {
+    sysctls?: Record<string, unknown>;
+  };
+  const spec = { client, load: run.load };
+  const podSysctls = Object.entries(sysctls).flatMap(([k, v]) =>
+    SAFE_SYSCTLS[k] && v !== undefined ? [{ name: SAFE_SYSCTLS[k], value: String(v) }] : [],
+  );
+  const unsafeSysctls = Object.keys(sysctls).filter((k) => !SAFE_SYSCTLS[k]);
+  const config: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta(`${o.name}-load`),
+    data: { 'spec.json': JSON.stringify(spec), 'scenario.yaml': o.scenarioText },
+  };
+  const job: K8sObject = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: meta(o.name),
+    spec: {
+      completionMode: 'Indexed',
+      completions: o.shards,
+      parallelism: o.shards,
+      // One attempt per shard: a shard run twice would count its load twice.
+      backoffLimit: 0,
+      ttlSecondsAfterFinished: 86_400,
+      template: {
+        metadata: { labels: { ...labels, 'app.kubernetes.io/component': 'shard' } },
+        spec: {
+          restartPolicy: 'Never',
+          ...(podSysctls.length > 0 ? { securityContext: { sysctls: podSysctls } } : {}),
+          containers: [
+            {
+              name: 'drive',
+              image: o.image,
+              args: [
+                'drive',
+                url,
+                '--shards',
+                String(o.shards),
+                '--start-at',
+                new Date(o.startAt).toISOString(),
+                '--spec-env',
+                'KAL_SPEC',
+                '--json',
+                '-',
+              ],
+              env: [
+                {
+                  name: 'KAL_SPEC',
+                  valueFrom: { configMapKeyRef: { name: `${o.name}-load`, key: 'spec.json' } },
+                },
+              ],
+              resources: { requests: { cpu: '1', memory: '256Mi' }, limits: { memory: '512Mi' } },
+            },
+          ],
+        },
+      },
+    },
+  };
+  const objects: K8sObject[] = [config, job];
+  if (deploy) {
+    const targetLabels = { ...labels, 'app.kubernetes.io/component': 'target' };
+    objects.push(
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: meta(`${o.name}-target`, { 'app.kubernetes.io/component': 'target' }),
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: targetLabels },
+          template: {
+            metadata: { labels: targetLabels },
+            spec: {
+              containers: [
+                {
+                  name: 'target',
+                  image: o.image,
+                  args: serveArgs(rawTarget),
+                  ports: [{ containerPort: TARGET_PORT, name: 'http' }],
+                  readinessProbe: { tcpSocket: { port: TARGET_PORT }, periodSeconds: 2 },
+                  resources: { requests: { cpu: '1', memory: '256Mi' } },
+                },
+              ],
+            },
+          },
+        },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: meta(`${o.name}-target`, { 'app.kubernetes.io/component': 'target' }),
+        spec: {
+          selector: targetLabels,
+          ports: [{ name: 'http', port: TARGET_PORT, targetPort: TARGET_PORT }],
+        },
+      },
+    );
+  }
+  return { objects, unsafeSysctls, url };
+}
+
+/** The steps after `kubectl apply`, as the comment heading the printed manifests. */
+export function collectSteps(o: K8sOptions): string[] {
+  const ns = o.namespace ? ` -n ${o.namespace}` : '';
+  return [
+    `keepalive-lab: ${o.shards} shards of one load, starting together at ${new Date(o.startAt).toISOString()}`,
+    '(regenerate if you apply later: a shard that starts late begins at once and says how late).',
+    `  kubectl apply${ns} -f manifests.yaml`,
+    `  kubectl wait${ns} --for=condition=complete job/${o.name} --timeout=1h`,
+    `  for i in $(seq 0 ${o.shards - 1}); do`,
+    `    kubectl logs${ns} -l job-name=${o.name},batch.kubernetes.io/job-completion-index=$i > shard-$i.json`,
+    '  done',
+    '  keepalive-lab merge shard-*.json --json merged.json',
+    `  kubectl delete${ns} -f manifests.yaml`,
+    "Results come back through the pods' logs (`drive --json -`): no shared volume or object store",
+    "is needed, and a shard's result stays far under the kubelet's 10 MiB log rotation.",
+  ];
+}
