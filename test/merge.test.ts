@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as hdr from 'hdr-histogram-js';
+import { resolveScenario } from '../src/config/scenario-resolve.js';
 import { NET_CAPABILITIES } from '../src/driver/engines/net.js';
 import { Recorder } from '../src/driver/recorder.js';
 import { isLabError } from '../src/errors.js';
@@ -18,6 +19,7 @@ import {
   ERROR_CLASSES,
 } from '../src/record/driver.js';
 import { exampleDriverSummary } from '../src/record/example.js';
+import { runOne } from '../src/run/run-one.js';
 import { partOf, rateOf, splitLoad } from '../src/shard/split.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { withTarget } from './helpers/target.js';
@@ -265,5 +267,49 @@ describe('shards: the whole path through the CLI', () => {
       const s = await t.close(500);
       assert.equal(s.connections.accepted, m.connections.opened, 'the server saw every shard');
     });
+  });
+});
+
+describe('client.workers: one load from several driver processes', () => {
+  it('a run with two workers: the load asked for, intervals that sum, every connection joined', async () => {
+    const { runs } = resolveScenario(
+      {
+        name: 'workers',
+        target: { connectionClose: 'always' },
+        client: { workers: 2, connections: 4, engine: 'net' },
+        load: { rate: 300, duration: '2s' },
+        sampler: { interval: '500ms', tail: '500ms' },
+      },
+      'test',
+    );
+    const r = await runOne(runs[0] as (typeof runs)[number]);
+    assert.equal(r.partial, false, JSON.stringify(r.stoppedBy));
+    const completed = r.summary.requests.completed;
+    assert.ok(Math.abs(completed - 600) <= 3, `${completed} requests`);
+    const load = r.timeline.flatMap((i) => (i.load ? [i.load] : []));
+    assert.equal(
+      load.reduce((n, i) => n + i.requests, 0),
+      completed,
+    );
+    assert.equal(r.summary.connections.opened, r.server?.connections.accepted);
+    if (r.closeJoin && r.tcp?.closes) {
+      // The closes of both workers reached the join: each kernel record found its client.
+      assert.equal(r.closeJoin.kernelOnly, 0, JSON.stringify(r.closeJoin));
+      assert.ok(r.closeJoin.matched >= completed - 2);
+    }
+  });
+
+  it('more workers than connections is bad input, naming the field', () => {
+    const r = runCli([
+      'drive',
+      'http://127.0.0.1:1/',
+      '--workers',
+      '3',
+      '--connections',
+      '2',
+      '--dry-run',
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /workers[\s\S]*3 workers need at least as many connections/);
   });
 });

@@ -127,10 +127,15 @@ export function driveCommand(): Command {
       await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
     }
     const lateMs = startAt !== null && startAt !== undefined ? Date.now() - startAt : null;
-    const result = await driveUntilStopped({ url, ...mine, intervalMs });
-    if (shard) {
-      result.shard = { ...shard, startAt: startAt ?? null, lateMs, host: hostname() };
-    }
+    const result =
+      mine.client.workers > 1 && !shard
+        ? await driveWorkers(url, mine, intervalMs)
+        : await driveUntilStopped({
+            url,
+            ...mine,
+            intervalMs,
+            shard: shard ? { ...shard, startAt: startAt ?? null, lateMs, host: hostname() } : null,
+          });
     if (jsonPath === '-') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     else {
       await out?.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -160,5 +165,29 @@ function parseJsonFlag(key: keyof typeof JSON_EXAMPLES, raw: unknown): unknown {
     throw new LabError('KAL_FLAG_INVALID', `--${key} is not JSON`, {
       problems: [{ path: `--${key}`, message: `give a JSON object, e.g. ${JSON_EXAMPLES[key]}` }],
     });
+  }
+}
+
+/** `--workers N`: N driver processes, each a shard, merged (the run orchestrator's way). */
+async function driveWorkers(
+  url: string,
+  spec: Parameters<typeof import('../run/driver-workers.js').startDriver>[2],
+  intervalMs: number,
+): Promise<import('../record/driver.js').DriverResult> {
+  const [{ Children }, { startDriver }] = await Promise.all([
+    import('../run/children.js'),
+    import('../run/driver-workers.js'),
+  ]);
+  const children = new Children();
+  const driver = startDriver(children, url, spec, intervalMs, () => {});
+  const stop = () => driver.stopEarly();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await driver.result;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    await children.stopAll();
   }
 }

@@ -55,6 +55,8 @@ export const AGENT_HINT_BUFFER =
 function checkEngineKnobs(
   c: {
     engine: string;
+    workers: number;
+    connections: number;
     pipelining: number;
     maxRequestsPerConnection: number;
     agent?: { keepAliveTimeoutBuffer?: number | undefined } | undefined;
@@ -63,6 +65,12 @@ function checkEngineKnobs(
 ): void {
   const no = (path: string, message: string) =>
     ctx.addIssue({ code: 'custom', path: [path], message });
+  if (c.workers > c.connections) {
+    no(
+      'workers',
+      `${c.workers} workers need at least as many connections (${c.connections}): one each`,
+    );
+  }
   if (c.engine !== 'http' && c.agent !== undefined) {
     no('agent', 'http.Agent options go with engine: http');
   }
@@ -105,6 +113,15 @@ export const clientSchema = z
       .max(100_000)
       .default(10)
       .describe('connections in the pool (closed loop: also the number of requesters)'),
+    workers: z
+      .number()
+      .int()
+      .min(1, { error: 'must be at least 1' })
+      .max(64)
+      .default(1)
+      .describe(
+        'driver processes on this machine, each an exact shard of the load, their results merged (when one process is the bottleneck)',
+      ),
     pipelining: z
       .number()
       .int()

@@ -1,4 +1,4 @@
-import type { DriverResult } from '../record/driver.js';
+import type { DriverResult, ShardInfo } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type DriverOptions, runDriver } from './run.js';
 
@@ -8,7 +8,7 @@ import { type DriverOptions, runDriver } from './run.js';
 // parent as messages.
 
 export async function driveUntilStopped(
-  opts: Omit<DriverOptions, 'signal' | 'onInterval'>,
+  opts: Omit<DriverOptions, 'signal' | 'onInterval'> & { shard?: ShardInfo | null },
 ): Promise<DriverResult> {
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -30,6 +30,7 @@ export async function driveUntilStopped(
             send({ type: 'interval', interval, closes: closes ?? { port: [], at: [], view: [] } })
         : undefined,
     });
+    result.shard = opts.shard ?? null;
     if (process.connected) send({ type: 'result', result });
     return result;
   } finally {

@@ -98,7 +98,8 @@ const single = (qs: (Quantiles | null)[]): Quantiles | null => {
   return present.length === 1 ? (present[0] as Quantiles) : null;
 };
 
-function mergeInterval(parts: DriverInterval[]): DriverInterval {
+/** Interval k of several shards as one: histograms added, counts and rates summed. */
+export function mergeInterval(parts: DriverInterval[]): DriverInterval {
   const h = createHistogram();
   for (const p of parts) {
     if (!p.latencyUs) continue;

@@ -27,13 +27,23 @@ export function startDriverChild(
   intervalMs: number,
   onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
   prefix: readonly string[] = [],
+  /** More `drive` flags (a worker's --shard and --start-at). */
+  extra: readonly string[] = [],
 ): DriverChild {
   // The URL's credentials become a header, and the spec (headers and all) goes in the
   // environment, so no credential shows on the child's command line.
   const target = new URL(url);
   const client = { ...spec.client, headers: headersWithAuth(target, spec.client.headers) };
   const child = children.fork(
-    ['drive', withoutCredentials(target), '--spec-env', SPEC_ENV, '--interval', `${intervalMs}ms`],
+    [
+      'drive',
+      withoutCredentials(target),
+      '--spec-env',
+      SPEC_ENV,
+      '--interval',
+      `${intervalMs}ms`,
+      ...extra,
+    ],
     prefix,
     { [SPEC_ENV]: JSON.stringify({ client, load: spec.load }) },
   );

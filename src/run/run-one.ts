@@ -11,7 +11,7 @@ import type { Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js'
 import { TcpAccumulator } from '../sampler/accumulator.js';
 import { assemble } from './assemble.js';
 import { Children } from './children.js';
-import { type DriverChild, startDriverChild } from './driver-child.js';
+import { type DriverHandle, startDriver } from './driver-workers.js';
 import { CloseJoiner } from './join.js';
 import { type Sample, type SamplerChild, startSamplerChild } from './sampler-child.js';
 import { startTargetChild, type TargetChild } from './target-child.js';
@@ -39,7 +39,7 @@ export async function runOne(
   const children = new Children();
   const startedAt = new Date().toISOString();
   let topology: NetnsTopology | null = null;
-  let driver: DriverChild | null = null;
+  let driver: DriverHandle | null = null;
   try {
     if (spec.isolation === 'netns') {
       topology = await createNetns({
@@ -112,7 +112,7 @@ export async function runOne(
     if (phase === 'warmup') sampler?.pace(true);
     const loadSamples: Promise<void>[] = [];
     const { sysctls: _clientSysctls, ...client } = spec.client;
-    driver = startDriverChild(
+    driver = startDriver(
       children,
       url,
       { client, load: spec.load },

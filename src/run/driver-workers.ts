@@ -1,0 +1,112 @@
+import type { ClientKnobs, LoadModel } from '../config/driver.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import { mergeDriverResults, mergeInterval } from '../merge/drive.js';
+import type { AppCloseColumns } from '../record/closes.js';
+import type { DriverInterval, DriverResult } from '../record/driver.js';
+import { splitLoad } from '../shard/split.js';
+import type { Children } from './children.js';
+import { type DriverChild, startDriverChild } from './driver-child.js';
+
+// `client.workers: N`: N driver processes on this machine, each an exact shard of the load,
+// starting together; interval k reaches the run once every worker has closed its interval k
+// (merged: histograms added, counts and rates summed, the closed connections of all), and the
+// result is their exact merge. One worker is the plain driver child.
+
+/** Time for the workers to start before the common start: forking and loading take ~0.5 s. */
+const START_AFTER_MS = 1500;
+
+/** The load's driver, however many processes it takes. */
+export interface DriverHandle {
+  /** The result (the workers' merged); rejects if a driver exits without one. */
+  result: Promise<DriverResult>;
+  stopEarly(): void;
+}
+
+export function startDriver(
+  children: Children,
+  url: string,
+  spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
+  intervalMs: number,
+  onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
+  prefix: readonly string[] = [],
+): DriverHandle {
+  const n = spec.client.workers;
+  if (n <= 1) return startDriverChild(children, url, spec, intervalMs, onInterval, prefix);
+  const workers = startWorkers(children, url, spec, intervalMs, onInterval, prefix, n);
+  return {
+    result: mergedResult(workers),
+    stopEarly: () => {
+      for (const w of workers) w.stopEarly();
+    },
+  };
+}
+
+function startWorkers(
+  children: Children,
+  url: string,
+  spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
+  intervalMs: number,
+  onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
+  prefix: readonly string[],
+  n: number,
+): DriverChild[] {
+  const startAt = Date.now() + START_AFTER_MS;
+  type Part = { interval: DriverInterval; closes: AppCloseColumns };
+  const got = new Array<number>(n).fill(0);
+  const pending: Part[][] = [];
+  const done = new Set<number>();
+  let next = 0;
+  /** Emits, in order, each interval every worker still running has reached. */
+  const flush = () => {
+    for (;;) {
+      const parts = pending[next];
+      if (!parts) return;
+      for (let w = 0; w < n; w++) if (!parts[w] && !done.has(w)) return;
+      const present = parts.filter(Boolean);
+      onInterval(mergeInterval(present.map((p) => p.interval)), {
+        port: present.flatMap((p) => p.closes.port),
+        at: present.flatMap((p) => p.closes.at),
+        view: present.flatMap((p) => p.closes.view),
+      });
+      delete pending[next];
+      next++;
+    }
+  };
+  return Array.from({ length: n }, (_, index) => {
+    // Refused here if it cannot be split; the worker takes its own part (`--shard`).
+    splitLoad(spec.client, spec.load, { index, count: n });
+    const w = startDriverChild(
+      children,
+      url,
+      { client: { ...spec.client, workers: 1 }, load: spec.load },
+      intervalMs,
+      (interval, closes) => {
+        const k = got[index] as number;
+        got[index] = k + 1;
+        pending[k] ??= [];
+        (pending[k] as Part[])[index] = { interval, closes };
+        flush();
+      },
+      prefix,
+      ['--shard', `${index}/${n}`, '--start-at', String(startAt)],
+    );
+    w.result.then(
+      () => {
+        done.add(index);
+        flush();
+      },
+      () => {
+        done.add(index);
+        flush();
+      },
+    );
+    return w;
+  });
+}
+
+/** The workers' results as one (the run's driver summary and timeline). */
+async function mergedResult(workers: DriverChild[]): Promise<DriverResult> {
+  const results = await Promise.all(workers.map((w) => w.result));
+  if (results.length === 1) return results[0] as DriverResult;
+  return mergeDriverResults(results.map((r, i) => ({ file: `worker ${i}`, r })));
+}
