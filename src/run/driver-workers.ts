@@ -1,10 +1,7 @@
-import type { ClientKnobs, LoadModel } from '../config/driver.js';
-import type { DeepReadonly } from '../config/resolve.js';
 import { mergeDriverResults, mergeInterval } from '../merge/drive.js';
 import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import { splitLoad } from '../shard/split.js';
-import type { Children } from './children.js';
 import { type DriverChild, startDriverChild } from './driver-child.js';
 
 // `client.workers: N`: N driver processes on this machine, each an exact shard of the load,
@@ -22,17 +19,13 @@ export interface DriverHandle {
   stopEarly(): void;
 }
 
-export function startDriver(
-  children: Children,
-  url: string,
-  spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
-  intervalMs: number,
-  onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
-  prefix: readonly string[] = [],
-): DriverHandle {
-  const n = spec.client.workers;
-  if (n <= 1) return startDriverChild(children, url, spec, intervalMs, onInterval, prefix);
-  const workers = startWorkers(children, url, spec, intervalMs, onInterval, prefix, n);
+/** What starts a driver child: the children, URL, spec, interval, interval callback, prefix. */
+type Launch = Parameters<typeof startDriverChild>;
+
+export function startDriver(...launch: Launch): DriverHandle {
+  const n = launch[2].client.workers;
+  if (n <= 1) return startDriverChild(...launch);
+  const workers = startWorkers(launch, n);
   return {
     result: mergedResult(workers),
     stopEarly: () => {
@@ -41,15 +34,8 @@ export function startDriver(
   };
 }
 
-function startWorkers(
-  children: Children,
-  url: string,
-  spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
-  intervalMs: number,
-  onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
-  prefix: readonly string[],
-  n: number,
-): DriverChild[] {
+function startWorkers(launch: Launch, n: number): DriverChild[] {
+  const [children, url, spec, intervalMs, onInterval, prefix = []] = launch;
   const startAt = Date.now() + START_AFTER_MS;
   type Part = { interval: DriverInterval; closes: AppCloseColumns };
   const got = new Array<number>(n).fill(0);
