@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +12,7 @@ import { clientSchema, loadSchema } from '../src/config/driver.js';
 import { resolve } from '../src/config/resolve.js';
 import type { DriverResult } from '../src/record/driver.js';
 import { CLI, runCli } from './helpers/cli.js';
+import { runShard } from './helpers/shards.js';
 import { withTarget } from './helpers/target.js';
 
 // `keepalive-lab k8s`: the manifests are valid Kubernetes objects (checked offline against the
@@ -156,23 +155,12 @@ describe('keepalive-lab k8s: the pods, run here as the Job runs them', () => {
       const dir = mkdtempSync(join(tmpdir(), 'kal-pods-'));
       const logs = await Promise.all(
         [0, 1, 2].map(async (i) => {
-          const pod = spawn(process.execPath, [CLI, ...c.args], {
-            env: {
-              ...process.env,
-              JOB_COMPLETION_INDEX: String(i),
-              KAL_SPEC: cm.data['spec.json'],
-            },
-            stdio: ['ignore', 'pipe', 'inherit'],
-          });
-          let out = '';
-          pod.stdout.on('data', (d) => {
-            out += d;
-          });
-          const [code] = await once(pod, 'exit');
-          assert.equal(code, 0);
-          const file = join(dir, `shard-${i}.json`);
-          writeFileSync(file, out);
-          return { file, r: JSON.parse(out) as DriverResult };
+          return runShard(
+            process.execPath,
+            [CLI, ...c.args],
+            { JOB_COMPLETION_INDEX: String(i), KAL_SPEC: cm.data['spec.json'] },
+            join(dir, `shard-${i}.json`),
+          );
         }),
       );
       const merged = runCli(['merge', ...logs.map((l) => l.file), '--json', '-']);

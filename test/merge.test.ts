@@ -22,6 +22,7 @@ import { exampleDriverSummary } from '../src/record/example.js';
 import { runOne } from '../src/run/run-one.js';
 import { partOf, rateOf, splitLoad } from '../src/shard/split.js';
 import { CLI, runCli } from './helpers/cli.js';
+import { assertMergedSums } from './helpers/shards.js';
 import { withTarget } from './helpers/target.js';
 
 // Shards and their merge: the split is exact, and a load recorded in N shards and merged gives
@@ -251,19 +252,7 @@ describe('shards: the whole path through the CLI', () => {
       const r = runCli(['merge', ...shards.map((_, i) => join(dir, `s${i}.json`)), '--json', out]);
       assert.equal(r.code, 0, r.stderr);
       const m = JSON.parse(readFileSync(out, 'utf8')) as DriverResult;
-      const sum = (f: (x: DriverResult) => number) => shards.reduce((n, x) => n + f(x), 0);
-      assert.equal(
-        m.requests.completed,
-        sum((x) => x.requests.completed),
-      );
-      assert.equal(
-        m.connections.opened,
-        sum((x) => x.connections.opened ?? 0),
-      );
-      assert.ok(
-        Math.abs(m.throughput.rps - sum((x) => x.throughput.rps)) <= 0.05 * m.throughput.rps,
-      );
-      assert.ok(Math.abs(m.throughput.rps - 600) <= 30, `${m.throughput.rps} req/s`);
+      assertMergedSums(m, shards, 600);
       const s = await t.close(500);
       assert.equal(s.connections.accepted, m.connections.opened, 'the server saw every shard');
     });

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
+import type { DriverResult } from '../src/record/driver.js';
 import type { RunResult } from '../src/record/run.js';
 import { runOne } from '../src/run/run-one.js';
 import { CLI, runCli, whyNobodyCannotRun } from './helpers/cli.js';
+import { assertMergedSums, runShard } from './helpers/shards.js';
 
 // Client and server as two network namespaces. Needs root; skipped with the reason otherwise.
 
@@ -124,6 +126,154 @@ describe('isolation: netns', { skip }, () => {
       (np.connectP50High as number) > 3 * (wp.connectP50High as number),
       `${np.message} / ${wp.message}`,
     );
+  });
+
+  it('shards from JOB_COMPLETION_INDEX, each in a client namespace of its own, against one server namespace', async () => {
+    // Three client hosts (each its own port range and TIME_WAIT table) reach one server address
+    // (10.99.0.1, on the server namespace's loopback) over veths of their own.
+    const hex = () =>
+      Math.floor(Math.random() * 0xffffff)
+        .toString(16)
+        .padStart(6, '0');
+    const server = `kal-${hex()}-s`;
+    const clients = [0, 1, 2].map(() => `kal-${hex()}-c`);
+    const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+    const made: string[] = [];
+    let target: ReturnType<typeof spawn> | null = null;
+    try {
+      for (const ns of [server, ...clients]) {
+        ip('netns', 'add', ns);
+        made.push(ns);
+        ip('-n', ns, 'link', 'set', 'lo', 'up');
+      }
+      ip('-n', server, 'addr', 'add', '10.99.0.1/32', 'dev', 'lo');
+      clients.forEach((ns, i) => {
+        const [a, b] = [`kalsh${i}a${process.pid % 1000}`, `kalsh${i}b${process.pid % 1000}`];
+        ip('link', 'add', a, 'netns', ns, 'type', 'veth', 'peer', 'name', b, 'netns', server);
+        ip('-n', ns, 'addr', 'add', `10.98.${i}.2/24`, 'dev', a);
+        ip('-n', server, 'addr', 'add', `10.98.${i}.1/24`, 'dev', b);
+        ip('-n', ns, 'link', 'set', a, 'up');
+        ip('-n', server, 'link', 'set', b, 'up');
+        ip('-n', ns, 'route', 'add', '10.99.0.1/32', 'via', `10.98.${i}.1`);
+        // Each client host its own, small port range: its budget, not the others'.
+        ip(
+          'netns',
+          'exec',
+          ns,
+          'sysctl',
+          '-qw',
+          `net.ipv4.ip_local_port_range=${40000 + i * 1000} ${40999 + i * 1000}`,
+        );
+      });
+      target = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          server,
+          process.execPath,
+          CLI,
+          'serve',
+          '--host',
+          '0.0.0.0',
+          '--port',
+          '0',
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const [line] = (await once(target.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
+      const { port } = JSON.parse(line.toString().split('\n')[0] as string) as { port: number };
+      const url = `http://10.99.0.1:${port}/`;
+      const startAt = Date.now() + 2000;
+      const outs = await Promise.all(
+        clients.map(async (ns, i) => {
+          return runShard(
+            'ip',
+            [
+              'netns',
+              'exec',
+              ns,
+              process.execPath,
+              CLI,
+              'drive',
+              url,
+              '--shards',
+              '3',
+              '--start-at',
+              String(startAt),
+              '--connections',
+              '6',
+              '--rate',
+              '300',
+              '--duration',
+              '2s',
+              '--engine',
+              'net',
+              '--max-requests-per-connection',
+              '1',
+              '--json',
+              '-',
+            ],
+            { JOB_COMPLETION_INDEX: String(i) },
+            join(mkdtempSync(join(tmpdir(), 'kal-shard-')), `s${i}.json`),
+          );
+        }),
+      );
+      const merged = runCli(['merge', ...outs.map((o) => o.file), '--json', '-']);
+      assert.equal(merged.code, 0, merged.stderr);
+      const m = JSON.parse(merged.stdout) as DriverResult;
+      assertMergedSums(
+        m,
+        outs.map((o) => o.r),
+        300,
+      );
+      // Every connection closed once, by its client after one request (the server keeps it alive):
+      // the TIME_WAITs are on each client host's own table, on ports from its own range.
+      const timeWaits = (ns: string) =>
+        execFileSync('ip', ['netns', 'exec', ns, 'ss', '-Htan', 'state', 'time-wait'], {
+          encoding: 'utf8',
+        })
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => l.trim().split(/\s+/).slice(-2) as [string, string]);
+      const atServer = timeWaits(server);
+      clients.forEach((ns, i) => {
+        const mine = timeWaits(ns).map(([local]) => Number(local.split(':').at(-1)));
+        const theirs = atServer.filter(([, peer]) => peer.startsWith(`10.98.${i}.2:`)).length;
+        const opened = outs[i]?.r.connections.opened ?? -1;
+        assert.equal(mine.length + theirs, opened, `client host ${i}: ${mine.length} + ${theirs}`);
+        assert.ok(
+          mine.length >= 0.95 * opened,
+          `host ${i}: the client closed them (${mine.length})`,
+        );
+        assert.ok(
+          mine.every((p) => p >= 40000 + i * 1000 && p <= 40999 + i * 1000),
+          `host ${i} ports`,
+        );
+      });
+      // The server saw the connections of all shards.
+      let out = '';
+      target.stdout?.on('data', (d) => {
+        out += d;
+      });
+      target.kill('SIGTERM');
+      await once(target, 'exit');
+      const stats = out
+        .trim()
+        .split('\n')
+        .map(
+          (l) => JSON.parse(l) as { event: string; stats?: { connections: { accepted: number } } },
+        )
+        .find((e) => e.event === 'stats');
+      assert.equal(stats?.stats?.connections.accepted, m.connections.opened);
+    } finally {
+      if (target && target.exitCode === null && target.signalCode === null) {
+        target.kill('SIGTERM');
+        await once(target, 'exit');
+      }
+      for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);
+    }
   });
 
   it('attributes TIME_WAIT as loopback mode does, for every catalogue scenario', async () => {
