@@ -251,6 +251,7 @@ describe('shards: the whole path through the CLI', () => {
       const out = join(dir, 'merged.json');
       const r = runCli(['merge', ...shards.map((_, i) => join(dir, `s${i}.json`)), '--json', out]);
       assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /\[3 shards merged, started up to \d+ ms after the common start\]/);
       const m = JSON.parse(readFileSync(out, 'utf8')) as DriverResult;
       assertMergedSums(m, shards, 600);
       const s = await t.close(500);

@@ -17,7 +17,7 @@ export function driveText(r: DriverResult): string {
   const mode =
     r.model === 'open' ? `open loop at ${r.rate} req/s` : `closed loop, ${r.poolSize} connections`;
   lines.push(
-    `${r.engine} → ${r.url}  ${mode}${r.partial ? '  [PARTIAL: interrupted]' : ''}`,
+    `${r.engine} → ${r.url}  ${mode}${r.partial ? '  [PARTIAL: interrupted]' : ''}${shardText(r)}`,
     `requests   ${r.requests.completed} ok, ${r.requests.errors} errors in ${(r.measuredMs / 1000).toFixed(1)} s  (${r.throughput.rps.toFixed(0)} req/s)`,
     `latency    ${pct(r.latency)}${r.latencyFrom === 'intended-start' ? '  (from intended start)' : ''}`,
     `  new conn ${r.latency.newConnection ? pct(r.latency.newConnection) : na}`,
@@ -57,3 +57,19 @@ export function driverLine(x: DriverResult['resources']): string {
 
 /** Event-loop utilization from which the driver, not the target, limits the load. */
 export const DRIVER_BOUND_ELU = 0.95;
+
+/** Which shard this was, or what a merge was made of. */
+function shardText(r: DriverResult): string {
+  const late = (ms: (number | null)[]) => {
+    const known = ms.filter((x): x is number => x !== null);
+    return known.length > 0
+      ? `, started up to ${Math.max(...known)} ms after the common start`
+      : '';
+  };
+  if (r.shard)
+    return `  [shard ${r.shard.index}/${r.shard.count} on ${r.shard.host}${late([r.shard.lateMs])}]`;
+  const m = r.mergedFrom;
+  if (!m || m.length < 2) return '';
+  const hosts = [...new Set(m.map((x) => x.host).filter(Boolean))];
+  return `  [${m.length} shards merged${hosts.length > 1 ? ` from ${hosts.length} hosts` : ''}${late(m.map((x) => x.lateMs))}]`;
+}
