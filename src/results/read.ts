@@ -22,7 +22,11 @@ export async function readResultFile<T>(
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw bad(file, (err as NodeJS.ErrnoException).code ?? String(err), `give the path of ${wanted}`);
+    throw bad(
+      file,
+      (err as NodeJS.ErrnoException).code ?? String(err),
+      `give the path of ${wanted}`,
+    );
   }
   let data: unknown;
   try {
