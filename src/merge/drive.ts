@@ -171,16 +171,16 @@ export function mergeDriverResults(
   );
   const sumOrNull = (f: (r: DriverResult) => number | null) =>
     rs.every((r) => f(r) === null) ? null : rs.reduce((n, r) => n + (f(r) ?? 0), 0);
-  const mergedFrom: MergedShard[] = rs.flatMap((r) => {
-    const parts = r.mergedFrom ?? [
-      {
-        ...(r.shard ?? { index: 0, count: 1, startAt: null, lateMs: null, host: '' }),
-        resources: r.resources,
-        requests: r.requests.total,
-      },
-    ];
-    return parts;
-  });
+  const mergedFrom: MergedShard[] = rs.flatMap(
+    (r) =>
+      r.mergedFrom ?? [
+        {
+          ...(r.shard ?? { index: 0, count: 1, startAt: null, lateMs: null, host: '' }),
+          resources: r.resources,
+          requests: r.requests.total,
+        },
+      ],
+  );
   const several = rs.length > 1;
   return {
     schema: first.schema,

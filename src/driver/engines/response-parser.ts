@@ -62,14 +62,9 @@ export class ResponseParser {
         case 'head':
           i = this.readHead(buf, i);
           break;
-        case 'length': {
-          const n = Math.min(this.remaining, buf.length - i);
-          this.bytes += n;
-          this.remaining -= n;
-          i += n;
-          if (this.remaining === 0) this.state = 'done';
+        case 'length':
+          i = this.readCounted(buf, i, 'done');
           break;
-        }
         case 'eof':
           this.bytes += buf.length - i;
           i = buf.length;
@@ -79,17 +74,21 @@ export class ResponseParser {
         case 'dataEnd':
           i = this.readLine(buf, i);
           break;
-        case 'data': {
-          const n = Math.min(this.remaining, buf.length - i);
-          this.bytes += n;
-          this.remaining -= n;
-          i += n;
-          if (this.remaining === 0) this.state = 'dataEnd';
+        case 'data':
+          i = this.readCounted(buf, i, 'dataEnd');
           break;
-        }
       }
     }
     return this.state === 'done';
+  }
+
+  /** Body bytes of a known length (the whole body, or one chunk); `then` once all are read. */
+  private readCounted(buf: Buffer, from: number, then: State): number {
+    const n = Math.min(this.remaining, buf.length - from);
+    this.bytes += n;
+    this.remaining -= n;
+    if (this.remaining === 0) this.state = then;
+    return from + n;
   }
 
   private readHead(buf: Buffer, from: number): number {
