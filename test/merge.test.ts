@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,15 +12,26 @@ import { NET_CAPABILITIES } from '../src/driver/engines/net.js';
 import { Recorder } from '../src/driver/recorder.js';
 import { isLabError } from '../src/errors.js';
 import { mergeDriverResults } from '../src/merge/drive.js';
+import { mergeRunResults } from '../src/merge/run.js';
 import {
   CLIENT_CLOSE_REASONS,
   DRIVER_SCHEMA,
   type DriverResult,
   ERROR_CLASSES,
 } from '../src/record/driver.js';
-import { exampleDriverSummary } from '../src/record/example.js';
+import { exampleDriverSummary, exampleRun, exampleTcp } from '../src/record/example.js';
+import type { RunResult } from '../src/record/run.js';
+import {
+  type CloseCounts,
+  TCP_SCHEMA,
+  TCP_STATES,
+  type TcpResult,
+  type TcpSideEntry,
+  type TracedCloses,
+} from '../src/record/tcp.js';
 import { runOne } from '../src/run/run-one.js';
 import { partOf, rateOf, splitLoad } from '../src/shard/split.js';
+import { createHistogram, encodeHistogram } from '../src/stats/histogram.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { assertMergedSums } from './helpers/shards.js';
 import { withTarget } from './helpers/target.js';
@@ -301,5 +312,215 @@ describe('client.workers: one load from several driver processes', () => {
     ]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /workers[\s\S]*3 workers need at least as many connections/);
+  });
+});
+
+describe('shards of a run: each host’s kernel view kept, summed, analysed', () => {
+  const HOSTS = 3;
+  /** Client host h closes 5(h+1) connections an interval, each leaving it a TIME_WAIT. */
+  const closing = (h: number) => 5 * (h + 1);
+  const ranges = ['40000 40999', '41000 41999', '42000 42199'];
+  const side = (timeWait: number, opens: number, range: string | null): TcpSideEntry => ({
+    states: {
+      ...Object.fromEntries(TCP_STATES.map((s) => [s, 0])),
+      timeWait,
+    } as TcpSideEntry['states'],
+    timeWaitLeft: [0, 0, 0, 0, 0, timeWait],
+    namespaceTimeWait: timeWait,
+    counters: { ...exampleTcp().client.counters, ActiveOpens: opens },
+    portOccupancy: range ? timeWait / 1000 : null,
+    connect: null,
+  });
+  const closes = (n: number): CloseCounts => ({
+    connections: n,
+    firstFin: { client: n, server: 0, simultaneous: 0, reset: 0 },
+    resetBy: { client: 0, server: 0 },
+    timeWaitEntered: { client: n, server: 0 },
+    oneSided: n,
+  });
+  const encoded = (values: number[]) => {
+    const h = createHistogram();
+    for (const v of values) h.recordValue(v);
+    const e = encodeHistogram(h);
+    h.destroy();
+    return e;
+  };
+  const shardRun = (h: number): RunResult => {
+    const events = Array.from({ length: closing(h) * INTERVALS }, (_, i) => ({
+      shard: h,
+      interval: i % INTERVALS,
+      latencyUs: 1000 + 37 * i,
+      status: 200,
+      isNew: true,
+      bytes: 10,
+      error: null,
+      hint: null,
+      closeReason: null,
+    }));
+    const d = record(events, { index: h, count: HOSTS });
+    const { timeline, client, load, histograms, schema: _s, ...summary } = d;
+    const base = exampleRun();
+    const tcp = exampleTcp();
+    const n = closing(h) * INTERVALS;
+    tcp.baselineAt = 1_000_000 + 3 * h;
+    tcp.sharedNamespace = false;
+    tcp.client.sysctls = {
+      ...tcp.client.sysctls,
+      ip_local_port_range: ranges[h] as string,
+      tcp_tw_reuse: '0',
+    };
+    tcp.client.timeWait = { max: n, last: n };
+    tcp.client.counters.ActiveOpens = n;
+    tcp.closes = {
+      ...(tcp.closes as TracedCloses),
+      ...closes(n),
+      histograms: {
+        marginUs: encoded([]),
+        lifetimeUs: encoded([5000]),
+        connectUs: encoded(Array(n).fill(40 + h)),
+      },
+    };
+    return {
+      ...base,
+      scenario: {
+        ...base.scenario,
+        client,
+        load,
+        thresholds: ['tcp.client.timeWait.max == 120', 'tcp.server.counters.PassiveOpens == 18'],
+      },
+      target: { kind: 'external', url: 'http://10.99.0.1:8080/', pid: null },
+      server: null,
+      summary,
+      histograms,
+      tcp,
+      timeline: timeline.map((load, k) => ({
+        t: (k + 1) * 1000,
+        phase: 'load',
+        load,
+        tcp: {
+          client: side(closing(h) * (k + 1), closing(h), ranges[h] as string),
+          server: side(0, 0, null),
+          closes: closes(closing(h)),
+        },
+      })),
+    };
+  };
+  /** The server host sampled every 500 ms from 0.5 s before the shards, 2 connections accepted each. */
+  const serverView = (): TcpResult => {
+    const tcp = exampleTcp();
+    const entries = Array.from({ length: 9 }, (_, j) => ({
+      t: (j + 1) * 500,
+      client: side(0, 0, null),
+      server: {
+        ...side(0, 0, null),
+        counters: { ...exampleTcp().server.counters, PassiveOpens: 2 },
+      },
+      closes: null,
+      costMs: 0,
+    }));
+    return {
+      ...tcp,
+      schema: TCP_SCHEMA,
+      port: 3000,
+      host: 'server-host',
+      baselineAt: 1_000_000 - 500,
+      server: { ...tcp.server, counters: { ...tcp.server.counters, PassiveOpens: 18 } },
+      timeline: entries,
+    };
+  };
+
+  it('sums the client hosts interval by interval, keeps each host’s budget, lines the server host up by the clock', () => {
+    const shards = [2, 0, 1].map((h) => ({ file: `s${h}.json`, r: shardRun(h) }));
+    const m = mergeRunResults(shards, { file: 'server.json', r: serverView() });
+    const each = shards
+      .map((s) => s.r)
+      .sort((a, b) => (a.summary.shard?.index ?? 0) - (b.summary.shard?.index ?? 0));
+    assert.equal(
+      m.summary.requests.completed,
+      each.reduce((n, r) => n + r.summary.requests.completed, 0),
+    );
+    assert.equal(m.tcp?.client.timeWait.max, 120);
+    assert.equal(m.tcp?.client.counters.ActiveOpens, 120);
+    assert.deepEqual(
+      m.timeline.map((i) => i.tcp?.client.states.timeWait),
+      [30, 60, 90, 120],
+    );
+    assert.equal(m.tcp?.closes?.connections, 120);
+    assert.equal(m.tcp?.closes?.connectMs.count, 120);
+    // The server host: its own summary, its counters shared out over the merged intervals in full.
+    assert.equal(m.tcp?.server.counters.PassiveOpens, 18);
+    assert.equal(
+      m.timeline.reduce((n, i) => n + (i.tcp?.server.counters.PassiveOpens ?? 0), 0),
+      18,
+    );
+    assert.deepEqual(
+      m.timeline.map((i) => i.tcp?.server.counters.PassiveOpens),
+      [6, 4, 4, 4],
+    );
+    assert.deepEqual(
+      m.hosts?.map((v) => [v.role, v.shard, v.tcp.timeWait.max]),
+      [
+        ['client', 0, 20],
+        ['client', 1, 40],
+        ['client', 2, 60],
+        ['server', null, 0],
+      ],
+    );
+    // Each client host's budget: its own range, its part of the clients' close rate.
+    const hosts = m.analysis.capacity.hosts ?? [];
+    assert.deepEqual(
+      hosts.map((x) => [x.shard, x.range, Number(x.share.toFixed(3))]),
+      [
+        [0, 1000, 0.167],
+        [1, 1000, 0.333],
+        [2, 200, 0.5],
+      ],
+    );
+    const rate = m.analysis.capacity.client?.closeRate ?? 0;
+    assert.equal(rate, 30);
+    assert.equal(hosts[2]?.clientCloseRate, 15);
+    // The third host, 200 ports at 15 closes/s, runs out first (200/15 s); it speaks for all.
+    assert.equal(m.analysis.capacity.ports.range, 200);
+    assert.ok(Math.abs((m.analysis.capacity.ports.secondsToExhaustion ?? 0) - 200 / 15) < 1e-9);
+    assert.equal(hosts[0]?.secondsToExhaustion, null);
+    assert.deepEqual(
+      m.thresholds.map((t) => t.ok),
+      [true, true],
+    );
+  });
+
+  it('through the CLI: merged with the server host’s sample, then reported and compared like any run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kal-run-shards-'));
+    const files = [0, 1, 2].map((h) => {
+      const f = join(dir, `s${h}.json`);
+      writeFileSync(f, JSON.stringify(shardRun(h)));
+      return f;
+    });
+    const server = join(dir, 'server.json');
+    writeFileSync(server, JSON.stringify(serverView()));
+    const out = join(dir, 'merged.json');
+    const r = runCli(['merge', ...files, server, '--json', out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /host {7}\S+ \(shard 2\): 50% of the clients' closes.*EXHAUSTED in ~13/);
+    assert.match(r.stdout, /host {7}server-host \(server\)/);
+    const html = runCli(['report', out, '--html', join(dir, 'merged.html')]);
+    assert.equal(html.code, 0, html.stderr);
+    const cmp = runCli(['compare', files[0] as string, out, '--json', join(dir, 'cmp.json')]);
+    assert.ok(cmp.code === 0 || cmp.code === 3, cmp.stderr);
+    // A whole run is not a shard; two server views are one too many.
+    const whole = join(dir, 'whole.json');
+    writeFileSync(whole, JSON.stringify(exampleRun()));
+    const bad = runCli(['merge', files[0] as string, whole, '--json', '-']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /whole\.json: is not a shard/);
+    const twice = runCli(['merge', ...files, server, server, '--json', '-']);
+    assert.equal(twice.code, 2);
+    assert.match(twice.stderr, /a second server view/);
+    // A run that cannot be one host's shard is bad input, naming each field.
+    const builtIn = runCli(['run', 'configs/demo.yaml', '--shard', '0/2', '--repeat', '2']);
+    assert.equal(builtIn.code, 2);
+    assert.match(builtIn.stderr, /target\.url: the shards share one target/);
+    assert.match(builtIn.stderr, /variants: a sharded run runs one load/);
+    assert.match(builtIn.stderr, /--repeat: run each repeat/);
   });
 });

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
-import type { DriverResult } from '../src/record/driver.js';
+import { driverOfRun } from '../src/merge/run.js';
 import type { RunResult } from '../src/record/run.js';
 import { runOne } from '../src/run/run-one.js';
 import { CLI, runCli, whyNobodyCannotRun } from './helpers/cli.js';
-import { assertMergedSums, runShard } from './helpers/shards.js';
+import { assertMergedSums } from './helpers/shards.js';
 
 // Client and server as two network namespaces. Needs root; skipped with the reason otherwise.
 
@@ -194,10 +194,47 @@ describe('isolation: netns', { skip }, () => {
       const [line] = (await once(target.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
       const { port } = JSON.parse(line.toString().split('\n')[0] as string) as { port: number };
       const url = `http://10.99.0.1:${port}/`;
-      const startAt = Date.now() + 2000;
+      // Each host runs the scenario's shard (run --shards 3, its index from JOB_COMPLETION_INDEX)
+      // with its own sampler; the server host is sampled on its own (sample), as it would be.
+      // The tracer is off on the client hosts: tracepoints are one per kernel, not per namespace,
+      // so on one machine each would also count the other hosts' connections.
+      const dir = mkdtempSync(join(tmpdir(), 'kal-shard-'));
+      const scenario = join(dir, 'shards.yaml');
+      writeFileSync(
+        scenario,
+        [
+          'name: shards',
+          `target: { url: "${url}" }`,
+          'client: { engine: net, connections: 6, maxRequestsPerConnection: 1 }',
+          'load: { rate: 300, duration: 2s }',
+          'sampler: { interval: 500ms, tail: 0s, tracer: off }',
+        ].join('\n'),
+      );
+      const startAt = Date.now() + 3000;
+      const sampling = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          server,
+          process.execPath,
+          CLI,
+          'sample',
+          '--port',
+          String(port),
+          '--interval',
+          '500ms',
+          '--duration',
+          `${startAt + 2000 + 3000 - Date.now()}ms`,
+          '--json',
+          join(dir, 'server.json'),
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
       const outs = await Promise.all(
         clients.map(async (ns, i) => {
-          return runShard(
+          const file = join(dir, `s${i}.json`);
+          const child = spawn(
             'ip',
             [
               'netns',
@@ -205,40 +242,44 @@ describe('isolation: netns', { skip }, () => {
               ns,
               process.execPath,
               CLI,
-              'drive',
-              url,
+              'run',
+              scenario,
               '--shards',
               '3',
               '--start-at',
               String(startAt),
-              '--connections',
-              '6',
-              '--rate',
-              '300',
-              '--duration',
-              '2s',
-              '--engine',
-              'net',
-              '--max-requests-per-connection',
-              '1',
               '--json',
-              '-',
+              file,
             ],
-            { JOB_COMPLETION_INDEX: String(i) },
-            join(mkdtempSync(join(tmpdir(), 'kal-shard-')), `s${i}.json`),
+            {
+              env: { ...process.env, JOB_COMPLETION_INDEX: String(i) },
+              stdio: ['ignore', 'ignore', 'inherit'],
+            },
           );
+          const [code] = await once(child, 'exit');
+          assert.equal(code, 0, `shard ${i} exited ${code}`);
+          return { file, r: JSON.parse(readFileSync(file, 'utf8')) as RunResult };
         }),
       );
-      const merged = runCli(['merge', ...outs.map((o) => o.file), '--json', '-']);
+      const [sampled] = await once(sampling, 'exit');
+      assert.equal(sampled, 0, "the server host's sampler");
+      const merged = runCli([
+        'merge',
+        ...outs.map((o) => o.file),
+        join(dir, 'server.json'),
+        '--json',
+        join(dir, 'merged.json'),
+      ]);
       assert.equal(merged.code, 0, merged.stderr);
-      const m = JSON.parse(merged.stdout) as DriverResult;
+      const m = JSON.parse(readFileSync(join(dir, 'merged.json'), 'utf8')) as RunResult;
       assertMergedSums(
-        m,
-        outs.map((o) => o.r),
+        driverOfRun(m),
+        outs.map((o) => driverOfRun(o.r)),
         300,
       );
       // Every connection closed once, by its client after one request (the server keeps it alive):
-      // the TIME_WAITs are on each client host's own table, on ports from its own range.
+      // the TIME_WAITs are on each client host's own table, on ports from its own range, and the
+      // merged result keeps each host's view.
       const timeWaits = (ns: string) =>
         execFileSync('ip', ['netns', 'exec', ns, 'ss', '-Htan', 'state', 'time-wait'], {
           encoding: 'utf8',
@@ -251,7 +292,7 @@ describe('isolation: netns', { skip }, () => {
       clients.forEach((ns, i) => {
         const mine = timeWaits(ns).map(([local]) => Number(local.split(':').at(-1)));
         const theirs = atServer.filter(([, peer]) => peer.startsWith(`10.98.${i}.2:`)).length;
-        const opened = outs[i]?.r.connections.opened ?? -1;
+        const opened = outs[i]?.r.summary.connections.opened ?? -1;
         assert.equal(mine.length + theirs, opened, `client host ${i}: ${mine.length} + ${theirs}`);
         assert.ok(
           mine.length >= 0.95 * opened,
@@ -261,7 +302,25 @@ describe('isolation: netns', { skip }, () => {
           mine.every((p) => p >= 40000 + i * 1000 && p <= 40999 + i * 1000),
           `host ${i} ports`,
         );
+        const view = m.hosts?.find((h) => h.role === 'client' && h.shard === i);
+        assert.equal(
+          view?.tcp.sysctls.ip_local_port_range,
+          `${40000 + i * 1000} ${40999 + i * 1000}`,
+        );
+        assert.equal(view?.tcp.timeWait.last, mine.length, `host ${i}'s own TIME_WAIT table`);
+        const budget = m.analysis.capacity.hosts?.find((h) => h.shard === i);
+        assert.equal(budget?.range, 1000);
       });
+      assert.equal(
+        m.tcp?.client.timeWait.last,
+        outs.reduce((n, o) => n + (o.r.tcp?.client.timeWait.last ?? 0), 0),
+      );
+      assert.equal(m.analysis.timeWait.holder, 'client');
+      // The server host's kernel saw every shard's connections end (its tracer), and held none
+      // of their TIME_WAITs.
+      const serverView = m.hosts?.find((h) => h.role === 'server');
+      assert.equal(serverView?.closes?.connections, m.summary.connections.opened);
+      assert.equal(m.tcp?.server.timeWait.max, atServer.length);
       // The server saw the connections of all shards.
       let out = '';
       target.stdout?.on('data', (d) => {
@@ -276,7 +335,7 @@ describe('isolation: netns', { skip }, () => {
           (l) => JSON.parse(l) as { event: string; stats?: { connections: { accepted: number } } },
         )
         .find((e) => e.event === 'stats');
-      assert.equal(stats?.stats?.connections.accepted, m.connections.opened);
+      assert.equal(stats?.stats?.connections.accepted, m.summary.connections.opened);
     } finally {
       if (target && target.exitCode === null && target.signalCode === null) {
         target.kill('SIGTERM');

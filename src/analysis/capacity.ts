@@ -1,5 +1,11 @@
-import type { CapacityForecast, SideForecast } from '../record/analysis.js';
-import type { Measurements } from '../record/run.js';
+import type {
+  CapacityForecast,
+  HostPortBudget,
+  PortBudget,
+  SideForecast,
+} from '../record/analysis.js';
+import type { HostView, Measurements } from '../record/run.js';
+import type { TcpSideSummary } from '../record/tcp.js';
 
 // Little's law on TIME_WAIT: a side that actively closes r connections per second holds about
 // r x 60 s of TIME_WAIT in steady state (TCP_TIMEWAIT_LEN is 60 s on Linux). The client's TIME_WAITs
@@ -67,34 +73,23 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
   };
   const client = side('client');
   const server = side('server');
-  const range = (() => {
-    const r = tcp?.client.sysctls.ip_local_port_range;
-    if (!r) return null;
-    const [lo, hi] = r.split(' ').map(Number);
-    return lo !== undefined && hi !== undefined ? hi - lo + 1 : null;
-  })();
-  const twReuse = tcp?.client.sysctls.tcp_tw_reuse ?? null;
-  const twReuseApplies =
-    twReuse === null ? null : twReuse === '1' || (twReuse === '2' && isLoopback(m.target.url));
-  const twRecycled = tcp ? (tcp.client.counters.TWRecycled ?? 0) : null;
-  const budget = range !== null ? range / TIME_WAIT_SECONDS : null;
   const clientCloseRate = client?.closeRate ?? 0;
-  // A port in TIME_WAIT is freed only 60 s after its close: the ports free at the start (the
-  // range, less those in TIME_WAIT already and those the open connections hold) run out at
-  // free / r, if that comes before the first of them is freed again.
-  const held = tcp ? tcp.client.namespaceTimeWait.atBaseline + tcp.client.established.max : 0;
-  const free = range !== null ? Math.max(0, range - held) : null;
-  const exhausts =
-    free !== null &&
-    clientCloseRate > 0 &&
-    !twReuseApplies &&
-    free / clientCloseRate <= TIME_WAIT_SECONDS;
+  const hosts = m.hosts ? hostBudgets(m.hosts, clientCloseRate, m.target.url) : undefined;
+  // With several client hosts, each has its own range: the one that runs out first speaks for all.
+  const tightest = hosts?.length ? tightestOf(hosts) : null;
+  const p: PortBudget = tightest ?? portBudget(tcp?.client ?? null, clientCloseRate, m.target.url);
+  const { twReuse, twReuseApplies, twRecycled } = p;
+  if (hosts && tightest && hosts.length > 1) {
+    notes.push(
+      `${hosts.length} client hosts, each with its own port range: the first to run short is ${tightest.host} (shard ${tightest.shard}, ${(tightest.share * 100).toFixed(0)}% of the clients' closes)`,
+    );
+  }
   if (loadSeconds < TIME_WAIT_SECONDS) {
     notes.push(
       `the load ran ${loadSeconds.toFixed(0)} s, under the 60 s TIME_WAIT lifetime: the steady state is a forecast, not yet observed`,
     );
   }
-  const over = budget !== null && clientCloseRate > budget;
+  const over = p.budgetPerSecond !== null && p.clientCloseRate > p.budgetPerSecond;
   if (over && twReuseApplies) {
     notes.push(
       `the client closes faster than its ports free up, but tcp_tw_reuse=${twReuse} lets it reuse ports whose TIME_WAIT is about 1 s old, so exhaustion will not show here${
@@ -115,22 +110,82 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
     client,
     server,
     ports: {
-      range,
-      budgetPerSecond: budget,
-      clientCloseRate,
-      headroomPerSecond: budget !== null ? budget - clientCloseRate : null,
-      freeAtStart: free,
-      secondsToExhaustion: exhausts && free !== null ? free / clientCloseRate : null,
+      ...p,
       observedExhaustionSeconds:
         firstOut !== undefined
           ? (m.summary.warmupMs + firstOut) / 1000
           : onset
             ? (onset.t - (onset.load?.durationMs ?? 0) / 2 - loadStart) / 1000
             : null,
-      twReuse,
-      twReuseApplies,
-      twRecycled,
     },
+    ...(hosts ? { hosts } : {}),
     notes,
   };
+}
+
+/**
+ * One client address's ports toward the target at close rate `closeRate`: a port in TIME_WAIT is
+ * freed only 60 s after its close, so the ports free at the start (the range, less those in
+ * TIME_WAIT already and those the open connections hold) run out at free / rate, if that comes
+ * before the first of them is freed again.
+ */
+export function portBudget(
+  side: TcpSideSummary | null,
+  closeRate: number,
+  url: string,
+): PortBudget {
+  const range = (() => {
+    const r = side?.sysctls.ip_local_port_range;
+    if (!r) return null;
+    const [lo, hi] = r.split(' ').map(Number);
+    return lo !== undefined && hi !== undefined ? hi - lo + 1 : null;
+  })();
+  const twReuse = side?.sysctls.tcp_tw_reuse ?? null;
+  const twReuseApplies =
+    twReuse === null ? null : twReuse === '1' || (twReuse === '2' && isLoopback(url));
+  const budget = range !== null ? range / TIME_WAIT_SECONDS : null;
+  const held = side ? side.namespaceTimeWait.atBaseline + side.established.max : 0;
+  const free = range !== null ? Math.max(0, range - held) : null;
+  const exhausts =
+    free !== null && closeRate > 0 && !twReuseApplies && free / closeRate <= TIME_WAIT_SECONDS;
+  return {
+    range,
+    budgetPerSecond: budget,
+    clientCloseRate: closeRate,
+    headroomPerSecond: budget !== null ? budget - closeRate : null,
+    freeAtStart: free,
+    secondsToExhaustion: exhausts && free !== null ? free / closeRate : null,
+    twReuse,
+    twReuseApplies,
+    twRecycled: side ? (side.counters.TWRecycled ?? 0) : null,
+  };
+}
+
+/**
+ * Each client host's budget: the clients' close rate shared out by each host's part of the
+ * TIME_WAITs its kernel saw it enter (or, without its tracer, of the TIME_WAITs it held at most).
+ * The shards started together and ran the same load, so their parts hold throughout the run.
+ */
+function hostBudgets(hosts: readonly HostView[], closeRate: number, url: string): HostPortBudget[] {
+  const clients = hosts.filter((h) => h.role === 'client');
+  const weight = (h: HostView) =>
+    clients.every((c) => c.closes) ? (h.closes?.timeWaitEntered.client ?? 0) : h.tcp.timeWait.max;
+  const total = clients.reduce((n, h) => n + weight(h), 0);
+  return clients.map((h) => {
+    const share = total > 0 ? weight(h) / total : 1 / clients.length;
+    return { host: h.host, shard: h.shard, share, ...portBudget(h.tcp, closeRate * share, url) };
+  });
+}
+
+/** The host that runs out first, else the one with the least headroom. */
+function tightestOf(hosts: readonly HostPortBudget[]): HostPortBudget {
+  const key = (h: HostPortBudget) => [
+    h.secondsToExhaustion ?? Number.POSITIVE_INFINITY,
+    h.headroomPerSecond ?? Number.POSITIVE_INFINITY,
+  ];
+  return [...hosts].sort((a, b) => {
+    const [a1, a2] = key(a) as [number, number];
+    const [b1, b2] = key(b) as [number, number];
+    return a1 - b1 || a2 - b2;
+  })[0] as HostPortBudget;
 }

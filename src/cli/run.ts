@@ -1,10 +1,15 @@
 import { Command } from 'commander';
-import { loadScenario } from '../config/scenario-resolve.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import { loadScenario, type ResolvedScenario } from '../config/scenario-resolve.js';
 import { LabError } from '../errors.js';
 import { selectRunOutputs } from '../output/select.js';
+import { type Shard, shardOf, splitLoad, startAtOf } from '../shard/split.js';
 import { DRY_RUN, printResolved } from './flags.js';
 
 interface RunFlags {
+  shard?: string;
+  shards?: string;
+  startAt?: string;
   repeat?: string;
   json?: string;
   out?: string;
@@ -35,6 +40,18 @@ export function runCommand(): Command {
       '1',
     )
     .option(
+      '--shard <I/N>',
+      'run shard I of N (0-based) of the load against target.url, as one of N client hosts; merge the results',
+    )
+    .option(
+      '--shards <n>',
+      'as --shard, the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)',
+    )
+    .option(
+      '--start-at <time>',
+      'start the load then (epoch ms or ISO time): shards start together',
+    )
+    .option(
       '--metrics-port <port>',
       'serve Prometheus /metrics on 127.0.0.1:<port> during the run (output.metrics in a scenario)',
     )
@@ -56,7 +73,10 @@ export function runCommand(): Command {
         });
       }
       const resolved = await loadScenario(file);
-      if (opts.dryRun) return printResolved(resolved);
+      const shard = shardOf(opts);
+      const startAt = opts.startAt === undefined ? null : startAtOf(opts.startAt);
+      if (shard) checkShardable(resolved, shard, repeat);
+      if (opts.dryRun) return printResolved(shard ? { ...resolved, shard, startAt } : resolved);
       const { outputs, json } = selectRunOutputs(
         resolved.scenario.name,
         new Date(),
@@ -70,7 +90,11 @@ export function runCommand(): Command {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       try {
-        const result = await runScenario(resolved, outputs, { signal: controller.signal, repeat });
+        const result = await runScenario(resolved, outputs, {
+          signal: controller.signal,
+          repeat,
+          ...(shard ? { shard: { ...shard, startAt } } : {}),
+        });
         const outcome = runOutcome(result, json.written());
         if (typeof outcome !== 'number') throw outcome;
         process.exitCode = outcome;
@@ -79,4 +103,63 @@ export function runCommand(): Command {
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+/**
+ * A shard is one client host's part of one load against a target every shard reaches: one run,
+ * made once, against target.url, its client in one process (more processes are more shards).
+ */
+function checkShardable(
+  resolved: DeepReadonly<ResolvedScenario>,
+  shard: Shard,
+  repeat: number,
+): void {
+  const problems: { path: string; message: string }[] = [];
+  const [spec, ...more] = resolved.runs;
+  if (more.length > 0) {
+    problems.push({
+      path: 'variants',
+      message:
+        'a sharded run runs one load: give a scenario without variants (one file per variant)',
+    });
+  }
+  if (repeat > 1) {
+    problems.push({ path: '--repeat', message: 'run each repeat as its own sharded run' });
+  }
+  if (spec && spec.target.url === undefined) {
+    problems.push({
+      path: 'target.url',
+      message:
+        'the shards share one target: start it on its own host (keepalive-lab serve) and give its URL',
+    });
+  }
+  if (spec && spec.isolation !== 'loopback') {
+    problems.push({
+      path: 'isolation',
+      message: 'each shard is a client host of its own: use isolation: loopback on each',
+    });
+  }
+  if (spec && spec.client.workers > 1) {
+    problems.push({
+      path: 'client.workers',
+      message: `workers are shards on one host: run ${shard.count * spec.client.workers} shards instead`,
+    });
+  }
+  if (spec) {
+    try {
+      splitLoad(spec.client, spec.load, shard);
+    } catch (err) {
+      if (err instanceof LabError) problems.push(...err.problems);
+      else throw err;
+    }
+  }
+  if (problems.length > 0) {
+    throw new LabError(
+      'KAL_CONFIG_INVALID',
+      `the scenario cannot be run as shard ${shard.index}/${shard.count}`,
+      {
+        problems,
+      },
+    );
+  }
 }

@@ -71,28 +71,43 @@ export interface SideForecast {
   overflowObserved: boolean;
 }
 
+/** One client address's ephemeral ports toward the target: what its range sustains, and when it runs out. */
+export interface PortBudget {
+  range: number | null;
+  budgetPerSecond: number | null;
+  clientCloseRate: number;
+  headroomPerSecond: number | null;
+  /** Ports free when the load began: the range, less those in TIME_WAIT and those held open. */
+  freeAtStart: number | null;
+  /** When the client runs out of ports: free at the start / its close rate (exact). */
+  secondsToExhaustion: number | null;
+  twReuse: string | null;
+  /** Whether the setting lets the client reuse its TIME_WAIT ports toward this destination. */
+  twReuseApplies: boolean | null;
+  /** Ports the kernel reused from TIME_WAIT during the run (TWRecycled): the setting at work. */
+  twRecycled: number | null;
+}
+
+/** A client host's own budget, in a run merged from several hosts. */
+export interface HostPortBudget extends PortBudget {
+  host: string;
+  shard: number | null;
+  /** Its share of the clients' TIME_WAITs (the kernel's count per host): its part of the close rate. */
+  share: number;
+}
+
 export interface CapacityForecast {
   loadSeconds: number;
   reachedSteadyState: boolean;
   client: SideForecast | null;
   server: SideForecast | null;
-  ports: {
-    range: number | null;
-    budgetPerSecond: number | null;
-    clientCloseRate: number;
-    headroomPerSecond: number | null;
-    /** Ports free when the load began: the range, less those in TIME_WAIT and those held open. */
-    freeAtStart: number | null;
-    /** When the client runs out of ports: free at the start / its close rate (exact). */
-    secondsToExhaustion: number | null;
+  /** The client's budget; with several client hosts, the one that runs out first. */
+  ports: PortBudget & {
     /** When EADDRNOTAVAIL first showed, seconds into the load. */
     observedExhaustionSeconds: number | null;
-    twReuse: string | null;
-    /** Whether the setting lets the client reuse its TIME_WAIT ports toward this destination. */
-    twReuseApplies: boolean | null;
-    /** Ports the kernel reused from TIME_WAIT during the run (TWRecycled): the setting at work. */
-    twRecycled: number | null;
   };
+  /** Each client host's budget, in a run merged from several hosts; absent otherwise. */
+  hosts?: HostPortBudget[];
   notes: string[];
 }
 

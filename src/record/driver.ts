@@ -198,5 +198,5 @@ export interface MergedShard extends ShardInfo {
 /** The driver's figures as a run result carries them (the timeline and histograms go elsewhere). */
 export type DriverSummary = Omit<
   DriverResult,
-  'timeline' | 'client' | 'load' | 'histograms' | 'schema' | 'shard' | 'mergedFrom'
+  'timeline' | 'client' | 'load' | 'histograms' | 'schema'
 >;

@@ -73,6 +73,8 @@ export function exampleDriverSummary(): DriverSummary {
   return {
     engine: 'undici',
     url: 'http://127.0.0.1:3000/',
+    shard: null,
+    mergedFrom: null,
     startedAt: '1970-01-01T00:00:00.000Z',
     partial: false,
     model: 'closed',

@@ -44,6 +44,8 @@ export type SamplerMessage =
       sysctls: Record<Side, Sysctls>;
       /** Each side's namespace TIME_WAIT total when the sampler took its baseline. */
       baselineTimeWait: Record<Side, number>;
+      /** When the baseline was taken, epoch ms (t = 0 of the samples). */
+      baselineAt: number;
       /** The tracing instance, to remove should the sampler die; null without a tracer. */
       tracer: string | null;
       tracerUnavailable: string | null;

@@ -2,7 +2,15 @@ import type { Analysis } from './analysis.js';
 import type { CloseJoin } from './closes.js';
 import type { DriverInterval, DriverSummary } from './driver.js';
 import type { TargetStats } from './target.js';
-import type { CloseCounts, Side, Sysctls, TcpSideEntry, TcpSummary } from './tcp.js';
+import type {
+  CloseCounts,
+  Side,
+  Sysctls,
+  TcpSideEntry,
+  TcpSideSummary,
+  TcpSummary,
+  TracedCloses,
+} from './tcp.js';
 
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
@@ -61,6 +69,26 @@ export interface Measurements {
    */
   closeJoin: CloseJoin | null;
   timeline: RunInterval[];
+  /**
+   * Each host's own view, in a run merged from shards on several hosts (`merge`): every client
+   * host's side (its port range, its TIME_WAIT table) and the server host's, when its `sample` was
+   * given. `tcp` is then their sum (the fullest host's port occupancy). Absent for one host.
+   */
+  hosts?: HostView[];
+}
+
+/** One host's side of a merged run, as its own kernel saw it. */
+export interface HostView {
+  /** The name it reported (os.hostname()). */
+  host: string;
+  role: Side;
+  /** The client host's shard; null for the server host. */
+  shard: number | null;
+  tcp: TcpSideSummary;
+  /** The connections its kernel saw end; null without its tracer. */
+  closes: TracedCloses | null;
+  /** Requests the client host completed; null for the server host. */
+  requests: number | null;
 }
 
 /** The resolved run as it was configured; its shape is the scenario schema's (configs/schema.json). */

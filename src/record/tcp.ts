@@ -131,6 +131,11 @@ export interface TracedCloses extends CloseCounts {
   lifetimeMs: LatencySummary;
   /** Client connects, SYN_SENT to ESTABLISHED (the search for a free port included), ms. */
   connectMs: LatencySummary;
+  /**
+   * The three distributions as encoded HDR histograms (µs), so that the views of several hosts
+   * add up exactly (merge). Absent in results of versions before it.
+   */
+  histograms?: { marginUs: string; lifetimeUs: string; connectUs: string };
 }
 
 /** What sampling cost, in the sampler's own process and the helper tools it ran. */
@@ -156,6 +161,13 @@ export interface TcpSummary {
   closes: TracedCloses | null;
   /** Why there is no tracer (not root, no tracefs, switched off); null when it ran. */
   tracerUnavailable: string | null;
+  /**
+   * When the baseline was taken (t = 0 of the entries), epoch ms by the sampling host's clock: what
+   * lines up the views of several hosts (merge). Absent in results of versions before it.
+   */
+  baselineAt?: number;
+  /** The sampling host's name (os.hostname()); absent in results of versions before it. */
+  host?: string;
 }
 
 export const TCP_SCHEMA = 'keepalive-lab/tcp@1';

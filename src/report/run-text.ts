@@ -87,6 +87,17 @@ export function runText(r: RunResult): string {
       `  ports      client budget ${f(p.budgetPerSecond, 0)} new connections/s per destination (${p.range} ports / 60 s); client closes ${f(p.clientCloseRate)}/s${p.secondsToExhaustion !== null ? `; EXHAUSTED in ~${f(p.secondsToExhaustion)} s` : ''}; tcp_tw_reuse=${p.twReuse}${p.twReuseApplies ? ' (applies here)' : ''}`,
     );
   }
+  for (const h of cap.hosts ?? []) {
+    out.push(
+      `  host       ${h.host} (shard ${h.shard}): ${f(h.share * 100, 0)}% of the clients' closes, ${f(h.clientCloseRate)}/s; budget ${h.budgetPerSecond === null ? '?' : f(h.budgetPerSecond, 0)}/s (${h.range ?? '?'} ports)${h.secondsToExhaustion !== null ? `; EXHAUSTED in ~${f(h.secondsToExhaustion)} s` : ''}; TIME_WAIT max ${r.hosts?.find((v) => v.role === 'client' && v.shard === h.shard)?.tcp.timeWait.max ?? '?'}`,
+    );
+  }
+  const serverHost = r.hosts?.find((v) => v.role === 'server');
+  if (serverHost) {
+    out.push(
+      `  host       ${serverHost.host} (server): TIME_WAIT max ${serverHost.tcp.timeWait.max}, from all ${cap.hosts?.length ?? 0} client hosts${serverHost.tcp.sysctls.tcp_max_tw_buckets ? ` (tcp_max_tw_buckets ${serverHost.tcp.sysctls.tcp_max_tw_buckets})` : ''}`,
+    );
+  }
   for (const note of cap.notes) out.push(`             · ${note}`);
   const race = a.race;
   out.push(

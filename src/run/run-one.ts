@@ -9,6 +9,7 @@ import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
 import { TcpAccumulator } from '../sampler/accumulator.js';
+import type { Shard } from '../shard/split.js';
 import { assemble } from './assemble.js';
 import { Children } from './children.js';
 import { type DriverHandle, startDriver } from './driver-workers.js';
@@ -30,6 +31,13 @@ export interface RunOptions {
   repeat?: number;
   /** Each timeline entry as it is made. */
   onInterval?: (entry: RunInterval) => void;
+  /** This host's part of a load that several hosts drive together (`run --shard I/N`). */
+  shard?: RunShardOf;
+}
+
+export interface RunShardOf extends Shard {
+  /** The common start, epoch ms; null to start at once. */
+  startAt: number | null;
 }
 
 export async function runOne(
@@ -128,6 +136,13 @@ export async function runOne(
         loadSamples.push(sample.then((s) => record(interval, s, 'load')));
       },
       clientPrefix,
+      opts.shard
+        ? [
+            '--shard',
+            `${opts.shard.index}/${opts.shard.count}`,
+            ...(opts.shard.startAt !== null ? ['--start-at', String(opts.shard.startAt)] : []),
+          ]
+        : [],
     );
 
     let stoppedBy: StoppedBy | null = null;
@@ -187,6 +202,7 @@ export async function runOne(
               partial: stoppedBy !== null,
               closes: traced,
               tracerUnavailable: sampler.tracerUnavailable,
+              baselineAt: sampler.baselineAt,
             })
           : null,
       closeJoin: traced ? joiner.result() : null,

@@ -21,6 +21,8 @@ export interface SamplerChild {
   sharedNamespace: boolean;
   sysctls: Record<Side, Sysctls>;
   baselineTimeWait: Record<Side, number>;
+  /** When the baseline was taken, epoch ms. */
+  baselineAt: number;
   tracerUnavailable: string | null;
   /** A sample now; null once sampling has failed. `final` stops the tracer first. */
   sample(final?: boolean): Promise<Sample | null>;
@@ -93,6 +95,7 @@ export async function startSamplerChild(
     sharedNamespace: first.sharedNamespace,
     sysctls: first.sysctls,
     baselineTimeWait: first.baselineTimeWait,
+    baselineAt: first.baselineAt,
     tracerUnavailable: first.tracerUnavailable,
     sample(final = false) {
       if (!child.connected) return Promise.resolve(null);

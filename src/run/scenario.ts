@@ -2,7 +2,7 @@ import type { DeepReadonly } from '../config/resolve.js';
 import type { ResolvedScenario } from '../config/scenario-resolve.js';
 import type { Output, RunInfo } from '../output/output.js';
 import { RUNS_SCHEMA, type RunFile, type RunResult } from '../record/run.js';
-import { runOne } from './run-one.js';
+import { type RunShardOf, runOne } from './run-one.js';
 
 // A scenario end to end: each variant in turn (or the one run), every output told what happens.
 // Returns what `run` writes: the one result, or every variant's; null if no run got as far as a
@@ -11,7 +11,7 @@ import { runOne } from './run-one.js';
 export async function runScenario(
   resolved: DeepReadonly<ResolvedScenario>,
   outputs: readonly Output[],
-  opts: { signal?: AbortSignal; repeat?: number } = {},
+  opts: { signal?: AbortSignal; repeat?: number; shard?: RunShardOf } = {},
 ): Promise<RunFile | null> {
   const { scenario, runs } = resolved;
   const { signal } = opts;
@@ -36,6 +36,7 @@ export async function runScenario(
     const result = await runOne(spec, {
       ...(signal ? { signal } : {}),
       ...(repeats > 1 ? { repeat: repeat + 1 } : {}),
+      ...(opts.shard ? { shard: opts.shard } : {}),
       onInterval: (entry) => {
         for (const o of outputs) o.interval?.(info, entry);
       },

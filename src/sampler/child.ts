@@ -56,6 +56,7 @@ export async function sampleForParent(
         client: sampler.baselineTimeWait('client'),
         server: sampler.baselineTimeWait('server'),
       },
+      baselineAt: sampler.baselineEpochMs,
       tracer: closes?.instance ?? null,
       tracerUnavailable: unavailable,
     });

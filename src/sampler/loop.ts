@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { KernelCloseColumns } from '../record/closes.js';
 import type { TcpEntry, TcpResult } from '../record/tcp.js';
@@ -139,6 +140,8 @@ export class SamplingLoop {
       partial: meta.partial,
       closes: this.opts.closes?.summary() ?? null,
       tracerUnavailable: this.opts.closes ? null : (this.opts.tracerUnavailable ?? null),
+      baselineAt: this.sampler.baselineEpochMs,
+      host: hostname(),
     });
   }
 }

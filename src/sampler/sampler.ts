@@ -97,6 +97,11 @@ export class Sampler {
     return sampler;
   }
 
+  /** When the baseline was taken, epoch ms. */
+  get baselineEpochMs(): number {
+    return performance.timeOrigin + this.baselineAt;
+  }
+
   get sourceName(): SamplerSource {
     return this.source.name;
   }

@@ -1,7 +1,13 @@
 import type { KernelCloseColumns } from '../../record/closes.js';
 import type { Quantiles } from '../../record/histogram.js';
 import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
-import { createHistogram, durationSummary, quantiles, summarize } from '../../stats/histogram.js';
+import {
+  createHistogram,
+  durationSummary,
+  encodeHistogram,
+  quantiles,
+  summarize,
+} from '../../stats/histogram.js';
 import type { KernelClose } from './connections.js';
 
 // Folds the kernel's per-connection records into counts per interval and for the run, the
@@ -84,6 +90,11 @@ export class CloseAggregator {
       marginUs: summarize(this.margins),
       lifetimeMs: durationSummary(this.lifetimes),
       connectMs: durationSummary(this.allConnects),
+      histograms: {
+        marginUs: encodeHistogram(this.margins),
+        lifetimeUs: encodeHistogram(this.lifetimes),
+        connectUs: encodeHistogram(this.allConnects),
+      },
     };
   }
 }
