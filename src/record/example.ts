@@ -149,8 +149,11 @@ export function exampleTcp(): TcpSummary {
       marginUs: histogram(),
       lifetimeMs: durations(),
       connectMs: durations(),
+      histograms: { marginUs: '', lifetimeUs: '', connectUs: '' },
     },
     tracerUnavailable: null,
+    baselineAt: 0,
+    host: '',
   };
 }
 
@@ -233,6 +236,7 @@ export function exampleAnalysis(): Analysis {
         twReuseApplies: true,
         twRecycled: 0,
       },
+      hosts: [],
       notes: [],
     },
     race: {
@@ -305,6 +309,7 @@ export function exampleRun(): RunResult {
     server: exampleTargetStats(),
     closeJoin: { matched: 0, kernelOnly: 0, rows: [] },
     timeline: [],
+    hosts: [],
     histograms: {},
     analysis: exampleAnalysis(),
     thresholds: [],
