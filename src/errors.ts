@@ -24,6 +24,7 @@ const CATALOGUE = {
   KAL_URL_INVALID: { exit: EXIT.badInput, title: 'invalid URL' },
   KAL_TARGET_UNREACHABLE: { exit: EXIT.runtime, title: 'target unreachable' },
   KAL_CHILD_FAILED: { exit: EXIT.runtime, title: 'child process failed' },
+  KAL_PROXY_MISSING: { exit: EXIT.badInput, title: 'proxy not installed' },
   KAL_RUN_STOPPED: { exit: EXIT.runtime, title: 'run stopped' },
   KAL_SAMPLER_UNAVAILABLE: { exit: EXIT.badInput, title: 'TCP sampler unavailable' },
   KAL_SAMPLER_FAILED: { exit: EXIT.runtime, title: 'TCP sampling failed' },

@@ -4,6 +4,7 @@ import { findAnomalies } from './anomalies.js';
 import { forecastCapacity } from './capacity.js';
 import { analyzeCloses } from './closes.js';
 import { latencyShift } from './latency.js';
+import { analyzeLegs } from './legs.js';
 import { detectRace } from './race.js';
 import { analyzeTimeWait } from './time-wait.js';
 
@@ -32,5 +33,6 @@ export function analyze(m: Measurements): Analysis {
     race,
     latency: latencyShift(m),
     anomalies: findAnomalies(m),
+    ...(m.legs ? { legs: analyzeLegs(m) } : {}),
   };
 }

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 
 // `keepalive-lab cleanup`: removes what a killed run left behind: network namespaces named
 // kal-<id>-c / kal-<id>-s, the processes inside them and (with them) the veth pair, and tracing
-// instances named kal-<id>. Nothing else.
+// instances named kal-<id>, proxies (and their directories) named kal-proxy-*. Nothing else.
 export function cleanupCommand(): Command {
   return new Command('cleanup')
     .description(
@@ -11,8 +11,10 @@ export function cleanupCommand(): Command {
     .action(async () => {
       const { cleanupNetns } = await import('../isolation/netns.js');
       const { cleanupInstances } = await import('../sampler/tracer/tracefs.js');
+      const { cleanupProxies } = await import('../run/proxy-child.js');
       const removed = [
         ...(await cleanupNetns()),
+        ...(await cleanupProxies()),
         ...cleanupInstances().map((n) => `trace instance ${n}`),
       ];
       process.stdout.write(

@@ -4,6 +4,7 @@ import { parseThreshold, type Threshold } from '../thresholds/parse.js';
 import { type LoadModel, loadSchema } from './driver.js';
 import { keysAt, unknownKeyMessage } from './keys.js';
 import { loadConfigFile } from './load.js';
+import { type ProxyKnobs, proxySchema } from './proxy.js';
 import { type DeepReadonly, deepFreeze } from './resolve.js';
 import { type SamplerKnobs, samplerSchema } from './sampler.js';
 import {
@@ -30,6 +31,8 @@ export interface RunSpec {
   cpus: Scenario['cpus'];
   load: LoadModel;
   sampler: SamplerKnobs;
+  /** The proxy between the client and the target; absent for none. */
+  proxy?: ProxyKnobs;
   thresholds: Threshold[];
 }
 
@@ -80,7 +83,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
   const runs: RunSpec[] = [];
   const base = parsed.success ? parsed.data : null;
   if (base && base.variants.length === 0) {
-    const { target, client, load, sampler, thresholds } = base;
+    const { target, client, load, sampler, thresholds, proxy } = base;
     runs.push({
       name: base.name,
       variant: null,
@@ -88,6 +91,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
       client,
       load,
       sampler,
+      ...(proxy ? { proxy } : {}),
       thresholds,
       isolation: base.isolation,
       cpus: base.cpus,
@@ -129,6 +133,10 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     const client = sectionOf(clientSectionSchema, 'client', merge('client'));
     const loadModel = sectionOf(loadSchema, 'load', load);
     const sampler = sectionOf(samplerSchema, 'sampler', merge('sampler'));
+    // A variant's proxy keys replace the scenario's, key by key (upstream as a whole).
+    const proxyKeys = merge('proxy');
+    const proxy =
+      Object.keys(proxyKeys).length > 0 ? sectionOf(proxySchema, 'proxy', proxyKeys) : undefined;
     const thresholds = [...(base?.thresholds ?? [])];
     (Array.isArray(v.thresholds) ? v.thresholds : []).forEach((expr: unknown, k) => {
       if (typeof expr !== 'string') return;
@@ -138,7 +146,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
         problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
       }
     });
-    if (base && valid && target && client && loadModel && sampler) {
+    if (base && valid && target && client && loadModel && sampler && proxy !== null) {
       runs.push({
         name: String(v.name),
         variant: String(v.name),
@@ -146,6 +154,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
         client,
         load: loadModel,
         sampler,
+        ...(proxy ? { proxy } : {}),
         thresholds,
         isolation: base.isolation,
         cpus: base.cpus,
@@ -153,6 +162,13 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     }
   });
   for (const r of runs) {
+    if (r.isolation === 'netns' && r.proxy) {
+      problems.push({
+        path: 'proxy',
+        message:
+          'a proxy runs with isolation: loopback for now (three namespaces, one per host, are not built yet)',
+      });
+    }
     if (r.isolation === 'netns' && r.target.url !== undefined) {
       problems.push({
         path: 'isolation',

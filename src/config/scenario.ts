@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { SysctlName } from '../record/tcp.js';
 import { parseThreshold } from '../thresholds/parse.js';
 import { clientSchema, loadSchema } from './driver.js';
+import { proxySchema } from './proxy.js';
 import { samplerSchema } from './sampler.js';
 import { checkTimeouts, targetKnobsSchema } from './target.js';
 import { duration } from './units.js';
@@ -83,6 +84,11 @@ const sections = {
     .prefault({})
     .describe('the HTTP client and its pool'),
   sampler: samplerSchema.prefault({}).describe('the TCP sampler'),
+  proxy: proxySchema
+    .optional()
+    .describe(
+      'a real proxy (nginx or haproxy) between the client and the target: each leg measured on its own',
+    ),
   thresholds: z
     .array(thresholdSchema)
     .default([])
@@ -95,6 +101,7 @@ export const variantSchema = z.strictObject({
   client: z.record(z.string(), z.unknown()).optional(),
   load: z.record(z.string(), z.unknown()).optional(),
   sampler: z.record(z.string(), z.unknown()).optional(),
+  proxy: z.record(z.string(), z.unknown()).optional(),
   thresholds: z.array(z.string()).optional(),
 });
 

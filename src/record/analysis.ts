@@ -196,6 +196,23 @@ export interface Anomaly {
   message: string;
 }
 
+/** One leg of a proxied run: who holds its TIME_WAIT, and why, from its kernel's record. */
+export interface LegVerdict {
+  /** Who is at each end of the leg. */
+  clientIs: 'client' | 'proxy';
+  serverIs: 'proxy' | 'target';
+  connectionsPerRequest: number | null;
+  /** Who holds the leg's TIME_WAIT, in the leg's own terms (its client or its server). */
+  holder: Holder | null;
+  /** Who sent the first FIN, as shares of the leg's connections that ended (the tracer). */
+  firstFin: Record<FirstFin, number> | null;
+  timeWaitEntered: Record<'client' | 'server', number> | null;
+  /** Back leg: the proxy's ports toward the target (its own range, its close rate). */
+  ports: PortBudget | null;
+  /** The verdict in words, naming the parties. */
+  message: string;
+}
+
 export interface Analysis {
   closes: ClosesVerdict;
   timeWait: TimeWaitVerdict;
@@ -203,4 +220,6 @@ export interface Analysis {
   race: RaceVerdict;
   latency: LatencyShift;
   anomalies: Anomaly[];
+  /** Each leg of a proxied run; absent without a proxy. */
+  legs?: { front: LegVerdict; back: LegVerdict };
 }

@@ -1,4 +1,4 @@
-import type { Analysis, SideForecast } from './analysis.js';
+import type { Analysis, LegVerdict, PortBudget, SideForecast } from './analysis.js';
 import type { DriverSummary } from './driver.js';
 import type { HistogramSummary, LatencySummary } from './histogram.js';
 import type { RunResult } from './run.js';
@@ -224,18 +224,7 @@ export function exampleAnalysis(): Analysis {
       reachedSteadyState: false,
       client: forecast(),
       server: forecast(),
-      ports: {
-        range: 0,
-        budgetPerSecond: 0,
-        clientCloseRate: 0,
-        headroomPerSecond: 0,
-        freeAtStart: 0,
-        secondsToExhaustion: 0,
-        observedExhaustionSeconds: 0,
-        twReuse: '2',
-        twReuseApplies: true,
-        twRecycled: 0,
-      },
+      ports: { ...portBudget(), observedExhaustionSeconds: 0 },
       hosts: [],
       notes: [],
     },
@@ -277,8 +266,32 @@ export function exampleAnalysis(): Analysis {
       },
     },
     anomalies: [],
+    legs: { front: legVerdict(), back: legVerdict() },
   };
 }
+
+const portBudget = (): PortBudget => ({
+  range: 0,
+  budgetPerSecond: 0,
+  clientCloseRate: 0,
+  headroomPerSecond: 0,
+  freeAtStart: 0,
+  secondsToExhaustion: 0,
+  twReuse: '2',
+  twReuseApplies: true,
+  twRecycled: 0,
+});
+
+const legVerdict = (): LegVerdict => ({
+  clientIs: 'proxy',
+  serverIs: 'target',
+  connectionsPerRequest: 0,
+  holder: 'none',
+  firstFin: { client: 0, server: 0, simultaneous: 0, reset: 0 },
+  timeWaitEntered: { client: 0, server: 0 },
+  ports: portBudget(),
+  message: '',
+});
 
 /** A whole run result, every section present. Fresh on every call: callers may change it. */
 export function exampleRun(): RunResult {
@@ -310,6 +323,23 @@ export function exampleRun(): RunResult {
     closeJoin: { matched: 0, kernelOnly: 0, rows: [] },
     timeline: [],
     hosts: [],
+    proxy: { kind: 'nginx', url: '', pid: 0, config: '' },
+    legs: {
+      front: {
+        port: 0,
+        connections: 0,
+        connectionsPerRequest: 0,
+        connectionsFrom: 'kernel',
+        tcp: exampleTcp(),
+      },
+      back: {
+        port: 0,
+        connections: 0,
+        connectionsPerRequest: 0,
+        connectionsFrom: 'kernel',
+        tcp: exampleTcp(),
+      },
+    },
     histograms: {},
     analysis: exampleAnalysis(),
     thresholds: [],

@@ -49,6 +49,7 @@ export interface RunInterval {
 export type StoppedBy =
   | { kind: 'interrupted'; signal: string | null; reason: string }
   | { kind: 'targetExited'; code: number | null; signal: string | null; reason: string }
+  | { kind: 'proxyExited'; code: number | null; signal: string | null; reason: string }
   | { kind: 'driverFailed'; reason: string }
   | { kind: 'samplerFailed'; reason: string };
 
@@ -75,6 +76,29 @@ export interface Measurements {
    * given. `tcp` is then their sum (the fullest host's port occupancy). Absent for one host.
    */
   hosts?: HostView[];
+  /** The proxy between the client and the target (scenario `proxy`); absent without one. */
+  proxy?: { kind: 'nginx' | 'haproxy'; url: string; pid: number; config: string };
+  /**
+   * With a proxy, each leg on its own: the front (client to proxy, whose view `tcp` also is) and
+   * the back (proxy to target: the proxy is that leg's client). Absent without a proxy.
+   */
+  legs?: { front: Leg; back: Leg };
+}
+
+/** One leg of a proxied run: its connections, as the kernel saw them on that leg's port. */
+export interface Leg {
+  /** The leg's server port: the proxy's for the front, the target's for the back. */
+  port: number;
+  /** Connections opened on the leg; null where nothing counted them. */
+  connections: number | null;
+  /** Connections opened per request the client completed. */
+  connectionsPerRequest: number | null;
+  /**
+   * Who counted them: the kernel (the tracer's connects on the leg's port), else the application
+   * at that leg's client (the driver) or server (the built-in target).
+   */
+  connectionsFrom: 'kernel' | 'driver' | 'target' | null;
+  tcp: TcpSummary | null;
 }
 
 /** One host's side of a merged run, as its own kernel saw it. */

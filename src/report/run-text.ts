@@ -99,6 +99,11 @@ export function runText(r: RunResult): string {
     );
   }
   for (const note of cap.notes) out.push(`             · ${note}`);
+  if (a.legs && r.proxy) {
+    out.push(`  proxy      ${r.proxy.kind} at ${r.proxy.url}`);
+    out.push(`  front leg  ${a.legs.front.message}`);
+    out.push(`  back leg   ${a.legs.back.message}`);
+  }
   const race = a.race;
   out.push(
     race.withheld !== null

@@ -8,6 +8,7 @@ import type { NetnsTopology } from '../isolation/netns.js';
 import type { CloseJoin } from '../record/closes.js';
 import type { DriverResult } from '../record/driver.js';
 import {
+  type Leg,
   type Measurements,
   RUN_SCHEMA,
   type RunInterval,
@@ -36,7 +37,30 @@ export interface RunParts {
   tcpUnavailable: string | null;
   closeJoin: CloseJoin | null;
   timeline: RunInterval[];
+  /** The proxy, and the back leg's kernel view (null without a sampler). */
+  proxy?: NonNullable<Measurements['proxy']>;
+  backTcp?: TcpSummary | null;
 }
+
+/** A leg's connections: the kernel's count of connects on its port, else the application's. */
+function leg(
+  port: number,
+  tcp: TcpSummary | null,
+  app: { count: number | null; from: 'driver' | 'target' },
+  requests: number,
+): Leg {
+  const kernel = tcp?.closes ? tcp.closes.connectMs.count : null;
+  const connections = kernel ?? app.count;
+  return {
+    port,
+    connections,
+    connectionsPerRequest: connections !== null && requests > 0 ? connections / requests : null,
+    connectionsFrom: kernel !== null ? 'kernel' : connections !== null ? app.from : null,
+    tcp,
+  };
+}
+
+const portOf = (u: string) => Number(new URL(u).port || (u.startsWith('https') ? 443 : 80));
 
 export function assemble(p: RunParts): RunResult {
   const { timeline: _d, client: _c, load: _l, histograms, schema: _s, ...summary } = p.driver;
@@ -50,6 +74,25 @@ export function assemble(p: RunParts): RunResult {
     server: p.server,
     closeJoin: p.closeJoin,
     timeline: p.timeline,
+    ...(p.proxy
+      ? {
+          proxy: p.proxy,
+          legs: {
+            front: leg(
+              p.proxy ? portOf(p.proxy.url) : 0,
+              p.tcp,
+              { count: p.driver.connections.opened, from: 'driver' },
+              p.driver.requests.completed,
+            ),
+            back: leg(
+              portOf(p.url),
+              p.backTcp ?? null,
+              { count: p.server?.connections.accepted ?? null, from: 'target' },
+              p.driver.requests.completed,
+            ),
+          },
+        }
+      : {}),
   };
   const { spec } = p;
   const analysed: Omit<RunResult, 'thresholds'> = {

@@ -35,6 +35,15 @@ export class Children {
     return child;
   }
 
+  /** Runs another program (a proxy), tracked like our own children; a prefix as for fork. */
+  spawn(command: readonly string[], prefix: readonly string[] = []): ChildProcess {
+    const [cmd, ...args] = [...prefix, ...command] as [string, ...string[]];
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.live.add(child);
+    child.once('exit', () => this.live.delete(child));
+    return child;
+  }
+
   async stopAll(graceMs = 3000): Promise<void> {
     await Promise.all([...this.live].map((c) => stop(c, graceMs)));
   }

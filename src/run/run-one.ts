@@ -14,6 +14,7 @@ import { assemble } from './assemble.js';
 import { Children } from './children.js';
 import { type DriverHandle, startDriver } from './driver-workers.js';
 import { CloseJoiner } from './join.js';
+import { type ProxyChild, startProxyChild } from './proxy-child.js';
 import { type Sample, type SamplerChild, startSamplerChild } from './sampler-child.js';
 import { startTargetChild, type TargetChild } from './target-child.js';
 
@@ -48,6 +49,7 @@ export async function runOne(
   const startedAt = new Date().toISOString();
   let topology: NetnsTopology | null = null;
   let driver: DriverHandle | null = null;
+  let proxy: ProxyChild | null = null;
   try {
     if (spec.isolation === 'netns') {
       topology = await createNetns({
@@ -62,14 +64,27 @@ export async function runOne(
     const clientPrefix = [...(topology?.exec('client') ?? []), ...onCpus(cpus?.client)];
     // Each connection's end, as the kernel and as each application saw it, joined by client port.
     const joiner = new CloseJoiner();
+    // Behind a proxy the target's connections are the proxy's, not the client's: its closes are
+    // not joined with the client's.
     const target =
       spec.target.url === undefined
-        ? await startTarget(spec, children, topology, targetPrefix, (c) =>
-            joiner.addApp('server', c),
-          )
+        ? await startTarget(spec, children, topology, targetPrefix, (c) => {
+            if (!spec.proxy) joiner.addApp('server', c);
+          })
         : null;
-    const url = target?.url ?? (spec.target.url as string);
-    const port = Number(new URL(url).port || (url.startsWith('https') ? 443 : 80));
+    const targetUrl = target?.url ?? (spec.target.url as string);
+    const portOf = (u: string) => Number(new URL(u).port || (u.startsWith('https') ? 443 : 80));
+    if (spec.proxy) {
+      const t = new URL(targetUrl);
+      proxy = await startProxyChild(
+        children,
+        spec.proxy,
+        { host: t.hostname.replace(/^\[|\]$/g, ''), port: portOf(targetUrl) },
+        targetPrefix,
+      );
+    }
+    const url = proxy?.url ?? targetUrl;
+    const port = portOf(url);
     // In loopback mode the target shares our namespace: the sampler needs no pid for it.
     const serverPid = topology?.server.anchorPid ?? spec.target.pid ?? null;
     const clientPid = topology?.client.anchorPid ?? null;
@@ -115,9 +130,32 @@ export async function runOne(
       (sample) => record(null, sample),
     );
     if (sampler) tcp = new TcpAccumulator(sampler.sysctls, sampler.baselineTimeWait);
-    const stops = watchStops(opts.signal, target, sampler);
+    // The back leg (proxy to target) sampled on its own port at the same moments.
+    let backTcp: TcpAccumulator | null = null;
+    const back = proxy
+      ? await startSampling(
+          children,
+          {
+            port: portOf(targetUrl),
+            serverPid,
+            clientPid: serverPid,
+            source: spec.sampler.source,
+            tracer: spec.sampler.tracer,
+            intervalMs: spec.sampler.interval,
+          },
+          (sample) => backTcp?.add(sample.entry, sample.cpuMs),
+        )
+      : null;
+    const backSampler = back?.sampler ?? null;
+    if (backSampler) {
+      backTcp = new TcpAccumulator(backSampler.sysctls, backSampler.baselineTimeWait);
+    }
+    const stops = watchStops(opts.signal, target, sampler, proxy);
 
-    if (phase === 'warmup') sampler?.pace(true);
+    if (phase === 'warmup') {
+      sampler?.pace(true);
+      backSampler?.pace(true);
+    }
     const loadSamples: Promise<void>[] = [];
     const { sysctls: _clientSysctls, ...client } = spec.client;
     driver = startDriver(
@@ -130,10 +168,18 @@ export async function runOne(
         if (phase === 'warmup') {
           phase = 'load';
           sampler?.pace(false);
+          backSampler?.pace(false);
         }
         // Paired with the kernel's view at the interval's end, in the order the intervals came.
         const sample = sampler ? sampler.sample() : Promise.resolve(null);
         loadSamples.push(sample.then((s) => record(interval, s, 'load')));
+        if (backSampler) {
+          loadSamples.push(
+            backSampler.sample().then((s) => {
+              if (s) backTcp?.add(s.entry, s.cpuMs);
+            }),
+          );
+        }
       },
       clientPrefix,
       opts.shard
@@ -162,30 +208,40 @@ export async function runOne(
       }
     }
     sampler?.pace(false);
+    backSampler?.pace(false);
     await Promise.all(loadSamples);
 
     if (!stoppedBy && spec.sampler.tail > 0) {
       phase = 'tail';
       sampler?.pace(true);
+      backSampler?.pace(true);
       stoppedBy = await Promise.race([
         new Promise<null>((r) => setTimeout(r, spec.sampler.tail, null)),
         stops,
       ]);
       sampler?.pace(false);
+      backSampler?.pace(false);
     }
     // A last look at the kernel, with every close the tracer saw, unless a side of the run is gone.
     if (sampler && (!stoppedBy || stoppedBy.kind === 'interrupted')) {
       record(null, await sampler.sample(true), stoppedBy ? phase : 'tail');
     }
+    if (backSampler && (!stoppedBy || stoppedBy.kind === 'interrupted')) {
+      const s = await backSampler.sample(true);
+      if (s) backTcp?.add(s.entry, s.cpuMs);
+    }
     const traced = (await sampler?.finish()) ?? null;
+    const backTraced = (await backSampler?.finish()) ?? null;
     const server = target ? await target.finish() : null;
+    await proxy?.finish();
     const samplerFailed = stoppedBy?.kind === 'samplerFailed' ? stoppedBy.reason : null;
 
     return assemble({
       spec,
       repeat: opts.repeat ?? null,
       startedAt,
-      url,
+      // The target's own URL; the client's (the proxy's, with one) is in the driver's summary.
+      url: targetUrl,
       target: target ? { kind: 'built-in', pid: target.pid } : { kind: 'external', pid: serverPid },
       topology,
       cpus: { split: cpus, shared: cpusShared },
@@ -208,10 +264,29 @@ export async function runOne(
       closeJoin: traced ? joiner.result() : null,
       tcpUnavailable: unavailable ?? samplerFailed,
       timeline,
+      ...(proxy && spec.proxy
+        ? {
+            proxy: { kind: spec.proxy.kind, url: proxy.url, pid: proxy.pid, config: proxy.config },
+            backTcp:
+              backSampler && backTcp
+                ? backTcp.summary({
+                    source: backSampler.source,
+                    port: portOf(targetUrl),
+                    sharedNamespace: backSampler.sharedNamespace,
+                    intervalMs: spec.sampler.interval,
+                    partial: stoppedBy !== null,
+                    closes: backTraced,
+                    tracerUnavailable: backSampler.tracerUnavailable,
+                    baselineAt: backSampler.baselineAt,
+                  })
+                : null,
+          }
+        : {}),
     });
   } finally {
     driver?.stopEarly();
     await children.stopAll();
+    await proxy?.finish();
     await topology?.teardown();
   }
 }
@@ -254,6 +329,7 @@ function watchStops(
   signal: AbortSignal | undefined,
   target: TargetChild | null,
   sampler: SamplerChild | null,
+  proxy: ProxyChild | null,
 ): Promise<StoppedBy> {
   return new Promise<StoppedBy>((resolve) => {
     const interrupted = () => {
@@ -275,5 +351,13 @@ function watchStops(
       }),
     );
     void sampler?.failed.then((reason) => resolve({ kind: 'samplerFailed', reason }));
+    void proxy?.exited.then(([code, sig]) =>
+      resolve({
+        kind: 'proxyExited',
+        code,
+        signal: sig,
+        reason: `the proxy exited (${sig ?? `code ${code}`})`,
+      }),
+    );
   });
 }

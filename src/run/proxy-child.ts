@@ -1,0 +1,155 @@
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ProxyKnobs } from '../config/proxy.js';
+import type { DeepReadonly } from '../config/resolve.js';
+import { LabError } from '../errors.js';
+import { haproxyConfig, nginxConfig, proxyCommand } from '../proxy/config.js';
+import { type Children, stop, watchFailure } from './children.js';
+
+// The proxy between the client and the target: its configuration written to a directory of its
+// own (or the user's file), the proxy run in the foreground as a tracked child, ready once its
+// port accepts, and on finish() stopped and its directory removed.
+
+const READY_MS = 10_000;
+
+export interface ProxyChild {
+  pid: number;
+  port: number;
+  url: string;
+  /** The configuration it ran with (the generated file's text, or the user's). */
+  config: string;
+  /** Stops it and removes its directory; safe to call twice. */
+  finish(): Promise<void>;
+  /** Resolves when it exits, for whatever reason (after finish() too). */
+  exited: Promise<[number | null, string | null]>;
+}
+
+/** A port free now on `host` (the proxies cannot be asked for port 0 and tell which they got). */
+async function freePort(host: string): Promise<number> {
+  const server = createServer();
+  server.listen(0, host);
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function accepting(host: string, port: number): Promise<boolean> {
+  const socket = connect(port, host);
+  try {
+    await Promise.race([
+      once(socket, 'connect'),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 500)),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    socket.destroy();
+  }
+}
+
+export async function startProxyChild(
+  children: Children,
+  knobs: DeepReadonly<ProxyKnobs>,
+  target: { host: string; port: number },
+  prefix: readonly string[] = [],
+): Promise<ProxyChild> {
+  const dir = await mkdtemp(join(tmpdir(), 'kal-proxy-'));
+  const host = target.host;
+  let child: ReturnType<Children['spawn']> | null = null;
+  let finishing = false;
+  const finish = async () => {
+    finishing = true;
+    if (child) await stop(child);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const port = knobs.port ?? (await freePort(host));
+    const placement = { listen: { host, port }, target, dir };
+    const file = knobs.config ?? join(dir, `${knobs.kind}.conf`);
+    const config =
+      knobs.config !== undefined
+        ? await readFile(knobs.config, 'utf8')
+        : knobs.kind === 'nginx'
+          ? nginxConfig(knobs, placement)
+          : haproxyConfig(knobs, placement);
+    if (knobs.config === undefined) await writeFile(file, config);
+    const spawned = children.spawn(proxyCommand(knobs.kind, file, dir), prefix);
+    child = spawned;
+    const failure = watchFailure(spawned, knobs.kind);
+    const exited = once(spawned, 'exit') as Promise<[number | null, string | null]>;
+    const error = once(spawned, 'error') as Promise<[NodeJS.ErrnoException]>;
+    const deadline = Date.now() + READY_MS;
+    for (;;) {
+      const outcome = await Promise.race([
+        exited.then((e) => ({ exit: e })),
+        error.then(([e]) => ({ error: e })),
+        new Promise<null>((r) => setTimeout(r, 100, null)),
+      ]);
+      if (outcome && 'error' in outcome) {
+        throw new LabError(
+          outcome.error.code === 'ENOENT' ? 'KAL_PROXY_MISSING' : 'KAL_CHILD_FAILED',
+          `${knobs.kind}: ${outcome.error.code === 'ENOENT' ? 'not installed' : outcome.error.message}`,
+          {
+            problems: [
+              {
+                path: 'proxy.kind',
+                message: `install it (apt-get install ${knobs.kind === 'nginx' ? 'nginx-light' : 'haproxy'}) or remove the proxy section`,
+              },
+            ],
+          },
+        );
+      }
+      if (outcome && 'exit' in outcome) throw failure(...outcome.exit);
+      if (await accepting(host, port)) break;
+      if (Date.now() > deadline) {
+        throw new LabError('KAL_CHILD_FAILED', `${knobs.kind} did not accept on ${host}:${port}`, {
+          problems: [{ path: 'proxy', message: 'check the port your configuration listens on' }],
+        });
+      }
+    }
+    return {
+      pid: spawned.pid as number,
+      port,
+      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
+      config,
+      finish,
+      // Never settles for a proxy that ends because it was told to.
+      exited: exited.then((e) => (finishing ? new Promise<never>(() => {}) : e)),
+    };
+  } catch (err) {
+    await finish();
+    throw err;
+  }
+}
+
+/**
+ * What a killed run left of its proxies (`cleanup`): the processes whose command line names a
+ * `kal-proxy-*` directory, then those directories. Nothing else.
+ */
+export async function cleanupProxies(): Promise<string[]> {
+  const { readdir, readFile: read } = await import('node:fs/promises');
+  const marker = join(tmpdir(), 'kal-proxy-');
+  const removed: string[] = [];
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = await read(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmd.includes(marker)) continue;
+    try {
+      // SIGTERM: nginx's master then stops its workers, which do not name the directory.
+      process.kill(Number(pid), 'SIGTERM');
+      removed.push(`proxy process ${pid}`);
+    } catch {}
+  }
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    if (!name.startsWith('kal-proxy-')) continue;
+    await rm(join(tmpdir(), name), { recursive: true, force: true });
+    removed.push(`proxy directory ${name}`);
+  }
+  return removed;
+}
