@@ -1,5 +1,6 @@
 import type { TcpResult } from '../record/tcp.js';
 import { runSampler, type SamplerRunOptions } from '../sampler/run.js';
+import { Sampler } from '../sampler/sampler.js';
 import { ExporterMetrics } from './exporter-metrics.js';
 import { serveMetrics } from './serve.js';
 
@@ -17,6 +18,9 @@ export async function exportMetrics(
   log: NodeJS.WritableStream = process.stderr,
 ): Promise<TcpResult> {
   const metrics = new ExporterMetrics(opts.port);
+  // The baseline (sockets already there are left out) is taken before "serving" is said: a
+  // connection made once the exporter says it serves is counted.
+  const sampler = await Sampler.create(opts);
   const server = await serveMetrics(metrics.registry, opts.host, opts.metricsPort, {
     port: '--metrics-port',
     host: '--metrics-host',
@@ -29,6 +33,7 @@ export async function exportMetrics(
   try {
     return await runSampler({
       ...opts,
+      sampler,
       signal: controller.signal,
       onSample: (entry, cpuMs) => metrics.sample(entry, cpuMs),
     });
