@@ -12,6 +12,7 @@ import type { RunResult } from '../src/record/run.js';
 import { runOne } from '../src/run/run-one.js';
 import { CLI, runCli, whyNobodyCannotRun } from './helpers/cli.js';
 import { assertMergedSums } from './helpers/shards.js';
+import { leavesNothing } from './helpers/tmp.js';
 
 // Client and server as two network namespaces. Needs root; skipped with the reason otherwise.
 
@@ -21,23 +22,24 @@ const skip = root ? false : 'needs root and iproute2 to create network namespace
 const ours = () =>
   execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
-    .filter((l) => /^kal-[0-9a-f]{6}-[cs]\b/.test(l));
+    .filter((l) => /^kal-[0-9a-f]{6}-[csp]\b/.test(l));
 
 async function run(
   file: string,
   patch: Record<string, Record<string, unknown>> = {},
   isolation?: 'netns',
+  variant = 0,
 ): Promise<RunResult> {
   const raw = (await loadConfigFile(`configs/${file}`)) as Record<string, unknown>;
   for (const [k, v] of Object.entries(patch)) raw[k] = { ...(raw[k] as object), ...v };
   if (isolation) raw.isolation = isolation;
   const { runs } = resolveScenario(raw, file);
-  const r = await runOne(runs[0] as (typeof runs)[number]);
+  const r = await runOne(runs[variant] as (typeof runs)[number]);
   if (r.isolation.kind === 'netns') {
-    const { client, server } = r.isolation;
+    const mine = [r.isolation.client, r.isolation.server, r.isolation.proxy ?? r.isolation.server];
     // Only this run's: namespaces another (killed) run left are `cleanup`'s business.
     assert.deepEqual(
-      ours().filter((n) => n.startsWith(client) || n.startsWith(server)),
+      ours().filter((n) => mine.some((m) => n.startsWith(m))),
       [],
       'the run removed its namespaces',
     );
@@ -136,6 +138,39 @@ describe('isolation: netns', { skip }, () => {
       (np.connectP50High as number) > 3 * (wp.connectP50High as number),
       `${np.message} / ${wp.message}`,
     );
+  });
+
+  it('a proxy host runs out of ports toward the target when the forecast says, and not with a pool', {
+    skip:
+      spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0
+        ? false
+        : 'nginx is not installed (apt-get install nginx-light)',
+  }, async () => {
+    // Shortened: 150 requests/s exhaust the proxy host's 1,000 ports in about 6.7 s.
+    const patch = { load: { duration: '10s', rate: 150 }, sampler: { tail: 0 } };
+    const noPool = await leavesNothing(() =>
+      run('netns-proxy-exhaustion.yaml', patch, undefined, 0),
+    );
+    assert.ok(noPool.isolation.kind === 'netns' && noPool.isolation.proxy, 'three namespaces');
+    const back = noPool.analysis.legs?.back;
+    // The proxy host's own knobs, read in its namespace: the back leg's client side.
+    assert.equal(noPool.legs?.back.tcp?.client.sysctls.ip_local_port_range, '40000 40999');
+    assert.equal(noPool.legs?.back.tcp?.client.sysctls.tcp_tw_reuse, '0');
+    // nginx closes each upstream connection itself (HTTP/1.1, no pool): the proxy holds them.
+    assert.equal(back?.holder, 'client', back?.message);
+    assert.ok((noPool.summary.status['5xx'] ?? 0) > 0, 'the proxy answered 502 once out of ports');
+    const forecast = back?.ports?.secondsToExhaustion ?? null;
+    const observed = back?.ports?.observedExhaustionSeconds ?? null;
+    assert.ok(forecast !== null && observed !== null, back?.message);
+    assert.ok(
+      Math.abs(observed - forecast) <= 0.25 * forecast,
+      `first 5xx at ${observed} s, forecast ${forecast} s`,
+    );
+    const pool = await leavesNothing(() => run('netns-proxy-exhaustion.yaml', patch, undefined, 1));
+    assert.equal(pool.summary.status['5xx'], 0);
+    assert.equal(pool.analysis.legs?.back.ports?.secondsToExhaustion, null);
+    assert.equal(pool.analysis.legs?.back.ports?.observedExhaustionSeconds, null);
+    assert.ok((pool.legs?.back.connectionsPerRequest ?? 1) < 0.01);
   });
 
   it('shards from JOB_COMPLETION_INDEX, each in a client namespace of its own, against one server namespace', async () => {

@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { ProxyKnobs } from '../src/config/proxy.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
 import { isLabError } from '../src/errors.js';
+import { htmlAssets } from '../src/output/html-assets.js';
 import { haproxyConfig, nginxConfig } from '../src/proxy/config.js';
 import type { RunResult } from '../src/record/run.js';
+import { reportHtml } from '../src/report/html/page.js';
+import { runText } from '../src/report/run-text.js';
 import { runOne } from '../src/run/run-one.js';
+import { leavesNothing } from './helpers/tmp.js';
 
 // A real proxy between the client and the target (Debian's nginx and HAProxy; skipped with the
 // reason where missing): each leg counted on its own port by the kernel (or, without the tracer,
@@ -18,8 +24,6 @@ import { runOne } from '../src/run/run-one.js';
 const has = (cmd: string, arg: string) => spawnSync(cmd, [arg], { stdio: 'ignore' }).status === 0;
 const nginx = has('nginx', '-v') ? false : 'nginx is not installed (apt-get install nginx-light)';
 const haproxy = has('haproxy', '-v') ? false : 'haproxy is not installed (apt-get install haproxy)';
-
-const proxyDirs = () => readdirSync(tmpdir()).filter((f) => f.startsWith('kal-proxy-'));
 
 async function proxied(proxy: Record<string, unknown>): Promise<RunResult> {
   const { runs } = resolveScenario(
@@ -32,13 +36,10 @@ async function proxied(proxy: Record<string, unknown>): Promise<RunResult> {
     },
     'test',
   );
-  const before = proxyDirs();
-  const r = await runOne(runs[0] as (typeof runs)[number]);
+  // Nothing left: the proxy's directory (config, pid, logs) is gone with the proxy.
+  const r = await leavesNothing(() => runOne(runs[0] as (typeof runs)[number]));
   assert.equal(r.partial, false);
   assert.equal(r.summary.requests.completed, 3000);
-  // Nothing left: the proxy's directory (config, pid, logs) is gone with the proxy.
-  assert.deepEqual(proxyDirs(), before);
-  assert.equal(spawnSync('pgrep', ['-f', `${tmpdir()}/kal-proxy-`]).status, 1, 'a proxy left');
   return r;
 }
 
@@ -111,28 +112,32 @@ describe('proxy: the generated configuration, as the proxies read it', () => {
     assert.equal(t.status, 0, t.stderr);
   });
 
-  it("refuses the other proxy's knobs and a proxy in namespaces, naming the field", () => {
-    try {
-      resolveScenario(
-        { proxy: { kind: 'nginx', mode: 'httpclose' }, isolation: 'netns', load: { requests: 1 } },
-        'test',
-      );
-      assert.fail('accepted');
-    } catch (err) {
-      assert.ok(isLabError(err));
-      const paths = err.problems.map((p) => p.path);
-      assert.ok(paths.includes('proxy.mode'), paths.join());
-    }
-    try {
-      resolveScenario(
-        { proxy: { kind: 'haproxy' }, isolation: 'netns', load: { requests: 1 } },
-        't',
-      );
-      assert.fail('accepted');
-    } catch (err) {
-      assert.ok(isLabError(err));
-      assert.match(err.problems.map((p) => `${p.path}: ${p.message}`).join(), /proxy: .*loopback/);
-    }
+  it("refuses the other proxy's knobs, and the proxy host's knobs without its namespace", () => {
+    const problems = (raw: Record<string, unknown>) => {
+      try {
+        resolveScenario({ load: { requests: 1 }, ...raw }, 'test');
+      } catch (err) {
+        assert.ok(isLabError(err), String(err));
+        return err.problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+      }
+      return assert.fail('accepted');
+    };
+    assert.match(
+      problems({ proxy: { kind: 'nginx', mode: 'httpclose', httpReuse: 'safe' } }),
+      /proxy\.mode: is a knob of haproxy, not of nginx\nproxy\.httpReuse: is a knob of haproxy/,
+    );
+    assert.match(
+      problems({ proxy: { kind: 'haproxy', upstream: { keepalive: 2 } } }),
+      /proxy\.upstream: is a knob of nginx/,
+    );
+    assert.match(
+      problems({ proxy: { kind: 'haproxy', sysctls: { tcp_tw_reuse: 0 } } }),
+      /proxy\.sysctls: kernel knobs need isolation: netns/,
+    );
+    assert.match(
+      problems({ proxy: { kind: 'nginx', config: '/etc/nginx/nginx.conf' } }),
+      /proxy\.port: config and port go together/,
+    );
   });
 });
 
@@ -140,7 +145,15 @@ describe('proxy: each leg measured on its own', () => {
   it('nginx as installed opens one back-leg connection per request; with a pool, a few for all', {
     skip: nginx,
   }, async () => {
-    assertBackLeg(await proxied({ kind: 'nginx' }), 'one');
+    const plain = await proxied({ kind: 'nginx' });
+    assertBackLeg(plain, 'one');
+    // Every back-leg sample is in the timeline beside the front's, and the reports show the legs.
+    const load = plain.timeline.filter((i) => i.load);
+    assert.ok(load.length > 0 && load.every((i) => i.back), 'a back-leg view per load interval');
+    const html = reportHtml(plain, await htmlAssets());
+    assert.match(html, /Back leg \(proxy → target\): TCP states per side/);
+    assert.match(html, /<b>Back leg<\/b>: proxy → target: [01]\.\d{3} connections per request/);
+    assert.match(runText(plain), /back leg {3}proxy → target: /);
     assertBackLeg(
       await proxied({
         kind: 'nginx',
@@ -157,5 +170,45 @@ describe('proxy: each leg measured on its own', () => {
     assertBackLeg(closeMode, 'one');
     assert.match(closeMode.analysis.legs?.back.message ?? '', /^proxy → target: /);
     assertBackLeg(await proxied({ kind: 'haproxy', mode: 'http-keep-alive' }), 'pooled');
+  });
+});
+
+describe('proxy: your own configuration file', () => {
+  it('runs your nginx file on the port you name, measured like a generated one', {
+    skip: nginx,
+  }, async () => {
+    const free = async () => {
+      const s = createServer().listen(0, '127.0.0.1');
+      await once(s, 'listening');
+      const { port } = s.address() as { port: number };
+      s.close();
+      await once(s, 'close');
+      return port;
+    };
+    const [listen, target] = [await free(), await free()];
+    const dir = mkdtempSync(join(tmpdir(), 'kal-own-'));
+    const file = join(dir, 'own.conf');
+    const text = `worker_processes 1; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
+  server { listen 127.0.0.1:${listen}; location / { proxy_pass http://127.0.0.1:${target}; } } }
+`;
+    writeFileSync(file, text);
+    const { runs } = resolveScenario(
+      {
+        proxy: { kind: 'nginx', config: file, port: listen },
+        target: { port: target },
+        client: { connections: 4 },
+        load: { requests: 400 },
+        sampler: { tail: '200ms' },
+      },
+      'test',
+    );
+    const r = await leavesNothing(() => runOne(runs[0] as (typeof runs)[number]));
+    assert.equal(r.summary.requests.completed, 400);
+    assert.equal(r.proxy?.config, text);
+    assert.equal(r.proxy?.url, `http://127.0.0.1:${listen}/`);
+    assertBackLeg(r, 'one');
+    assert.equal(spawnSync('pgrep', ['-f', file]).status, 1, 'your nginx was stopped');
   });
 });

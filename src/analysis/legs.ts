@@ -1,5 +1,5 @@
 import type { Holder, LegVerdict } from '../record/analysis.js';
-import type { Leg, Measurements } from '../record/run.js';
+import type { Leg, Measurements, RunInterval } from '../record/run.js';
 import { FIRST_FIN } from '../record/tcp.js';
 import { portBudget } from './capacity.js';
 import { HOLDER_SHARE, NONE_SHARE } from './time-wait.js';
@@ -17,12 +17,41 @@ function holderOf(client: number, server: number, connections: number): Holder {
   return 'both';
 }
 
+/**
+ * The proxy's rate of closes toward the target, from the back leg's per-interval record, before
+ * the client first got a 5xx (when the proxy cannot reach the target it answers 502: after that
+ * it cannot open, so cannot close, connections); and when that first 5xx came, seconds into the
+ * load (the middle of its interval). Null without a per-interval record.
+ */
+function backLegRate(
+  timeline: readonly RunInterval[],
+): { rate: number | null; firstGatewayErrorSeconds: number | null } | null {
+  const load = timeline.filter((i) => i.phase === 'load' && i.load);
+  const first = load[0];
+  if (!first?.load) return null;
+  const loadStart = first.t - first.load.durationMs;
+  const onsetIndex = load.findIndex((i) => (i.load?.status['5xx'] ?? 0) > 0);
+  const onset = onsetIndex >= 0 ? load[onsetIndex] : undefined;
+  const before = onsetIndex >= 0 ? load.slice(0, onsetIndex) : load;
+  const seconds = before.reduce((s, i) => s + (i.load?.durationMs ?? 0), 0) / 1000;
+  const traced = before.length > 0 && before.every((i) => i.back?.closes);
+  return {
+    rate: traced
+      ? before.reduce((n, i) => n + (i.back?.closes?.timeWaitEntered.client ?? 0), 0) / seconds
+      : null,
+    firstGatewayErrorSeconds: onset?.load
+      ? (onset.t - onset.load.durationMs / 2 - loadStart) / 1000
+      : null,
+  };
+}
+
 function verdict(
   leg: Leg,
   names: { client: 'client' | 'proxy'; server: 'proxy' | 'target' },
   loadSeconds: number,
   url: string,
   back: boolean,
+  timeline: readonly RunInterval[],
 ): LegVerdict {
   const tcp = leg.tcp;
   const closes = tcp?.closes ?? null;
@@ -39,8 +68,15 @@ function verdict(
           FIRST_FIN.map((k) => [k, closes.firstFin[k] / closes.connections]),
         ) as LegVerdict['firstFin'])
       : null;
-  const closeRate = entered && loadSeconds > 0 ? entered.client / loadSeconds : 0;
-  const ports = back && tcp ? portBudget(tcp.client, closeRate, url) : null;
+  const rate = back ? backLegRate(timeline) : null;
+  const closeRate = rate?.rate ?? (entered && loadSeconds > 0 ? entered.client / loadSeconds : 0);
+  const ports =
+    back && tcp
+      ? {
+          ...portBudget(tcp.client, closeRate, url),
+          observedExhaustionSeconds: rate?.firstGatewayErrorSeconds ?? null,
+        }
+      : null;
   const who = (h: 'client' | 'server') => (h === 'client' ? names.client : names.server);
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   const parts = [
@@ -66,7 +102,11 @@ function verdict(
     parts.push(
       `the proxy closes ${closeRate.toFixed(1)}/s toward the target against a budget of ${ports.budgetPerSecond.toFixed(0)}/s (${ports.range} ports / 60 s)${
         ports.secondsToExhaustion !== null
-          ? `: its ports run out in ~${ports.secondsToExhaustion.toFixed(1)} s`
+          ? `: its ports run out in ~${ports.secondsToExhaustion.toFixed(1)} s${
+              ports.observedExhaustionSeconds !== null
+                ? ` (the client's first 5xx came at ${ports.observedExhaustionSeconds.toFixed(1)} s)`
+                : ''
+            }`
           : ports.twReuseApplies
             ? ` (tcp_tw_reuse=${ports.twReuse} lets it reuse them here)`
             : ''
@@ -95,7 +135,15 @@ export function analyzeLegs(m: Measurements): { front: LegVerdict; back: LegVerd
       seconds,
       m.target.url,
       false,
+      m.timeline,
     ),
-    back: verdict(m.legs.back, { client: 'proxy', server: 'target' }, seconds, m.target.url, true),
+    back: verdict(
+      m.legs.back,
+      { client: 'proxy', server: 'target' },
+      seconds,
+      m.target.url,
+      true,
+      m.timeline,
+    ),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sysctlsSchema } from './sysctls.js';
 import { duration } from './units.js';
 
 // The `proxy` section: a real reverse proxy (Debian's nginx or HAProxy) between the client and the
@@ -47,7 +48,7 @@ export const proxySchema = z
       .min(1)
       .optional()
       .describe(
-        "your own configuration file instead of the generated one; give `port`, where it listens, and point its upstream at the target's URL (run --dry-run shows it)",
+        "your own configuration file instead of the generated one: give `port`, where it listens, point its upstream at the target (target.url, or the built-in target's fixed target.port), and for nginx leave `daemon` and `pid` to the run",
       ),
     port: z
       .number()
@@ -66,6 +67,11 @@ export const proxySchema = z
       .optional()
       .describe('nginx: requests per client connection (keepalive_requests; 1000)'),
     upstream: upstreamSchema.optional().describe('nginx: the connections to the target'),
+    sysctls: sysctlsSchema
+      .optional()
+      .describe(
+        "kernel knobs for the proxy host's own namespace (isolation: netns), e.g. its ip_local_port_range toward the target",
+      ),
     mode: z
       .enum(['http-keep-alive', 'http-server-close', 'httpclose'])
       .optional()

@@ -162,13 +162,6 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     }
   });
   for (const r of runs) {
-    if (r.isolation === 'netns' && r.proxy) {
-      problems.push({
-        path: 'proxy',
-        message:
-          'a proxy runs with isolation: loopback for now (three namespaces, one per host, are not built yet)',
-      });
-    }
     if (r.isolation === 'netns' && r.target.url !== undefined) {
       problems.push({
         path: 'isolation',
@@ -179,6 +172,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     for (const [side, section] of [
       ['target', r.target],
       ['client', r.client],
+      ['proxy', r.proxy ?? {}],
     ] as const) {
       if (section.sysctls && Object.keys(section.sysctls).length > 0) {
         problems.push({

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { SysctlName } from '../record/tcp.js';
 import { parseThreshold } from '../thresholds/parse.js';
 import { clientSchema, loadSchema } from './driver.js';
 import { proxySchema } from './proxy.js';
 import { samplerSchema } from './sampler.js';
+import { sysctlsSchema } from './sysctls.js';
 import { checkTimeouts, targetKnobsSchema } from './target.js';
 import { duration } from './units.js';
 import { targetUrlProblem } from './url.js';
@@ -15,28 +15,6 @@ import { targetUrlProblem } from './url.js';
 
 const targetShape = targetKnobsSchema.shape;
 const KNOBS = Object.keys(targetShape);
-
-/**
- * Per-side kernel knobs, applied inside that side's network namespace (isolation: netns): one
- * validator for each knob of the tool's list (src/record/tcp.ts), which the compiler holds equal.
- */
-const sysctlValues = {
-  tcp_tw_reuse: z
-    .union([z.literal(0), z.literal(1), z.literal(2)], {
-      error: 'must be 0 (off), 1 (on) or 2 (loopback only, the default)',
-    })
-    .optional(),
-  ip_local_port_range: z
-    .string()
-    .regex(/^\s*\d+\s+\d+\s*$/, { error: 'two port numbers, e.g. "40000 40999"' })
-    .optional(),
-  tcp_max_tw_buckets: z.number().int().min(0).optional(),
-  tcp_fin_timeout: z.number().int().min(1).optional(),
-  somaxconn: z.number().int().min(1).optional(),
-} satisfies Record<SysctlName, z.ZodType>;
-export const sysctlsSchema = z
-  .strictObject(sysctlValues)
-  .describe("kernel knobs for this side's network namespace (needs isolation: netns)");
 
 export const targetSectionSchema = z
   .strictObject({
@@ -160,6 +138,7 @@ export type TargetSection = z.output<typeof targetSectionSchema>;
 export const clientSectionSchema = scenarioSchema.shape.client.unwrap();
 export type ClientSection = z.output<typeof clientSectionSchema>;
 export type Sysctls = z.output<typeof sysctlsSchema>;
+export { sysctlsSchema };
 
 /** Keys of the built-in target that mean nothing for an external server. */
 export function knobsGiven(raw: unknown): string[] {

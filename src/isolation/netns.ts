@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { LabError } from '../errors.js';
 import { SYSCTLS, type SysctlName } from '../record/tcp.js';
 
-// Two network namespaces, a client host and a server host, joined by a veth pair and addressed
+// Two network namespaces (three with a proxy host between them), a client host and a server host, joined by a veth pair and addressed
 // from the benchmarking range 198.18.0.0/15 (RFC 2544). Each has its own kernel TCP state: its own
 // TIME_WAIT table, port range and tcp_tw_reuse, so port exhaustion shows as it would between two
 // machines. Both ends of the veth live inside the namespaces: deleting them removes everything,
@@ -16,6 +16,14 @@ const run = promisify(execFile);
 export const NETNS_PREFIX = 'kal-';
 export const CLIENT_ADDRESS = '198.18.0.1';
 export const SERVER_ADDRESS = '198.18.0.2';
+/**
+ * With a proxy host between them: the client's veth reaches the proxy at 198.18.0.2, and the
+ * proxy's second veth (198.18.0.5) reaches the server at 198.18.0.6. The client has no route to
+ * the server, as behind a real proxy.
+ */
+export const PROXY_ADDRESS = '198.18.0.2';
+export const PROXY_BACK_ADDRESS = '198.18.0.5';
+export const PROXIED_SERVER_ADDRESS = '198.18.0.6';
 
 export type SysctlSettings = Partial<Record<SysctlName, string | number>>;
 
@@ -30,8 +38,10 @@ export interface NetnsTopology {
   id: string;
   client: NetnsSide;
   server: NetnsSide;
-  /** argv prefix that runs a command inside a side's namespace. */
-  exec(side: 'client' | 'server'): string[];
+  /** The proxy host, when the run has a proxy: `address` faces the client. */
+  proxy: NetnsSide | null;
+  /** argv prefix that runs a command inside a host's namespace. */
+  exec(side: 'client' | 'server' | 'proxy'): string[];
   teardown(): Promise<void>;
 }
 
@@ -101,43 +111,64 @@ function anchor(ns: string): Promise<ChildProcess> {
 export async function createNetns(sysctls: {
   client: SysctlSettings;
   server: SysctlSettings;
+  /** A proxy host between them, with its own knobs; absent for two hosts. */
+  proxy?: SysctlSettings;
 }): Promise<NetnsTopology> {
   await checkNetnsAllowed();
   const id = randomBytes(3).toString('hex');
   const c = `${NETNS_PREFIX}${id}-c`;
   const s = `${NETNS_PREFIX}${id}-s`;
-  const vc = `kal${id}c`;
-  const vs = `kal${id}s`;
+  const p = sysctls.proxy ? `${NETNS_PREFIX}${id}-p` : null;
   const anchors: ChildProcess[] = [];
+  const names = [c, s, ...(p ? [p] : [])];
   const teardown = async () => {
     for (const a of anchors) a.kill('SIGKILL');
-    await removeNamespaces([c, s]);
+    await removeNamespaces(names);
+  };
+  /** A veth pair from `a` to `b`, each end addressed in one /30 and up. */
+  const link = async (a: string, aAddr: string, b: string, bAddr: string, tag: string) => {
+    const [va, vb] = [`kal${id}${tag}a`, `kal${id}${tag}b`];
+    await ip(['-n', a, 'link', 'add', va, 'type', 'veth', 'peer', 'name', vb, 'netns', b]);
+    await ip(['-n', a, 'addr', 'add', `${aAddr}/30`, 'dev', va]);
+    await ip(['-n', b, 'addr', 'add', `${bAddr}/30`, 'dev', vb]);
+    await ip(['-n', a, 'link', 'set', va, 'up']);
+    await ip(['-n', b, 'link', 'set', vb, 'up']);
   };
   try {
-    await ip(['netns', 'add', c]);
-    await ip(['netns', 'add', s]);
-    await ip(['-n', c, 'link', 'add', vc, 'type', 'veth', 'peer', 'name', vs, 'netns', s]);
-    await ip(['-n', c, 'addr', 'add', `${CLIENT_ADDRESS}/30`, 'dev', vc]);
-    await ip(['-n', s, 'addr', 'add', `${SERVER_ADDRESS}/30`, 'dev', vs]);
-    for (const [ns, dev] of [
-      [c, vc],
-      [s, vs],
-    ] as const) {
+    for (const ns of names) {
+      await ip(['netns', 'add', ns]);
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-      await ip(['-n', ns, 'link', 'set', dev, 'up']);
+    }
+    if (p) {
+      await link(c, CLIENT_ADDRESS, p, PROXY_ADDRESS, 'f');
+      await link(p, PROXY_BACK_ADDRESS, s, PROXIED_SERVER_ADDRESS, 'b');
+    } else {
+      await link(c, CLIENT_ADDRESS, s, SERVER_ADDRESS, 'v');
     }
     await applySysctls(c, sysctls.client, 'client.sysctls');
     await applySysctls(s, sysctls.server, 'target.sysctls');
-    anchors.push(await anchor(c), await anchor(s));
+    if (p) await applySysctls(p, sysctls.proxy ?? {}, 'proxy.sysctls');
+    for (const ns of names) anchors.push(await anchor(ns));
   } catch (err) {
     await teardown();
     throw err;
   }
+  const side = (i: number, address: string): NetnsSide => ({
+    ns: names[i] as string,
+    address,
+    anchorPid: anchors[i]?.pid ?? 0,
+  });
   return {
     id,
-    client: { ns: c, address: CLIENT_ADDRESS, anchorPid: anchors[0]?.pid ?? 0 },
-    server: { ns: s, address: SERVER_ADDRESS, anchorPid: anchors[1]?.pid ?? 0 },
-    exec: (side) => ['ip', 'netns', 'exec', side === 'client' ? c : s],
+    client: side(0, CLIENT_ADDRESS),
+    server: side(1, p ? PROXIED_SERVER_ADDRESS : SERVER_ADDRESS),
+    proxy: p ? side(2, PROXY_ADDRESS) : null,
+    exec: (which) => [
+      'ip',
+      'netns',
+      'exec',
+      which === 'client' ? c : which === 'server' ? s : (p ?? s),
+    ],
     teardown,
   };
 }
@@ -174,7 +205,7 @@ export async function cleanupNetns(): Promise<string[]> {
   const ours = stdout
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
-    .filter((n) => n.startsWith(NETNS_PREFIX) && /^kal-[0-9a-f]{6}-[cs]$/.test(n));
+    .filter((n) => n.startsWith(NETNS_PREFIX) && /^kal-[0-9a-f]{6}-[csp]$/.test(n));
   await removeNamespaces(ours);
   return ours;
 }

@@ -87,7 +87,24 @@ export function haproxyConfig(k: DeepReadonly<ProxyKnobs>, at: ProxyPlacement): 
   return `${lines.join('\n')}\n`;
 }
 
-/** The command that runs the proxy in the foreground with `file`. */
-export function proxyCommand(kind: ProxyKnobs['kind'], file: string, dir: string): string[] {
-  return kind === 'nginx' ? ['nginx', '-p', dir, '-c', file] : ['haproxy', '-db', '-f', file];
+/**
+ * The command that runs the proxy in the foreground with `file`. A user's own nginx file is kept
+ * in the foreground and its pid file in the run's directory from the command line (so the file
+ * must not set `daemon` or `pid`); HAProxy's -db does both for any file.
+ */
+export function proxyCommand(
+  kind: ProxyKnobs['kind'],
+  file: string,
+  dir: string,
+  own: boolean,
+): string[] {
+  if (kind === 'haproxy') return ['haproxy', '-db', '-f', file];
+  return [
+    'nginx',
+    '-p',
+    dir,
+    '-c',
+    file,
+    ...(own ? ['-g', `daemon off; pid ${dir}/nginx.pid;`] : []),
+  ];
 }

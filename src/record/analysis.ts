@@ -207,8 +207,11 @@ export interface LegVerdict {
   /** Who sent the first FIN, as shares of the leg's connections that ended (the tracer). */
   firstFin: Record<FirstFin, number> | null;
   timeWaitEntered: Record<'client' | 'server', number> | null;
-  /** Back leg: the proxy's ports toward the target (its own range, its close rate). */
-  ports: PortBudget | null;
+  /**
+   * Back leg: the proxy's ports toward the target (its own range, its close rate before the
+   * client's first 5xx), and when that first 5xx came (the proxy's 502 when it cannot connect).
+   */
+  ports: (PortBudget & { observedExhaustionSeconds: number | null }) | null;
   /** The verdict in words, naming the parties. */
   message: string;
 }

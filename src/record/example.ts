@@ -289,7 +289,7 @@ const legVerdict = (): LegVerdict => ({
   holder: 'none',
   firstFin: { client: 0, server: 0, simultaneous: 0, reset: 0 },
   timeWaitEntered: { client: 0, server: 0 },
-  ports: portBudget(),
+  ports: { ...portBudget(), observedExhaustionSeconds: 0 },
   message: '',
 });
 

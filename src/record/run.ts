@@ -43,6 +43,11 @@ export interface RunInterval {
    * connections the kernel saw end in it (null without the tracer).
    */
   tcp: { client: TcpSideEntry; server: TcpSideEntry; closes: CloseCounts | null } | null;
+  /**
+   * With a proxy, the back leg (proxy to target) at the same moment; null where it was not
+   * sampled then (the front's own pace in the warm-up and tail). Absent without a proxy.
+   */
+  back?: { client: TcpSideEntry; server: TcpSideEntry; closes: CloseCounts | null } | null;
 }
 
 /** Why a run ended before its load and tail were over. */
@@ -142,7 +147,9 @@ export interface RunResult extends Measurements {
   finishedAt: string;
   environment: Environment;
   scenario: ScenarioEcho;
-  isolation: { kind: 'loopback' } | { kind: 'netns'; client: string; server: string };
+  isolation:
+    | { kind: 'loopback' }
+    | { kind: 'netns'; client: string; server: string; proxy?: string };
   histograms: Record<string, string>;
   analysis: Analysis;
   thresholds: ThresholdOutcome[];

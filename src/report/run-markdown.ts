@@ -22,6 +22,16 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
       ...(c.race ? [`close race: ${c.race.cause}`] : []),
       ...c.findings,
       ...r.analysis.anomalies.map((a) => a.message),
+      ...(r.analysis.legs
+        ? [
+            `front leg: ${r.analysis.legs.front.message}`,
+            `back leg: ${r.analysis.legs.back.message}`,
+          ]
+        : []),
+      ...(r.analysis.capacity.hosts ?? []).map(
+        (h) =>
+          `client host ${h.host} (shard ${h.shard}): ${(h.share * 100).toFixed(0)}% of the closes, ${h.clientCloseRate.toFixed(1)}/s against ${h.budgetPerSecond?.toFixed(0) ?? '?'}/s${h.secondsToExhaustion !== null ? `, ports out in ~${h.secondsToExhaustion.toFixed(1)} s` : ''}`,
+      ),
     ];
     const failed = r.thresholds.filter((t) => !t.ok);
     if (notes.length === 0 && failed.length === 0) continue;

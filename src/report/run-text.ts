@@ -21,7 +21,7 @@ export function runText(r: RunResult): string {
   );
   const mode = s.model === 'open' ? `open loop` : 'closed loop';
   out.push(
-    `  load       ${s.engine}, ${mode}, ${(s.measuredMs / 1000).toFixed(1)} s: ${s.requests.completed} ok, ${s.errors.total} errors (${f(s.throughput.rps, 0)} req/s)`,
+    `  load       ${s.engine}, ${mode}, ${(s.measuredMs / 1000).toFixed(1)} s: ${s.requests.completed} ok${s.status['5xx'] ? ` (${s.status['5xx']} of them 5xx)` : ''}, ${s.errors.total} errors (${f(s.throughput.rps, 0)} req/s)`,
   );
   out.push(
     `  latency    p50 ${f(s.latency.p50, 2)}  p99 ${f(s.latency.p99, 2)}  p99.9 ${f(s.latency.p999, 2)}  max ${f(s.latency.max, 2)} ms${s.latencyFrom === 'intended-start' ? ' (from intended start)' : ''}`,

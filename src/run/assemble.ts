@@ -118,7 +118,12 @@ export function assemble(p: RunParts): RunResult {
       thresholds: spec.thresholds.map((t) => t.expr),
     },
     isolation: p.topology
-      ? { kind: 'netns', client: p.topology.client.ns, server: p.topology.server.ns }
+      ? {
+          kind: 'netns',
+          client: p.topology.client.ns,
+          server: p.topology.server.ns,
+          ...(p.topology.proxy ? { proxy: p.topology.proxy.ns } : {}),
+        }
       : { kind: 'loopback' },
     ...measurements,
     histograms,

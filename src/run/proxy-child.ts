@@ -1,6 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProxyKnobs } from '../config/proxy.js';
@@ -38,29 +39,31 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
-async function accepting(host: string, port: number): Promise<boolean> {
-  const socket = connect(port, host);
-  try {
-    await Promise.race([
-      once(socket, 'connect'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 500)),
-    ]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    socket.destroy();
-  }
+/** Whether something listens on the port: read from the namespace's table, no connection made. */
+function listening(port: number, netns: string | null): boolean {
+  const ss = spawnSync('ss', [...(netns ? ['-N', netns] : []), '-Hltn', `sport = :${port}`], {
+    encoding: 'utf8',
+  });
+  return ss.status === 0 && ss.stdout.trim() !== '';
 }
+
+/** In a fresh namespace of its own, any port is free: the proxy's is this one. */
+const NAMESPACE_PORT = 8080;
 
 export async function startProxyChild(
   children: Children,
   knobs: DeepReadonly<ProxyKnobs>,
-  target: { host: string; port: number },
+  at: {
+    /** Where it listens: the target's host on one machine, the proxy host's address in a namespace. */
+    host: string;
+    target: { host: string; port: number };
+    /** The proxy host's namespace; null on this machine's. */
+    netns: string | null;
+  },
   prefix: readonly string[] = [],
 ): Promise<ProxyChild> {
   const dir = await mkdtemp(join(tmpdir(), 'kal-proxy-'));
-  const host = target.host;
+  const { host, target, netns } = at;
   let child: ReturnType<Children['spawn']> | null = null;
   let finishing = false;
   const finish = async () => {
@@ -69,7 +72,7 @@ export async function startProxyChild(
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const port = knobs.port ?? (await freePort(host));
+    const port = knobs.port ?? (netns ? NAMESPACE_PORT : await freePort(host));
     const placement = { listen: { host, port }, target, dir };
     const file = knobs.config ?? join(dir, `${knobs.kind}.conf`);
     const config =
@@ -79,7 +82,10 @@ export async function startProxyChild(
           ? nginxConfig(knobs, placement)
           : haproxyConfig(knobs, placement);
     if (knobs.config === undefined) await writeFile(file, config);
-    const spawned = children.spawn(proxyCommand(knobs.kind, file, dir), prefix);
+    const spawned = children.spawn(
+      proxyCommand(knobs.kind, file, dir, knobs.config !== undefined),
+      prefix,
+    );
     child = spawned;
     const failure = watchFailure(spawned, knobs.kind);
     const exited = once(spawned, 'exit') as Promise<[number | null, string | null]>;
@@ -106,7 +112,7 @@ export async function startProxyChild(
         );
       }
       if (outcome && 'exit' in outcome) throw failure(...outcome.exit);
-      if (await accepting(host, port)) break;
+      if (listening(port, netns)) break;
       if (Date.now() > deadline) {
         throw new LabError('KAL_CHILD_FAILED', `${knobs.kind} did not accept on ${host}:${port}`, {
           problems: [{ path: 'proxy', message: 'check the port your configuration listens on' }],

@@ -55,6 +55,7 @@ export async function runOne(
       topology = await createNetns({
         client: spec.client.sysctls ?? {},
         server: spec.target.sysctls ?? {},
+        ...(spec.proxy ? { proxy: spec.proxy.sysctls ?? {} } : {}),
       });
     }
     // The target and the client on CPUs of their own, as on two hosts (see isolation/cpus.ts);
@@ -75,12 +76,17 @@ export async function runOne(
     const targetUrl = target?.url ?? (spec.target.url as string);
     const portOf = (u: string) => Number(new URL(u).port || (u.startsWith('https') ? 443 : 80));
     if (spec.proxy) {
-      const t = new URL(targetUrl);
+      const targetHost = new URL(targetUrl).hostname.replace(/^\[|\]$/g, '');
+      // On the proxy host's namespace when there is one (sharing the target's CPUs: both serve).
       proxy = await startProxyChild(
         children,
         spec.proxy,
-        { host: t.hostname.replace(/^\[|\]$/g, ''), port: portOf(targetUrl) },
-        targetPrefix,
+        {
+          host: topology?.proxy?.address ?? targetHost,
+          target: { host: targetHost, port: portOf(targetUrl) },
+          netns: topology?.proxy?.ns ?? null,
+        },
+        [...(topology?.exec('proxy') ?? []), ...onCpus(cpus?.target)],
       );
     }
     const url = proxy?.url ?? targetUrl;
@@ -88,6 +94,9 @@ export async function runOne(
     // In loopback mode the target shares our namespace: the sampler needs no pid for it.
     const serverPid = topology?.server.anchorPid ?? spec.target.pid ?? null;
     const clientPid = topology?.client.anchorPid ?? null;
+    // Behind a proxy the front leg's server is the proxy, and it is the back leg's client.
+    const proxyPid = topology?.proxy?.anchorPid ?? null;
+    const frontServerPid = proxy ? proxyPid : serverPid;
 
     let phase: Phase = spec.load.warmup > 0 ? 'warmup' : 'load';
     const timeline: RunInterval[] = [];
@@ -95,8 +104,15 @@ export async function runOne(
     let tcp: TcpAccumulator | null = null;
     // Sources report at most an interval late (the target every 250 ms): settle behind that.
     const lagMs = 2 * Math.max(spec.sampler.interval, 1000) + 1000;
-    const record = (load: DriverInterval | null, sample: Sample | null, at = phase) => {
+    /** A timeline entry: the driver's interval, the kernel's view then, and the back leg's. */
+    const record = (
+      load: DriverInterval | null,
+      sample: Sample | null,
+      at = phase,
+      back: Sample | null = null,
+    ) => {
       if (sample) tcp?.add(sample.entry, sample.cpuMs);
+      if (back) backTcp?.add(back.entry, back.cpuMs);
       if (sample?.kernelCloses) {
         joiner.addKernel(sample.kernelCloses);
         joiner.settle(Number(process.hrtime.bigint()) / 1e6 - lagMs);
@@ -112,6 +128,17 @@ export async function runOne(
               closes: sample.entry.closes,
             }
           : null,
+        ...(spec.proxy
+          ? {
+              back: back
+                ? {
+                    client: back.entry.client,
+                    server: back.entry.server,
+                    closes: back.entry.closes,
+                  }
+                : null,
+            }
+          : {}),
       };
       timeline.push(entry);
       opts.onInterval?.(entry);
@@ -121,7 +148,7 @@ export async function runOne(
       children,
       {
         port,
-        serverPid,
+        serverPid: frontServerPid,
         clientPid,
         source: spec.sampler.source,
         tracer: spec.sampler.tracer,
@@ -138,7 +165,7 @@ export async function runOne(
           {
             port: portOf(targetUrl),
             serverPid,
-            clientPid: serverPid,
+            clientPid: proxyPid,
             source: spec.sampler.source,
             tracer: spec.sampler.tracer,
             intervalMs: spec.sampler.interval,
@@ -172,14 +199,10 @@ export async function runOne(
         }
         // Paired with the kernel's view at the interval's end, in the order the intervals came.
         const sample = sampler ? sampler.sample() : Promise.resolve(null);
-        loadSamples.push(sample.then((s) => record(interval, s, 'load')));
-        if (backSampler) {
-          loadSamples.push(
-            backSampler.sample().then((s) => {
-              if (s) backTcp?.add(s.entry, s.cpuMs);
-            }),
-          );
-        }
+        const backSample = backSampler ? backSampler.sample() : Promise.resolve(null);
+        loadSamples.push(
+          Promise.all([sample, backSample]).then(([s, b]) => record(interval, s, 'load', b)),
+        );
       },
       clientPrefix,
       opts.shard
@@ -224,11 +247,8 @@ export async function runOne(
     }
     // A last look at the kernel, with every close the tracer saw, unless a side of the run is gone.
     if (sampler && (!stoppedBy || stoppedBy.kind === 'interrupted')) {
-      record(null, await sampler.sample(true), stoppedBy ? phase : 'tail');
-    }
-    if (backSampler && (!stoppedBy || stoppedBy.kind === 'interrupted')) {
-      const s = await backSampler.sample(true);
-      if (s) backTcp?.add(s.entry, s.cpuMs);
+      const [s, b] = await Promise.all([sampler.sample(true), backSampler?.sample(true) ?? null]);
+      record(null, s, stoppedBy ? phase : 'tail', b);
     }
     const traced = (await sampler?.finish()) ?? null;
     const backTraced = (await backSampler?.finish()) ?? null;

@@ -5,6 +5,7 @@ import { runLabel } from '../row.js';
 import { runText } from '../run-text.js';
 import { CLIENT_SCRIPT } from './client.js';
 import {
+  backLegChart,
   type Chart,
   connectChart,
   loadChart,
@@ -80,6 +81,16 @@ function verdictHtml(r: RunResult): string {
       `<li><b>Connect time</b>: ${search.verdict === 'rises' ? '<b class="warn">rises with port occupancy</b> — ' : ''}${esc(search.message)}.</li>`,
     );
   }
+  if (a.legs && r.proxy) {
+    items.push(
+      `<li><b>Proxy</b>: ${esc(r.proxy.kind)} between the client and the target. <b>Front leg</b>: ${esc(a.legs.front.message)}. <b>Back leg</b>: ${a.legs.back.ports?.secondsToExhaustion != null ? '<b class="warn">the proxy runs out of ports</b> — ' : ''}${esc(a.legs.back.message)}.</li>`,
+    );
+  }
+  for (const h of a.capacity.hosts ?? []) {
+    items.push(
+      `<li><b>Client host ${esc(h.host)}</b> (shard ${h.shard}): ${(h.share * 100).toFixed(0)}% of the clients' closes, ${h.clientCloseRate.toFixed(1)}/s against ${h.budgetPerSecond === null ? '?' : Math.round(h.budgetPerSecond)}/s (${h.range ?? '?'} ports)${h.secondsToExhaustion !== null ? `; <b class="warn">its ports run out in about ${h.secondsToExhaustion.toFixed(0)} s</b>` : ''}.</li>`,
+    );
+  }
   for (const f of c.findings) items.push(`<li>${esc(f)}</li>`);
   for (const an of a.anomalies) items.push(`<li class="warn">${esc(an.message)}</li>`);
   return `<ul class="verdict">${items.join('')}</ul>`;
@@ -89,6 +100,7 @@ function runCharts(r: RunResult, prefix: string): Chart[] {
   const h = r.histograms;
   return [
     tcpChart(r, `${prefix}-tcp`),
+    backLegChart(r, `${prefix}-back`),
     rateChart(r, `${prefix}-rate`),
     loadChart(r, `${prefix}-latency`),
     connectChart(r, `${prefix}-connect`),

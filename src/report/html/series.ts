@@ -69,26 +69,48 @@ export const TCP_STATES_SHOWN = [
   ['finWait2', 'FIN_WAIT2'],
 ] as const;
 
-export function tcpChart(r: RunResult, id: string): Chart | null {
-  if (!r.timeline.some((e) => e.tcp)) return null;
+type SidesOf = (e: RunInterval) => RunInterval['tcp'] | RunInterval['back'] | undefined;
+
+/** States per side over the run, from one view of the connections (the run's, or the back leg's). */
+function statesChart(
+  r: RunResult,
+  id: string,
+  title: string,
+  sides: SidesOf,
+  names: Record<'client' | 'server', string>,
+): Chart | null {
+  if (!r.timeline.some((e) => sides(e))) return null;
   const picks = (['client', 'server'] as const).flatMap((side) =>
     TCP_STATES_SHOWN.map(([state, label]) => ({
-      label: `${side} ${label}`,
+      label: `${names[side]} ${label}`,
       dash: side === 'client',
-      pick: ((e: RunInterval) => e.tcp?.[side].states[state] ?? null) as Pick,
+      pick: ((e: RunInterval) => sides(e)?.[side].states[state] ?? null) as Pick,
       how: 'max' as const,
     })),
   );
   const { x, ys } = downsample(r.timeline, picks);
   return {
     id,
-    title: 'TCP states per side (the run’s connections)',
+    title,
     unit: 'sockets',
     x,
     series: picks.map((p, k) => ({ label: p.label, values: ys[k] ?? [], dash: p.dash })),
     marks: phaseMarks(r.timeline),
   };
 }
+
+export const tcpChart = (r: RunResult, id: string) =>
+  statesChart(r, id, 'TCP states per side (the run’s connections)', (e) => e.tcp, {
+    client: 'client',
+    server: 'server',
+  });
+
+/** Behind a proxy: the back leg's states, the proxy as its client, the target as its server. */
+export const backLegChart = (r: RunResult, id: string) =>
+  statesChart(r, id, 'Back leg (proxy → target): TCP states per side', (e) => e.back, {
+    client: 'proxy',
+    server: 'target',
+  });
 
 export function loadChart(r: RunResult, id: string): Chart {
   const picks: { label: string; pick: Pick; how: 'max' | 'mean' }[] = [

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import type { SysctlName } from '../record/tcp.js';
+
+/**
+ * Per-side kernel knobs, applied inside that side's network namespace (isolation: netns): one
+ * validator for each knob of the tool's list (src/record/tcp.ts), which the compiler holds equal.
+ */
+const sysctlValues = {
+  tcp_tw_reuse: z
+    .union([z.literal(0), z.literal(1), z.literal(2)], {
+      error: 'must be 0 (off), 1 (on) or 2 (loopback only, the default)',
+    })
+    .optional(),
+  ip_local_port_range: z
+    .string()
+    .regex(/^\s*\d+\s+\d+\s*$/, { error: 'two port numbers, e.g. "40000 40999"' })
+    .optional(),
+  tcp_max_tw_buckets: z.number().int().min(0).optional(),
+  tcp_fin_timeout: z.number().int().min(1).optional(),
+  somaxconn: z.number().int().min(1).optional(),
+} satisfies Record<SysctlName, z.ZodType>;
+export const sysctlsSchema = z
+  .strictObject(sysctlValues)
+  .describe("kernel knobs for this side's network namespace (needs isolation: netns)");
