@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -403,26 +403,44 @@ describe('isolation: netns', { skip }, () => {
   });
 
   it('cleanup removes what a killed run left, and nothing else', async () => {
+    // With nginx installed the killed run has a proxy host too: three namespaces and a proxy
+    // whose directory is in a temporary directory of the test's own.
+    const nginx = spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status === 0;
+    const hosts = nginx ? 3 : 2;
     const dir = mkdtempSync(join(tmpdir(), 'kal-ns-'));
+    const own = mkdtempSync(join(tmpdir(), 'kal-test-'));
     const file = join(dir, 's.yaml');
     writeFileSync(
       file,
-      `isolation: netns\nload: { duration: 60s, rate: 100 }\noutput: { dir: "${dir}" }\n`,
+      `isolation: netns\n${nginx ? 'proxy: { kind: nginx }\n' : ''}load: { duration: 60s, rate: 100 }\noutput: { dir: "${dir}" }\n`,
     );
     const before = ours().length;
-    const child = spawn(process.execPath, [CLI, 'run', file], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && ours().length < before + 2; i++)
-      await new Promise((r) => setTimeout(r, 100));
+    const child = spawn(process.execPath, [CLI, 'run', file], {
+      stdio: 'ignore',
+      env: { ...process.env, TMPDIR: own },
+    });
+    const started = () =>
+      ours().length >= before + hosts && (!nginx || readdirSync(own).length > 0);
+    for (let i = 0; i < 100 && !started(); i++) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(ours().length, before + 2, 'the run made its two namespaces');
+    assert.equal(ours().length, before + hosts, `the run made its ${hosts} namespaces`);
     child.kill('SIGKILL');
     await once(child, 'exit');
-    assert.equal(ours().length, before + 2, 'a killed run cannot clean up after itself');
+    assert.equal(ours().length, before + hosts, 'a killed run cannot clean up after itself');
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = own;
     const r = runCli(['cleanup']);
+    process.env.TMPDIR = saved;
+    if (saved === undefined) delete process.env.TMPDIR;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /removed kal-/);
+    if (nginx) assert.match(r.stdout, /proxy directory kal-proxy-/);
     assert.deepEqual(ours(), []);
+    assert.deepEqual(readdirSync(own), [], 'the proxy directory is gone');
     assert.equal(spawnSync('pgrep', ['-f', file]).status, 1, 'no process of the run is left');
+    assert.equal(spawnSync('pgrep', ['-f', own]).status, 1, 'no proxy is left');
+    rmSync(own, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

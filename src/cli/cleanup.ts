@@ -12,9 +12,11 @@ export function cleanupCommand(): Command {
       const { cleanupNetns } = await import('../isolation/netns.js');
       const { cleanupInstances } = await import('../sampler/tracer/tracefs.js');
       const { cleanupProxies } = await import('../run/proxy-child.js');
+      // Proxies first: cleaning namespaces needs root, a proxy on this machine's does not.
+      const proxies = await cleanupProxies();
       const removed = [
         ...(await cleanupNetns()),
-        ...(await cleanupProxies()),
+        ...proxies,
         ...cleanupInstances().map((n) => `trace instance ${n}`),
       ];
       process.stdout.write(

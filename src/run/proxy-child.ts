@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,9 @@ export async function startProxyChild(
   const finish = async () => {
     finishing = true;
     if (child) await stop(child);
+    // A proxy that went to the background anyway (a configuration's own `daemon on`) is found by
+    // the directory its command line names.
+    await stopRunningFrom(dir);
     await rm(dir, { recursive: true, force: true });
   };
   try {
@@ -134,24 +137,29 @@ export async function startProxyChild(
   }
 }
 
+/** SIGTERM to every process whose command line names `marker` (nginx's master stops its workers). */
+async function stopRunningFrom(marker: string): Promise<number[]> {
+  const stopped: number[] = [];
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmd.includes(marker)) continue;
+    try {
+      process.kill(Number(pid), 'SIGTERM');
+      stopped.push(Number(pid));
+    } catch {}
+  }
+  return stopped;
+}
+
 /**
  * What a killed run left of its proxies (`cleanup`): the processes whose command line names a
  * `kal-proxy-*` directory, then those directories. Nothing else.
  */
 export async function cleanupProxies(): Promise<string[]> {
-  const { readdir, readFile: read } = await import('node:fs/promises');
-  const marker = join(tmpdir(), 'kal-proxy-');
-  const removed: string[] = [];
-  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmd = await read(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmd.includes(marker)) continue;
-    try {
-      // SIGTERM: nginx's master then stops its workers, which do not name the directory.
-      process.kill(Number(pid), 'SIGTERM');
-      removed.push(`proxy process ${pid}`);
-    } catch {}
-  }
+  const removed = (await stopRunningFrom(join(tmpdir(), 'kal-proxy-'))).map(
+    (pid) => `proxy process ${pid}`,
+  );
   for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
     if (!name.startsWith('kal-proxy-')) continue;
     await rm(join(tmpdir(), name), { recursive: true, force: true });
