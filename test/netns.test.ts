@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,10 @@ const ours = () =>
   execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
     .split('\n')
     .filter((l) => /^kal-[0-9a-f]{6}-[csp]\b/.test(l));
+
+/** Our CLI inside a network namespace, as a process on that host would run it. */
+const cliIn = (ns: string, args: string[], opts: SpawnOptions) =>
+  spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, ...args], opts);
 
 async function run(
   file: string,
@@ -212,22 +216,9 @@ describe('isolation: netns', { skip }, () => {
           `net.ipv4.ip_local_port_range=${40000 + i * 1000} ${40999 + i * 1000}`,
         );
       });
-      target = spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          server,
-          process.execPath,
-          CLI,
-          'serve',
-          '--host',
-          '0.0.0.0',
-          '--port',
-          '0',
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
+      target = cliIn(server, ['serve', '--host', '0.0.0.0', '--port', '0'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const [line] = (await once(target.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
       const { port } = JSON.parse(line.toString().split('\n')[0] as string) as { port: number };
       const url = `http://10.99.0.1:${port}/`;
@@ -248,14 +239,9 @@ describe('isolation: netns', { skip }, () => {
         ].join('\n'),
       );
       const startAt = Date.now() + 3000;
-      const sampling = spawn(
-        'ip',
+      const sampling = cliIn(
+        server,
         [
-          'netns',
-          'exec',
-          server,
-          process.execPath,
-          CLI,
           'sample',
           '--port',
           String(port),
@@ -271,23 +257,9 @@ describe('isolation: netns', { skip }, () => {
       const outs = await Promise.all(
         clients.map(async (ns, i) => {
           const file = join(dir, `s${i}.json`);
-          const child = spawn(
-            'ip',
-            [
-              'netns',
-              'exec',
-              ns,
-              process.execPath,
-              CLI,
-              'run',
-              scenario,
-              '--shards',
-              '3',
-              '--start-at',
-              String(startAt),
-              '--json',
-              file,
-            ],
+          const child = cliIn(
+            ns,
+            ['run', scenario, '--shards', '3', '--start-at', String(startAt), '--json', file],
             {
               env: { ...process.env, JOB_COMPLETION_INDEX: String(i) },
               stdio: ['ignore', 'ignore', 'inherit'],

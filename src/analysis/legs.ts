@@ -1,21 +1,13 @@
-import type { Holder, LegVerdict } from '../record/analysis.js';
+import type { LegVerdict } from '../record/analysis.js';
 import type { Leg, Measurements, RunInterval } from '../record/run.js';
 import { FIRST_FIN } from '../record/tcp.js';
 import { portBudget } from './capacity.js';
-import { HOLDER_SHARE, NONE_SHARE } from './time-wait.js';
+import { holderOf } from './time-wait.js';
 
 // A proxied run leg by leg: on each, who sent the first FIN and who entered TIME_WAIT, from the
 // kernel's record on that leg's port (else the peak TIME_WAIT per side), with the same shares as
 // the whole run's verdict; and on the back leg the proxy's own port budget toward the target, the
 // case where a proxy without an upstream pool runs out of ports. Measurements only, never knobs.
-
-function holderOf(client: number, server: number, connections: number): Holder {
-  const total = client + server;
-  if (total === 0 || (connections >= 100 && total < NONE_SHARE * connections)) return 'none';
-  if (client >= HOLDER_SHARE * total) return 'client';
-  if (server >= HOLDER_SHARE * total) return 'server';
-  return 'both';
-}
 
 /**
  * The proxy's rate of closes toward the target, from the back leg's per-interval record, before

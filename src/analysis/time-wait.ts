@@ -22,19 +22,26 @@ export const HOLDER_SHARE = 2 / 3;
  */
 export const NONE_SHARE = 0.05;
 
+/** Who holds TIME_WAIT, from the TIME_WAITs each side entered among `connections`. */
+export function holderOf(
+  clientEntered: number,
+  serverEntered: number,
+  connections: number,
+): Holder {
+  const total = clientEntered + serverEntered;
+  if (total === 0 || (connections >= 100 && total < NONE_SHARE * connections)) return 'none';
+  if (clientEntered >= HOLDER_SHARE * total) return 'client';
+  if (serverEntered >= HOLDER_SHARE * total) return 'server';
+  return 'both';
+}
+
 export function analyzeTimeWait(m: Measurements, closes: ClosesVerdict): TimeWaitVerdict {
   const tcp = m.tcp;
   const { client: clientEntered, server: serverEntered } = closes.timeWaitEntered;
   const total = clientEntered + serverEntered;
   const connections =
     closes.connections ?? m.server?.connections.accepted ?? m.summary.connections.opened ?? 0;
-  let holder: Holder | null = null;
-  if (tcp) {
-    if (total === 0 || (connections >= 100 && total < NONE_SHARE * connections)) holder = 'none';
-    else if (clientEntered >= HOLDER_SHARE * total) holder = 'client';
-    else if (serverEntered >= HOLDER_SHARE * total) holder = 'server';
-    else holder = 'both';
-  }
+  const holder = tcp ? holderOf(clientEntered, serverEntered, connections) : null;
   const explanation =
     closes.source === 'tracepoint'
       ? kernelExplanation(closes, m.closeJoin?.rows ?? [])

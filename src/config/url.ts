@@ -22,6 +22,12 @@ export function targetUrlProblem(raw: string): string | null {
 }
 
 /** The URL with any user name and password replaced, for everything that is printed or stored. */
+/** The port a target URL names, or its scheme's default. */
+export function urlPort(raw: string): number {
+  const url = new URL(raw);
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+}
+
 export function redactUrl(raw: string | URL): string {
   if (raw instanceof URL) {
     if (!raw.username && !raw.password) return raw.href;

@@ -9,11 +9,10 @@ import {
   type StatusClass,
 } from '../record/driver.js';
 import {
+  addEncoded,
   createHistogram,
-  decodeHistogram,
   durationSummary,
   encodeHistogram,
-  type Histogram,
   summarize,
 } from '../stats/histogram.js';
 
@@ -120,15 +119,6 @@ export class Window {
       w.closeReasons[r] = t.connections.clientCloseReasons?.[r] ?? 0;
     }
     return w;
-  }
-}
-
-function addEncoded(into: Histogram, encoded: string): void {
-  const h = decodeHistogram(encoded);
-  try {
-    into.add(h);
-  } finally {
-    h.destroy();
   }
 }
 

@@ -11,8 +11,8 @@ import {
 } from '../record/driver.js';
 import type { Quantiles } from '../record/histogram.js';
 import {
+  addEncoded,
   createHistogram,
-  decodeHistogram,
   durationSummary,
   encodeHistogram,
   layoutProblem,
@@ -101,12 +101,7 @@ const single = (qs: (Quantiles | null)[]): Quantiles | null => {
 /** Interval k of several shards as one: histograms added, counts and rates summed. */
 export function mergeInterval(parts: DriverInterval[]): DriverInterval {
   const h = createHistogram();
-  for (const p of parts) {
-    if (!p.latencyUs) continue;
-    const d = decodeHistogram(p.latencyUs);
-    h.add(d);
-    d.destroy();
-  }
+  for (const p of parts) if (p.latencyUs) addEncoded(h, p.latencyUs);
   const sum = (f: (i: DriverInterval) => number) => parts.reduce((n, i) => n + f(i), 0);
   const errorsByClass = Object.fromEntries(
     ERROR_CLASSES.map((c) => [c, sum((i) => i.errorsByClass[c])]),

@@ -25,8 +25,8 @@ import {
 import { TcpAccumulator } from '../sampler/accumulator.js';
 import { addCloseCounts, zeroCloseCounts } from '../sampler/tracer/aggregate.js';
 import {
+  addEncoded,
   createHistogram,
-  decodeHistogram,
   durationSummary,
   encodeHistogram,
   summarize,
@@ -232,12 +232,7 @@ function mergeTraced(all: readonly TracedCloses[]): TracedCloses {
   for (const c of all) addCloseCounts(counts, c);
   const add = (pick: (h: NonNullable<TracedCloses['histograms']>) => string) => {
     const h = createHistogram();
-    for (const c of all) {
-      if (!c.histograms) continue;
-      const d = decodeHistogram(pick(c.histograms));
-      h.add(d);
-      d.destroy();
-    }
+    for (const c of all) if (c.histograms) addEncoded(h, pick(c.histograms));
     return h;
   };
   const margins = add((h) => h.marginUs);
@@ -290,11 +285,12 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
   const lastClient = runs.map(() => null as TcpSideEntry | null);
   const lastServer = runs.map(() => null as TcpSideEntry | null);
   const all = slots(runs);
+  // Load slot k is merged driver interval k less the warm-up slots before it.
+  const warmups = all.filter((s) => s.phase === 'warmup').length;
   const timeline: RunInterval[] = all.map((slot, k) => {
     const present = slot.parts.flatMap((p, h) => (p ? [{ p, h }] : []));
     const epoch = Math.max(...present.map(({ p, h }) => epochOf(runs[h] as RunResult, p)));
-    const load =
-      slot.phase === 'load' ? (driver.timeline[k - countPhase(all, 'warmup')] ?? null) : null;
+    const load = slot.phase === 'load' ? (driver.timeline[k - warmups] ?? null) : null;
     const entry: RunInterval = { t: epoch - origin, phase: slot.phase, load, tcp: null };
     if (!slot.parts.some((p) => p?.tcp)) return entry;
     const clients: TcpSideEntry[] = [];
@@ -392,8 +388,6 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
 }
 
 const shardIndex = (r: RunResult) => r.summary.shard?.index ?? 0;
-const countPhase = (all: readonly Slot[], phase: Phase) =>
-  all.filter((s) => s.phase === phase).length;
 
 /** The run's `tcp`: the client hosts' sides summed moment by moment; the server host's own. */
 function mergeTcp(

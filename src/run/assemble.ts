@@ -2,7 +2,7 @@ import { cpus, release } from 'node:os';
 import { analyze } from '../analysis/analyze.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
-import { redactHeaders, redactUrl } from '../config/url.js';
+import { redactHeaders, redactUrl, urlPort } from '../config/url.js';
 import type { CpuSplit } from '../isolation/cpus.js';
 import type { NetnsTopology } from '../isolation/netns.js';
 import type { CloseJoin } from '../record/closes.js';
@@ -60,8 +60,6 @@ function leg(
   };
 }
 
-const portOf = (u: string) => Number(new URL(u).port || (u.startsWith('https') ? 443 : 80));
-
 export function assemble(p: RunParts): RunResult {
   const { timeline: _d, client: _c, load: _l, histograms, schema: _s, ...summary } = p.driver;
   const measurements: Measurements = {
@@ -79,13 +77,13 @@ export function assemble(p: RunParts): RunResult {
           proxy: p.proxy,
           legs: {
             front: leg(
-              p.proxy ? portOf(p.proxy.url) : 0,
+              urlPort(p.proxy.url),
               p.tcp,
               { count: p.driver.connections.opened, from: 'driver' },
               p.driver.requests.completed,
             ),
             back: leg(
-              portOf(p.url),
+              urlPort(p.url),
               p.backTcp ?? null,
               { count: p.server?.connections.accepted ?? null, from: 'target' },
               p.driver.requests.completed,

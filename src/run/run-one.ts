@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import type { TargetKnobs } from '../config/target.js';
+import { urlPort } from '../config/url.js';
 import { isLabError } from '../errors.js';
 import { onCpus, splitCpus } from '../isolation/cpus.js';
 import { createNetns, type NetnsTopology } from '../isolation/netns.js';
@@ -74,7 +75,6 @@ export async function runOne(
           })
         : null;
     const targetUrl = target?.url ?? (spec.target.url as string);
-    const portOf = (u: string) => Number(new URL(u).port || (u.startsWith('https') ? 443 : 80));
     if (spec.proxy) {
       const targetHost = new URL(targetUrl).hostname.replace(/^\[|\]$/g, '');
       // On the proxy host's namespace when there is one (sharing the target's CPUs: both serve).
@@ -83,14 +83,14 @@ export async function runOne(
         spec.proxy,
         {
           host: topology?.proxy?.address ?? targetHost,
-          target: { host: targetHost, port: portOf(targetUrl) },
+          target: { host: targetHost, port: urlPort(targetUrl) },
           netns: topology?.proxy?.ns ?? null,
         },
         [...(topology?.exec('proxy') ?? []), ...onCpus(cpus?.target)],
       );
     }
     const url = proxy?.url ?? targetUrl;
-    const port = portOf(url);
+    const port = urlPort(url);
     // In loopback mode the target shares our namespace: the sampler needs no pid for it.
     const serverPid = topology?.server.anchorPid ?? spec.target.pid ?? null;
     const clientPid = topology?.client.anchorPid ?? null;
@@ -163,7 +163,7 @@ export async function runOne(
       ? await startSampling(
           children,
           {
-            port: portOf(targetUrl),
+            port: urlPort(targetUrl),
             serverPid,
             clientPid: proxyPid,
             source: spec.sampler.source,
@@ -291,7 +291,7 @@ export async function runOne(
               backSampler && backTcp
                 ? backTcp.summary({
                     source: backSampler.source,
-                    port: portOf(targetUrl),
+                    port: urlPort(targetUrl),
                     sharedNamespace: backSampler.sharedNamespace,
                     intervalMs: spec.sampler.interval,
                     partial: stoppedBy !== null,

@@ -69,6 +69,16 @@ export function decodeHistogram(encoded: string): Histogram {
   return hdr.decodeFromCompressedBase64(encoded, 64, false);
 }
 
+/** Adds an encoded histogram's counts to `into`. */
+export function addEncoded(into: Histogram, encoded: string): void {
+  const h = decodeHistogram(encoded);
+  try {
+    into.add(h);
+  } finally {
+    h.destroy();
+  }
+}
+
 /**
  * Why an encoded histogram cannot be added to ours, or null: one recorded with another lowest
  * value or precision would add counts into the wrong buckets.
