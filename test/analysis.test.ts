@@ -4,7 +4,7 @@ import { analyze } from '../src/analysis/analyze.js';
 import { forecastCapacity } from '../src/analysis/capacity.js';
 import { detectRace } from '../src/analysis/race.js';
 import type { DriverInterval } from '../src/record/driver.js';
-import { exampleRun } from '../src/record/example.js';
+import { exampleRun, quietSelf } from '../src/record/example.js';
 import type { Measurements, RunInterval } from '../src/record/run.js';
 import {
   type FirstFin,
@@ -76,6 +76,7 @@ function loadEntry(t: number, clientTimeWait: number, addrNotAvail = 0): RunInte
     closedConnections: 100,
     errorsOnReused: 0,
     behindSchedule: 0,
+    self: quietSelf(),
   };
   return {
     t,

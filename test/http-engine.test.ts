@@ -8,7 +8,8 @@ import {
   loadSchema,
 } from '../src/config/driver.js';
 import { resolve } from '../src/config/resolve.js';
-import { createHttpEngine, HTTP_CAPABILITIES } from '../src/driver/engines/http.js';
+import { createHttpEngine } from '../src/driver/engines/http.js';
+import { ENGINES } from '../src/driver/engines/registry.js';
 import { Recorder } from '../src/driver/recorder.js';
 import { runDriver } from '../src/driver/run.js';
 import { runCli } from './helpers/cli.js';
@@ -129,7 +130,7 @@ describe('http.Agent knobs on the wire and in the kernel', () => {
   it('scheduling: lifo keeps taking the last socket, fifo takes them in turn', async () => {
     for (const scheduling of ['lifo', 'fifo'] as const) {
       const srv = await recordingServer();
-      const recorder = new Recorder(HTTP_CAPABILITIES);
+      const recorder = new Recorder(ENGINES.http.capabilities);
       const engine = createHttpEngine(
         new URL(srv.url),
         client({ connections: 3, agent: { scheduling } }),
@@ -157,7 +158,7 @@ describe('http.Agent knobs on the wire and in the kernel', () => {
     const engine = createHttpEngine(
       new URL(srv.url),
       client({ connections: 1, agent: { keepAliveMsecs: 7000 } }),
-      new Recorder(HTTP_CAPABILITIES),
+      new Recorder(ENGINES.http.capabilities),
     );
     try {
       await one(engine);

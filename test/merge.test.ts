@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as hdr from 'hdr-histogram-js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
-import { NET_CAPABILITIES } from '../src/driver/engines/net.js';
+import { ENGINES } from '../src/driver/engines/registry.js';
 import { Recorder } from '../src/driver/recorder.js';
 import { isLabError } from '../src/errors.js';
 import { mergeDriverResults } from '../src/merge/drive.js';
@@ -57,7 +57,7 @@ const INTERVALS = 4;
 /** A result as runDriver makes it, from a recorder fed on a fake clock. */
 function record(events: Event[], shard: { index: number; count: number } | null): DriverResult {
   let now = 0;
-  const rec = new Recorder(NET_CAPABILITIES, false, () => now);
+  const rec = new Recorder(ENGINES.net.capabilities, false, () => now);
   rec.start();
   for (let k = 0; k < INTERVALS; k++) {
     for (const e of events) {

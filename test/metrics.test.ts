@@ -10,7 +10,7 @@ import {
   LATENCY_BUCKETS_S,
 } from '../src/metrics/histogram-metric.js';
 import { RunMetrics } from '../src/metrics/run-metrics.js';
-import { exampleRun } from '../src/record/example.js';
+import { exampleRun, quietSelf } from '../src/record/example.js';
 import type { RunInterval } from '../src/record/run.js';
 import { createHistogram, encodeHistogram } from '../src/stats/histogram.js';
 import { runCli } from './helpers/cli.js';
@@ -85,6 +85,7 @@ describe('a run as Prometheus series', () => {
       closedConnections: 7,
       errorsOnReused: 2,
       behindSchedule: 0,
+      self: quietSelf(),
     };
     assert.equal(base, null, 'the example run has no timeline: this test makes its own');
     const entry: RunInterval = { t: 1000, phase: 'load', load, tcp: null };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { portSearchShift } from '../src/analysis/port-search.js';
 import type { DriverInterval } from '../src/record/driver.js';
-import { exampleRun } from '../src/record/example.js';
+import { exampleRun, quietSelf } from '../src/record/example.js';
 import type { RunInterval } from '../src/record/run.js';
 import type { TcpSideEntry, TcpSummary } from '../src/record/tcp.js';
 import { spearman } from '../src/stats/correlation.js';
@@ -53,6 +53,7 @@ function timeline(steps: Step[], kernel = true): RunInterval[] {
       closedConnections: s.churn,
       errorsOnReused: 0,
       behindSchedule: 0,
+      self: quietSelf(),
     };
     const side = (client: boolean): TcpSideEntry => ({
       states: zeroStates(),

@@ -3,7 +3,8 @@ import type { LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { Engine, SendDone } from './engines/engine.js';
 import { classifyError, errorMessage } from './error-class.js';
-import type { Recorder } from './recorder.js';
+import { Pacer } from './pacer.js';
+import { BEHIND_TOLERANCE_MS, type Probe } from './probe.js';
 
 // The load models. A request belongs to the phase it was issued in: issued during warm-up, it is
 // not measured even if it completes later.
@@ -13,9 +14,11 @@ import type { Recorder } from './recorder.js';
 //   from that intended start, so time spent waiting for a free connection counts (no coordinated
 //   omission). In flight is capped at connections x pipelining so nothing queues unseen inside
 //   the pool; due requests wait as a backlog index, and one that starts more than
-//   BEHIND_TOLERANCE_MS after its due time is counted as behind schedule.
-
-export const BEHIND_TOLERANCE_MS = 10;
+//   BEHIND_TOLERANCE_MS after its due time is counted as behind schedule. The pacer thread wakes
+//   the loop when the next request is due (Node's timers would be a millisecond late), and each
+//   request's own lag is recorded: from when it could have left (its due time, or the moment a
+//   connection came free for it, whichever is later) to when it was handed to the engine. Waiting
+//   for a free connection is the server's doing; the rest is the driver's own delay.
 
 export interface LoadRun {
   /** Stops issuing; resolves when every issued request has settled. */
@@ -30,7 +33,7 @@ export interface LoadRun {
 
 export function startLoad(
   engine: Engine,
-  recorder: Recorder,
+  recorder: Probe,
   load: DeepReadonly<LoadModel>,
   concurrency: number,
 ): LoadRun {
@@ -111,30 +114,31 @@ export function startLoad(
     const period = 1000 / rate;
     const t0 = performance.now();
     let index = 0;
-    let timer: NodeJS.Timeout | null = null;
+    /** When the last connection came free while requests were waiting for one. */
+    let freedAt = 0;
     const done: SendDone = (err, status, bytes, isNew, due, measured) => {
+      if (inflight === concurrency) freedAt = performance.now();
       settle(err, status, bytes, isNew, due, measured, 0);
-      if (!stopped && timer === null) pump();
+      if (!stopped) pump();
     };
-    cancelTimer = () => {
-      if (timer) clearTimeout(timer);
-    };
+    const pacer = new Pacer(() => pump());
+    cancelTimer = () => pacer.close();
 
     const pump = () => {
-      timer = null;
-      const now = performance.now();
       while (!stopped && inflight < concurrency) {
         const due = t0 + index * period;
+        const now = performance.now();
         if (due > now) break;
         if (!claim()) break;
         index++;
-        if (now - due > BEHIND_TOLERANCE_MS) recorder.behind();
+        if (recorder.isMeasuring) {
+          recorder.sent((now - Math.max(due, freedAt)) * 1000, now - due > BEHIND_TOLERANCE_MS);
+        }
         engine.send(done, due, recorder.isMeasuring, 0);
       }
-      if (!stopped && timer === null && inflight < concurrency) {
-        const wait = t0 + index * period - performance.now();
-        timer = setTimeout(pump, Math.max(0, wait));
-      }
+      if (stopped) return;
+      if (inflight < concurrency) pacer.wakeAt(t0 + index * period);
+      else pacer.cancel();
     };
     pump();
     return () => {

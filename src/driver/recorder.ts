@@ -7,14 +7,27 @@ import {
   type DriverTotals,
   ERROR_CLASSES,
   type ErrorClass,
+  type SelfNoise,
+  type SelfNoiseInterval,
 } from '../record/driver.js';
 import { durationSummary, encodeHistogram, quantiles } from '../stats/histogram.js';
+import type { Probe } from './probe.js';
 import { statusRecord, totalsOf, Window } from './window.js';
 
-// The driver's accumulator. Engines call the record methods on the hot path; each record lands
-// in the current interval only, and tick() folds the interval into the totals, so per-request
-// work is one histogram record and a few increments. Memory is flat: histograms and counters,
-// nothing per request. Everything recorded before start() (the warm-up) is dropped.
+// The driver's accumulator: add() by event (the Probe methods), summary() at the end. Each event
+// lands in the current interval only, and tick() folds the interval into the totals, so each
+// event is one histogram record and a few increments; memory is flat (histograms and counters,
+// nothing per request). Everything recorded before start() (the warm-up) is dropped. In a driver
+// process it runs on the recorder thread (recorder-thread.ts), fed through a ring from the main
+// thread, so its folding, summaries and encoding never delay a request.
+
+/** What the main thread measured of itself over an interval (the lag is the recorder's own). */
+export type MainNoise = Omit<SelfNoiseInterval, 'lag'>;
+
+const NO_NOISE: MainNoise = {
+  eventLoopDelay: { p99: 0, max: 0 },
+  gc: { count: 0, ms: 0, maxMs: 0 },
+};
 
 const MAX_MESSAGES = 20;
 /** Distinct Keep-Alive header values kept; a server that varies it more is summarised. */
@@ -26,7 +39,7 @@ const sumOf = (counts: Record<ErrorClass, number>) =>
 
 const micros = (us: number) => (us < 1 ? 1 : Math.round(us));
 
-export class Recorder {
+export class Recorder implements Probe {
   private interval = new Window();
   private readonly total = new Window();
   private readonly timeline: DriverInterval[] = [];
@@ -113,8 +126,10 @@ export class Recorder {
     }
   }
 
-  behind(): void {
-    if (this.measuring) this.interval.behindSchedule++;
+  sent(lagUs: number, behind: boolean): void {
+    if (!this.measuring) return;
+    this.interval.lag.recordValue(micros(lagUs));
+    if (behind) this.interval.behindSchedule++;
   }
 
   opened(connectUs: number | null): void {
@@ -138,11 +153,13 @@ export class Recorder {
     requests: number,
     idleUs: number | null,
     port: number,
+    /** When it closed, ms on the monotonic clock (process.hrtime), for the join. */
+    at: number = Number(process.hrtime.bigint()) / 1e6,
   ): void {
     if (this.keepCloses && port > 0) {
       // Also in the warm-up: the kernel's record has those connections too.
       this.closes.port.push(port);
-      this.closes.at.push(Number(process.hrtime.bigint()) / 1e6);
+      this.closes.at.push(at);
       this.closes.view.push(reason ? `${closer}:${reason}` : closer);
     }
     if (!this.measuring) return;
@@ -160,12 +177,17 @@ export class Recorder {
   /**
    * Closes the current interval and returns its record; `endAt` (a clock time) ends it earlier
    * than now: the last interval ends with the load, though requests that were in flight then
-   * settle into it during the drain.
+   * settle into it during the drain. `noise` is what the main thread measured of itself.
    */
-  tick(endAt?: number): DriverInterval | null {
+  tick(endAt?: number, noise: MainNoise = NO_NOISE): DriverInterval | null {
     if (!this.measuring) return null;
     const now = endAt ?? this.clock();
     const w = this.interval;
+    w.gcCount += noise.gc.count;
+    w.gcMs += noise.gc.ms;
+    w.gcMaxMs = Math.max(w.gcMaxMs, noise.gc.maxMs);
+    w.eventLoopP99 = noise.eventLoopDelay.p99;
+    w.eventLoopMax = noise.eventLoopDelay.max;
     if (w.latencyNew.totalCount > 0) w.latency.add(w.latencyNew);
     if (w.latencyReused.totalCount > 0) w.latency.add(w.latencyReused);
     const durationMs = now - this.intervalStart;
@@ -188,6 +210,11 @@ export class Recorder {
       closedConnections: w.closed,
       errorsOnReused: this.capabilities.connectionReuse ? sumOf(w.reusedErrors) : null,
       behindSchedule: w.behindSchedule,
+      self: {
+        lag: quantiles(w.lag),
+        eventLoopDelay: { ...noise.eventLoopDelay },
+        gc: { ...noise.gc },
+      },
     };
     w.addTo(this.total);
     this.timeline.push(record);
@@ -207,9 +234,11 @@ export class Recorder {
     return this.timeline;
   }
 
-  summary(): DriverTotals {
+  /** The totals; `eventLoopDelay` is the main thread's over the whole load, where it kept one. */
+  summary(eventLoopDelay?: SelfNoise['eventLoopDelay']): DriverTotals {
     const measuredMs = this.timeline.reduce((sum, i) => sum + i.durationMs, 0);
     return totalsOf(this.total, this.capabilities, measuredMs, {
+      ...(eventLoopDelay ? { eventLoopDelay } : {}),
       hints: Object.fromEntries(this.hints),
       withoutHint: this.withoutHint,
       connectionClose: this.connectionClose,

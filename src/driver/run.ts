@@ -5,34 +5,27 @@ import { headersWithAuth, redactHeaders } from '../config/url.js';
 import { LabError } from '../errors.js';
 import type { AppCloseColumns } from '../record/closes.js';
 import {
-  type Capabilities,
   DRIVER_SCHEMA,
   type DriverInterval,
   type DriverResult,
-  type EngineName,
+  type DriverTotals,
 } from '../record/driver.js';
-import { AUTOCANNON_CAPABILITIES } from './engines/autocannon-capabilities.js';
-import { createHttpEngine, HTTP_CAPABILITIES } from './engines/http.js';
-import { createNetEngine, NET_CAPABILITIES } from './engines/net.js';
-import { createUndiciEngine, UNDICI_CAPABILITIES } from './engines/undici.js';
+import type { Engine } from './engines/engine.js';
+import { ENGINES } from './engines/registry.js';
 import { errorMessage } from './error-class.js';
 import { type LoadRun, startLoad } from './load.js';
-import { Recorder } from './recorder.js';
+import { Recording } from './recording.js';
+import { yieldToThreads } from './threads.js';
 import { parseTargetUrl, redactUrl } from './url.js';
 
 // runDriver: warm up, drive, tick the timeline, stop cleanly (let in-flight requests settle,
 // then close the pool from the client side) and return one flat, serialisable result. An abort
-// (Ctrl-C, the parent going away) returns what was measured, marked partial.
+// (Ctrl-C, the parent going away) returns what was measured, marked partial. The main thread
+// only sends, reads and notes what it saw (Recording's probe); the recorder thread makes the
+// intervals and totals.
 
 /** How long requests in flight when the load ends may take to settle before they are cancelled. */
 export const DRAIN_MS = 1000;
-
-const CAPABILITIES: Record<EngineName, Capabilities> = {
-  undici: UNDICI_CAPABILITIES,
-  http: HTTP_CAPABILITIES,
-  net: NET_CAPABILITIES,
-  autocannon: AUTOCANNON_CAPABILITIES,
-};
 
 export interface DriverOptions {
   url: string;
@@ -46,28 +39,57 @@ export interface DriverOptions {
   keepCloses?: boolean;
 }
 
+/** The driver's own cost while measuring, from the end of the warm-up to the end of the load. */
+interface Cost {
+  warmupMs: number;
+  cpu: NodeJS.CpuUsage | null;
+  elu: number;
+}
+
 export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
-  const { load, intervalMs } = opts;
+  const { load } = opts;
   const url = parseTargetUrl(opts.url);
   // Credentials in the URL go out as an Authorization header, as curl sends them.
   const client = { ...opts.client, headers: headersWithAuth(url, opts.client.headers) };
-  const recorder = new Recorder(CAPABILITIES[client.engine], opts.keepCloses === true);
-  const emit = (interval: DriverInterval | null) => {
-    if (interval) opts.onInterval?.(interval, opts.keepCloses ? recorder.takeCloses() : null);
-  };
-  const engine =
-    client.engine === 'undici'
-      ? createUndiciEngine(url, client, recorder)
-      : client.engine === 'http'
-        ? createHttpEngine(url, client, recorder)
-        : client.engine === 'net'
-          ? createNetEngine(url, client, recorder)
-          : null;
-  // autocannon is a large import; load it only when it is the engine, before the clock starts.
-  const autocannonLoad = engine
-    ? null
-    : (await import('./engines/autocannon.js')).startAutocannonLoad;
-  const startedAt = new Date().toISOString();
+  const entry = ENGINES[client.engine];
+  // Loaded (autocannon is large) and the recorder thread started before the clock starts.
+  const maker = await entry.load();
+  const recording = await Recording.open(entry.capabilities, opts.keepCloses === true, (i, c) =>
+    opts.onInterval?.(i, opts.keepCloses ? c : null),
+  );
+  // The threads started so far (the recorder's, V8's, libuv's) yield to this one (threads.ts).
+  yieldToThreads([process.pid]);
+  try {
+    const engine = 'requests' in maker ? maker.requests(url, client, recording.probe) : null;
+    const startedAt = new Date().toISOString();
+    const { why, cost, notSent } = await drive(opts, recording, engine, (probe) =>
+      'ownLoop' in maker
+        ? maker.ownLoop(url, client, load, probe)
+        : startLoad(engine as Engine, probe, load, client.connections * client.pipelining),
+    );
+    const totals = await recording.finish();
+    if (engine?.refused) throw refusal(engine.refused);
+    return resultOf(
+      opts,
+      { url, client, engine: client.engine, startedAt, why, cost, totals, notSent },
+      [...recording.intervals],
+    );
+  } finally {
+    await recording.close();
+  }
+}
+
+/**
+ * The load itself, from the warm-up to the end: ticks the timeline, stops at the duration, the
+ * request count or an abort, lets in-flight requests drain, closes or destroys the engine.
+ */
+async function drive(
+  opts: DriverOptions,
+  recording: Recording,
+  engine: Engine | null,
+  start: (probe: Recording['probe']) => LoadRun,
+): Promise<{ why: 'done' | 'abort'; cost: Cost; notSent: number | null }> {
+  const { load, intervalMs } = opts;
   const durationMs =
     load.duration ?? (load.requests === undefined ? DEFAULT_DURATION_MS : undefined);
   const timers: NodeJS.Timeout[] = [];
@@ -76,14 +98,13 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     end = resolve;
   });
   const drivingSince = performance.now();
-  let warmupMs = 0;
-  let cpuSince: NodeJS.CpuUsage | null = null;
+  const cost: Cost = { warmupMs: 0, cpu: null, elu: 0 };
   let eluSince: EventLoopUtilization | null = null;
   const begin = () => {
-    warmupMs = performance.now() - drivingSince;
-    cpuSince = process.cpuUsage();
+    cost.warmupMs = performance.now() - drivingSince;
+    cost.cpu = process.cpuUsage();
     eluSince = performance.eventLoopUtilization();
-    recorder.start();
+    recording.start();
     const measuringSince = performance.now();
     // The end of a timed load closes the last interval itself. A tick due at the same moment
     // (the two timers can fire in either order) would leave that last interval a millisecond
@@ -92,7 +113,7 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
       durationMs !== undefined && performance.now() - measuringSince > durationMs - intervalMs / 2;
     timers.push(
       setInterval(() => {
-        if (!endsSoon()) emit(recorder.tick());
+        if (!endsSoon()) recording.tick();
       }, intervalMs),
     );
     if (durationMs !== undefined) timers.push(setTimeout(() => end('done'), durationMs));
@@ -100,14 +121,7 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
   // Without a warm-up the first requests are measured, so the clock starts before the load does.
   if (load.warmup > 0) timers.push(setTimeout(begin, load.warmup));
   else begin();
-  const run: LoadRun = autocannonLoad
-    ? autocannonLoad(url, client, load, recorder)
-    : startLoad(
-        engine as NonNullable<typeof engine>,
-        recorder,
-        load,
-        client.connections * client.pipelining,
-      );
+  const run = start(recording.probe);
   run.finished.then(() => end('done'));
   let onAborted: () => void = () => {};
   const aborted = new Promise<'abort'>((resolve) => {
@@ -122,8 +136,8 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
 
   let why = await ended;
   const loadEnd = performance.now();
-  const cpu = cpuSince ? process.cpuUsage(cpuSince) : null;
-  const elu = eluSince ? performance.eventLoopUtilization(eluSince).utilization : 0;
+  if (cost.cpu) cost.cpu = process.cpuUsage(cost.cpu);
+  if (eluSince) cost.elu = performance.eventLoopUtilization(eluSince).utilization;
   for (const t of timers) clearTimeout(t);
   let closedCleanly = false;
   if (why === 'done') {
@@ -142,48 +156,68 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     else if (drained) {
       await engine?.close();
       closedCleanly = true;
-    } else recorder.cancelInFlight();
+    } else recording.cancelInFlight();
   }
   opts.signal?.removeEventListener('abort', onAbort);
   if (!closedCleanly) {
     if (why === 'abort' || !engine) run.abort();
     await engine?.destroy();
   }
-  emit(recorder.tick(why === 'done' ? loadEnd : undefined));
+  recording.tick(why === 'done' ? loadEnd : undefined);
+  return { why, cost, notSent: run.notSent() };
+}
 
-  if (engine?.refused) {
-    const message = errorMessage(engine.refused);
-    throw new LabError('KAL_CONFIG_INVALID', `the client refused to send the request: ${message}`, {
+function refusal(err: Error): LabError {
+  return new LabError(
+    'KAL_CONFIG_INVALID',
+    `the client refused to send the request: ${errorMessage(err)}`,
+    {
       problems: [
         {
           path: 'client',
           message: 'check client.headers, client.path, client.method and client.body',
         },
       ],
-    });
-  }
-  const totals = recorder.summary();
-  const timeline = [...recorder.intervals];
+    },
+  );
+}
+
+interface Outcome {
+  url: URL;
+  client: DeepReadonly<ClientKnobs>;
+  engine: DriverResult['engine'];
+  startedAt: string;
+  why: 'done' | 'abort';
+  cost: Cost;
+  totals: DriverTotals;
+  notSent: number | null;
+}
+
+function resultOf(opts: DriverOptions, o: Outcome, timeline: DriverInterval[]): DriverResult {
+  const { load } = opts;
+  const { totals, cost } = o;
   const open = load.rate !== undefined;
   const measuredMs = timeline.reduce((sum, i) => sum + i.durationMs, 0);
-  const cpuMs = cpu ? (cpu.user + cpu.system) / 1000 : 0;
+  const cpuMs = cost.cpu ? (cost.cpu.user + cost.cpu.system) / 1000 : 0;
+  const entry = ENGINES[o.engine];
   return {
     schema: DRIVER_SCHEMA,
-    engine: client.engine,
-    url: redactUrl(url),
-    startedAt,
-    partial: why === 'abort',
+    engine: o.engine,
+    capabilities: { ...entry.capabilities },
+    url: redactUrl(o.url),
+    startedAt: o.startedAt,
+    partial: o.why === 'abort',
     model: open ? 'open' : 'closed',
     rate: load.rate ?? null,
-    poolSize: client.connections,
-    latencyFrom: open && engine ? 'intended-start' : 'send',
-    intervalMs,
-    warmupMs,
+    poolSize: o.client.connections,
+    latencyFrom: open ? entry.latencyFrom : 'send',
+    intervalMs: opts.intervalMs,
+    warmupMs: cost.warmupMs,
     measuredMs,
     resources: {
       cpuMs,
       cpuCores: measuredMs > 0 ? cpuMs / measuredMs : 0,
-      eventLoopUtilization: elu,
+      eventLoopUtilization: cost.elu,
       // maxRSS is in kilobytes (getrusage).
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     },
@@ -191,7 +225,7 @@ export async function runDriver(opts: DriverOptions): Promise<DriverResult> {
     requests: {
       total: totals.requests.completed + totals.requests.errors + totals.requests.cancelled,
       ...totals.requests,
-      notSent: run.notSent(),
+      notSent: o.notSent,
     },
     client: { ...opts.client, headers: redactHeaders(opts.client.headers) },
     load,

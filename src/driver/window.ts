@@ -5,6 +5,7 @@ import {
   type DriverTotals,
   ERROR_CLASSES,
   type ErrorClass,
+  type SelfNoise,
   STATUS_CLASSES,
   type StatusClass,
 } from '../record/driver.js';
@@ -33,6 +34,7 @@ export const HISTOGRAMS = [
   'idleBeforeReuse',
   'idleAtClientClose',
   'idleAtServerClose',
+  'lag',
 ] as const;
 type HistogramName = (typeof HISTOGRAMS)[number];
 
@@ -46,6 +48,7 @@ const ENCODED: Record<HistogramName, string> = {
   idleBeforeReuse: 'idleBeforeReuseUs',
   idleAtClientClose: 'idleAtClientCloseUs',
   idleAtServerClose: 'idleAtServerCloseUs',
+  lag: 'scheduleLagUs',
 };
 
 export class Window {
@@ -57,6 +60,8 @@ export class Window {
   readonly idleBeforeReuse = createHistogram();
   readonly idleAtClientClose = createHistogram();
   readonly idleAtServerClose = createHistogram();
+  /** The driver's own schedule lag (open loop): intended start → handed to the engine. */
+  readonly lag = createHistogram();
   completed = 0;
   cancelled = 0;
   bytes = 0;
@@ -68,6 +73,13 @@ export class Window {
   readonly reusedErrors = zeros(ERROR_CLASSES);
   readonly closedBy = zeros(CLIENT_CLOSERS);
   readonly closeReasons = zeros(CLIENT_CLOSE_REASONS);
+  /** The main thread's own stalls: GC pauses summed and the longest, event-loop delay (ms). */
+  gcCount = 0;
+  gcMs = 0;
+  gcMaxMs = 0;
+  /** The largest interval p99 and the longest stall: percentiles of intervals do not add. */
+  eventLoopP99 = 0;
+  eventLoopMax = 0;
 
   errorCount(): number {
     let n = 0;
@@ -92,6 +104,11 @@ export class Window {
     }
     for (const c of CLIENT_CLOSERS) total.closedBy[c] += this.closedBy[c];
     for (const r of CLIENT_CLOSE_REASONS) total.closeReasons[r] += this.closeReasons[r];
+    total.gcCount += this.gcCount;
+    total.gcMs += this.gcMs;
+    total.gcMaxMs = Math.max(total.gcMaxMs, this.gcMaxMs);
+    total.eventLoopP99 = Math.max(total.eventLoopP99, this.eventLoopP99);
+    total.eventLoopMax = Math.max(total.eventLoopMax, this.eventLoopMax);
   }
 
   /** A result's totals read back: its encoded histograms and its counters. */
@@ -118,6 +135,11 @@ export class Window {
     for (const r of CLIENT_CLOSE_REASONS) {
       w.closeReasons[r] = t.connections.clientCloseReasons?.[r] ?? 0;
     }
+    w.gcCount = t.self.gc.count;
+    w.gcMs = t.self.gc.totalMs;
+    w.gcMaxMs = t.self.gc.maxMs;
+    w.eventLoopP99 = t.self.eventLoopDelay.p99;
+    w.eventLoopMax = t.self.eventLoopDelay.max;
     return w;
   }
 }
@@ -129,6 +151,11 @@ export interface TotalsExtras {
   connectionClose: number;
   messages: Record<string, number>;
   firstMs: Partial<Record<ErrorClass, number>>;
+  /**
+   * The event loop's delay over the whole load, from the driver's own total histogram; without
+   * it (a merge), the worst interval's p99 and the longest stall stand for it.
+   */
+  eventLoopDelay?: SelfNoise['eventLoopDelay'];
 }
 
 export function statusRecord(counts: readonly number[]): Record<StatusClass, number> {
@@ -212,8 +239,18 @@ export function totalsOf(
       messages: { ...x.messages },
       firstMs: { ...x.firstMs },
     },
+    self: {
+      lag: t.lag.totalCount > 0 ? durationSummary(t.lag) : null,
+      eventLoopDelay: x.eventLoopDelay ?? {
+        p50: t.eventLoopP99,
+        p99: t.eventLoopP99,
+        max: t.eventLoopMax,
+      },
+      gc: { count: t.gcCount, totalMs: t.gcMs, maxMs: t.gcMaxMs },
+    },
     histograms: {
       ...encoded(['latency']),
+      ...(t.lag.totalCount > 0 ? encoded(['lag']) : {}),
       ...(caps.connectionReuse ? encoded(['latencyNew', 'latencyReused']) : {}),
       ...(caps.connectTime ? encoded(['connect']) : {}),
       ...(caps.closedBy ? encoded(['perConnection']) : {}),

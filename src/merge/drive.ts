@@ -1,12 +1,12 @@
 import { statusRecord, totalsOf, Window } from '../driver/window.js';
 import { LabError } from '../errors.js';
 import {
-  type Capabilities,
   type DriverInterval,
   type DriverResult,
   ERROR_CLASSES,
   type ErrorClass,
   type MergedShard,
+  type SelfNoiseInterval,
   STATUS_CLASSES,
 } from '../record/driver.js';
 import type { Quantiles } from '../record/histogram.js';
@@ -26,17 +26,6 @@ import {
 
 const refuse = (why: string, fix: string) =>
   new LabError('KAL_RESULTS_INCOMPARABLE', why, { problems: [{ path: 'merge', message: fix }] });
-
-/** What the engine could observe, read from what its result says it could not. */
-function capabilitiesOf(r: DriverResult): Capabilities {
-  const missing = new Set(r.notMeasured);
-  return {
-    connectionReuse: !missing.has('latency.newConnection'),
-    connectTime: !missing.has('connectTime'),
-    closedBy: !missing.has('connections.closedBy'),
-    responseHeaders: !missing.has('responses'),
-  };
-}
 
 function check(results: readonly { file: string; r: DriverResult }[]): void {
   const [first, ...rest] = results;
@@ -98,6 +87,30 @@ const single = (qs: (Quantiles | null)[]): Quantiles | null => {
   return present.length === 1 ? (present[0] as Quantiles) : null;
 };
 
+/** Each shard's own delay in interval k: its largest, since percentiles of several do not add. */
+function worstSelf(parts: DriverInterval[]): SelfNoiseInterval {
+  const lags = parts.map((p) => p.self.lag);
+  const worst = (f: (p: DriverInterval) => number) => Math.max(0, ...parts.map(f));
+  return {
+    lag: lags.some((l) => l !== null)
+      ? {
+          count: lags.reduce((n, l) => n + (l?.count ?? 0), 0),
+          p50: Math.max(0, ...lags.map((l) => l?.p50 ?? 0)),
+          p99: Math.max(0, ...lags.map((l) => l?.p99 ?? 0)),
+        }
+      : null,
+    eventLoopDelay: {
+      p99: worst((p) => p.self.eventLoopDelay.p99),
+      max: worst((p) => p.self.eventLoopDelay.max),
+    },
+    gc: {
+      count: parts.reduce((n, p) => n + p.self.gc.count, 0),
+      ms: parts.reduce((n, p) => n + p.self.gc.ms, 0),
+      maxMs: worst((p) => p.self.gc.maxMs),
+    },
+  };
+}
+
 /** Interval k of several shards as one: histograms added, counts and rates summed. */
 export function mergeInterval(parts: DriverInterval[]): DriverInterval {
   const h = createHistogram();
@@ -127,6 +140,7 @@ export function mergeInterval(parts: DriverInterval[]): DriverInterval {
       ? null
       : sum((i) => i.errorsOnReused ?? 0),
     behindSchedule: sum((i) => i.behindSchedule),
+    self: worstSelf(parts),
   };
 }
 
@@ -143,7 +157,7 @@ export function mergeDriverResults(
   check(inputs);
   const rs = inputs.map((x) => x.r);
   const first = rs[0] as DriverResult;
-  const caps = capabilitiesOf(first);
+  const caps = first.capabilities;
   const total = new Window();
   for (const r of rs) Window.fromTotals(r).addTo(total);
   const measuredMs = Math.max(...rs.map((r) => r.measuredMs));
@@ -159,6 +173,11 @@ export function mergeDriverResults(
     connectionClose: rs.reduce((n, r) => n + (r.responses?.connectionClose ?? 0), 0),
     messages: addRecords(rs.map((r) => r.errors.messages)),
     firstMs,
+    eventLoopDelay: {
+      p50: Math.max(...rs.map((r) => r.self.eventLoopDelay.p50)),
+      p99: Math.max(...rs.map((r) => r.self.eventLoopDelay.p99)),
+      max: Math.max(...rs.map((r) => r.self.eventLoopDelay.max)),
+    },
   });
   const length = Math.max(...rs.map((r) => r.timeline.length));
   const timeline = Array.from({ length }, (_, k) =>
@@ -180,6 +199,7 @@ export function mergeDriverResults(
   return {
     schema: first.schema,
     engine: first.engine,
+    capabilities: { ...caps },
     url: first.url,
     startedAt: rs.map((r) => r.startedAt).sort()[0] as string,
     partial:

@@ -69,6 +69,32 @@ export interface DriverInterval {
    * engine cannot tell reused connections apart. */
   errorsOnReused: number | null;
   behindSchedule: number;
+  /** What the driver itself added to the latencies of this interval (see SelfNoiseInterval). */
+  self: SelfNoiseInterval;
+}
+
+/**
+ * The driver's own delay in one interval, measured on its main thread: what it adds to the
+ * latencies it reports, so a reader can tell the server's time from the client's.
+ */
+export interface SelfNoiseInterval {
+  /**
+   * Open loop: how late each request was handed to the engine after its intended start (the
+   * latency is measured from that start, so this lag is in it), ms; null in a closed loop.
+   */
+  lag: Quantiles | null;
+  /** The event loop's stalls (monitorEventLoopDelay, its sampling period subtracted), ms. */
+  eventLoopDelay: { p99: number; max: number };
+  /** Garbage-collection pauses of the main thread. */
+  gc: { count: number; ms: number; maxMs: number };
+}
+
+/** The driver's own delay over the whole load (the run's totals of SelfNoiseInterval). */
+export interface SelfNoise {
+  lag: LatencySummary | null;
+  /** For a merged result: the worst shard's figures (percentiles of several do not add). */
+  eventLoopDelay: { p50: number; p99: number; max: number };
+  gc: { count: number; totalMs: number; maxMs: number };
 }
 
 /** What an engine can observe; anything it cannot is reported as not measured, never as 0. */
@@ -121,11 +147,13 @@ export interface DriverTotals {
     /** When each class first occurred, ms since measurement began (e.g. ports running out). */
     firstMs: Partial<Record<ErrorClass, number>>;
   };
+  /** The driver's own delay: schedule lag, event-loop stalls, GC pauses. */
+  self: SelfNoise;
   histograms: Record<string, string>;
   notMeasured: string[];
 }
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@1';
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@2';
 
 export type EngineName = 'undici' | 'http' | 'net' | 'autocannon';
 
@@ -135,6 +163,8 @@ export type OptionsEcho = Readonly<Record<string, unknown>>;
 export interface DriverResult extends Omit<DriverTotals, 'requests'> {
   schema: typeof DRIVER_SCHEMA;
   engine: EngineName;
+  /** What the engine could observe (what it could not is null and listed in notMeasured). */
+  capabilities: Capabilities;
   url: string;
   startedAt: string;
   partial: boolean;

@@ -1,5 +1,5 @@
 import type { Analysis, LegVerdict, PortBudget, SideForecast } from './analysis.js';
-import type { DriverSummary } from './driver.js';
+import type { DriverSummary, SelfNoiseInterval } from './driver.js';
 import type { HistogramSummary, LatencySummary } from './histogram.js';
 import type { RunResult } from './run.js';
 import type { TargetStats } from './target.js';
@@ -69,9 +69,20 @@ const tcpSide = (): TcpSideSummary => ({
   sysctls: sysctls(),
 });
 
+/** An interval's own-delay figures for a driver that added none (synthetic intervals use it). */
+export function quietSelf(): SelfNoiseInterval {
+  return { lag: null, eventLoopDelay: { p99: 0, max: 0 }, gc: { count: 0, ms: 0, maxMs: 0 } };
+}
+
 export function exampleDriverSummary(): DriverSummary {
   return {
     engine: 'undici',
+    capabilities: {
+      connectionReuse: true,
+      connectTime: true,
+      closedBy: true,
+      responseHeaders: true,
+    },
     url: 'http://127.0.0.1:3000/',
     shard: null,
     mergedFrom: null,
@@ -124,6 +135,11 @@ export function exampleDriverSummary(): DriverSummary {
       reusedByClass: errorClasses(),
       messages: {},
       firstMs: {},
+    },
+    self: {
+      lag: durations(),
+      eventLoopDelay: { p50: 0, p99: 0, max: 0 },
+      gc: { count: 0, totalMs: 0, maxMs: 0 },
     },
     notMeasured: [],
   };

@@ -3,7 +3,7 @@ import type { ClientKnobs, LoadModel } from '../../config/driver.js';
 import type { DeepReadonly } from '../../config/resolve.js';
 import { classifyError, errorMessage } from '../error-class.js';
 import type { LoadRun } from '../load.js';
-import type { Recorder } from '../recorder.js';
+import type { Probe } from '../probe.js';
 
 // The autocannon engine, through its programmatic API: autocannon runs its own loop, and its
 // per-response events feed the same recorder. It cannot tell new from reused connections, time
@@ -17,7 +17,7 @@ export function startAutocannonLoad(
   url: URL,
   client: DeepReadonly<ClientKnobs>,
   load: DeepReadonly<LoadModel>,
-  recorder: Recorder,
+  recorder: Probe,
 ): LoadRun {
   const limit = load.requests;
   let measured = 0;

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ClientKnobs } from '../../config/driver.js';
 import type { DeepReadonly } from '../../config/resolve.js';
-import type { Capabilities, ClientCloseReason, ClientCloser } from '../../record/driver.js';
-import type { Recorder } from '../recorder.js';
+import type { ClientCloseReason, ClientCloser } from '../../record/driver.js';
+import type { Probe } from '../probe.js';
 import type { Engine, SendDone } from './engine.js';
 
 // The node:http engine: Node's own http.Agent, as most Node services call others (directly or
@@ -19,13 +19,6 @@ import type { Engine, SendDone } from './engine.js';
 //   an error. Like every application, it cannot see a FIN that arrives with the last response:
 //   the kernel's record (the tracer) is the authority on who sent the first FIN.
 
-export const HTTP_CAPABILITIES: Capabilities = {
-  connectionReuse: true,
-  connectTime: true,
-  closedBy: true,
-  responseHeaders: true,
-};
-
 interface SocketState {
   port: number;
   requests: number;
@@ -39,7 +32,7 @@ interface SocketState {
 export function createHttpEngine(
   url: URL,
   client: DeepReadonly<ClientKnobs>,
-  recorder: Recorder,
+  recorder: Probe,
 ): Engine {
   const a = client.agent ?? {};
   const agent = new Agent({

@@ -2,8 +2,8 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ClientKnobs } from '../../config/driver.js';
 import type { DeepReadonly } from '../../config/resolve.js';
-import type { Capabilities, ClientCloseReason, ClientCloser } from '../../record/driver.js';
-import type { Recorder } from '../recorder.js';
+import type { ClientCloseReason, ClientCloser } from '../../record/driver.js';
+import type { Probe } from '../probe.js';
 import type { Engine, SendDone } from './engine.js';
 import { type ProtocolError, ResponseParser } from './response-parser.js';
 
@@ -16,13 +16,6 @@ import { type ProtocolError, ResponseParser } from './response-parser.js';
 // means the server), close reasons. Timers are one sweep over the connections, not one per socket:
 // a timer armed per connection costs about a sixth of the rate when every request connects.
 // No TLS and no pipelining (config checks say so).
-
-export const NET_CAPABILITIES: Capabilities = {
-  connectionReuse: true,
-  connectTime: true,
-  closedBy: true,
-  responseHeaders: true,
-};
 
 interface Pending {
   done: SendDone;
@@ -55,7 +48,7 @@ const timedOut = (m: string) => Object.assign(new Error(m), { code: 'ETIMEDOUT' 
 export function createNetEngine(
   url: URL,
   client: DeepReadonly<ClientKnobs>,
-  recorder: Recorder,
+  recorder: Probe,
 ): Engine {
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || 80);

@@ -4,8 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { buildConnector, type Dispatcher, Pool } from 'undici';
 import type { ClientKnobs } from '../../config/driver.js';
 import type { DeepReadonly } from '../../config/resolve.js';
-import type { Capabilities, ClientCloseReason, ClientCloser } from '../../record/driver.js';
-import type { Recorder } from '../recorder.js';
+import type { ClientCloseReason, ClientCloser } from '../../record/driver.js';
+import type { Probe } from '../probe.js';
 import type { Engine, SendDone } from './engine.js';
 import { readConnectionHeaders } from './response-headers.js';
 
@@ -23,13 +23,6 @@ import { readConnectionHeaders } from './response-headers.js';
 //   pool closing at the end of the run. The application cannot see a FIN that arrives together
 //   with the last response, so the kernel's view (the sampler) is the authority on TIME_WAIT.
 
-export const UNDICI_CAPABILITIES: Capabilities = {
-  connectionReuse: true,
-  connectTime: true,
-  closedBy: true,
-  responseHeaders: true,
-};
-
 interface SocketState {
   /** Its local port, kept: after a close the socket no longer says. */
   port: number;
@@ -43,7 +36,7 @@ interface SocketState {
 export function createUndiciEngine(
   url: URL,
   client: DeepReadonly<ClientKnobs>,
-  recorder: Recorder,
+  recorder: Probe,
 ): Engine {
   const sockets = new WeakMap<Socket, SocketState>();
   const live = new Set<Socket>();

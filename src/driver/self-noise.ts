@@ -1,0 +1,72 @@
+import {
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+} from 'node:perf_hooks';
+import type { SelfNoise } from '../record/driver.js';
+import type { MainNoise } from './recorder.js';
+
+// What the driver's main thread costs the latencies it reports, measured on that thread with
+// Node's own instruments: the event loop's stalls (monitorEventLoopDelay) and garbage-collection
+// pauses (the `gc` performance entries). The schedule lag is measured per request by the load
+// loop itself (Probe.sent). Reading is a few native calls per interval, nothing per request.
+
+/** The delay monitor's sampling period: it sees stalls, and costs 100 wakes a second. */
+const RESOLUTION_MS = 10;
+const ns = (v: number) => Math.max(0, v / 1e6 - RESOLUTION_MS);
+
+export class NoiseMeter {
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  /** The same for the whole load: an interval histogram cannot be added to another. */
+  private readonly whole: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  private readonly gc: PerformanceObserver;
+  private gcCount = 0;
+  private gcMs = 0;
+  private gcMaxMs = 0;
+
+  constructor() {
+    this.gc = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        this.gcCount++;
+        this.gcMs += e.duration;
+        if (e.duration > this.gcMaxMs) this.gcMaxMs = e.duration;
+      }
+    });
+  }
+
+  /** Starts measuring (at the end of the warm-up); what came before is forgotten. */
+  start(): void {
+    this.take();
+    this.gc.observe({ entryTypes: ['gc'] });
+    this.loop.enable();
+    this.whole.enable();
+  }
+
+  /** What the main thread measured of itself since the last take. */
+  take(): MainNoise {
+    const loop = this.loop;
+    const out: MainNoise = {
+      eventLoopDelay:
+        loop.count > 0 ? { p99: ns(loop.percentile(99)), max: ns(loop.max) } : { p99: 0, max: 0 },
+      gc: { count: this.gcCount, ms: this.gcMs, maxMs: this.gcMaxMs },
+    };
+    loop.reset();
+    this.gcCount = 0;
+    this.gcMs = 0;
+    this.gcMaxMs = 0;
+    return out;
+  }
+
+  /** The event loop's delay since start(). */
+  eventLoopDelay(): SelfNoise['eventLoopDelay'] {
+    const h = this.whole;
+    if (h.count === 0) return { p50: 0, p99: 0, max: 0 };
+    return { p50: ns(h.percentile(50)), p99: ns(h.percentile(99)), max: ns(h.max) };
+  }
+
+  stop(): void {
+    this.loop.disable();
+    this.whole.disable();
+    this.gc.disconnect();
+  }
+}
