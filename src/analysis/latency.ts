@@ -1,10 +1,12 @@
 import type { LatencyShift } from '../record/analysis.js';
 import type { Measurements } from '../record/run.js';
 import { pearson } from '../stats/correlation.js';
+import { driverOwnDelay } from './driver-delay.js';
 import { portSearchShift } from './port-search.js';
 
 // How connection churn shows in latency: requests on new connections against reused ones, the
-// connect time, and whether per-interval p99 moves with the TIME_WAIT count.
+// connect time, whether per-interval p99 moves with the TIME_WAIT count, and how much of it may
+// be the driver's own delay.
 
 export function latencyShift(m: Measurements): LatencyShift {
   const l = m.summary.latency;
@@ -25,5 +27,6 @@ export function latencyShift(m: Measurements): LatencyShift {
     connect: connect && connect.count > 0 ? { p50: connect.p50, p99: connect.p99 } : null,
     p99VsTimeWait: { r: pearson(p99, tw), intervals: points.length },
     portSearch: portSearchShift(m.timeline),
+    driver: driverOwnDelay(m.summary.self, m.summary.latency),
   };
 }

@@ -80,12 +80,41 @@ export function judgeCategory(
       tolerance: 0,
       changeIs: 'absolute',
       unit: 'category',
+      ownDelay: null,
     },
     p: null,
   };
 }
 
 export function judge(
+  spec: MetricSpec,
+  tolerance: number,
+  base: readonly RunResult[],
+  cur: readonly RunResult[],
+  seed: number,
+): Judged | null {
+  const judged = judgeValues(spec, tolerance, base, cur, seed);
+  if (judged && spec.ownDelay) withinOwnDelay(judged.comparison, spec, [...base, ...cur]);
+  return judged;
+}
+
+/**
+ * A latency change no larger than the drivers' own delay there is inconclusive: the driver may
+ * have made it (a late send, a stalled event loop), not the target.
+ */
+function withinOwnDelay(out: MetricComparison, spec: MetricSpec, runs: RunResult[]): void {
+  const delays = runs.flatMap((r) => {
+    const d = spec.ownDelay?.(r);
+    return d === null || d === undefined ? [] : [d];
+  });
+  out.ownDelay = delays.length > 0 ? Math.max(...delays) : null;
+  if (out.ownDelay === null || (out.verdict !== 'better' && out.verdict !== 'worse')) return;
+  const b = out.baseline as number;
+  const c = out.current as number;
+  if (Math.abs(c - b) <= out.ownDelay) out.verdict = 'inconclusive';
+}
+
+function judgeValues(
   spec: MetricSpec,
   tolerance: number,
   base: readonly RunResult[],
@@ -116,6 +145,7 @@ export function judge(
     tolerance,
     changeIs: spec.changeIs,
     unit: spec.unit,
+    ownDelay: null,
   };
   if (b.length === 0 || c.length === 0) return { comparison: out, p: null };
 

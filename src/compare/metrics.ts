@@ -1,3 +1,4 @@
+import { ownDelayAt } from '../analysis/driver-delay.js';
 import type { MetricUnit } from '../record/compare.js';
 import type { RunResult } from '../record/run.js';
 
@@ -31,6 +32,11 @@ export interface MetricSpec {
   perRequest?: boolean;
   /** For counts: a difference this small (per request, or absolute) is no change at all. */
   floor?: number;
+  /**
+   * Latency: the driver's own delay there, ms (an upper bound); a change smaller than the larger
+   * of the two sides' cannot be told from the driver's own noise.
+   */
+  ownDelay?(r: RunResult): number | null;
 }
 
 const loadIntervals = (r: RunResult) =>
@@ -66,6 +72,7 @@ export const METRICS: readonly (MetricSpec | CategorySpec)[] = [
       changeIs: 'relative',
       value: (r) => (r.summary.latency.count > 0 ? r.summary.latency[p] : null),
       series: (r) => loadIntervals(r).map((i) => i.latency[p]),
+      ownDelay: (r) => ownDelayAt(r.summary.self, p),
     }),
   ),
   {

@@ -22,8 +22,8 @@ export type RecorderWorkerMessage =
   | { type: 'interval'; interval: DriverInterval; closes: AppCloseColumns | null }
   | { type: 'summary'; totals: DriverTotals };
 
-/** How often the ring is read when nobody wakes the thread, ms. */
-const POLL_MS = 5;
+/** How often the ring is read when nobody wakes the thread (a tick or a half-full ring does), ms. */
+const POLL_MS = 20;
 
 const data = workerData as RecorderWorkerData;
 const port = parentPort as NonNullable<typeof parentPort>;

@@ -11,8 +11,8 @@ import type { MainNoise } from './recorder.js';
 // pauses (the `gc` performance entries). The schedule lag is measured per request by the load
 // loop itself (Probe.sent). Reading is a few native calls per interval, nothing per request.
 
-/** The delay monitor's sampling period: it sees stalls, and costs 100 wakes a second. */
-const RESOLUTION_MS = 10;
+/** The delay monitors' sampling period: they see stalls, and cost 50 wakes a second each. */
+const RESOLUTION_MS = 20;
 const ns = (v: number) => Math.max(0, v / 1e6 - RESOLUTION_MS);
 
 export class NoiseMeter {

@@ -10,7 +10,7 @@ import { setPriority } from 'node:os';
 // one (nice 10: it yields to the main thread, yet still gets a tenth of a busy CPU). Threads
 // started later inherit the priority of the thread that starts them.
 
-export const BACKGROUND_NICE = Number(process.env.KAL_NICE ?? 10);
+export const BACKGROUND_NICE = 10;
 
 /** This thread's id (Linux); null where /proc/thread-self is not there. */
 export function threadId(): number | null {

@@ -56,3 +56,17 @@ export function splitCpus(mode: CpuMode): { split: CpuSplit | null; why: string 
 export function onCpus(cpus: readonly number[] | undefined): string[] {
   return cpus && cpus.length > 0 ? ['taskset', '-c', cpus.join(',')] : [];
 }
+
+/**
+ * The argv prefix that runs a measuring process (the sampler, its table helpers and the tracer
+ * reader) at a lower priority than the load and the target (nice 10, as the driver's own
+ * background threads): it yields to them, yet under a load that keeps every CPU busy still gets
+ * a tenth of one, which the tracer needs to keep up with churn. SCHED_IDLE would yield more, but
+ * starved the sampler there (a sample took 70 ms and the tracer's record was lost).
+ */
+export function yielding(): string[] {
+  return ['nice', '-n', String(MEASURING_NICE)];
+}
+
+/** The priority of the run's measuring processes (see yielding()). */
+export const MEASURING_NICE = 10;

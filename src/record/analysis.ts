@@ -144,6 +144,26 @@ export interface LatencyShift {
   p99VsTimeWait: { r: number | null; intervals: number };
   /** Whether connect time moved with the client's port occupancy, over the intervals. */
   portSearch: PortSearchShift;
+  /** How much of the latency measured may be the driver's own delay. */
+  driver: DriverOwnDelay;
+}
+
+/**
+ * The driver's own delay against the latency it measured: what a reader must not take for the
+ * server's. Per percentile, the larger of the schedule lag (open loop: how late requests left)
+ * and the event loop's stalls beyond its timer's own millisecond (they delay reading responses
+ * too): an upper bound of what the driver added there.
+ */
+export interface DriverOwnDelay {
+  /** ms at each percentile; null where the result does not say (an older file). */
+  p50: number | null;
+  p99: number | null;
+  p999: number | null;
+  /** The driver's own delay at p99 over the latency's p99 (0..1); null without either. */
+  shareOfP99: number | null;
+  /** Half or more of p99 (and 0.5 ms or more) was, or may have been, the driver's own. */
+  material: boolean | null;
+  message: string;
 }
 
 /**

@@ -1,7 +1,7 @@
 // What `compare BASELINE CURRENT` finds: per metric the two values, the change and a verdict, and
 // one verdict for all. Scripts read `compare --json`: these names are part of the contract.
 
-export const COMPARE_SCHEMA = 'keepalive-lab/compare@1';
+export const COMPARE_SCHEMA = 'keepalive-lab/compare@2';
 
 /**
  * better / worse: the whole interval of the change lies beyond the tolerance, one way or the
@@ -49,6 +49,12 @@ export interface MetricComparison {
   tolerance: number;
   changeIs: 'relative' | 'absolute';
   unit: MetricUnit;
+  /**
+   * Latency only: the drivers' own delay at this percentile, ms (the larger of the two sides'; see
+   * analysis.latency.driver). A change smaller than it is `inconclusive`, never better or worse:
+   * it may be the driver's, not the target's. null where a result does not say.
+   */
+  ownDelay: number | null;
 }
 
 export interface VariantComparison {

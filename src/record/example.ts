@@ -1,5 +1,5 @@
 import type { Analysis, LegVerdict, PortBudget, SideForecast } from './analysis.js';
-import type { DriverSummary, SelfNoiseInterval } from './driver.js';
+import type { DriverInterval, DriverSummary, SelfNoiseInterval } from './driver.js';
 import type { HistogramSummary, LatencySummary } from './histogram.js';
 import type { RunResult } from './run.js';
 import type { TargetStats } from './target.js';
@@ -72,6 +72,32 @@ const tcpSide = (): TcpSideSummary => ({
 /** An interval's own-delay figures for a driver that added none (synthetic intervals use it). */
 export function quietSelf(): SelfNoiseInterval {
   return { lag: null, eventLoopDelay: { p99: 0, max: 0 }, gc: { count: 0, ms: 0, maxMs: 0 } };
+}
+
+/** One driver interval of 1 s with nothing in it (synthetic timelines start from it). */
+export function exampleInterval(): DriverInterval {
+  const s = exampleDriverSummary();
+  return {
+    t: 1000,
+    durationMs: 1000,
+    requests: 0,
+    cancelled: 0,
+    rps: 0,
+    bytes: 0,
+    status: { ...s.status },
+    errors: 0,
+    errorsByClass: errorClasses(),
+    latency: durations(),
+    latencyUs: '',
+    connect: null,
+    latencyNew: null,
+    latencyReused: null,
+    newConnections: 0,
+    closedConnections: 0,
+    errorsOnReused: 0,
+    behindSchedule: 0,
+    self: quietSelf(),
+  };
 }
 
 export function exampleDriverSummary(): DriverSummary {
@@ -280,6 +306,7 @@ export function exampleAnalysis(): Analysis {
         latencyP50High: 0,
         message: '',
       },
+      driver: { p50: 0, p99: 0, p999: 0, shareOfP99: 0, material: false, message: '' },
     },
     anomalies: [],
     legs: { front: legVerdict(), back: legVerdict() },

@@ -58,7 +58,19 @@ export function toleranceText(m: MetricComparison): string {
     : `±${(100 * m.tolerance).toFixed(1)} pts`;
 }
 
+/** A latency change no larger than the drivers' own delay: why it is inconclusive. */
+export function withinOwnDelay(m: MetricComparison): boolean {
+  const d = m.ownDelay as number | null | undefined; // absent in older comparisons
+  return (
+    typeof d === 'number' &&
+    typeof m.baseline === 'number' &&
+    typeof m.current === 'number' &&
+    Math.abs(m.current - m.baseline) <= d
+  );
+}
+
 export function metricCells(m: MetricComparison): string[] {
+  const own = m.ownDelay as number | null | undefined;
   return [
     m.name,
     valueText(m, m.baseline),
@@ -66,7 +78,9 @@ export function metricCells(m: MetricComparison): string[] {
     changeText(m),
     toleranceText(m),
     m.method === 'none' ? 'too few' : m.method,
-    m.verdict.toUpperCase(),
+    withinOwnDelay(m) && m.verdict === 'inconclusive' && typeof own === 'number'
+      ? `INCONCLUSIVE (within the driver's own delay, ${num(own)} ms)`
+      : m.verdict.toUpperCase(),
   ];
 }
 

@@ -1,3 +1,4 @@
+import { driverOwnDelay } from '../analysis/driver-delay.js';
 import type { DriverResult } from '../record/driver.js';
 import type { LatencySummary } from '../record/histogram.js';
 import { errorClasses } from './unanswered.js';
@@ -23,6 +24,7 @@ export function driveText(r: DriverResult): string {
     `  new conn ${r.latency.newConnection ? pct(r.latency.newConnection) : na}`,
     `  reused   ${r.latency.reused ? pct(r.latency.reused) : na}`,
   );
+  lines.push(`own delay  ${driverOwnDelay(r.self, r.latency).message}`);
   if (r.model === 'open') {
     lines.push(
       `schedule   ${r.requests.behindSchedule} started behind schedule, ${r.requests.notSent ?? na} never sent`,

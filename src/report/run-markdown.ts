@@ -22,6 +22,8 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
       ...(c.race ? [`close race: ${c.race.cause}`] : []),
       ...c.findings,
       ...r.analysis.anomalies.map((a) => a.message),
+      // The driver's own delay, when it may be a material part of the latency measured.
+      ...(r.analysis.latency.driver?.material ? [r.analysis.latency.driver.message] : []),
       ...(r.analysis.legs
         ? [
             `front leg: ${r.analysis.legs.front.message}`,

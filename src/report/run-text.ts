@@ -27,6 +27,9 @@ export function runText(r: RunResult): string {
     `  latency    p50 ${f(s.latency.p50, 2)}  p99 ${f(s.latency.p99, 2)}  p99.9 ${f(s.latency.p999, 2)}  max ${f(s.latency.max, 2)} ms${s.latencyFrom === 'intended-start' ? ' (from intended start)' : ''}`,
   );
   const l = a.latency;
+  // Absent in results written before the driver measured itself.
+  const own = l.driver as typeof l.driver | undefined;
+  if (own && own.p99 !== null) out.push(`  own delay  ${own.message}`);
   if (l.newConnection || l.reused) {
     out.push(
       `             new connection p99 ${f(l.newConnection?.p99, 2)} ms (${l.newConnection?.count ?? 0}), reused p99 ${f(l.reused?.p99, 2)} ms (${l.reused?.count ?? 0}), connect p99 ${f(l.connect?.p99, 2)} ms`,

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { yielding } from '../isolation/cpus.js';
 import type { KernelCloseColumns } from '../record/closes.js';
 import type { ParentMessage, SamplerMessage } from '../record/ipc.js';
 import type { SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from '../record/tcp.js';
@@ -59,7 +60,8 @@ export async function startSamplerChild(
   argv.push('--interval', `${args.intervalMs}ms`);
   if (args.serverPid !== null) argv.push('--server-pid', String(args.serverPid));
   if (args.clientPid !== null) argv.push('--client-pid', String(args.clientPid));
-  const child = children.fork(argv);
+  // The sampler measures; it must not compete with what it measures (isolation/cpus.ts).
+  const child = children.fork(argv, yielding());
   const failure = watchFailure(child, 'sampler');
   const pending = new Map<number, (sample: Sample | null) => void>();
   let nextId = 0;

@@ -5,6 +5,7 @@ import type { TcpEntry, TcpResult } from '../record/tcp.js';
 import { TcpAccumulator } from './accumulator.js';
 import { cpuNowMs } from './cpu.js';
 import type { Sampler } from './sampler.js';
+import { closeHelpers } from './sources/helper.js';
 import type { CloseSource } from './tracer/source.js';
 
 // The one sampling loop, for the `sample` command and for runs (where it lives in the sampler's
@@ -132,6 +133,8 @@ export class SamplingLoop {
     this.unpace();
     await this.chain;
     this.opts.closes?.stop();
+    // No sample comes after this one: the table helpers go with the loop, not after it.
+    await closeHelpers();
     return this.acc.result({
       source: this.sampler.sourceName,
       port: meta.port,

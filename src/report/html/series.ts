@@ -1,4 +1,5 @@
 import * as hdr from 'hdr-histogram-js';
+import type { DriverInterval } from '../../record/driver.js';
 import type { RunInterval, RunResult } from '../../record/run.js';
 
 // A run's timeline and histograms as the arrays a chart plots: one x (seconds since the baseline),
@@ -112,19 +113,31 @@ export const backLegChart = (r: RunResult, id: string) =>
     server: 'target',
   });
 
+/** An interval's own delay of the driver at p99: schedule lag or event-loop stall (ms). */
+const ownP99: Pick = (e) => {
+  const self = e.load?.self as DriverInterval['self'] | undefined; // absent in older results
+  if (!self || !e.load?.requests) return null;
+  return Math.max(self.lag?.p99 ?? 0, Math.max(0, self.eventLoopDelay.p99 - 1));
+};
+
 export function loadChart(r: RunResult, id: string): Chart {
-  const picks: { label: string; pick: Pick; how: 'max' | 'mean' }[] = [
+  const picks: { label: string; pick: Pick; how: 'max' | 'mean'; dash?: boolean }[] = [
     { label: 'p50', pick: (e) => (e.load?.requests ? e.load.latency.p50 : null), how: 'max' },
     { label: 'p99', pick: (e) => (e.load?.requests ? e.load.latency.p99 : null), how: 'max' },
     { label: 'p99.9', pick: (e) => (e.load?.requests ? e.load.latency.p999 : null), how: 'max' },
+    { label: "the driver's own delay, p99", pick: ownP99, how: 'max', dash: true },
   ];
   const { x, ys } = downsample(r.timeline, picks);
   return {
     id,
-    title: 'Latency percentiles per interval (ms)',
+    title: "Latency percentiles per interval, and the driver's own delay (ms)",
     unit: 'ms',
     x,
-    series: picks.map((p, k) => ({ label: p.label, values: ys[k] ?? [] })),
+    series: picks.map((p, k) => ({
+      label: p.label,
+      values: ys[k] ?? [],
+      ...(p.dash ? { dash: true } : {}),
+    })),
     marks: phaseMarks(r.timeline),
     logY: true,
   };

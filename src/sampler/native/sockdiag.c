@@ -12,6 +12,11 @@
  *   server|client  COUNT_BY_STATE[1..11]  TIME_WAIT_BY_SECONDS_LEFT[0-10, 10-20, ..., 50-60]
  * where the server's sockets have PORT locally and the client's have it as the remote port.
  * Reads the network namespace it runs in (use nsenter for another). Exit 2 on any error.
+ *
+ * kal-sockdiag --serve: the same, for a sampler that asks every second: one command per line on
+ * stdin, "count PORT" or "list PORT", each answered as above and then a line "end"; it exits when
+ * stdin closes (its sampler is gone). Starting a process per sample cost the sampler a few
+ * milliseconds of CPU each time, on a machine whose CPUs the load and the target need.
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -120,15 +125,11 @@ static int dump(int family, unsigned port, int quiet) {
   }
 }
 
-int main(int argc, char **argv) {
-  char *end = NULL;
-  count_only = argc == 3 && strcmp(argv[1], "--count") == 0;
-  unsigned long port = argc == 2 + count_only ? strtoul(argv[1 + count_only], &end, 10) : 0;
-  if (argc != 2 + count_only || *end != '\0' || port == 0 || port > 65535) {
-    fprintf(stderr, "usage: kal-sockdiag [--count] PORT\n");
-    return 2;
-  }
-  if (dump(AF_INET, (unsigned)port, 0) < 0) return 2;
+/* One answer: the table (or its counts) for PORT; 0, or -1 on an error already said. */
+static int answer(unsigned long port) {
+  memset(counts, 0, sizeof counts);
+  used = 0;
+  if (dump(AF_INET, (unsigned)port, 0) < 0) return -1;
   /* A kernel without IPv6 answers with an error for AF_INET6; that is not a failure. */
   dump(AF_INET6, (unsigned)port, 1);
   if (count_only) {
@@ -141,4 +142,31 @@ int main(int argc, char **argv) {
   }
   flush_out();
   return 0;
+}
+
+static int serve(void) {
+  char line[64];
+  while (fgets(line, sizeof line, stdin)) {
+    char verb[8];
+    unsigned long port = 0;
+    if (sscanf(line, "%7s %lu", verb, &port) != 2 || port == 0 || port > 65535) return 2;
+    if (strcmp(verb, "count") == 0) count_only = 1;
+    else if (strcmp(verb, "list") == 0) count_only = 0;
+    else return 2;
+    if (answer(port) < 0) return 2;
+    if (fputs("end\n", stdout) < 0 || fflush(stdout) != 0) return 2;
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  char *end = NULL;
+  if (argc == 2 && strcmp(argv[1], "--serve") == 0) return serve();
+  count_only = argc == 3 && strcmp(argv[1], "--count") == 0;
+  unsigned long port = argc == 2 + count_only ? strtoul(argv[1 + count_only], &end, 10) : 0;
+  if (argc != 2 + count_only || *end != '\0' || port == 0 || port > 65535) {
+    fprintf(stderr, "usage: kal-sockdiag [--count] PORT | kal-sockdiag --serve\n");
+    return 2;
+  }
+  return answer(port) < 0 ? 2 : 0;
 }

@@ -1,22 +1,26 @@
 import { fileURLToPath } from 'node:url';
 import { TCP_STATES, TIME_WAIT_BUCKETS } from '../../record/tcp.js';
 import { STATE_BY_KERNEL_CODE, TIME_WAIT_INDEX } from '../tcp-states.js';
-import { readTool } from './exec.js';
+import { askHelper } from './helper.js';
 import { type SocketSource, type SocketVisitor, sideOf } from './source.js';
 
 // kal-sockdiag: our netlink sock_diag helper (native/sockdiag.c, built by `npm run setup` where a C
 // compiler is). The kernel filters by port, and with --count the helper counts per state itself,
-// so a table of 50,000 TIME_WAIT sockets costs tens of milliseconds.
+// so a table of 50,000 TIME_WAIT sockets costs tens of milliseconds. One helper per namespace
+// stays up for the sampler's life (--serve) and answers each sample (helper.ts).
 
 export const SOCKDIAG_BIN = fileURLToPath(new URL('../../../native/kal-sockdiag', import.meta.url));
+
+const ask = (prefix: readonly string[], command: string) =>
+  askHelper([...prefix, SOCKDIAG_BIN, '--serve'], command);
 
 export const sockdiagSource: SocketSource = {
   name: 'sockdiag',
   async visit(ns, port, visit) {
-    parseSockdiag(await readTool([...ns.prefix, SOCKDIAG_BIN, String(port)]), port, visit);
+    parseSockdiag(await ask(ns.prefix, `list ${port}`), port, visit);
   },
   async count(ns, port, want, out) {
-    const text = await readTool([...ns.prefix, SOCKDIAG_BIN, '--count', String(port)]);
+    const text = await ask(ns.prefix, `count ${port}`);
     // Two lines, "server N1 … N17" and "client …": counts for kernel states 1..11, then buckets.
     for (const line of text.trim().split('\n')) {
       const [side, ...nums] = line.split(' ');

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MessageChannel } from 'node:worker_threads';
+import { driverOwnDelay, ownDelayAt } from '../src/analysis/driver-delay.js';
+import { judge } from '../src/compare/judge.js';
+import { METRICS, type MetricSpec } from '../src/compare/metrics.js';
+import { ENGINES } from '../src/driver/engines/registry.js';
+import { RingProbe, replayer } from '../src/driver/observations.js';
+import { Recorder } from '../src/driver/recorder.js';
+import { createRing, RingReader, RingWriter } from '../src/driver/ring.js';
+import { mergeInterval } from '../src/merge/drive.js';
+import type { DriverInterval, SelfNoise } from '../src/record/driver.js';
+import { exampleInterval, exampleRun } from '../src/record/example.js';
+import type { RunResult } from '../src/record/run.js';
+
+// The driver's own delay, from synthetic inputs: what each interval and the totals say of it,
+// how it is weighed against the latency, how a merge keeps it, and how compare treats a latency
+// change smaller than it. Also the ring that carries the hot loop's observations.
+
+const caps = ENGINES.net.capabilities;
+const quiet = { eventLoopDelay: { p99: 0, max: 0 }, gc: { count: 0, ms: 0, maxMs: 0 } };
+
+describe('the driver’s own delay per interval and in total', () => {
+  it('records each request’s schedule lag, counts the late ones, and carries the main thread’s stalls', () => {
+    let now = 0;
+    const rec = new Recorder(caps, false, () => now);
+    rec.start();
+    // 100 requests: 98 on time (lag 20 µs), one 2 ms late, one 15 ms late (behind schedule).
+    for (let i = 0; i < 98; i++) rec.sent(20, false);
+    rec.sent(2000, false);
+    rec.sent(15_000, true);
+    for (let i = 0; i < 100; i++) rec.response(200, 1000, 10, false);
+    now = 1000;
+    const noise = { eventLoopDelay: { p99: 3, max: 7.5 }, gc: { count: 2, ms: 3, maxMs: 2 } };
+    const first = rec.tick(now, noise) as DriverInterval;
+    assert.equal(first.self.lag?.count, 100);
+    assert.ok(Math.abs((first.self.lag?.p50 ?? 0) - 0.02) < 0.001, `p50 ${first.self.lag?.p50}`);
+    assert.ok(
+      (first.self.lag?.p99 ?? 0) >= 1.99,
+      `the p99 is the 2 ms one: ${first.self.lag?.p99}`,
+    );
+    assert.equal(first.behindSchedule, 1);
+    assert.deepEqual(first.self.eventLoopDelay, { p99: 3, max: 7.5 });
+    assert.deepEqual(first.self.gc, { count: 2, ms: 3, maxMs: 2 });
+    // A second interval, quiet, in a closed loop: no lag recorded, so none is claimed.
+    now = 2000;
+    const second = rec.tick(now, quiet) as DriverInterval;
+    assert.equal(second.self.lag, null);
+    const totals = rec.summary({ p50: 0.5, p99: 3, max: 7.5 });
+    assert.equal(totals.self.lag?.count, 100);
+    assert.deepEqual(totals.self.gc, { count: 2, totalMs: 3, maxMs: 2 });
+    assert.deepEqual(totals.self.eventLoopDelay, { p50: 0.5, p99: 3, max: 7.5 });
+    assert.ok(totals.histograms.scheduleLagUs, 'the lag histogram is encoded, so merges add it');
+  });
+
+  it('comes through the ring as it went in (the hot loop’s path to the recorder thread)', () => {
+    const buffers = createRing(8);
+    const { port1, port2 } = new MessageChannel();
+    const probe = new RingProbe(new RingWriter(buffers), port1);
+    const clock = { now: 0 };
+    const rec = new Recorder(caps, true, () => clock.now);
+    const ticks: (DriverInterval | null)[] = [];
+    const drain = replayer(new RingReader(buffers), port2, rec, clock, {
+      tick: (i) => ticks.push(i),
+      summary: () => {},
+      stop: () => {},
+    });
+    probe.start(10);
+    // More records than the ring holds: the overflow waits in order and nothing is lost.
+    for (let i = 0; i < 20; i++) {
+      probe.sent(100 * i, i === 19);
+      probe.headers(i % 2 ? 'timeout=5' : null, false);
+      probe.response(200, 500 + i, 64, i === 0);
+      probe.closed('server', null, 1, null, 40_000 + i);
+      while (drain() > 0) {}
+    }
+    probe.error('ECONNRESET', 'read ECONNRESET', true);
+    probe.tick(1010, { eventLoopDelay: { p99: 1, max: 2 }, gc: { count: 1, ms: 1, maxMs: 1 } });
+    while (drain() > 0 || !new RingWriter(buffers).flush()) {}
+    port1.close();
+    const interval = ticks[0] as DriverInterval;
+    assert.equal(interval.requests, 20);
+    assert.equal(interval.self.lag?.count, 20);
+    assert.equal(interval.behindSchedule, 1);
+    assert.equal(interval.errorsByClass.ECONNRESET, 1);
+    assert.equal(interval.errorsOnReused, 1);
+    assert.equal(interval.durationMs, 1000);
+    assert.deepEqual(interval.self.gc, { count: 1, ms: 1, maxMs: 1 });
+    const s = rec.summary();
+    assert.deepEqual(s.responses?.keepAliveHints, { 'timeout=5': 10 });
+    assert.equal(s.responses?.withoutKeepAliveHint, 10);
+    assert.deepEqual(s.errors.messages, {});
+    assert.equal(rec.takeCloses().port.length, 20);
+  });
+
+  it('a merge of shards keeps each interval’s lag count and the worst stalls', () => {
+    const part = (p99: number, max: number, lag: number): DriverInterval => ({
+      ...exampleInterval(),
+      self: {
+        lag: { count: 10, p50: lag, p99: lag },
+        eventLoopDelay: { p99, max },
+        gc: { count: 1, ms: 2, maxMs: 2 },
+      },
+    });
+    const merged = mergeInterval([part(1, 5, 0.1), part(3, 4, 0.4)]);
+    assert.deepEqual(merged.self.lag, { count: 20, p50: 0.4, p99: 0.4 });
+    assert.deepEqual(merged.self.eventLoopDelay, { p99: 3, max: 5 });
+    assert.deepEqual(merged.self.gc, { count: 2, ms: 4, maxMs: 2 });
+    assert.equal(mergeInterval([exampleInterval()]).self.lag, null);
+  });
+});
+
+function self(lagP99: number, loopP99: number, loopMax = loopP99): SelfNoise {
+  return {
+    lag: {
+      count: 1000,
+      min: 0,
+      mean: lagP99 / 2,
+      p50: lagP99 / 10,
+      p90: lagP99 / 2,
+      p99: lagP99,
+      p999: lagP99 * 2,
+      p9999: lagP99 * 2,
+      max: lagP99 * 2,
+    },
+    eventLoopDelay: { p50: 0, p99: loopP99, max: loopMax },
+    gc: { count: 3, totalMs: 3, maxMs: 1.5 },
+  };
+}
+
+function latency(p99: number) {
+  return { ...exampleRun().summary.latency, count: 1000, p50: p99 / 4, p99, p999: p99 * 2 };
+}
+
+describe('how much of the latency is the driver’s own', () => {
+  it('is material when most of p99 may be the driver’s (a busy client), and says how much', () => {
+    const v = driverOwnDelay(self(5, 2), latency(7));
+    assert.equal(v.material, true);
+    assert.equal(v.p99, 5);
+    assert.ok(Math.abs((v.shareOfP99 ?? 0) - 5 / 7) < 1e-9);
+    assert.match(v.message, /p99 7\.0 ms, of which up to 5\.0 ms may be the driver’s own delay/);
+    assert.match(v.message, /schedule lag p99 5\.0 ms/);
+  });
+
+  it('is not material when the driver’s delay is small against what it measured', () => {
+    const v = driverOwnDelay(self(0.2, 1.1), latency(20));
+    assert.equal(v.material, false);
+    assert.match(v.message, /at most 0\.2 ms/);
+  });
+
+  it('does not count the event-loop monitor’s own millisecond as a stall, and is never material below 0.5 ms', () => {
+    // A closed loop (no lag): the loop's p99 of 1.2 ms is 0.2 ms beyond its timer's resolution.
+    const closed: SelfNoise = { ...self(0, 1.2), lag: null };
+    assert.ok(Math.abs((ownDelayAt(closed, 'p99') ?? 0) - 0.2) < 1e-9);
+    assert.equal(driverOwnDelay(self(0.4, 0), latency(0.5)).material, false);
+  });
+
+  it('makes no claim for a result that does not record it, or with no request completed', () => {
+    assert.equal(driverOwnDelay(undefined, latency(1)).material, null);
+    assert.equal(driverOwnDelay(self(1, 1), { ...latency(1), count: 0 }).material, null);
+  });
+});
+
+describe('compare and the driver’s own delay', () => {
+  const spec = METRICS.find((m) => m.name === 'latency.p99') as MetricSpec;
+  const run = (p99: number, own: SelfNoise): RunResult => {
+    const r = exampleRun();
+    r.summary = { ...r.summary, latency: latency(p99), self: own };
+    // Steady intervals, so the bootstrap sees a clear change.
+    r.timeline = Array.from({ length: 12 }, (_, i) => ({
+      t: i * 1000,
+      phase: 'load' as const,
+      load: { ...exampleInterval(), latency: latency(p99), requests: 100 },
+      tcp: null,
+    }));
+    return r;
+  };
+  it('calls a latency change smaller than the driver’s own delay inconclusive, never worse', () => {
+    const j = judge(spec, 0.15, [run(1.0, self(1.5, 0))], [run(1.4, self(1.5, 0))], 1);
+    assert.equal(j?.comparison.verdict, 'inconclusive');
+    assert.equal(j?.comparison.ownDelay, 1.5);
+  });
+  it('still calls a change well beyond the driver’s own delay worse', () => {
+    const j = judge(spec, 0.15, [run(1.0, self(0.1, 0))], [run(3.0, self(0.1, 0))], 1);
+    assert.equal(j?.comparison.verdict, 'worse');
+  });
+});
