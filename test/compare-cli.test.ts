@@ -118,7 +118,10 @@ describe('keepalive-lab compare', () => {
     writeFileSync(old, JSON.stringify({ ...r, schema: 'keepalive-lab/run@1' }));
     const version = runCli(['compare', old, base]);
     assert.equal(version.code, 2);
-    assert.match(version.stderr, /keepalive-lab\/run@1; this version reads keepalive-lab\/run@2/);
+    assert.match(
+      version.stderr,
+      /keepalive-lab\/run@1; this version reads keepalive-lab\/run@3, keepalive-lab\/runs@3, keepalive-lab\/run@2 and keepalive-lab\/runs@2/,
+    );
 
     const notJson = join(dir, 'not.json');
     writeFileSync(notJson, 'hello');

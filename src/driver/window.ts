@@ -135,11 +135,14 @@ export class Window {
     for (const r of CLIENT_CLOSE_REASONS) {
       w.closeReasons[r] = t.connections.clientCloseReasons?.[r] ?? 0;
     }
-    w.gcCount = t.self.gc.count;
-    w.gcMs = t.self.gc.totalMs;
-    w.gcMaxMs = t.self.gc.maxMs;
-    w.eventLoopP99 = t.self.eventLoopDelay.p99;
-    w.eventLoopMax = t.self.eventLoopDelay.max;
+    // A result written before the driver measured itself says nothing of it: zeros add nothing.
+    if (t.self) {
+      w.gcCount = t.self.gc.count;
+      w.gcMs = t.self.gc.totalMs;
+      w.gcMaxMs = t.self.gc.maxMs;
+      w.eventLoopP99 = t.self.eventLoopDelay.p99;
+      w.eventLoopMax = t.self.eventLoopDelay.max;
+    }
     return w;
   }
 }

@@ -87,10 +87,15 @@ const single = (qs: (Quantiles | null)[]): Quantiles | null => {
   return present.length === 1 ? (present[0] as Quantiles) : null;
 };
 
-/** Each shard's own delay in interval k: its largest, since percentiles of several do not add. */
-function worstSelf(parts: DriverInterval[]): SelfNoiseInterval {
-  const lags = parts.map((p) => p.self.lag);
-  const worst = (f: (p: DriverInterval) => number) => Math.max(0, ...parts.map(f));
+/**
+ * Each shard's own delay in interval k: its largest, since percentiles of several do not add;
+ * null when no shard measured it (results written before the driver did).
+ */
+function worstSelf(parts: DriverInterval[]): SelfNoiseInterval | null {
+  const selves = parts.flatMap((p) => (p.self ? [p.self] : []));
+  if (selves.length === 0) return null;
+  const lags = selves.map((s) => s.lag);
+  const worst = (f: (s: SelfNoiseInterval) => number) => Math.max(0, ...selves.map(f));
   return {
     lag: lags.some((l) => l !== null)
       ? {
@@ -100,13 +105,13 @@ function worstSelf(parts: DriverInterval[]): SelfNoiseInterval {
         }
       : null,
     eventLoopDelay: {
-      p99: worst((p) => p.self.eventLoopDelay.p99),
-      max: worst((p) => p.self.eventLoopDelay.max),
+      p99: worst((s) => s.eventLoopDelay.p99),
+      max: worst((s) => s.eventLoopDelay.max),
     },
     gc: {
-      count: parts.reduce((n, p) => n + p.self.gc.count, 0),
-      ms: parts.reduce((n, p) => n + p.self.gc.ms, 0),
-      maxMs: worst((p) => p.self.gc.maxMs),
+      count: selves.reduce((n, s) => n + s.gc.count, 0),
+      ms: selves.reduce((n, s) => n + s.gc.ms, 0),
+      maxMs: worst((s) => s.gc.maxMs),
     },
   };
 }
@@ -150,6 +155,13 @@ const addRecords = (rs: Record<string, number>[]) => {
   return out;
 };
 
+/** The event loop's delay of several shards: the worst shard's (percentiles do not add). */
+function worstLoop(rs: readonly DriverResult[]): { p50: number; p99: number; max: number } {
+  const loops = rs.flatMap((r) => (r.self ? [r.self.eventLoopDelay] : []));
+  const worst = (f: (l: (typeof loops)[number]) => number) => Math.max(0, ...loops.map(f));
+  return { p50: worst((l) => l.p50), p99: worst((l) => l.p99), max: worst((l) => l.max) };
+}
+
 /** The shards of one load as one result, of the same shape. */
 export function mergeDriverResults(
   inputs: readonly { file: string; r: DriverResult }[],
@@ -173,11 +185,7 @@ export function mergeDriverResults(
     connectionClose: rs.reduce((n, r) => n + (r.responses?.connectionClose ?? 0), 0),
     messages: addRecords(rs.map((r) => r.errors.messages)),
     firstMs,
-    eventLoopDelay: {
-      p50: Math.max(...rs.map((r) => r.self.eventLoopDelay.p50)),
-      p99: Math.max(...rs.map((r) => r.self.eventLoopDelay.p99)),
-      max: Math.max(...rs.map((r) => r.self.eventLoopDelay.max)),
-    },
+    eventLoopDelay: worstLoop(rs),
   });
   const length = Math.max(...rs.map((r) => r.timeline.length));
   const timeline = Array.from({ length }, (_, k) =>

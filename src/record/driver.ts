@@ -69,8 +69,11 @@ export interface DriverInterval {
    * engine cannot tell reused connections apart. */
   errorsOnReused: number | null;
   behindSchedule: number;
-  /** What the driver itself added to the latencies of this interval (see SelfNoiseInterval). */
-  self: SelfNoiseInterval;
+  /**
+   * What the driver itself added to the latencies of this interval (see SelfNoiseInterval);
+   * null in a result written before the driver measured itself (drive@1, run@2).
+   */
+  self: SelfNoiseInterval | null;
 }
 
 /**
@@ -147,8 +150,8 @@ export interface DriverTotals {
     /** When each class first occurred, ms since measurement began (e.g. ports running out). */
     firstMs: Partial<Record<ErrorClass, number>>;
   };
-  /** The driver's own delay: schedule lag, event-loop stalls, GC pauses. */
-  self: SelfNoise;
+  /** The driver's own delay: schedule lag, event-loop stalls, GC pauses; null in older results. */
+  self: SelfNoise | null;
   histograms: Record<string, string>;
   notMeasured: string[];
 }

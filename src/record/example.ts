@@ -1,7 +1,7 @@
 import type { Analysis, LegVerdict, PortBudget, SideForecast } from './analysis.js';
 import type { DriverInterval, DriverSummary, SelfNoiseInterval } from './driver.js';
 import type { HistogramSummary, LatencySummary } from './histogram.js';
-import type { RunResult } from './run.js';
+import { RUN_SCHEMA, type RunResult } from './run.js';
 import type { TargetStats } from './target.js';
 import type { Counters, Sysctls, TcpSideSummary, TcpSummary } from './tcp.js';
 
@@ -339,7 +339,7 @@ const legVerdict = (): LegVerdict => ({
 /** A whole run result, every section present. Fresh on every call: callers may change it. */
 export function exampleRun(): RunResult {
   return {
-    schema: 'keepalive-lab/run@2',
+    schema: RUN_SCHEMA,
     name: 'example',
     variant: null,
     repeat: null,

@@ -15,8 +15,8 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@2';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@2';
+export const RUN_SCHEMA = 'keepalive-lab/run@3';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@3';
 
 export interface Environment {
   kernel: string;

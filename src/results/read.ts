@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { LabError } from '../errors.js';
+import { UPGRADES, upgrade } from './upgrade.js';
 
 // Reading a saved result: a file this version can read, or one message that names the file, what
 // is wrong with it and what to give instead (a result of another schema version is named so).
+// An older version this one knows is brought to the current shape first (upgrade.ts).
 
 const bad = (file: string, why: string, fix: string) =>
   new LabError('KAL_RESULT_UNREADABLE', `${file}: ${why}`, {
@@ -34,9 +36,12 @@ export async function readResultFile<T>(
   } catch {
     throw bad(file, 'is not JSON', `give ${wanted}`);
   }
+  data = upgrade(data);
   const schema = (data as { schema?: unknown } | null)?.schema;
   if (typeof schema === 'string' && accept.includes(schema)) return data as T;
-  const readable = `${accept.slice(0, -1).join(', ')}${accept.length > 1 ? ' and ' : ''}${accept.at(-1)}`;
+  const older = Object.keys(UPGRADES);
+  const all = [...accept, ...older.filter((o) => accept.some((a) => sameKind(a, o)))];
+  const readable = `${all.slice(0, -1).join(', ')}${all.length > 1 ? ' and ' : ''}${all.at(-1)}`;
   throw bad(
     file,
     typeof schema === 'string'
@@ -47,3 +52,6 @@ export async function readResultFile<T>(
       : `give ${wanted}`,
   );
 }
+
+/** keepalive-lab/run@2 and keepalive-lab/run@3 are results of one kind. */
+const sameKind = (a: string, b: string) => a.split('@')[0] === b.split('@')[0];
