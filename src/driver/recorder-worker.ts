@@ -5,6 +5,7 @@ import type { Capabilities, DriverInterval, DriverTotals } from '../record/drive
 import { type ClockMs, replayer } from './observations.js';
 import { Recorder } from './recorder.js';
 import { type RingBuffers, RingReader } from './ring.js';
+import { threadId } from './threads.js';
 
 // The recorder thread: drains the main thread's ring into the Recorder, and does every
 // interval's folding, summaries and encoding here, on a thread of its own with a heap of its
@@ -19,6 +20,8 @@ export interface RecorderWorkerData {
 }
 
 export type RecorderWorkerMessage =
+  /** First: the thread's id, so the main thread can keep its priority (threads.ts). */
+  | { type: 'tid'; tid: number | null }
   | { type: 'interval'; interval: DriverInterval; closes: AppCloseColumns | null }
   | { type: 'summary'; totals: DriverTotals };
 
@@ -30,6 +33,7 @@ const port = parentPort as NonNullable<typeof parentPort>;
 const clock = { now: 0 as ClockMs };
 const recorder = new Recorder(data.capabilities, data.keepCloses, () => clock.now);
 const post = (msg: RecorderWorkerMessage) => port.postMessage(msg);
+post({ type: 'tid', tid: threadId() });
 let running = true;
 const reader = new RingReader(data.ring);
 const drain = replayer(reader, data.strings, recorder, clock, {

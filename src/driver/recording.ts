@@ -26,6 +26,8 @@ export class Recording {
   private readonly ring: RingWriter;
   private readonly totals: Promise<DriverTotals>;
   private failed: Error | null = null;
+  /** The recorder thread's id (Linux), once it has said it. */
+  tid: number | null = null;
 
   private constructor(
     private readonly worker: Worker,
@@ -37,7 +39,8 @@ export class Recording {
     this.probe = probe;
     this.totals = new Promise((resolve, reject) => {
       worker.on('message', (msg: RecorderWorkerMessage) => {
-        if (msg.type === 'interval') {
+        if (msg.type === 'tid') this.tid = msg.tid;
+        else if (msg.type === 'interval') {
           this.intervals.push(msg.interval);
           onInterval(msg.interval, msg.closes);
         } else resolve(msg.totals);
@@ -64,10 +67,15 @@ export class Recording {
       workerData: data,
       transferList: [port2],
     });
-    await once(worker, 'online');
     const ring = new RingWriter(buffers);
     port1.unref();
-    return new Recording(worker, ring, new RingProbe(ring, port1), onInterval);
+    const recording = new Recording(worker, ring, new RingProbe(ring, port1), onInterval);
+    // Its first message is its thread id: it runs.
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    return recording;
   }
 
   /** The warm-up is over: measuring starts now. */
