@@ -42,6 +42,10 @@ export function metricsOutput(choice: MetricsChoice, log: NodeJS.WritableStream)
     runEnd(run, result) {
       metrics?.runEnd(labels(run), result);
     },
+    async abort() {
+      await server?.close();
+      server = null;
+    },
     async stop(file) {
       if (!server) return;
       if (choice.graceMs > 0 && !interrupted(file)) {

@@ -23,4 +23,10 @@ export interface Output {
   runEnd?(run: RunInfo, result: RunResult): void;
   /** After the last run; `file` is null when nothing was measured. */
   stop?(file: RunFile | null): Promise<void> | void;
+  /**
+   * The run failed before any result (bad input found late, a child that would not start):
+   * release what the output holds (a server, a live line) at once, write nothing. An output that
+   * holds nothing need not have it.
+   */
+  abort?(): Promise<void> | void;
 }

@@ -22,5 +22,6 @@ export function terminalProgress(stream: NodeJS.WriteStream, live: boolean): Out
     },
     runEnd: done,
     stop: done,
+    abort: done,
   };
 }
