@@ -1,4 +1,5 @@
 import type { ErrorMessage } from './record/ipc.js';
+import { plain } from './text.js';
 
 // One catalogue of every failure the tool reports, so messages, codes and exit codes stay stable
 // for scripts and CI. Codes never change meaning once released; add new ones instead.
@@ -8,7 +9,10 @@ export const EXIT = {
   runtime: 1,
   badInput: 2,
   thresholds: 3,
+  /** Ctrl-C (SIGINT); SIGTERM and SIGHUP end as a shell says a signal did, 128 + its number. */
   interrupted: 130,
+  terminated: 143,
+  hangUp: 129,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -18,6 +22,7 @@ const CATALOGUE = {
   KAL_CONFIG_UNREADABLE: { exit: EXIT.badInput, title: 'cannot read configuration' },
   KAL_RESULT_UNREADABLE: { exit: EXIT.badInput, title: 'cannot read a result' },
   KAL_RESULTS_INCOMPARABLE: { exit: EXIT.badInput, title: 'cannot compare these results' },
+  KAL_RESULTS_UNMERGEABLE: { exit: EXIT.badInput, title: 'cannot merge these results' },
   KAL_FLAG_INVALID: { exit: EXIT.badInput, title: 'invalid command line' },
   KAL_PORT_IN_USE: { exit: EXIT.badInput, title: 'port already in use' },
   KAL_ADDRESS_UNAVAILABLE: { exit: EXIT.badInput, title: 'cannot bind address' },
@@ -87,10 +92,11 @@ export class LabError extends Error {
   }
 
   /** The text a person sees: no stack, one line per problem, each naming its field. */
+  /** For the terminal: what the user gave in it (a path, a name) cannot drive the terminal. */
   render(): string {
-    const head = `keepalive-lab: ${CATALOGUE[this.code].title}: ${this.message} [${this.code}]`;
+    const head = `keepalive-lab: ${CATALOGUE[this.code].title}: ${plain(this.message)} [${this.code}]`;
     if (this.problems.length === 0) return head;
-    const lines = this.problems.map((p) => `  - ${p.path}: ${p.message}`);
+    const lines = this.problems.map((p) => `  - ${plain(p.path)}: ${plain(p.message)}`);
     return [head, ...lines].join('\n');
   }
 }

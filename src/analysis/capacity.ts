@@ -31,7 +31,11 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
   // moment: after it the client cannot open (so cannot close) connections any more.
   const onsetIndex = loadEntries.findIndex((i) => (i.load?.errorsByClass.EADDRNOTAVAIL ?? 0) > 0);
   const onset = onsetIndex >= 0 ? loadEntries[onsetIndex] : undefined;
-  const before = onsetIndex >= 0 ? loadEntries.slice(0, onsetIndex) : loadEntries;
+  // The last load interval also holds the client pool's closing at the end (its sample is taken
+  // after the pool closed): 2,000 connections closed at once read as a close rate that never was.
+  // With three intervals or more, rates come from the ones before it.
+  const steadyEntries = loadEntries.length >= 3 ? loadEntries.slice(0, -1) : loadEntries;
+  const before = onsetIndex >= 0 ? loadEntries.slice(0, onsetIndex) : steadyEntries;
   const last = before.at(-1);
   const atLoadEnd = last?.tcp ?? null;
   const window = last

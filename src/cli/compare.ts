@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { EXIT, LabError } from '../errors.js';
 import { fileAt } from '../output/file.js';
+import { withResults } from '../results/read.js';
 import { DRY_RUN, printResolved } from './flags.js';
 
 // `keepalive-lab compare BASELINE CURRENT`: whether a change is real or noise. Exit 3 when
@@ -27,57 +28,61 @@ export function compareCommand(): Command {
       '1',
     )
     .option(...DRY_RUN)
-    .action(async (baselineFile: string, currentFile: string, opts: CompareFlags) => {
-      const { loadResult } = await import('../compare/load.js');
-      const { compareResults } = await import('../compare/compare.js');
-      const { METRICS } = await import('../compare/metrics.js');
-      const tolerances = parseTolerances(
-        opts.tolerance,
-        METRICS.flatMap((m) => (m.kind === 'category' ? [] : [m.name])),
-        METRICS.flatMap((m) => (m.kind === 'category' ? [m.name] : [])),
-      );
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) {
-        throw new LabError('KAL_FLAG_INVALID', `--seed ${opts.seed} is not a whole number`, {
-          problems: [{ path: '--seed', message: 'give a whole number, e.g. 1' }],
-        });
-      }
-      const json = opts.json ? await fileAt(opts.json, '--json') : null;
-      const markdown = opts.markdown ? await fileAt(opts.markdown, '--markdown') : null;
-      const [baseline, current] = await Promise.all([
-        loadResult(baselineFile),
-        loadResult(currentFile),
-      ]);
-      if (opts.dryRun) {
-        // Everything checked that a comparison checks (compareResults refuses what cannot pair).
-        compareResults(baseline, current, { tolerances, seed });
-        const side = (l: typeof baseline) => ({
-          file: l.file,
-          scenario: l.scenario,
-          runs: l.runs,
-          variants: l.hasVariants ? [...l.groups.keys()] : null,
-        });
-        return printResolved({
-          baseline: side(baseline),
-          current: side(current),
-          tolerances: Object.fromEntries(
-            METRICS.flatMap((m) =>
-              m.kind === 'category' ? [] : [[m.name, tolerances[m.name] ?? m.tolerance]],
-            ),
-          ),
-          seed,
-        });
-      }
-      const result = compareResults(baseline, current, { tolerances, seed });
-      const { compareText } = await import('../report/compare-text.js');
-      process.stdout.write(`${compareText(result)}\n`);
-      await json?.write(`${JSON.stringify(result, null, 2)}\n`);
-      if (markdown) {
-        const { compareMarkdown } = await import('../report/compare-markdown.js');
-        await markdown.write(compareMarkdown(result));
-      }
-      if (result.verdict === 'worse') process.exitCode = EXIT.thresholds;
+    .action((baselineFile: string, currentFile: string, opts: CompareFlags) =>
+      withResults([baselineFile, currentFile], () => compare(baselineFile, currentFile, opts)),
+    );
+}
+
+async function compare(baselineFile: string, currentFile: string, opts: CompareFlags) {
+  const { loadResult } = await import('../compare/load.js');
+  const { compareResults } = await import('../compare/compare.js');
+  const { METRICS } = await import('../compare/metrics.js');
+  const tolerances = parseTolerances(
+    opts.tolerance,
+    METRICS.flatMap((m) => (m.kind === 'category' ? [] : [m.name])),
+    METRICS.flatMap((m) => (m.kind === 'category' ? [m.name] : [])),
+  );
+  const seed = Number(opts.seed);
+  if (!Number.isInteger(seed)) {
+    throw new LabError('KAL_FLAG_INVALID', `--seed ${opts.seed} is not a whole number`, {
+      problems: [{ path: '--seed', message: 'give a whole number, e.g. 1' }],
     });
+  }
+  const json = opts.json ? await fileAt(opts.json, '--json') : null;
+  const markdown = opts.markdown ? await fileAt(opts.markdown, '--markdown') : null;
+  const [baseline, current] = await Promise.all([
+    loadResult(baselineFile),
+    loadResult(currentFile),
+  ]);
+  if (opts.dryRun) {
+    // Everything checked that a comparison checks (compareResults refuses what cannot pair).
+    compareResults(baseline, current, { tolerances, seed });
+    const side = (l: typeof baseline) => ({
+      file: l.file,
+      scenario: l.scenario,
+      runs: l.runs,
+      variants: l.hasVariants ? [...l.groups.keys()] : null,
+    });
+    return printResolved({
+      baseline: side(baseline),
+      current: side(current),
+      tolerances: Object.fromEntries(
+        METRICS.flatMap((m) =>
+          m.kind === 'category' ? [] : [[m.name, tolerances[m.name] ?? m.tolerance]],
+        ),
+      ),
+      seed,
+    });
+  }
+  const result = compareResults(baseline, current, { tolerances, seed });
+  const { compareText } = await import('../report/compare-text.js');
+  process.stdout.write(`${compareText(result)}\n`);
+  await json?.write(`${JSON.stringify(result, null, 2)}\n`);
+  if (markdown) {
+    const { compareMarkdown } = await import('../report/compare-markdown.js');
+    await markdown.write(compareMarkdown(result));
+  }
+  if (result.verdict === 'worse') process.exitCode = EXIT.thresholds;
 }
 
 interface CompareFlags {

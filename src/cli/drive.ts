@@ -97,6 +97,18 @@ export function driveCommand(): Command {
       }),
     );
     attempt(() => parseTargetUrl(url, '<url>'));
+    if (client?.engine === 'net' && url.trim().toLowerCase().startsWith('https:')) {
+      problems.push(
+        new LabError('KAL_CONFIG_INVALID', 'https with the net engine', {
+          problems: [
+            {
+              path: '--engine',
+              message: 'the net engine speaks plain HTTP/1.1 only: use --engine undici or http',
+            },
+          ],
+        }),
+      );
+    }
     const shard = attempt(() => shardOf(opts));
     const startAt = opts.startAt === undefined ? null : attempt(() => startAtOf(opts.startAt));
     const split = shard && client && load ? attempt(() => splitLoad(client, load, shard)) : null;

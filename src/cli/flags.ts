@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import type { z } from 'zod';
+import { redacted } from '../config/url.js';
 
 // Flags are derived from the config schemas so the scenario file and the command line can never
 // drift apart: every key becomes `--kebab-case <value>`, and values are read like YAML scalars so
@@ -11,8 +12,9 @@ export const DRY_RUN = [
   'check the input, print it resolved as JSON, and run nothing',
 ] as const;
 
+/** What --dry-run prints: the input resolved, with every credential replaced (config/url.ts). */
 export function printResolved(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(redacted(value), null, 2)}\n`);
 }
 
 export function kebab(key: string): string {

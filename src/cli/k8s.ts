@@ -22,12 +22,27 @@ export function k8sCommand(): Command {
     .action(async (file: string, opts: Record<string, string | undefined>) => {
       const { loadScenario } = await import('../config/scenario-resolve.js');
       const { loadConfigFile } = await import('../config/load.js');
-      const { manifests, collectSteps, k8sName } = await import('../k8s/manifests.js');
+      const { manifests, collectSteps, k8sName, namespaceProblem, imageProblem } = await import(
+        '../k8s/manifests.js'
+      );
       const { stringify } = await import('yaml');
       const shards = Number(opts.shards);
       if (!Number.isInteger(shards) || shards < 1 || shards > 10_000) {
         throw new LabError('KAL_FLAG_INVALID', `--shards: ${opts.shards} is not 1 to 10000`, {
           problems: [{ path: '--shards', message: 'give the number of pods, e.g. --shards 4' }],
+        });
+      }
+      const problems = [
+        ...(opts.namespace !== undefined
+          ? [namespaceProblem(opts.namespace)].map((m) => m && { path: '--namespace', message: m })
+          : []),
+        ...(opts.image !== undefined
+          ? [imageProblem(opts.image)].map((m) => m && { path: '--image', message: m })
+          : []),
+      ].filter((p): p is { path: string; message: string } => Boolean(p));
+      if (problems.length > 0) {
+        throw new LabError('KAL_FLAG_INVALID', `${problems.length} problem(s) in the options`, {
+          problems,
         });
       }
       const resolved = await loadScenario(file);
@@ -43,6 +58,31 @@ export function k8sCommand(): Command {
         });
       }
       const run = resolved.runs[0] as (typeof resolved.runs)[number];
+      // The pods run the load alone: a proxy (or namespaces) would not be there.
+      const unsupported = [
+        ...(run.proxy
+          ? [
+              {
+                path: 'proxy',
+                message:
+                  'a Job runs no proxy: put yours in the cluster and give its URL as target.url',
+              },
+            ]
+          : []),
+        ...(run.isolation !== 'loopback'
+          ? [
+              {
+                path: 'isolation',
+                message: 'each pod is a host of its own: use isolation: loopback',
+              },
+            ]
+          : []),
+      ];
+      if (unsupported.length > 0) {
+        throw new LabError('KAL_CONFIG_INVALID', `${file} cannot run as a Kubernetes Job`, {
+          problems: unsupported,
+        });
+      }
       const { splitLoad } = await import('../shard/split.js');
       // Refused here, not in the pods: a load that cannot be split N ways.
       for (let index = 0; index < shards; index++) {

@@ -4,7 +4,7 @@ import { fileAt } from '../output/file.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../record/driver.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunResult } from '../record/run.js';
 import { TCP_SCHEMA, type TcpResult } from '../record/tcp.js';
-import { readResultFile } from '../results/read.js';
+import { readResultFile, withResults } from '../results/read.js';
 import { DRY_RUN, printResolved } from './flags.js';
 
 // `keepalive-lab merge SHARD.json... --json OUT`: the shards of one load as one result of the same
@@ -31,74 +31,78 @@ export function mergeCommand(): Command {
     )
     .requiredOption('--json <file>', 'write the merged result here ("-" for stdout)')
     .option(...DRY_RUN)
-    .action(async (files: string[], opts: { json: string; dryRun?: boolean }) => {
-      if (opts.dryRun) return printResolved({ files, json: opts.json });
-      const out = opts.json === '-' ? null : await fileAt(opts.json, '--json');
-      const inputs = await Promise.all(
-        files.map(async (file) => ({
-          file,
-          r: await readResultFile<AnyResult>(
-            file,
-            [DRIVER_SCHEMA, RUN_SCHEMA, TCP_SCHEMA, RUNS_SCHEMA],
-            'a shard result written by `keepalive-lab drive|run --shard I/N --json`',
-          ),
-        })),
+    .action((files: string[], opts: { json: string; dryRun?: boolean }) =>
+      withResults(files, () => mergeFiles(files, opts)),
+    );
+}
+
+async function mergeFiles(files: string[], opts: { json: string; dryRun?: boolean }) {
+  if (opts.dryRun) return printResolved({ files, json: opts.json });
+  const out = opts.json === '-' ? null : await fileAt(opts.json, '--json');
+  const inputs = await Promise.all(
+    files.map(async (file) => ({
+      file,
+      r: await readResultFile<AnyResult>(
+        file,
+        [DRIVER_SCHEMA, RUN_SCHEMA, TCP_SCHEMA, RUNS_SCHEMA],
+        'a shard result written by `keepalive-lab drive|run --shard I/N --json`',
+      ),
+    })),
+  );
+  const of = <S extends AnyResult['schema']>(schema: S) =>
+    inputs.filter((x) => x.r.schema === schema) as {
+      file: string;
+      r: Extract<AnyResult, { schema: S }>;
+    }[];
+  const [several] = of(RUNS_SCHEMA);
+  if (several) {
+    throw refuse(
+      several.file,
+      'holds several runs (variants or repeats)',
+      'merge the results of one `run SCENARIO --shard I/N` per host, each of one run',
+    );
+  }
+  const drives = of(DRIVER_SCHEMA);
+  const runs = of(RUN_SCHEMA);
+  const samples = of(TCP_SCHEMA);
+  if (drives.length > 0 && (runs.length > 0 || samples.length > 0)) {
+    const other = runs[0] ?? samples[0];
+    throw refuse(
+      other?.file ?? '',
+      `is a ${other?.r.schema} result, merged with drive results`,
+      'merge drive shards with drive shards, or run shards (with the server host’s sample)',
+    );
+  }
+  const [, secondSample] = samples;
+  if (secondSample) {
+    throw refuse(
+      secondSample.file,
+      'is a second server view',
+      'give the sample of the one server host the shards drove',
+    );
+  }
+  let text: string;
+  if (drives.length > 0) {
+    const { mergeDriverResults } = await import('../merge/drive.js');
+    const { driveText } = await import('../report/drive-text.js');
+    const merged = mergeDriverResults(drives);
+    text = driveText(merged);
+    await write(out, merged);
+  } else {
+    if (runs.length === 0) {
+      throw refuse(
+        samples[0]?.file ?? '',
+        'is a server view, and no run shards were given',
+        'give the results of `run SCENARIO --shard I/N` from each client host too',
       );
-      const of = <S extends AnyResult['schema']>(schema: S) =>
-        inputs.filter((x) => x.r.schema === schema) as {
-          file: string;
-          r: Extract<AnyResult, { schema: S }>;
-        }[];
-      const [several] = of(RUNS_SCHEMA);
-      if (several) {
-        throw refuse(
-          several.file,
-          'holds several runs (variants or repeats)',
-          'merge the results of one `run SCENARIO --shard I/N` per host, each of one run',
-        );
-      }
-      const drives = of(DRIVER_SCHEMA);
-      const runs = of(RUN_SCHEMA);
-      const samples = of(TCP_SCHEMA);
-      if (drives.length > 0 && (runs.length > 0 || samples.length > 0)) {
-        const other = runs[0] ?? samples[0];
-        throw refuse(
-          other?.file ?? '',
-          `is a ${other?.r.schema} result, merged with drive results`,
-          'merge drive shards with drive shards, or run shards (with the server host’s sample)',
-        );
-      }
-      const [, secondSample] = samples;
-      if (secondSample) {
-        throw refuse(
-          secondSample.file,
-          'is a second server view',
-          'give the sample of the one server host the shards drove',
-        );
-      }
-      let text: string;
-      if (drives.length > 0) {
-        const { mergeDriverResults } = await import('../merge/drive.js');
-        const { driveText } = await import('../report/drive-text.js');
-        const merged = mergeDriverResults(drives);
-        text = driveText(merged);
-        await write(out, merged);
-      } else {
-        if (runs.length === 0) {
-          throw refuse(
-            samples[0]?.file ?? '',
-            'is a server view, and no run shards were given',
-            'give the results of `run SCENARIO --shard I/N` from each client host too',
-          );
-        }
-        const { mergeRunResults } = await import('../merge/run.js');
-        const { runText } = await import('../report/run-text.js');
-        const merged = mergeRunResults(runs, samples[0] ?? null);
-        text = runText(merged);
-        await write(out, merged);
-      }
-      if (out) process.stdout.write(`${text}\n`);
-    });
+    }
+    const { mergeRunResults } = await import('../merge/run.js');
+    const { runText } = await import('../report/run-text.js');
+    const merged = mergeRunResults(runs, samples[0] ?? null);
+    text = runText(merged);
+    await write(out, merged);
+  }
+  if (out) process.stdout.write(`${text}\n`);
 }
 
 async function write(out: Awaited<ReturnType<typeof fileAt>> | null, merged: unknown) {

@@ -89,6 +89,8 @@ export function runCommand(): Command {
       const onSignal = (signal: NodeJS.Signals) => controller.abort(signal);
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
+      // A closed terminal: the run ends as for Ctrl-C, with what it measured written.
+      process.once('SIGHUP', onSignal);
       try {
         const result = await runScenario(resolved, outputs, {
           signal: controller.signal,
@@ -101,6 +103,7 @@ export function runCommand(): Command {
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        process.off('SIGHUP', onSignal);
       }
     });
 }

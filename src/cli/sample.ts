@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { resolve } from '../config/resolve.js';
 import { sampleCommandSchema } from '../config/sampler.js';
-import { EXIT } from '../errors.js';
+import { EXIT, LabError } from '../errors.js';
 import { fileAt } from '../output/file.js';
 import { tcpTable } from '../report/tcp-text.js';
 import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
@@ -18,6 +18,12 @@ export function sampleCommand(): Command {
     .option(...DRY_RUN);
   for (const opt of optionsFor(sampleCommandSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (opts: Record<string, unknown>) => {
+    if (opts.metricsHost !== undefined && opts.metricsPort === undefined) {
+      // Said, not ignored: without a port there is no /metrics to listen on that address.
+      throw new LabError('KAL_FLAG_INVALID', '--metrics-host without --metrics-port', {
+        problems: [{ path: '--metrics-host', message: 'give --metrics-port too, or leave it out' }],
+      });
+    }
     const o = resolve(sampleCommandSchema, flagValues(opts, sampleCommandSchema.shape), {
       source: 'sampler options',
       label: labelFor('sample', sampleCommandSchema.shape),

@@ -49,7 +49,10 @@ export function serveCommand(): Command {
       });
     });
     const line = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n`);
-    const send = (msg: TargetMessage) => process.send?.(msg);
+    // A parent gone meanwhile: the send fails (EPIPE); the loss of the parent stops us anyway.
+    const send = (msg: TargetMessage) => {
+      if (process.connected) process.send?.(msg, undefined, undefined, () => {});
+    };
     const ready = {
       pid: process.pid,
       host: target.host,

@@ -45,6 +45,36 @@ export function compareResults(
   }
   const seed = opts.seed ?? 1;
   const notes: string[] = [];
+  // A run that stopped early (a dead target, Ctrl-C) or measured nothing says nothing of the
+  // settings: left out, and said; a side with nothing else left cannot be compared.
+  const kept = (side: LoadedResult) => {
+    const out = new Map<string, RunResult[]>();
+    for (const [name, runs] of side.groups) {
+      const good = runs.filter((r) => usable(r) === null);
+      for (const r of runs) {
+        const why = usable(r);
+        if (why) notes.push(`${side.file}: ${labelOf(r)} left out: ${why}`);
+      }
+      if (good.length === 0) {
+        throw new LabError(
+          'KAL_RESULTS_INCOMPARABLE',
+          `${side.file}: nothing to compare for ${name}`,
+          {
+            problems: [
+              {
+                path: side.file,
+                message: `its runs of ${name} all stopped early or measured no request (${runs.map(usable).join('; ')}): make them again`,
+              },
+            ],
+          },
+        );
+      }
+      out.set(name, good);
+    }
+    return out;
+  };
+  const baseGroups = kept(baseline);
+  const curGroups = kept(current);
   const each = (b: RunResult[], c: RunResult[]): MetricComparison[] =>
     METRICS.flatMap((spec) => {
       const judged =
@@ -53,9 +83,7 @@ export function compareResults(
           : judge(spec, opts.tolerances?.[spec.name] ?? spec.tolerance, b, c, seed);
       return judged ? [judged.comparison] : [];
     });
-  const minRuns = Math.min(
-    ...[...baseline.groups.values(), ...current.groups.values()].map((g) => g.length),
-  );
+  const minRuns = Math.min(...[...baseGroups.values(), ...curGroups.values()].map((g) => g.length));
   notes.push(
     minRuns >= MIN_REPEATS
       ? `${minRuns} runs or more a side: throughput and latency judged across repeats (rank test, Hodges-Lehmann interval)`
@@ -71,17 +99,27 @@ export function compareResults(
   };
   if (!baseline.hasVariants && !current.hasVariants) {
     const metrics = each(
-      names.flatMap((n) => baseline.groups.get(n) ?? []),
-      [...current.groups.values()].flat(),
+      names.flatMap((n) => baseGroups.get(n) ?? []),
+      [...curGroups.values()].flat(),
     );
     result.metrics = metrics;
     result.verdict = overall(metrics.map((m) => m.verdict));
   } else {
     result.variants = names.map((name) => {
-      const metrics = each(baseline.groups.get(name) ?? [], current.groups.get(name) ?? []);
+      const metrics = each(baseGroups.get(name) ?? [], curGroups.get(name) ?? []);
       return { name, verdict: overall(metrics.map((m) => m.verdict)), metrics };
     });
     result.verdict = overall(result.variants.map((v) => v.verdict));
   }
   return result;
 }
+
+/** Why a run cannot be judged, or null: it stopped early, or completed no request. */
+function usable(r: RunResult): string | null {
+  if (r.partial) return `it is partial (${r.stoppedBy?.reason ?? 'stopped early'})`;
+  if (r.summary.requests.completed === 0) return 'it completed no request';
+  return null;
+}
+
+const labelOf = (r: RunResult) =>
+  `${r.variant ?? r.name}${r.repeat === null ? '' : ` #${r.repeat}`}`;

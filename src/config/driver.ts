@@ -1,12 +1,12 @@
 import { Agent } from 'node:http';
 import { z } from 'zod';
-import { duration } from './units.js';
+import { duration, MAX_DURATION_MS } from './units.js';
 
 // The load driver's knobs: `client` (the HTTP client and its pool) and `load` (the load model).
 // One source for the scenario sections, the `drive` flags, the JSON Schema and the resolved types.
 // Client defaults are undici 7's own, so an untouched client behaves like a stock undici Pool.
 
-const MAX_TIMER = 2_147_483_647;
+const MAX_TIMER = MAX_DURATION_MS;
 
 // RFC 9110 token characters: what a header name may hold.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -59,6 +59,7 @@ function checkEngineKnobs(
     connections: number;
     pipelining: number;
     maxRequestsPerConnection: number;
+    reconnectRate: number;
     agent?: { keepAliveTimeoutBuffer?: number | undefined } | undefined;
   },
   ctx: z.RefinementCtx,
@@ -73,6 +74,12 @@ function checkEngineKnobs(
   }
   if (c.engine !== 'http' && c.agent !== undefined) {
     no('agent', 'http.Agent options go with engine: http');
+  }
+  if (c.engine !== 'autocannon' && c.reconnectRate > 0) {
+    no(
+      'reconnectRate',
+      'only autocannon reconnects after N requests: use maxRequestsPerConnection with this engine',
+    );
   }
   if (c.engine === 'net' && c.pipelining > 1) {
     no(

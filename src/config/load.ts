@@ -1,9 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { LabError } from '../errors.js';
+import { MAX_SCENARIO_BYTES, unreadableBecause } from '../file-limits.js';
 
 // Scenario files are YAML (JSON is YAML too). Parse errors name the file, line and column.
 
 export async function loadConfigFile(path: string): Promise<unknown> {
+  const why = await unreadableBecause(path, MAX_SCENARIO_BYTES);
+  if (why) {
+    throw new LabError('KAL_CONFIG_UNREADABLE', `${path} ${why}`, {
+      problems: [{ path, message: 'give a scenario file (YAML or JSON)' }],
+    });
+  }
   let text: string;
   try {
     text = await readFile(path, 'utf8');

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { sysctlsSchema } from './sysctls.js';
 import { duration } from './units.js';
@@ -25,6 +26,12 @@ const upstreamSchema = z.strictObject({
     .describe('proxy_http_version toward the target; "1.0" by default, as nginx'),
   connection: z
     .string()
+    // It lands in nginx.conf (inside quotes, where `$` still expands a variable) and then in a
+    // header on the wire: a list of HTTP tokens, nothing else.
+    .regex(/^([A-Za-z0-9-]+( *, *[A-Za-z0-9-]+)*)?$/, {
+      error:
+        'must be a Connection header value: words of letters, digits and "-", separated by commas (e.g. "close", "keep-alive", or "" for none)',
+    })
     .optional()
     .describe(
       'the Connection header sent to the target (proxy_set_header Connection); "close" by default, as nginx; "" to send none (what a pool needs)',
@@ -104,6 +111,13 @@ export const proxySchema = z
           message: `is a knob of ${p.kind === 'nginx' ? 'haproxy' : 'nginx'}, not of ${p.kind}`,
         });
       }
+    }
+    if (p.config !== undefined && !existsSync(p.config)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['config'],
+        message: `${p.config} is not there: give the path of your ${p.kind} configuration`,
+      });
     }
     if ((p.config === undefined) !== (p.port === undefined)) {
       ctx.addIssue({

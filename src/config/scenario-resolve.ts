@@ -162,6 +162,14 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     }
   });
   for (const r of runs) {
+    const where = r.variant ? `variant "${r.variant}": ` : '';
+    if (r.client.engine === 'net' && r.target.url?.toLowerCase().startsWith('https:')) {
+      problems.push({
+        path: `${where}client.engine`,
+        message:
+          'the net engine speaks plain HTTP/1.1 only: use engine undici or http for https://',
+      });
+    }
     if (r.isolation === 'netns' && r.target.url !== undefined) {
       problems.push({
         path: 'isolation',

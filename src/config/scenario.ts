@@ -73,8 +73,15 @@ const sections = {
     .describe('checks on the result, e.g. "summary.latency.p99 < 50ms"; a breach exits with 3'),
 };
 
+/** A name shown on terminals and in markdown: free text, but nothing a terminal would obey. */
+const nameSchema = z
+  .string()
+  .min(1)
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: what it refuses
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]*$/, { error: 'must not contain control characters' });
+
 export const variantSchema = z.strictObject({
-  name: z.string().min(1).describe('shown in the comparison'),
+  name: nameSchema.describe('shown in the comparison'),
   target: z.record(z.string(), z.unknown()).optional(),
   client: z.record(z.string(), z.unknown()).optional(),
   load: z.record(z.string(), z.unknown()).optional(),
@@ -85,7 +92,7 @@ export const variantSchema = z.strictObject({
 
 export const scenarioSchema = z.strictObject({
   $schema: z.string().optional(),
-  name: z.string().min(1).default('scenario').describe('names the result files'),
+  name: nameSchema.default('scenario').describe('names the result files'),
   description: z.string().optional(),
   ...sections,
   load: loadSchema.describe('the load model (required)'),
@@ -129,7 +136,24 @@ export const scenarioSchema = z.strictObject({
         .describe('Prometheus /metrics while the run lasts (also: run --metrics-port)'),
     })
     .prefault({}),
-  variants: z.array(variantSchema).default([]).describe('named overrides run one after another'),
+  variants: z
+    .array(variantSchema)
+    .default([])
+    .describe('named overrides run one after another')
+    // compare pairs variants by name: two of one name would be pooled as one.
+    .superRefine((vs, ctx) => {
+      const seen = new Set<string>();
+      vs.forEach((v, i) => {
+        if (seen.has(v.name)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'name'],
+            message: `"${v.name}" is the name of an earlier variant: give each variant a name of its own`,
+          });
+        }
+        seen.add(v.name);
+      });
+    }),
 });
 
 export type ScenarioInput = z.input<typeof scenarioSchema>;

@@ -14,6 +14,15 @@ const sysctlValues = {
   ip_local_port_range: z
     .string()
     .regex(/^\s*\d+\s+\d+\s*$/, { error: 'two port numbers, e.g. "40000 40999"' })
+    // The kernel refuses a reversed or out-of-range pair when the run sets it: refused here, so
+    // --dry-run says what the run would.
+    .refine(
+      (v) => {
+        const [lo = 0, hi = 0] = v.trim().split(/\s+/).map(Number);
+        return lo >= 1 && hi <= 65535 && lo <= hi;
+      },
+      { error: 'the first port must not be above the second, both from 1 to 65535' },
+    )
     .optional(),
   tcp_max_tw_buckets: z.number().int().min(0).optional(),
   tcp_fin_timeout: z.number().int().min(1).optional(),

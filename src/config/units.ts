@@ -13,8 +13,14 @@ const SIZE_HELP =
   'expected a non-negative size: whole bytes, or a string like "512b", "64kb", "1mb"';
 
 /** Milliseconds from a number of ms or a string like "5s"/"250ms"/"1.5m"; `min`/`max` inclusive. */
+/**
+ * The longest duration anything here waits for: Node's timers hold at most 2^31 − 1 ms (24.8
+ * days) and fire at once beyond it, so a longer one (`1000000h`) would silently become 1 ms.
+ */
+export const MAX_DURATION_MS = 2_147_483_647;
+
 export function duration(opts: { min?: number; max?: number } = {}) {
-  const { min = 0, max = Number.MAX_SAFE_INTEGER } = opts;
+  const { min = 0, max = MAX_DURATION_MS } = opts;
   return z
     .union([z.number(), z.string().regex(DURATION_RE, { error: DURATION_HELP })], {
       error: DURATION_HELP,

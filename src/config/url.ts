@@ -21,13 +21,13 @@ export function targetUrlProblem(raw: string): string | null {
   return null;
 }
 
-/** The URL with any user name and password replaced, for everything that is printed or stored. */
 /** The port a target URL names, or its scheme's default. */
 export function urlPort(raw: string): number {
   const url = new URL(raw);
   return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
 }
 
+/** The URL with any user name and password replaced, for everything that is printed or stored. */
 export function redactUrl(raw: string | URL): string {
   if (raw instanceof URL) {
     if (!raw.username && !raw.password) return raw.href;
@@ -48,6 +48,28 @@ export function basicAuth(url: URL): string | null {
 }
 
 const SECRET_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie']);
+
+/** Whether a URL or request headers carry a credential (a user in the URL, a secret header). */
+export function carriesCredentials(
+  raw: string | undefined,
+  headers: Readonly<Record<string, string>> = {},
+): boolean {
+  const inUrl = raw !== undefined && redactUrl(raw) !== raw;
+  return inUrl || Object.keys(headers).some((k) => SECRET_HEADERS.has(k.toLowerCase()));
+}
+
+/** A value to print or store: every `url` and `headers` in it with credentials replaced. */
+export function redacted<T>(value: T): T {
+  return JSON.parse(
+    JSON.stringify(value, (key, v) =>
+      (key === 'url' || key === 'targetUrl') && typeof v === 'string'
+        ? redactUrl(v)
+        : key === 'headers' && v && typeof v === 'object' && !Array.isArray(v)
+          ? redactHeaders(v as Record<string, string>)
+          : v,
+    ),
+  ) as T;
+}
 
 /** Request headers as they may be printed or stored: credentials replaced. */
 export function redactHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {

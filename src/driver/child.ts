@@ -18,7 +18,10 @@ export async function driveUntilStopped(
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const ipc = process.connected === true;
-  const send = (msg: DriverMessage) => process.send?.(msg);
+  // A parent gone meanwhile: the send fails (EPIPE); the loss of the parent stops us anyway.
+  const send = (msg: DriverMessage) => {
+    if (process.connected) process.send?.(msg, undefined, undefined, () => {});
+  };
   if (ipc) process.on('message', onMessage);
   try {
     const result = await runDriver({

@@ -2,6 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { LabError } from '../errors.js';
+import { claim, liveOwner, recordFor, release } from '../owners.js';
 import { SYSCTLS, type SysctlName } from '../record/tcp.js';
 
 // Two network namespaces (three with a proxy host between them), a client host and a server host, joined by a veth pair and addressed
@@ -101,7 +102,11 @@ async function applySysctls(ns: string, settings: SysctlSettings, field: string)
 }
 
 function anchor(ns: string): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', ns, 'sleep', 'infinity'], { stdio: 'ignore' });
+  // Its own process group, as the run's children: a terminal's Ctrl-C is the run's to handle.
+  const child = spawn('ip', ['netns', 'exec', ns, 'sleep', 'infinity'], {
+    stdio: 'ignore',
+    detached: true,
+  });
   return new Promise((resolve, reject) => {
     child.once('spawn', () => resolve(child));
     child.once('error', reject);
@@ -124,7 +129,10 @@ export async function createNetns(sysctls: {
   const teardown = async () => {
     for (const a of anchors) a.kill('SIGKILL');
     await removeNamespaces(names);
+    for (const n of names) release(recordFor(n));
   };
+  // This run owns them: `cleanup` leaves them alone while it lives (src/owners.ts).
+  for (const n of names) claim(recordFor(n));
   /** A veth pair from `a` to `b`, each end addressed in one /30 and up. */
   const link = async (a: string, aAddr: string, b: string, bAddr: string, tag: string) => {
     const [va, vb] = [`kal${id}${tag}a`, `kal${id}${tag}b`];
@@ -198,14 +206,20 @@ async function removeNamespaces(names: string[]): Promise<void> {
   }
 }
 
-/** Removes what killed runs left: namespaces named with our prefix, and their processes. */
-export async function cleanupNetns(): Promise<string[]> {
+/**
+ * Removes what killed runs left: namespaces named with our prefix, and their processes; those of
+ * a live run are left (and named).
+ */
+export async function cleanupNetns(): Promise<{ removed: string[]; kept: string[] }> {
   await checkNetnsAllowed();
   const { stdout } = await run('ip', ['netns', 'list']);
   const ours = stdout
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0] ?? '')
     .filter((n) => n.startsWith(NETNS_PREFIX) && /^kal-[0-9a-f]{6}-[csp]$/.test(n));
-  await removeNamespaces(ours);
-  return ours;
+  const kept = ours.filter((n) => liveOwner(recordFor(n)) !== null);
+  const removed = ours.filter((n) => !kept.includes(n));
+  await removeNamespaces(removed);
+  for (const n of removed) release(recordFor(n));
+  return { removed, kept };
 }

@@ -1,4 +1,5 @@
 import type { RunSpec } from '../config/scenario-resolve.js';
+import { carriesCredentials, redactUrl } from '../config/url.js';
 
 // The Kubernetes objects that run a scenario's load as N shards, one pod each: an Indexed Job
 // (each pod gets JOB_COMPLETION_INDEX, which `drive --shards N` reads), a ConfigMap with the load
@@ -81,6 +82,9 @@ export function manifests(
     sysctls?: Record<string, unknown>;
   };
   const spec = { client, load: run.load };
+  // A password in the URL, or an Authorization header, goes in a Secret the pods read, never in
+  // the ConfigMap or the Job's arguments (both are readable by anyone who can list them).
+  const secret = carriesCredentials(url, client.headers as Record<string, string>);
   const podSysctls = Object.entries(sysctls).flatMap(([k, v]) =>
     SAFE_SYSCTLS[k] && v !== undefined ? [{ name: SAFE_SYSCTLS[k], value: String(v) }] : [],
   );
@@ -89,8 +93,21 @@ export function manifests(
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(`${o.name}-load`),
-    data: { 'spec.json': JSON.stringify(spec), 'scenario.yaml': o.scenarioText },
+    data: secret
+      ? { 'scenario.yaml': '# left out: it holds credentials; the load is in the Secret\n' }
+      : { 'spec.json': JSON.stringify(spec), 'scenario.yaml': o.scenarioText },
   };
+  const secretObject: K8sObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: meta(`${o.name}-secret`),
+    type: 'Opaque',
+    stringData: { url, 'spec.json': JSON.stringify(spec) },
+  };
+  const from = (key: string) =>
+    secret
+      ? { secretKeyRef: { name: `${o.name}-secret`, key } }
+      : { configMapKeyRef: { name: `${o.name}-load`, key } };
   const job: K8sObject = {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -113,7 +130,8 @@ export function manifests(
               image: o.image,
               args: [
                 'drive',
-                url,
+                // Kubernetes puts the variable's value here (the URL, credentials and all).
+                secret ? '$(KAL_TARGET_URL)' : url,
                 '--shards',
                 String(o.shards),
                 '--start-at',
@@ -124,10 +142,8 @@ export function manifests(
                 '-',
               ],
               env: [
-                {
-                  name: 'KAL_SPEC',
-                  valueFrom: { configMapKeyRef: { name: `${o.name}-load`, key: 'spec.json' } },
-                },
+                ...(secret ? [{ name: 'KAL_TARGET_URL', valueFrom: from('url') }] : []),
+                { name: 'KAL_SPEC', valueFrom: from('spec.json') },
               ],
               resources: { requests: { cpu: '1', memory: '256Mi' }, limits: { memory: '512Mi' } },
             },
@@ -136,7 +152,7 @@ export function manifests(
       },
     },
   };
-  const objects: K8sObject[] = [config, job];
+  const objects: K8sObject[] = [config, ...(secret ? [secretObject] : []), job];
   if (deploy) {
     const targetLabels = { ...labels, 'app.kubernetes.io/component': 'target' };
     objects.push(
@@ -175,7 +191,21 @@ export function manifests(
       },
     );
   }
-  return { objects, unsafeSysctls, url };
+  return { objects, unsafeSysctls, url: redactUrl(url) };
+}
+
+/** A namespace Kubernetes accepts (an RFC 1123 label), or why not. */
+export function namespaceProblem(ns: string): string | null {
+  return /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)
+    ? null
+    : `"${ns.replace(/[^\x20-\x7e]/g, '?')}" is not a namespace name: lower-case letters, digits and "-", at most 63, starting and ending with a letter or digit`;
+}
+
+/** An image reference with no room for anything else in the YAML or a shell, or why not. */
+export function imageProblem(image: string): string | null {
+  return /^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$/.test(image)
+    ? null
+    : `"${image.replace(/[^\x20-\x7e]/g, '?')}" is not an image reference: letters, digits and . _ / : @ - only (e.g. registry.example/keepalive-lab:0.1.0)`;
 }
 
 /** The steps after `kubectl apply`, as the comment heading the printed manifests. */

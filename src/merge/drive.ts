@@ -25,7 +25,7 @@ import {
 // connect and new/reused quantiles of several shards are null, and listed in notMeasured.
 
 const refuse = (why: string, fix: string) =>
-  new LabError('KAL_RESULTS_INCOMPARABLE', why, { problems: [{ path: 'merge', message: fix }] });
+  new LabError('KAL_RESULTS_UNMERGEABLE', why, { problems: [{ path: 'merge', message: fix }] });
 
 function check(results: readonly { file: string; r: DriverResult }[]): void {
   const [first, ...rest] = results;
@@ -57,6 +57,13 @@ function check(results: readonly { file: string; r: DriverResult }[]): void {
     const seen = new Map<number, string>();
     for (const { file, r } of results) {
       const i = r.shard?.index as number;
+      const count = r.shard?.count as number;
+      if (!Number.isInteger(i) || !Number.isInteger(count) || i < 0 || i >= count) {
+        throw refuse(
+          `${file} says it is shard ${i} of ${count}`,
+          'give shard results as `--shard I/N` wrote them (0 ≤ I < N)',
+        );
+      }
       const other = seen.get(i);
       if (other !== undefined) {
         throw refuse(`${file} and ${other} are both shard ${i}`, 'give each shard once');

@@ -52,7 +52,7 @@ export interface ServerView {
 }
 
 const refuse = (why: string, fix: string) =>
-  new LabError('KAL_RESULTS_INCOMPARABLE', why, { problems: [{ path: 'merge', message: fix }] });
+  new LabError('KAL_RESULTS_UNMERGEABLE', why, { problems: [{ path: 'merge', message: fix }] });
 
 /** The driver's result inside a run's, as `drive` would have written it. */
 export function driverOfRun(r: RunResult): DriverResult {

@@ -80,8 +80,13 @@ export async function ensureDir(dir: string, field: string, shown = dir): Promis
   }
 }
 
-const tempIn = (dir: string, name: string) =>
-  join(dir, `.${name}.${randomBytes(4).toString('hex')}.tmp`);
+/**
+ * The temporary file beside the one to write: a short name of its own, so any name that may be
+ * written (up to 255 bytes) still has its temporary (a 251-character --json name lost its
+ * measurements when the temporary was named after it and was longer than a name may be).
+ */
+const tempIn = (dir: string, _name: string) =>
+  join(dir, `.kal-${randomBytes(6).toString('hex')}.tmp`);
 
 /** Proves that files can be made in `dir` by making one and removing it. */
 async function probeDir(dir: string, field: string, shown: string): Promise<void> {

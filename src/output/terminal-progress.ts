@@ -1,3 +1,4 @@
+import { plain } from '../text.js';
 import type { Output } from './output.js';
 
 // One progress line per timeline entry on stderr: rewritten in place on a terminal, one line each
@@ -17,7 +18,7 @@ export function terminalProgress(stream: NodeJS.WriteStream, live: boolean): Out
       const tw = e.tcp
         ? `TIME_WAIT client ${e.tcp.client.states.timeWait} server ${e.tcp.server.states.timeWait}`
         : '';
-      last = `[${run.variant ?? run.name}] ${(e.t / 1000).toFixed(1)}s ${e.phase.padEnd(6)} ${load}${tw}`;
+      last = `[${plain(run.variant ?? run.name)}] ${(e.t / 1000).toFixed(1)}s ${e.phase.padEnd(6)} ${load}${tw}`;
       stream.write(live ? `\r\x1b[K${last}` : `${last}\n`);
     },
     runEnd: done,

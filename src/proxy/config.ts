@@ -50,9 +50,7 @@ export function nginxConfig(k: DeepReadonly<ProxyKnobs>, at: ProxyPlacement): st
     '    location / {',
     '      proxy_pass http://target;',
     ...(u.httpVersion !== undefined ? [`      proxy_http_version ${u.httpVersion};`] : []),
-    ...(u.connection !== undefined
-      ? [`      proxy_set_header Connection "${u.connection.replace(/["\\]/g, '')}";`]
-      : []),
+    ...(u.connection !== undefined ? [`      proxy_set_header Connection "${u.connection}";`] : []),
     '    }',
     '  }',
     '}',

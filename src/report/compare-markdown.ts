@@ -1,4 +1,5 @@
 import type { CompareResult, MetricComparison } from '../record/compare.js';
+import { markdown } from '../text.js';
 import { METRIC_HEADINGS, metricCells, runs } from './compare-text.js';
 
 // `compare` as markdown for a pull request comment or the job summary: the verdict first, then
@@ -12,7 +13,7 @@ function rows(metrics: readonly MetricComparison[]): string[] {
     `| ${METRIC_HEADINGS.join(' | ')} |`,
     `|---|---:|---:|---:|---:|---|---|`,
     ...metrics.map((m) => {
-      const cells = metricCells(m);
+      const cells = metricCells(m).map(markdown);
       cells[6] = `${MARK[m.verdict]} ${m.verdict}`;
       return `| ${cells.join(' | ')} |`;
     }),
@@ -42,13 +43,18 @@ function section(metrics: readonly MetricComparison[]): string[] {
 
 export function compareMarkdown(r: CompareResult): string {
   const out = [
-    `## keepalive-lab compare: ${MARK[r.verdict]} ${r.verdict} — ${r.scenario}`,
+    `## keepalive-lab compare: ${MARK[r.verdict]} ${r.verdict} — ${markdown(r.scenario)}`,
     '',
-    `Baseline \`${r.baseline.file}\` (${runs(r.baseline.runs)}) against current \`${r.current.file}\` (${runs(r.current.runs)}). ${r.notes.join(' ')}`,
+    `Baseline ${markdown(r.baseline.file)} (${runs(r.baseline.runs)}) against current ${markdown(r.current.file)} (${runs(r.current.runs)}). ${markdown(r.notes.join(' '))}`,
     '',
   ];
   if (r.metrics) out.push(...section(r.metrics));
   for (const v of r.variants ?? [])
-    out.push('', `### ${v.name}: ${MARK[v.verdict]} ${v.verdict}`, '', ...section(v.metrics));
+    out.push(
+      '',
+      `### ${markdown(v.name)}: ${MARK[v.verdict]} ${v.verdict}`,
+      '',
+      ...section(v.metrics),
+    );
   return `${out.join('\n')}\n`;
 }

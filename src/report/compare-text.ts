@@ -1,4 +1,5 @@
 import type { CompareResult, MetricComparison } from '../record/compare.js';
+import { plain } from '../text.js';
 
 // `compare` on the terminal, and the pieces its markdown shares. Pure.
 
@@ -109,12 +110,12 @@ export const runs = (n: number) => `${n} run${n === 1 ? '' : 's'}`;
 
 export function compareText(r: CompareResult): string {
   const out = [
-    `compare ${r.scenario}: ${r.verdict.toUpperCase()}   (baseline ${r.baseline.file}, ${runs(r.baseline.runs)}; current ${r.current.file}, ${runs(r.current.runs)})`,
+    `compare ${plain(r.scenario)}: ${r.verdict.toUpperCase()}   (baseline ${plain(r.baseline.file)}, ${runs(r.baseline.runs)}; current ${plain(r.current.file)}, ${runs(r.current.runs)})`,
   ];
   for (const note of r.notes) out.push(`  · ${note}`);
   if (r.metrics) out.push('', table(r.metrics.map(metricCells)));
   for (const v of r.variants ?? []) {
-    out.push('', `${v.name}: ${v.verdict.toUpperCase()}`, table(v.metrics.map(metricCells)));
+    out.push('', `${plain(v.name)}: ${v.verdict.toUpperCase()}`, table(v.metrics.map(metricCells)));
   }
   return out.join('\n');
 }

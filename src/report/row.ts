@@ -1,4 +1,5 @@
 import type { RunResult } from '../record/run.js';
+import { plain } from '../text.js';
 
 // One run as a row of a comparison: the same cells for the terminal table and the markdown one.
 
@@ -19,9 +20,12 @@ export const ROW_HEADINGS = [
   'thresholds',
 ] as const;
 
-/** The run's name in tables and headings: the variant (or scenario), and which repeat. */
+/**
+ * The run's name in tables and headings: the variant (or scenario), and which repeat; control
+ * characters made inert (a terminal would obey them). Markdown escapes it again (src/text.ts).
+ */
 export const runLabel = (r: RunResult) =>
-  `${r.variant ?? r.name}${r.repeat === null ? '' : ` #${r.repeat}`}`;
+  plain(`${r.variant ?? r.name}${r.repeat === null ? '' : ` #${r.repeat}`}`);
 
 /** TIME_WAIT per side (entered, with the tracer; else the peak), the holder, the race. */
 export function runRow(r: RunResult): string[] {

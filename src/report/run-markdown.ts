@@ -1,16 +1,17 @@
 import type { RunResult } from '../record/run.js';
+import { markdown } from '../text.js';
 import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 
 // A markdown summary for $GITHUB_STEP_SUMMARY or a pull request. Pure.
 
 export function runsMarkdown(name: string, runs: RunResult[]): string {
-  const out = [`## keepalive-lab: ${name}`, ''];
+  const out = [`## keepalive-lab: ${markdown(name)}`, ''];
   out.push(
     `| ${ROW_HEADINGS.join(' | ')} |`,
     '|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|',
   );
   for (const r of runs) {
-    const cells = runRow(r);
+    const cells = runRow(r).map(markdown);
     cells[7] = `**${cells[7]}**`;
     cells[10] = cells[10] === 'ok' ? '✅' : cells[10] === 'FAIL' ? '❌' : '–';
     out.push(`| ${cells.join(' | ')} |`);
@@ -37,9 +38,11 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
     ];
     const failed = r.thresholds.filter((t) => !t.ok);
     if (notes.length === 0 && failed.length === 0) continue;
-    out.push('', `### ${runLabel(r)}`);
-    for (const w of notes) out.push(`- ${w}`);
-    for (const t of failed) out.push(`- ❌ \`${t.expr}\` (actual ${t.actual ?? t.reason})`);
+    out.push('', `### ${markdown(runLabel(r))}`);
+    for (const w of notes) out.push(`- ${markdown(w)}`);
+    for (const t of failed) {
+      out.push(`- ❌ ${markdown(t.expr)} (actual ${markdown(String(t.actual ?? t.reason))})`);
+    }
   }
   return `${out.join('\n')}\n`;
 }

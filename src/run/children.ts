@@ -6,7 +6,9 @@ import { type ErrorMessage, PARENT_ENV } from '../record/ipc.js';
 
 // The run's child processes (target, driver, sampler), each the project's own CLI forked with an
 // IPC channel. Every child is tracked from the moment it is forked, so a run that ends in any way
-// can stop them all: SIGTERM, then SIGKILL after a grace period.
+// can stop them all: SIGTERM, then SIGKILL after a grace period. Each runs in a process group of
+// its own, so a terminal's signals reach the run, not its children; a child whose run is gone
+// stops itself (src/cli/parent.ts).
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -25,6 +27,9 @@ export class Children {
     const options = {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ('ignore' | 'pipe' | 'ipc')[],
       env: { ...process.env, ...env, [PARENT_ENV]: String(process.pid) },
+      // A group of its own: Ctrl-C on the terminal reaches the run alone, which stops its
+      // children in order (a sampler that took the SIGINT itself during start-up failed the run).
+      detached: true,
     };
     const child =
       prefix.length === 0
@@ -38,7 +43,7 @@ export class Children {
   /** Runs another program (a proxy), tracked like our own children; a prefix as for fork. */
   spawn(command: readonly string[], prefix: readonly string[] = []): ChildProcess {
     const [cmd, ...args] = [...prefix, ...command] as [string, ...string[]];
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.live.add(child);
     child.once('exit', () => this.live.delete(child));
     return child;

@@ -18,6 +18,8 @@ export interface DriverChild {
   result: Promise<DriverResult>;
   /** Asks the driver to stop early; it still reports what it measured. */
   stopEarly(): void;
+  /** Ends it at once (it stopped answering): the result then rejects. */
+  kill(): void;
 }
 
 export function startDriverChild(
@@ -69,7 +71,12 @@ export function startDriverChild(
     child,
     result,
     stopEarly: () => {
-      if (child.connected) child.send({ type: 'stop' } satisfies ParentMessage);
+      // A driver gone meanwhile: the send fails (EPIPE), and its exit says why.
+      if (child.connected) child.send({ type: 'stop' } satisfies ParentMessage, () => {});
+    },
+    kill: () => {
+      // A stopped process takes SIGKILL too.
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
 }

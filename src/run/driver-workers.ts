@@ -17,6 +17,8 @@ export interface DriverHandle {
   /** The result (the workers' merged); rejects if a driver exits without one. */
   result: Promise<DriverResult>;
   stopEarly(): void;
+  /** Ends every driver process at once (one stopped answering). */
+  kill(): void;
 }
 
 /** What starts a driver child: the children, URL, spec, interval, interval callback, prefix. */
@@ -30,6 +32,9 @@ export function startDriver(...launch: Launch): DriverHandle {
     result: mergedResult(workers),
     stopEarly: () => {
       for (const w of workers) w.stopEarly();
+    },
+    kill: () => {
+      for (const w of workers) w.kill();
     },
   };
 }

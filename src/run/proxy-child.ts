@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { ProxyKnobs } from '../config/proxy.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { LabError } from '../errors.js';
+import { claim, liveOwner } from '../owners.js';
 import { haproxyConfig, nginxConfig, proxyCommand } from '../proxy/config.js';
 import { type Children, stop, watchFailure } from './children.js';
 
@@ -62,7 +63,9 @@ export async function startProxyChild(
   },
   prefix: readonly string[] = [],
 ): Promise<ProxyChild> {
-  const dir = await mkdtemp(join(tmpdir(), 'kal-proxy-'));
+  const dir = await mkdtemp(join(safeTmpdir(), 'kal-proxy-'));
+  // This run owns it: `cleanup` leaves it (and its proxy) alone while the run lives.
+  claim(join(dir, OWNER));
   const { host, target, netns } = at;
   let child: ReturnType<Children['spawn']> | null = null;
   let finishing = false;
@@ -137,6 +140,32 @@ export async function startProxyChild(
   }
 }
 
+/** The file in a proxy's directory that names the run owning it (src/owners.ts). */
+const OWNER = 'owner';
+
+/**
+ * The temporary directory, if its path can stand in a proxy's configuration as it is: the
+ * directory is written unquoted into nginx.conf and haproxy.cfg (and nginx expands `$` even in
+ * quotes), so a TMPDIR with a space, `;`, `$`, quotes or control characters is bad input.
+ */
+export function safeTmpdir(): string {
+  const dir = tmpdir();
+  if (/^[A-Za-z0-9/._+-]+$/.test(dir)) return dir;
+  throw new LabError(
+    'KAL_CONFIG_INVALID',
+    `TMPDIR ${JSON.stringify(dir)} cannot go into a proxy's configuration`,
+    {
+      problems: [
+        {
+          path: 'TMPDIR',
+          message:
+            'use a temporary directory whose path has only letters, digits and / . _ + - (e.g. TMPDIR=/tmp)',
+        },
+      ],
+    },
+  );
+}
+
 /** SIGTERM to every process whose command line names `marker` (nginx's master stops its workers). */
 async function stopRunningFrom(marker: string): Promise<number[]> {
   const stopped: number[] = [];
@@ -154,16 +183,21 @@ async function stopRunningFrom(marker: string): Promise<number[]> {
 
 /**
  * What a killed run left of its proxies (`cleanup`): the processes whose command line names a
- * `kal-proxy-*` directory, then those directories. Nothing else.
+ * `kal-proxy-*` directory, then those directories; a live run's are left. Nothing else.
  */
-export async function cleanupProxies(): Promise<string[]> {
-  const removed = (await stopRunningFrom(join(tmpdir(), 'kal-proxy-'))).map(
-    (pid) => `proxy process ${pid}`,
-  );
+export async function cleanupProxies(): Promise<{ removed: string[]; kept: string[] }> {
+  const removed: string[] = [];
+  const kept: string[] = [];
   for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
     if (!name.startsWith('kal-proxy-')) continue;
-    await rm(join(tmpdir(), name), { recursive: true, force: true });
+    if (liveOwner(join(tmpdir(), name, OWNER)) !== null) {
+      kept.push(`proxy directory ${name}`);
+      continue;
+    }
+    const dir = join(tmpdir(), name);
+    for (const pid of await stopRunningFrom(dir)) removed.push(`proxy process ${pid}`);
+    await rm(dir, { recursive: true, force: true });
     removed.push(`proxy directory ${name}`);
   }
-  return removed;
+  return { removed, kept };
 }

@@ -7,12 +7,13 @@ import { isLabError } from '../errors.js';
 import { onCpus, splitCpus } from '../isolation/cpus.js';
 import { createNetns, type NetnsTopology } from '../isolation/netns.js';
 import type { AppCloseColumns } from '../record/closes.js';
-import type { DriverInterval, DriverResult } from '../record/driver.js';
+import type { DriverInterval } from '../record/driver.js';
 import type { Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
 import { TcpAccumulator } from '../sampler/accumulator.js';
 import type { Shard } from '../shard/split.js';
 import { assemble } from './assemble.js';
 import { Children } from './children.js';
+import { awaitDriver } from './driver-watch.js';
 import { type DriverHandle, startDriver } from './driver-workers.js';
 import { CloseJoiner } from './join.js';
 import { type ProxyChild, startProxyChild } from './proxy-child.js';
@@ -185,12 +186,14 @@ export async function runOne(
     }
     const loadSamples: Promise<void>[] = [];
     const { sysctls: _clientSysctls, ...client } = spec.client;
+    const received: DriverInterval[] = [];
     driver = startDriver(
       children,
       url,
       { client, load: spec.load },
       spec.sampler.interval,
       (interval, closes) => {
+        received.push(interval);
         joiner.addApp('client', closes);
         if (phase === 'warmup') {
           phase = 'load';
@@ -214,22 +217,14 @@ export async function runOne(
         : [],
     );
 
-    let stoppedBy: StoppedBy | null = null;
-    const first = await Promise.race([
-      driver.result.then((r) => ({ r })),
-      stops.then((why) => ({ why })),
-    ]);
-    let result: DriverResult;
-    if ('why' in first) {
-      stoppedBy = first.why;
-      driver.stopEarly();
-      result = await driver.result;
-    } else {
-      result = first.r;
-      if (result.partial) {
-        stoppedBy = { kind: 'driverFailed', reason: 'the driver stopped before its load was over' };
-      }
-    }
+    // The driver's result, or, should it die or stop answering, what its intervals said.
+    const { result, stoppedBy: driverStop } = await awaitDriver(driver, stops, received, {
+      url,
+      client,
+      load: spec.load,
+      intervalMs: spec.sampler.interval,
+    });
+    let stoppedBy: StoppedBy | null = driverStop;
     sampler?.pace(false);
     backSampler?.pace(false);
     await Promise.all(loadSamples);

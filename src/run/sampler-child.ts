@@ -90,7 +90,8 @@ export async function startSamplerChild(
     return finishing && code === 0 ? new Promise<string>(() => {}) : failure(code, signal).message;
   });
   const send = (msg: ParentMessage) => {
-    if (child.connected) child.send(msg);
+    // A sampler gone meanwhile (Ctrl-C reached it too): the send fails (EPIPE), its exit says why.
+    if (child.connected) child.send(msg, () => {});
   };
   return {
     source: first.source,

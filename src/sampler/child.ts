@@ -14,7 +14,8 @@ export async function sampleForParent(
   opts: SamplerOptions & { intervalMs: number; tracer: TracerMode },
 ): Promise<void> {
   const send = (msg: SamplerMessage) => {
-    if (process.connected) process.send?.(msg);
+    // A parent gone meanwhile: the send fails (EPIPE); the loss of the parent stops us anyway.
+    if (process.connected) process.send?.(msg, undefined, undefined, () => {});
   };
   const sampler = await Sampler.create(opts);
   const { source: closes, unavailable } = CloseSource.open(opts.port, opts.tracer, true);

@@ -24,3 +24,18 @@ export async function leavesNothing<T>(fn: () => Promise<T>): Promise<T> {
     rmSync(own, { recursive: true, force: true });
   }
 }
+
+/**
+ * A temporary directory of its own for a child process (its TMPDIR), and what is left in it or
+ * running from it: for a test that signals a run it started.
+ */
+export function privateTmp(): { env: { TMPDIR: string }; leftovers: () => string[] } {
+  const own = mkdtempSync(join(tmpdir(), 'kal-test-'));
+  return {
+    env: { TMPDIR: own },
+    leftovers: () => [
+      ...readdirSync(own),
+      ...(spawnSync('pgrep', ['-f', own]).status === 0 ? [`a process running from ${own}`] : []),
+    ],
+  };
+}

@@ -1,4 +1,4 @@
-import { isLabError } from '../../errors.js';
+import { isLabError, LabError } from '../../errors.js';
 import type { KernelCloseColumns } from '../../record/closes.js';
 import type { Quantiles } from '../../record/histogram.js';
 import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
@@ -17,6 +17,7 @@ export class CloseSource {
   private readonly aggregator: CloseAggregator;
   private readonly timer: NodeJS.Timeout;
   private stopped = false;
+  private vanished: LabError | null = null;
 
   private constructor(
     private readonly tracer: KernelTracer,
@@ -53,14 +54,32 @@ export class CloseSource {
   }
 
   private poll(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.vanished) return;
+    // Removed under us (a `cleanup` of an older version, a hand): from here on its record would
+    // be silently short, so sampling fails and the run says so, partial.
+    if (!this.tracer.present) {
+      this.vanished = new LabError(
+        'KAL_TRACER_UNAVAILABLE',
+        `the tracing instance ${this.tracer.name} was removed or switched off while the run was measuring: its record of closes stops there`,
+        {
+          problems: [
+            {
+              path: 'sampler.tracer',
+              message: 'leave kal-* tracing instances of a live run alone',
+            },
+          ],
+        },
+      );
+      return;
+    }
     for (const c of this.tracer.poll()) this.aggregator.add(c);
     for (const us of this.tracer.takeConnects()) this.aggregator.addConnect(us);
   }
 
-  /** What ended, and the client connects recorded, since the last take. */
+  /** What ended, and the client connects recorded, since the last take; throws if the instance went. */
   take(): { counts: CloseCounts; columns: KernelCloseColumns | null; connect: Quantiles | null } {
     this.poll();
+    if (this.vanished) throw this.vanished;
     return this.aggregator.take();
   }
 
@@ -69,6 +88,7 @@ export class CloseSource {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    if (this.vanished) return;
     for (const c of this.tracer.stop()) this.aggregator.add(c);
     for (const us of this.tracer.takeConnects()) this.aggregator.addConnect(us);
   }

@@ -8,8 +8,9 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { LabError } from '../../errors.js';
+import { claim, liveOwner, recordFor, release } from '../../owners.js';
 
 // The kernel's tracing file system, and a tracing instance of the run's own: its own ring buffer,
 // event switches and filter, so nothing else on the host that traces is disturbed, and removing
@@ -77,6 +78,8 @@ export function openInstance(port: number, bufferKbPerCpu = 16 * 1024): TraceIns
   const name = `${INSTANCE_PREFIX}${randomBytes(3).toString('hex')}`;
   const dir = join(root, 'instances', name);
   mkdirSync(dir);
+  // This sampler owns it: `cleanup` leaves it alone while the sampler lives (src/owners.ts).
+  claim(recordFor(name));
   const set = (file: string, value: string) => writeFileSync(join(dir, file), value);
   try {
     set('tracing_on', '0');
@@ -128,6 +131,7 @@ function lostOn(dir: string, cpu: number): number {
 }
 
 function removeInstance(dir: string): void {
+  release(recordFor(basename(dir)));
   try {
     writeFileSync(join(dir, 'tracing_on'), '0');
   } catch {}
@@ -148,10 +152,27 @@ export function removeInstanceNamed(name: string): void {
   if (/^kal-[0-9a-f]{6}$/.test(name)) removeInstance(join(TRACEFS, 'instances', name));
 }
 
-/** Removes instances a killed run left (named with our prefix); returns their names. */
-export function cleanupInstances(): string[] {
-  if (!existsSync(join(TRACEFS, 'instances'))) return [];
+/**
+ * Removes instances a killed run left (named with our prefix, their sampler gone); returns their
+ * names, and those left because a live sampler still reads them.
+ */
+export function cleanupInstances(): { removed: string[]; kept: string[] } {
+  if (!existsSync(join(TRACEFS, 'instances'))) return { removed: [], kept: [] };
   const ours = readdirSync(join(TRACEFS, 'instances')).filter((n) => /^kal-[0-9a-f]{6}$/.test(n));
-  for (const n of ours) removeInstance(join(TRACEFS, 'instances', n));
-  return ours;
+  const kept = ours.filter((n) => liveOwner(recordFor(n)) !== null);
+  const removed = ours.filter((n) => !kept.includes(n));
+  for (const n of removed) removeInstance(join(TRACEFS, 'instances', n));
+  return { removed, kept };
+}
+
+/**
+ * The instance is still there and recording: a `cleanup` of an older version, or a hand, may
+ * have removed it, or switched it off (it cannot be removed while we read it).
+ */
+export function instanceExists(dir: string): boolean {
+  try {
+    return readFileSync(join(dir, 'tracing_on'), 'utf8').trim() === '1';
+  } catch {
+    return false;
+  }
 }

@@ -2,7 +2,7 @@ import { EventBatch } from './batch.js';
 import type { KernelClose } from './connections.js';
 import { ConnectionTracker } from './connections.js';
 import { BufferReader } from './reader.js';
-import { openInstance, type TraceInstance } from './tracefs.js';
+import { instanceExists, openInstance, type TraceInstance } from './tracefs.js';
 
 // The kernel tracer as a source of closes: a tracing instance filtered to the run's port, drained
 // on each poll. Events of all CPUs are merged by timestamp; only those older than the drain's
@@ -47,6 +47,11 @@ export class KernelTracer {
 
   get name(): string {
     return this.instance.name;
+  }
+
+  /** Whether the tracing instance is still there to read (something may have removed it). */
+  get present(): boolean {
+    return instanceExists(this.instance.dir);
   }
 
   /** Events the kernel could not record because a buffer was full. */

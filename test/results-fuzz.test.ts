@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { runCli } from './helpers/cli.js';
+
+// Result files fuzzed (fast-check, fixed seed) from real ones — a run, a drive shard — with keys
+// deleted, values of another type, NaN-like strings, huge, negative and empty values, at any
+// depth: report, compare and merge each end in exit 0 or 2 naming what is wrong, never an
+// internal error (exit 1) or a stack trace.
+
+const SEED = 20261202;
+const fixture = (name: string) =>
+  JSON.parse(
+    readFileSync(fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url)), 'utf8'),
+  );
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Every path into a JSON value, as key lists (arrays cut to their first two entries). */
+function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][] = []) {
+  out.push(at);
+  if (Array.isArray(v)) v.slice(0, 2).forEach((x, i) => paths(x, [...at, i], out));
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
+  return out;
+}
+
+function mutate(doc: Json, path: (string | number)[], change: 'delete' | { value: Json }): Json {
+  const copy = structuredClone(doc);
+  if (path.length === 0) return change === 'delete' ? {} : change.value;
+  let parent = copy as Record<string | number, Json>;
+  for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, Json>;
+  const last = path.at(-1) as string | number;
+  if (change === 'delete') {
+    if (Array.isArray(parent)) parent.splice(Number(last), 1);
+    else delete parent[last];
+  } else parent[last] = change.value;
+  return copy;
+}
+
+const values: fc.Arbitrary<Json> = fc.oneof(
+  fc.constantFrom<Json>(null, 'NaN', 'fast', '', -1, 0, 1e308, -1e308, true, [], {}, [[[[]]]], 7),
+  fc.string({ maxLength: 6 }),
+  fc.integer({ min: -1_000_000, max: 1_000_000 }),
+);
+
+function mutations(base: Json) {
+  const all = paths(base);
+  return fc.record({
+    path: fc.constantFrom(...all),
+    change: fc.oneof(
+      fc.constant<'delete'>('delete'),
+      values.map((value) => ({ value })),
+    ),
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'kal-fuzz-results-'));
+const outcome = (r: { code: number | null; stderr: string }, what: string) => {
+  assert.ok(r.code === 0 || r.code === 2 || r.code === 3, `${what}: exit ${r.code}\n${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, `${what}: a stack trace`);
+  assert.doesNotMatch(r.stderr, /KAL_INTERNAL/, `${what}: an internal error`);
+};
+
+describe('corrupt and foreign result files', () => {
+  it('report, compare and merge: exit 0 or 2, never 1, whatever is changed', () => {
+    const run = fixture('run-v2.json') as Json;
+    const drive = fixture('drive-v1.json') as Json;
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify(run));
+    let n = 0;
+    fc.assert(
+      fc.property(mutations(run), ({ path, change }) => {
+        const file = join(dir, `run-${n++}.json`);
+        writeFileSync(file, JSON.stringify(mutate(run, path, change)));
+        const what = `${path.join('.')} ${JSON.stringify(change)}`;
+        outcome(runCli(['report', file, '--html', join(dir, 'r.html')]), `report ${what}`);
+        outcome(runCli(['compare', good, file]), `compare ${what}`);
+      }),
+      { seed: SEED, numRuns: 30 },
+    );
+    const shard = (index: number) => ({ index, count: 2, startAt: null, lateMs: null, host: 'h' });
+    fc.assert(
+      fc.property(mutations(drive), ({ path, change }) => {
+        const a = join(dir, `shard-a-${n}.json`);
+        const b = join(dir, `shard-b-${n++}.json`);
+        const d = drive as Record<string, Json>;
+        writeFileSync(a, JSON.stringify({ ...d, shard: shard(0) }));
+        writeFileSync(b, JSON.stringify(mutate({ ...d, shard: shard(1) }, path, change)));
+        const what = `${path.join('.')} ${JSON.stringify(change)}`;
+        outcome(runCli(['merge', a, b, '--json', join(dir, 'm.json')]), `merge ${what}`);
+      }),
+      { seed: SEED, numRuns: 20 },
+    );
+  });
+});
