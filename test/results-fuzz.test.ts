@@ -23,9 +23,11 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 /** Every path into a JSON value, as key lists (arrays cut to their first two entries). */
 function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][] = []) {
   out.push(at);
-  if (Array.isArray(v)) v.slice(0, 2).forEach((x, i) => paths(x, [...at, i], out));
-  else if (v && typeof v === 'object')
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.slice(0, 2).entries()) paths(x, [...at, i], out);
+  } else if (v && typeof v === 'object') {
     for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
+  }
   return out;
 }
 
