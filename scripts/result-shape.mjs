@@ -50,10 +50,13 @@ function walk(type, path, out, seen) {
     }
     for (const prop of checker.getPropertiesOfType(t)) {
       const decl = prop.valueDeclaration ?? prop.declarations?.[0];
-      if (!decl) continue;
       const at = path ? `${path}.${prop.name}` : prop.name;
       if (prop.flags & ts.SymbolFlags.Optional) out.optional.add(at);
-      walk(checker.getTypeOfSymbolAtLocation(prop, decl), at, out, seen);
+      // A mapped type's properties (Record<Name, T>) have no declaration of their own.
+      const type = decl
+        ? checker.getTypeOfSymbolAtLocation(prop, decl)
+        : checker.getTypeOfSymbol(prop);
+      walk(type, at, out, seen);
     }
   }
 }

@@ -96,7 +96,7 @@ describe('undici engine against the target', () => {
 
   it('excludes the warm-up from every figure', async () => {
     await withTarget({}, async (t) => {
-      const r = await drive(t.url, { connections: 4 }, { warmup: '300ms', duration: '300ms' });
+      const r = await drive(t.url, { connections: 4 }, { warmup: '1s', duration: '300ms' });
       const s = await t.close(500);
       // The connections were opened during the warm-up, so the measured part saw none open.
       assert.equal(r.latency.newConnection?.count, 0);
@@ -105,7 +105,8 @@ describe('undici engine against the target', () => {
         r.requests.completed < s.requests.total,
         'warm-up requests were sent but not counted',
       );
-      assert.ok(r.measuredMs < 450, `measured ${r.measuredMs} ms`);
+      // The measured time is the load's, not the warm-up's second before it.
+      assert.ok(r.measuredMs > 0 && r.measuredMs < 1000, `measured ${r.measuredMs} ms`);
     });
   });
 
@@ -140,9 +141,14 @@ describe('undici engine against the target', () => {
       const closed = await drive(t.url, { connections: 1 }, { duration: '1500ms' });
       // One connection serves 10 req/s; ask for 30 req/s.
       const open = await drive(t.url, { connections: 1 }, { duration: '2s', rate: 30 });
-      assert.ok(closed.latency.p99 < 250, `closed loop p99 ${closed.latency.p99} ms`);
+      // The server's 100 ms is the floor of both; the open loop's queue grows 20 requests a
+      // second (2 s of it behind the last), the closed loop's never forms.
+      assert.ok(closed.latency.p50 >= 100, `closed loop p50 ${closed.latency.p50} ms`);
       assert.equal(open.latencyFrom, 'intended-start');
-      assert.ok(open.latency.p99 > 500, `open loop p99 ${open.latency.p99} ms`);
+      assert.ok(
+        open.latency.p99 > 3 * closed.latency.p99,
+        `open loop p99 ${open.latency.p99} ms, closed ${closed.latency.p99} ms`,
+      );
       assert.ok(open.requests.behindSchedule > 0);
       assert.ok((open.requests.notSent ?? 0) > 0);
       const first = open.timeline[0]?.latency.p50 ?? 0;
@@ -177,7 +183,7 @@ describe('the keep-alive race', () => {
         `${race.errors.onReused} of ${race.errors.total} errors on reused connections`,
       );
       const raceClasses =
-        (race.errors.byClass.ECONNRESET ?? 0) + (race.errors.byClass.UND_ERR_SOCKET ?? 0);
+        (race.errors.byClass.ECONNRESET ?? 0) + (race.errors.byClass.peerClosed ?? 0);
       assert.equal(raceClasses, race.errors.total);
       // The control: a client that gives up idle connections before the server does never races.
       const control = await drive(

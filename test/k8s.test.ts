@@ -8,17 +8,17 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import { Service } from 'kubernetes-models/v1/Service';
 import { parseAllDocuments } from 'yaml';
-import { clientSchema, loadSchema } from '../src/config/driver.js';
-import { resolve } from '../src/config/resolve.js';
-import type { DriverResult } from '../src/record/driver.js';
+import { resolveScenario } from '../src/config/scenario-resolve.js';
+import type { RunResult } from '../src/record/run.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { runShard } from './helpers/shards.js';
 import { withTarget } from './helpers/target.js';
 
 // `keepalive-lab k8s`: the manifests are valid Kubernetes objects (checked offline against the
 // API schemas that kubernetes-models ships), the Job has the shape an Indexed Job needs, and the
-// pods' command, run here as Kubernetes would run it (JOB_COMPLETION_INDEX set, the load from the
-// ConfigMap, the result read from stdout as `kubectl logs` would), merges into the whole load.
+// pods' command, run here as Kubernetes would run it (JOB_COMPLETION_INDEX set, the scenario
+// mounted from the ConfigMap, the result read from stdout as `kubectl logs` would), merges into
+// the whole load with each pod's own kernel view.
 
 type Obj = { kind: string; metadata: { name: string }; [k: string]: unknown };
 
@@ -45,7 +45,7 @@ function generate(scenario: string, ...flags: string[]): { objects: Obj[]; head:
 
 interface Container {
   args: string[];
-  env: { name: string; valueFrom: { configMapKeyRef: { name: string; key: string } } }[];
+  volumeMounts: { name: string; mountPath: string }[];
 }
 const containerOf = (job: Obj) =>
   (job as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template
@@ -77,19 +77,25 @@ describe('keepalive-lab k8s: the manifests', () => {
     assert.equal(job.spec.backoffLimit, 0);
     const c = containerOf(job);
     assert.deepEqual(c.args.slice(0, 4), [
-      'drive',
-      'http://fleet-test-target:3000/',
+      'run',
+      '/etc/keepalive-lab/scenario.json',
       '--shards',
       '4',
     ]);
     const cm = objects.find((o) => o.kind === 'ConfigMap') as Obj & {
       data: Record<string, string>;
     };
-    assert.equal(c.env[0]?.valueFrom.configMapKeyRef.name, cm.metadata.name);
-    // The load in the ConfigMap is one the driver accepts.
-    const spec = JSON.parse(cm.data['spec.json'] as string) as { client: unknown; load: unknown };
-    assert.equal(resolve(clientSchema, spec.client, { source: 't' }).connections, 12);
-    assert.equal(resolve(loadSchema, spec.load, { source: 't' }).rate, 3000);
+    const volumes = (job.spec.template.spec as { volumes: { configMap: { name: string } }[] })
+      .volumes;
+    assert.equal(volumes[0]?.configMap.name, cm.metadata.name);
+    assert.equal(c.volumeMounts[0]?.mountPath, '/etc/keepalive-lab');
+    // The pods' scenario is one `run` accepts, against the deployed target, on loopback.
+    const pod = resolveScenario(JSON.parse(cm.data['scenario.json'] as string), 'pod scenario');
+    const [spec] = pod.runs;
+    assert.equal(spec?.client.connections, 12);
+    assert.equal(spec?.load.rate, 3000);
+    assert.equal(spec?.target.url, 'http://fleet-test-target:3000/');
+    assert.equal(spec?.isolation, 'loopback');
     // The safe sysctl goes on the pod; the unsafe one is said, not silently dropped.
     assert.deepEqual(job.spec.template.spec.securityContext, {
       sysctls: [{ name: 'net.ipv4.ip_local_port_range', value: '20000 60999' }],
@@ -138,14 +144,14 @@ describe('keepalive-lab k8s: the manifests', () => {
 });
 
 describe('keepalive-lab k8s: the pods, run here as the Job runs them', () => {
-  it('three indexed pods against one target, collected from stdout and merged: the whole load', async () => {
+  it('three indexed pods against one target, collected from stdout and merged: the whole load, each host kept', async () => {
     await withTarget({}, async (t) => {
       const { objects } = generate(
-        `target: { url: "${t.url}" }\nclient: { connections: 6 }\nload: { duration: 2s, rate: 450 }\n`,
+        `target: { url: "${t.url}" }\nclient: { connections: 6 }\nload: { duration: 2s, rate: 450 }\nsampler: { interval: 500ms, tail: 0s, tracer: off }\n`,
         '--shards',
         '3',
         '--start-at',
-        String(Date.now() + 2000),
+        String(Date.now() + 3000),
       );
       const job = objects.find((o) => o.kind === 'Job') as Obj;
       const cm = objects.find((o) => o.kind === 'ConfigMap') as Obj & {
@@ -153,32 +159,42 @@ describe('keepalive-lab k8s: the pods, run here as the Job runs them', () => {
       };
       const c = containerOf(job);
       const dir = mkdtempSync(join(tmpdir(), 'kal-pods-'));
+      // The mounted scenario, where this machine can read it.
+      const scenario = join(dir, 'scenario.json');
+      writeFileSync(scenario, cm.data['scenario.json'] as string);
+      const args = c.args.map((a) => (a === '/etc/keepalive-lab/scenario.json' ? scenario : a));
       const logs = await Promise.all(
-        [0, 1, 2].map(async (i) => {
-          return runShard(
+        [0, 1, 2].map((i) =>
+          runShard(
             process.execPath,
-            [CLI, ...c.args],
-            { JOB_COMPLETION_INDEX: String(i), KAL_SPEC: cm.data['spec.json'] },
+            [CLI, ...args],
+            { JOB_COMPLETION_INDEX: String(i) },
             join(dir, `shard-${i}.json`),
-          );
-        }),
+          ),
+        ),
       );
       const merged = runCli(['merge', ...logs.map((l) => l.file), '--json', '-']);
       assert.equal(merged.code, 0, merged.stderr);
-      const m = JSON.parse(merged.stdout) as DriverResult;
+      const m = JSON.parse(merged.stdout) as RunResult;
+      const shards = logs.map((l) => l.r as unknown as RunResult);
       assert.deepEqual(
-        logs.map((l) => l.r.shard?.index),
+        shards.map((r) => r.summary.shard?.index),
         [0, 1, 2],
       );
-      assert.equal(m.poolSize, 6);
-      assert.equal(m.rate, 450);
+      assert.equal(m.summary.poolSize, 6);
+      assert.equal(m.summary.rate, 450);
       assert.equal(
-        m.requests.completed,
-        logs.reduce((n, l) => n + l.r.requests.completed, 0),
+        m.summary.requests.completed,
+        shards.reduce((n, r) => n + r.summary.requests.completed, 0),
       );
-      assert.ok(Math.abs(m.throughput.rps - 450) <= 0.05 * 450, `${m.throughput.rps} req/s`);
+      assert.ok(
+        Math.abs(m.summary.throughput.rps - 450) <= 0.05 * 450,
+        `${m.summary.throughput.rps} req/s`,
+      );
+      // Each pod's own kernel view is kept (here all three share this machine's namespace).
+      assert.equal(m.hosts?.filter((h) => h.role === 'client').length, 3);
       const s = await t.close(500);
-      assert.equal(s.connections.accepted, m.connections.opened);
+      assert.equal(s.connections.accepted, m.summary.connections.opened);
     });
   });
 });

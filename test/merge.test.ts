@@ -359,7 +359,8 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
     }));
     const d = record(events, { index: h, count: HOSTS });
     const { timeline, client, load, histograms, schema: _s, ...summary } = d;
-    const base = exampleRun();
+    // A run straight to its target: no proxy, one leg.
+    const { proxy: _p, legs: _l, ...base } = exampleRun();
     const tcp = exampleTcp();
     const n = closing(h) * INTERVALS;
     tcp.baselineAt = 1_000_000 + 3 * h;
@@ -428,6 +429,22 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
       timeline: entries,
     };
   };
+
+  it('refuses proxied shards, naming the file: summing two legs as one would drop the back leg', () => {
+    const proxied = { ...shardRun(1), proxy: exampleRun().proxy, legs: exampleRun().legs };
+    assert.throws(
+      () =>
+        mergeRunResults(
+          [
+            { file: 's0.json', r: shardRun(0) },
+            { file: 's1.json', r: proxied },
+          ],
+          null,
+        ),
+      (err: Error & { exitCode?: number }) =>
+        /s1\.json: ran behind a proxy \(nginx\)/.test(err.message) && err.exitCode === 2,
+    );
+  });
 
   it('sums the client hosts interval by interval, keeps each host’s budget, lines the server host up by the clock', () => {
     const shards = [2, 0, 1].map((h) => ({ file: `s${h}.json`, r: shardRun(h) }));

@@ -249,7 +249,7 @@ describe('net engine failures by class', () => {
     const mute = await rawServer(() => {});
     try {
       const c = await drive(cut.url, { connections: 1 }, { requests: 3 });
-      assert.equal(c.errors.byClass.UND_ERR_SOCKET, 3, JSON.stringify(c.errors));
+      assert.equal(c.errors.byClass.peerClosed, 3, JSON.stringify(c.errors));
       assert.equal(c.errors.onReused, 0, 'each on a new connection: not the keep-alive race');
       const m = await drive(mute.url, { connections: 1, timeout: '200ms' }, { requests: 1 });
       assert.equal(m.errors.byClass.timeout, 1, JSON.stringify(m.errors));

@@ -189,7 +189,7 @@ sampler: { interval: 500ms, tail: 500ms }
   it('a target that dies mid-run: exit 1, the partial result says why, nothing is left running', async () => {
     const dir = scratch();
     const { child, kids, stderr } = await runningLoad(dir, 'crash', 100);
-    const serve = kids('serve');
+    const serve = kids('keepalive-lab target');
     assert.equal(serve.length, 1);
     process.kill(serve[0] as number, 'SIGKILL');
     const [code] = await once(child, 'exit');
@@ -222,7 +222,7 @@ sampler: { interval: 500ms, tail: 500ms }
     const before = new Set(instances());
     const { child, kids, stderr } = await runningLoad(dir, 'nosampler', 100);
     const ours = instances().filter((n) => !before.has(n));
-    const sampler = kids('sample --port');
+    const sampler = kids('keepalive-lab sampler');
     assert.equal(sampler.length, 1);
     process.kill(sampler[0] as number, 'SIGKILL');
     const [code] = await once(child, 'exit');

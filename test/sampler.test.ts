@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { CounterName, SamplerSource, Side, TcpEntry } from '../src/record/tcp.js';
+import type { CounterName, SamplerSource, Side, TcpEntry, TcpResult } from '../src/record/tcp.js';
 import { Sampler } from '../src/sampler/sampler.js';
 import { parseProcNetTcp } from '../src/sampler/sources/proc.js';
 import { CLI, runCli, whyNobodyCannotRun } from './helpers/cli.js';
@@ -174,19 +177,67 @@ describe('sampler baseline and ports', () => {
 
 describe('keepalive-lab sample', () => {
   it('writes NDJSON lines and a result with per-side max/last, counters and sysctls', async () => {
-    await withTarget({ maxRequests: 1, maxRequestsMode: 'close' }, async (t) => {
-      const child = spawnSync(
+    await withTarget({}, async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'kal-sample-'));
+      const json = join(dir, 'sample.json');
+      const child = spawn(
         process.execPath,
-        [CLI, 'sample', '--port', String(t.port), '--interval', '200ms', '--duration', '600ms'],
-        { encoding: 'utf8' },
+        [CLI, 'sample', '--port', String(t.port), '--interval', '200ms', '--duration', '2500ms'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
       );
-      assert.equal(child.status, 0, child.stderr);
-      const lines = child.stdout
+      child.stdout.setEncoding('utf8');
+      let out = '';
+      child.stdout.on('data', (d: string) => {
+        out += d;
+      });
+      const exited = once(child, 'exit');
+      // The closes come once it samples (its baseline leaves out what was there before).
+      await eventually(
+        () => out,
+        (o) => o.includes('\n'),
+        5000,
+      );
+      await closeN(t.port, 3, 'server');
+      const [code] = (await exited) as [number];
+      assert.equal(code, 0);
+      const lines = out
         .trim()
         .split('\n')
-        .map((l) => JSON.parse(l));
-      assert.ok(lines.length >= 3);
-      assert.ok('timeWait' in lines[0].server.states);
+        .map((l) => JSON.parse(l) as TcpEntry);
+      assert.ok(lines.length >= 3, `${lines.length} lines`);
+      for (let i = 1; i < lines.length; i++) {
+        assert.ok((lines[i] as TcpEntry).t > (lines[i - 1] as TcpEntry).t, 'in time order');
+      }
+      assert.equal(lines[0]?.server.states.timeWait, 0, 'nothing before the closes');
+      assert.equal(lines.at(-1)?.server.states.timeWait, 3, 'the server closed first, 3 times');
+      assert.equal(lines.at(-1)?.client.states.timeWait, 0);
+      // The result file: the same run, summarised per side.
+      const r = spawnSync(
+        process.execPath,
+        [
+          CLI,
+          'sample',
+          '--port',
+          String(t.port),
+          '--interval',
+          '200ms',
+          '--duration',
+          '400ms',
+          '--json',
+          json,
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const result = JSON.parse(readFileSync(json, 'utf8')) as TcpResult;
+      // Sockets there at its baseline are left out: the 3 TIME_WAITs belong to the run before.
+      assert.deepEqual(result.server.timeWait, { max: 0, last: 0 });
+      assert.equal(
+        result.server.sysctls.tcp_fin_timeout,
+        readFileSync('/proc/sys/net/ipv4/tcp_fin_timeout', 'utf8').trim(),
+      );
+      assert.ok(result.server.namespaceTimeWait.atBaseline >= 3, 'the namespace still holds them');
+      assert.equal(typeof result.server.counters.PassiveOpens, 'number');
     });
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { resolve } from '../src/config/resolve.js';
 import { type TargetKnobsInput, targetKnobsSchema } from '../src/config/target.js';
-import { responsePlanner } from '../src/target/response-policy.js';
+import { responsePlanner } from '../src/server/response-policy.js';
 
 const planner = (input: TargetKnobsInput) =>
   responsePlanner(resolve(targetKnobsSchema, input, { source: 'test' }));

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { COMPARE_SCHEMA } from '../src/record/compare.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../src/record/driver.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunResult, type RunsResult } from '../src/record/run.js';
+import { TCP_SCHEMA, type TcpResult } from '../src/record/tcp.js';
 import { readResultFile } from '../src/results/read.js';
 import { driveV1toV2 } from '../src/results/upgrade.js';
 import { runCli } from './helpers/cli.js';
@@ -19,7 +20,7 @@ const fixture = (name: string) =>
   fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 
 describe('older result files', () => {
-  it('run@2 reads as run@3: the driver’s own delay unknown, never made up', async () => {
+  it('run@2 reads as today’s run: the driver’s own delay unknown, never made up', async () => {
     const r = await readResultFile<RunResult>(fixture('run-v2.json'), [RUN_SCHEMA], 'a run');
     assert.equal(r.schema, RUN_SCHEMA);
     assert.equal(r.summary.self, null);
@@ -34,7 +35,7 @@ describe('older result files', () => {
     for (const e of r.timeline) if (e.load) assert.equal(e.load.self, null);
   });
 
-  it('runs@2 reads as runs@3, every variant upgraded', async () => {
+  it('runs@2 reads as today’s runs, every variant upgraded', async () => {
     const f = await readResultFile<RunsResult>(fixture('runs-v2.json'), [RUNS_SCHEMA], 'runs');
     assert.equal(f.schema, RUNS_SCHEMA);
     assert.equal(f.variants.length, 2);
@@ -42,6 +43,47 @@ describe('older result files', () => {
       assert.equal(v.schema, RUN_SCHEMA);
       assert.equal(v.summary.self, null);
     }
+  });
+
+  it('run@3 reads as run@4: no faults, no wire record, the wire’s sysctls unread (null)', async () => {
+    const raw = JSON.parse(readFileSync(fixture('run-v3.json'), 'utf8')) as RunResult;
+    assert.ok(raw.tcp?.closes, 'the stored file has the tracer’s record');
+    const r = await readResultFile<RunResult>(fixture('run-v3.json'), [RUN_SCHEMA], 'a run');
+    assert.equal(r.schema, RUN_SCHEMA);
+    assert.deepEqual(r.faults, []);
+    assert.equal(r.tcp?.closes?.wire, null);
+    assert.equal(r.tcp?.server.sysctls.tcp_orphan_retries, null);
+    assert.equal(r.environment.sysctls.client?.tcp_keepalive_time, null);
+    assert.deepEqual(r.scenario.faults, []);
+    assert.equal((r.scenario.target as { tcpKeepAlive?: number }).tcpKeepAlive, 0);
+    // What it did measure is kept as it was.
+    assert.equal(r.tcp?.closes?.connections, raw.tcp?.closes?.connections);
+    assert.equal(r.summary.requests.completed, raw.summary.requests.completed);
+    const runs = await readResultFile<RunsResult>(fixture('runs-v3.json'), [RUNS_SCHEMA], 'runs');
+    assert.deepEqual(
+      runs.variants.map((v) => [v.schema, v.faults.length]),
+      [
+        [RUN_SCHEMA, 0],
+        [RUN_SCHEMA, 0],
+      ],
+    );
+  });
+
+  it('drive@2 and run@3 name the peer-closed error class peerClosed, as the net engine sees it too', async () => {
+    const d = await readResultFile<DriverResult>(fixture('drive-v2.json'), [DRIVER_SCHEMA], 'x');
+    assert.equal(d.schema, DRIVER_SCHEMA);
+    assert.equal('UND_ERR_SOCKET' in d.errors.byClass, false);
+    assert.equal(typeof d.errors.byClass.peerClosed, 'number');
+    for (const i of d.timeline) assert.equal(typeof i.errorsByClass.peerClosed, 'number');
+    const r = await readResultFile<RunResult>(fixture('run-v3.json'), [RUN_SCHEMA], 'a run');
+    assert.equal(typeof r.summary.errors.byClass.peerClosed, 'number');
+  });
+
+  it('tcp@1 (sample --json) reads as tcp@2', async () => {
+    const t = await readResultFile<TcpResult>(fixture('tcp-v1.json'), [TCP_SCHEMA], 'a sample');
+    assert.equal(t.schema, TCP_SCHEMA);
+    assert.equal(t.closes?.wire ?? null, null);
+    assert.equal(t.server.sysctls.tcp_retries2, null);
   });
 
   it('drive@1 reads as drive@2, its capabilities taken from what it said it could not measure', async () => {
@@ -64,8 +106,12 @@ describe('older result files', () => {
 
   it('report and compare read them through the CLI, and compare@1 reports', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kal-upgrade-'));
-    const text = runCli(['report', fixture('run-v2.json'), '--html', join(dir, 'r.html')]);
-    assert.equal(text.code, 0, text.stderr);
+    for (const f of ['run-v2.json', 'run-v3.json', 'runs-v3.json']) {
+      const text = runCli(['report', fixture(f), '--html', join(dir, `${f}.html`)]);
+      assert.equal(text.code, 0, `${f}: ${text.stderr}`);
+    }
+    const c3 = runCli(['compare', fixture('run-v3.json'), fixture('run-v3.json')]);
+    assert.ok(c3.code === 0 || c3.code === 3, c3.stderr);
     const cmp = join(dir, 'cmp.json');
     const c = runCli(['compare', fixture('run-v2.json'), fixture('run-v2.json'), '--json', cmp]);
     assert.ok(c.code === 0 || c.code === 3, c.stderr);
@@ -84,7 +130,7 @@ describe('older result files', () => {
     writeFileSync(future, JSON.stringify({ ...r, schema: 'keepalive-lab/run@99' }));
     const out = runCli(['compare', future, fixture('run-v2.json')]);
     assert.equal(out.code, 2);
-    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@3/);
+    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@4/);
     assert.doesNotMatch(out.stderr, /\n\s+at /);
   });
 });

@@ -7,6 +7,7 @@ import { latencyShift } from './latency.js';
 import { analyzeLegs } from './legs.js';
 import { detectRace } from './race.js';
 import { analyzeTimeWait } from './time-wait.js';
+import { analyzeWire } from './wire.js';
 
 // Every verdict of a run, each with its evidence. Pure, and reads only what was measured (by the
 // driver, the target and the kernel, and what the client received), never the configured knobs:
@@ -34,5 +35,6 @@ export function analyze(m: Measurements): Analysis {
     latency: latencyShift(m),
     anomalies: findAnomalies(m),
     ...(m.legs ? { legs: analyzeLegs(m) } : {}),
+    wire: analyzeWire(m),
   };
 }

@@ -61,14 +61,17 @@ function points(timeline: readonly RunInterval[], source: 'kernel' | 'driver'): 
 const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 const ms = (x: number) => `${x >= 10 ? x.toFixed(0) : x >= 1 ? x.toFixed(1) : x.toFixed(2)} ms`;
 
-export function portSearchShift(timeline: readonly RunInterval[]): PortSearchShift {
-  const kernel = points(timeline, 'kernel');
-  const source = kernel.length >= MIN_INTERVALS ? 'kernel' : 'driver';
-  const ps = source === 'kernel' ? kernel : points(timeline, 'driver');
-  const none = (verdict: PortSearchVerdict, message: string): PortSearchShift => ({
+/** A shift with no figures: not measured, or too few intervals to say. */
+export function noPortSearch(
+  verdict: PortSearchVerdict,
+  connectSource: PortSearchShift['connectSource'],
+  intervals: number,
+  message: string,
+): PortSearchShift {
+  return {
     verdict,
-    connectSource: ps.length > 0 ? source : null,
-    intervals: ps.length,
+    connectSource,
+    intervals,
     rankCorrelation: null,
     rankCorrelationGivenChurn: null,
     churnCorrelationGivenOccupancy: null,
@@ -82,7 +85,15 @@ export function portSearchShift(timeline: readonly RunInterval[]): PortSearchShi
     latencyP50Low: null,
     latencyP50High: null,
     message,
-  });
+  };
+}
+
+export function portSearchShift(timeline: readonly RunInterval[]): PortSearchShift {
+  const kernel = points(timeline, 'kernel');
+  const source = kernel.length >= MIN_INTERVALS ? 'kernel' : 'driver';
+  const ps = source === 'kernel' ? kernel : points(timeline, 'driver');
+  const none = (verdict: PortSearchVerdict, message: string): PortSearchShift =>
+    noPortSearch(verdict, ps.length > 0 ? source : null, ps.length, message);
   const measured = timeline.some((i) => i.load && i.tcp?.client.portOccupancy != null);
   if (!measured) {
     return none(

@@ -9,7 +9,7 @@ import { duration } from './phrases.js';
 // idle when the server closed them (the target's count, or the client's view of an external
 // server), how long the client let them idle before reusing them, and the hint it received.
 
-const RACE_CLASSES = ['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'] as const;
+const RACE_CLASSES = ['ECONNRESET', 'peerClosed', 'EPIPE'] as const;
 
 /** A client that reuses connections this close to the server's idle close is in the race. */
 const NEAR_SERVER_IDLE = 0.8;

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { clientSchema, loadSchema } from '../config/driver.js';
 import { resolve } from '../config/resolve.js';
 import { duration } from '../config/units.js';
@@ -12,8 +12,8 @@ import { unanswered } from '../report/unanswered.js';
 import { shardOf, splitLoad, startAtOf } from '../shard/split.js';
 import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
 
-// `keepalive-lab drive URL`: the load driver on its own. Forked with an IPC channel (as the run
-// orchestrator does), it reports each interval and the result to its parent instead of printing.
+// `keepalive-lab drive URL`: the load driver on its own (a run's driver is a child told by its
+// start message: src/run/child-main.ts).
 
 const CLIENT_FLAGS = {
   keepAliveTimeout: 'client-keep-alive-timeout',
@@ -40,27 +40,14 @@ export function driveCommand(): Command {
       '--start-at <time>',
       'wait until then to start (epoch ms or ISO time): shards start together',
     )
-    .option(...DRY_RUN)
-    .addOption(new Option('--spec <json>', '{client, load} as JSON').hideHelp())
-    .addOption(
-      new Option(
-        '--spec-env <name>',
-        '{client, load} as JSON in this environment variable',
-      ).hideHelp(),
-    );
+    .option(...DRY_RUN);
   for (const opt of optionsFor(clientSchema.shape, CLIENT_FLAGS)) cmd.addOption(opt);
   for (const opt of optionsFor(loadSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (url: string, opts: Record<string, unknown>) => {
-    const specText =
-      typeof opts.specEnv === 'string'
-        ? process.env[opts.specEnv]
-        : (opts.spec as string | undefined);
-    const spec =
-      typeof specText === 'string' ? (JSON.parse(specText) as Record<string, unknown>) : {};
-    const clientInput = {
-      ...(spec.client as object),
-      ...flagValues(opts, clientSchema.shape, CLIENT_FLAGS),
-    } as Record<string, unknown>;
+    const clientInput = flagValues(opts, clientSchema.shape, CLIENT_FLAGS) as Record<
+      string,
+      unknown
+    >;
     for (const key of ['headers', 'agent'] as const) {
       if (typeof clientInput[key] === 'string') clientInput[key] = parseJsonFlag(key, opts[key]);
     }
@@ -81,14 +68,10 @@ export function driveCommand(): Command {
       }),
     );
     const load = attempt(() =>
-      resolve(
-        loadSchema,
-        { ...(spec.load as object), ...flagValues(opts, loadSchema.shape) },
-        {
-          source: 'load options',
-          label: labelFor('load', loadSchema.shape),
-        },
-      ),
+      resolve(loadSchema, flagValues(opts, loadSchema.shape), {
+        source: 'load options',
+        label: labelFor('load', loadSchema.shape),
+      }),
     );
     const intervalMs = attempt(() =>
       resolve(duration({ min: 100 }), opts.interval, {

@@ -58,7 +58,8 @@ export function k8sCommand(): Command {
         });
       }
       const run = resolved.runs[0] as (typeof resolved.runs)[number];
-      // The pods run the load alone: a proxy (or namespaces) would not be there.
+      // The pods run the load alone: a proxy would not be there. Isolation is the pod's own: each
+      // pod is a host of its own, so the scenario's isolation is not what the pods use.
       const unsupported = [
         ...(run.proxy
           ? [
@@ -66,14 +67,6 @@ export function k8sCommand(): Command {
                 path: 'proxy',
                 message:
                   'a Job runs no proxy: put yours in the cluster and give its URL as target.url',
-              },
-            ]
-          : []),
-        ...(run.isolation !== 'loopback'
-          ? [
-              {
-                path: 'isolation',
-                message: 'each pod is a host of its own: use isolation: loopback',
               },
             ]
           : []),

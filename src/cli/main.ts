@@ -1,12 +1,13 @@
 #!/usr/bin/env node
+import './early-signals.js';
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
+import { leaveParent, watchParent } from '../parent.js';
 import { cleanupCommand } from './cleanup.js';
 import { compareCommand } from './compare.js';
 import { driveCommand } from './drive.js';
 import { k8sCommand } from './k8s.js';
 import { mergeCommand } from './merge.js';
-import { leaveParent, watchParent } from './parent.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { sampleCommand } from './sample.js';

@@ -142,6 +142,13 @@ function checkShardable(
       message: 'each shard is a client host of its own: use isolation: loopback on each',
     });
   }
+  if (spec?.proxy) {
+    problems.push({
+      path: 'proxy',
+      message:
+        'the shards share one target: put the proxy in front of it on its own host and give its URL as target.url',
+    });
+  }
   if (spec && spec.client.workers > 1) {
     problems.push({
       path: 'client.workers',

@@ -5,7 +5,6 @@ import { EXIT, LabError } from '../errors.js';
 import { fileAt } from '../output/file.js';
 import { tcpTable } from '../report/tcp-text.js';
 import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
-import { leaveParent } from './parent.js';
 
 // `keepalive-lab sample`: the TCP sampler on its own. A live table on a terminal, one NDJSON line
 // per sample otherwise; Ctrl-C ends it and writes the result. Forked with an IPC channel (by the
@@ -36,15 +35,9 @@ export function sampleCommand(): Command {
       source: o.source,
       tracer: o.tracer,
     };
-    if (process.connected) {
-      const { sampleForParent } = await import('../sampler/child.js');
-      await sampleForParent({ ...sides, intervalMs: o.interval });
-      leaveParent();
-      return;
-    }
     const out = typeof opts.json === 'string' ? await fileAt(opts.json, '--json') : null;
     if (o.metricsPort !== undefined) {
-      const { exportMetrics } = await import('../metrics/exporter.js');
+      const { exportMetrics } = await import('../sampler/exporter.js');
       const result = await exportMetrics({
         ...sides,
         intervalMs: o.interval,

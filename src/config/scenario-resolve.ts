@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { type FieldProblem, LabError } from '../errors.js';
 import { parseThreshold, type Threshold } from '../thresholds/parse.js';
 import { type LoadModel, loadSchema } from './driver.js';
+import { type Fault, faultSchemaFor, faultStart } from './faults.js';
 import { keysAt, unknownKeyMessage } from './keys.js';
 import { loadConfigFile } from './load.js';
 import { type ProxyKnobs, proxySchema } from './proxy.js';
@@ -33,6 +34,8 @@ export interface RunSpec {
   sampler: SamplerKnobs;
   /** The proxy between the client and the target; absent for none. */
   proxy?: ProxyKnobs;
+  /** Faults on the wire (isolation: netns), in the order given. */
+  faults: Fault[];
   thresholds: Threshold[];
 }
 
@@ -70,7 +73,13 @@ function issues(
 export function resolveScenario(raw: unknown, source: string): DeepReadonly<ResolvedScenario> {
   const problems: FieldProblem[] = [];
   const parsed = scenarioSchema.safeParse(raw ?? {});
-  if (!parsed.success) problems.push(...issues(parsed.error, scenarioSchema, ''));
+  // Faults are named by their own kind's schema (a union would only say "invalid input").
+  if (!parsed.success) {
+    problems.push(
+      ...issues(parsed.error, scenarioSchema, '').filter((p) => !/^faults\.\d/.test(p.path)),
+    );
+  }
+  const baseFaults = faultsOf(asRecord(raw).faults, 'faults', problems);
   const rawTarget = asRecord(asRecord(raw).target);
   if (rawTarget.url !== undefined) {
     for (const key of knobsGiven(rawTarget)) {
@@ -92,6 +101,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
       load,
       sampler,
       ...(proxy ? { proxy } : {}),
+      faults: baseFaults ?? [],
       thresholds,
       isolation: base.isolation,
       cpus: base.cpus,
@@ -146,7 +156,9 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
         problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
       }
     });
-    if (base && valid && target && client && loadModel && sampler && proxy !== null) {
+    const faults =
+      v.faults === undefined ? baseFaults : faultsOf(v.faults, `${at}.faults`, problems);
+    if (base && valid && target && client && loadModel && sampler && proxy !== null && faults) {
       runs.push({
         name: String(v.name),
         variant: String(v.name),
@@ -155,6 +167,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
         load: loadModel,
         sampler,
         ...(proxy ? { proxy } : {}),
+        faults,
         thresholds,
         isolation: base.isolation,
         cpus: base.cpus,
@@ -176,6 +189,7 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
         message: 'an external server (target.url) cannot be moved into a namespace; use loopback',
       });
     }
+    problems.push(...faultProblems(r, where));
     if (r.isolation !== 'loopback') continue;
     for (const [side, section] of [
       ['target', r.target],
@@ -198,6 +212,61 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
     );
   }
   return deepFreeze({ scenario: base as Scenario, runs });
+}
+
+/** Each fault checked by its own kind's schema; null when one is wrong (its problems added). */
+function faultsOf(raw: unknown, at: string, problems: FieldProblem[]): Fault[] | null {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) return null; // the scenario's own schema says so
+  const out: Fault[] = [];
+  let ok = true;
+  raw.forEach((f, i) => {
+    const schema = faultSchemaFor(f);
+    const r = schema.safeParse(f);
+    if (r.success) out.push(r.data);
+    else {
+      ok = false;
+      problems.push(...issues(r.error, schema, `${at}.${i}`));
+    }
+  });
+  return ok ? out : null;
+}
+
+/** What a run's faults need: namespaces, a proxy or a built-in target to act on, a time in the load. */
+function faultProblems(r: RunSpec, where: string): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  if (r.faults.length > 0 && r.isolation !== 'netns') {
+    out.push({
+      path: `${where}faults`,
+      message:
+        "faults need isolation: netns (their rules live in the run's namespaces; the host's own ruleset is never touched)",
+    });
+  }
+  r.faults.forEach((f, i) => {
+    const at = `${where}faults.${i}`;
+    const host = 'host' in f ? f.host : 'blackhole' in f ? f.blackhole : null;
+    if (host === 'proxy' && !r.proxy) {
+      out.push({
+        path: `${at}.${'host' in f ? 'host' : 'blackhole'}`,
+        message: 'there is no proxy in this run',
+      });
+    }
+    if ('crash' in f && r.target.url !== undefined) {
+      out.push({
+        path: `${at}.crash`,
+        message: 'only the built-in target can be crashed (target.url is yours)',
+      });
+    }
+    const start = faultStart(f);
+    const length = r.load.duration;
+    if (length !== undefined && start >= length) {
+      out.push({
+        path: `${at}.${'at' in f ? 'at' : 'after'}`,
+        message: `${start} ms is not within the load (${length} ms): a fault starts during the load`,
+      });
+    }
+  });
+  return out;
 }
 
 export async function loadScenario(path: string): Promise<DeepReadonly<ResolvedScenario>> {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseThreshold } from '../thresholds/parse.js';
 import { clientSchema, loadSchema } from './driver.js';
+import { faultSchema } from './faults.js';
 import { proxySchema } from './proxy.js';
 import { samplerSchema } from './sampler.js';
 import { sysctlsSchema } from './sysctls.js';
@@ -67,6 +68,12 @@ const sections = {
     .describe(
       'a real proxy (nginx or haproxy) between the client and the target: each leg measured on its own',
     ),
+  faults: z
+    .array(faultSchema)
+    .default([])
+    .describe(
+      'faults on the wire (isolation: netns): segments dropped on one host, a host that vanishes, the target crashing',
+    ),
   thresholds: z
     .array(thresholdSchema)
     .default([])
@@ -87,6 +94,10 @@ export const variantSchema = z.strictObject({
   load: z.record(z.string(), z.unknown()).optional(),
   sampler: z.record(z.string(), z.unknown()).optional(),
   proxy: z.record(z.string(), z.unknown()).optional(),
+  faults: z
+    .array(z.unknown())
+    .optional()
+    .describe("the variant's faults, in place of the scenario's"),
   thresholds: z.array(z.string()).optional(),
 });
 

@@ -27,6 +27,35 @@ const sysctlValues = {
   tcp_max_tw_buckets: z.number().int().min(0).optional(),
   tcp_fin_timeout: z.number().int().min(1).optional(),
   somaxconn: z.number().int().min(1).optional(),
+  tcp_orphan_retries: z
+    .number()
+    .int()
+    .min(0)
+    .max(255)
+    .optional()
+    .describe('retransmits of an orphaned FIN before the socket is dropped (0 means 8)'),
+  tcp_retries2: z
+    .number()
+    .int()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe('retransmits of unacknowledged data before an established connection is dropped'),
+  tcp_keepalive_time: z
+    .number()
+    .int()
+    .min(1)
+    .max(32767)
+    .optional()
+    .describe('s idle before the first probe'),
+  tcp_keepalive_intvl: z.number().int().min(1).max(32767).optional().describe('s between probes'),
+  tcp_keepalive_probes: z
+    .number()
+    .int()
+    .min(1)
+    .max(127)
+    .optional()
+    .describe('probes unanswered before the connection is dropped'),
 } satisfies Record<SysctlName, z.ZodType>;
 export const sysctlsSchema = z
   .strictObject(sysctlValues)

@@ -43,6 +43,11 @@ export const targetKnobsSchema = z
     keepAliveTimeout: duration({ max: 2_147_483_647 })
       .default(72_000)
       .describe('server idle timeout on a kept-alive connection; 0 disables it'),
+    tcpKeepAlive: duration({ max: 32_767_000 })
+      .default(0)
+      .describe(
+        "TCP keep-alive (SO_KEEPALIVE) on every accepted connection, probing after this long idle; 0 leaves it off. The probes' interval and count are the namespace's tcp_keepalive_intvl and tcp_keepalive_probes",
+      ),
     keepAliveHint: z
       .boolean()
       .default(true)

@@ -3,12 +3,12 @@ import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type DriverOptions, runDriver } from './run.js';
 
 // Runs the driver as a process would: Ctrl-C, SIGTERM (also what the loss of its parent becomes,
-// see src/cli/parent.ts) or a `stop` message stops it early with a partial result. When forked with an IPC channel (the run
+// see src/parent.ts) or a `stop` message stops it early with a partial result. When forked with an IPC channel (the run
 // orchestrator, possibly inside another network namespace) every interval and the result go to the
 // parent as messages.
 
 export async function driveUntilStopped(
-  opts: Omit<DriverOptions, 'signal' | 'onInterval'> & { shard?: ShardInfo | null },
+  opts: Omit<DriverOptions, 'signal' | 'onInterval' | 'onMeasuring'> & { shard?: ShardInfo | null },
 ): Promise<DriverResult> {
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -28,6 +28,7 @@ export async function driveUntilStopped(
       ...opts,
       signal: controller.signal,
       keepCloses: ipc,
+      ...(ipc ? { onMeasuring: () => send({ type: 'measuring' }) } : {}),
       onInterval: ipc
         ? (interval, closes) =>
             send({ type: 'interval', interval, closes: closes ?? { port: [], at: [], view: [] } })

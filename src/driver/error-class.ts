@@ -11,6 +11,9 @@ const TIMEOUT_CODES = new Set([
   'ETIMEDOUT',
 ]);
 
+/** The code the net engine gives a connection its peer closed before the response was whole. */
+export const PEER_CLOSED = 'KAL_PEER_CLOSED';
+
 export function classifyError(err: unknown): ErrorClass {
   const e = err as { code?: string; cause?: { code?: string } } | null;
   const code = e?.code ?? e?.cause?.code;
@@ -19,8 +22,11 @@ export function classifyError(err: unknown): ErrorClass {
     case 'EADDRNOTAVAIL':
     case 'ECONNREFUSED':
     case 'EPIPE':
-    case 'UND_ERR_SOCKET':
       return code;
+    // undici's name for it, and the net engine's own: the class is the project's.
+    case 'UND_ERR_SOCKET':
+    case PEER_CLOSED:
+      return 'peerClosed';
     default:
       return code && TIMEOUT_CODES.has(code) ? 'timeout' : 'other';
   }

@@ -10,9 +10,9 @@ import {
   type SelfNoise,
   type SelfNoiseInterval,
 } from '../record/driver.js';
+import { statusRecord, totalsOf, Window } from '../reduce/driver-window.js';
 import { durationSummary, encodeHistogram, quantiles } from '../stats/histogram.js';
 import type { Probe } from './probe.js';
-import { statusRecord, totalsOf, Window } from './window.js';
 
 // The driver's accumulator: add() by event (the Probe methods), summary() at the end. Each event
 // lands in the current interval only, and tick() folds the interval into the totals, so each

@@ -37,6 +37,8 @@ export interface DriverOptions {
   onInterval?: (interval: DriverInterval, closes: AppCloseColumns | null) => void;
   /** Keep each closed connection's port and the client's view of its close (for a join). */
   keepCloses?: boolean;
+  /** The warm-up is over: what follows is measured (a run's faults count from here). */
+  onMeasuring?: () => void;
 }
 
 /** The driver's own cost while measuring, from the end of the warm-up to the end of the load. */
@@ -105,6 +107,7 @@ async function drive(
     cost.cpu = process.cpuUsage();
     eluSince = performance.eventLoopUtilization();
     recording.start();
+    opts.onMeasuring?.();
     const measuringSince = performance.now();
     // The end of a timed load closes the last interval itself. A tick due at the same moment
     // (the two timers can fire in either order) would leave that last interval a millisecond

@@ -2,15 +2,17 @@ import type { RunSpec } from '../config/scenario-resolve.js';
 import { carriesCredentials, redactUrl } from '../config/url.js';
 
 // The Kubernetes objects that run a scenario's load as N shards, one pod each: an Indexed Job
-// (each pod gets JOB_COMPLETION_INDEX, which `drive --shards N` reads), a ConfigMap with the load
-// (`drive --spec-env`) and the scenario for reference, and, when the scenario uses the built-in
-// target, that target as a Deployment and Service to experiment against. Pure: objects in, the
-// printing is the CLI's.
+// (each pod gets JOB_COMPLETION_INDEX, which `run --shards N` reads), the pods' scenario in a
+// ConfigMap (a Secret when it holds credentials) mounted into each pod, the scenario as written
+// for reference, and, when the scenario uses the built-in target, that target as a Deployment
+// and Service to experiment against. Each pod is a client host with a network namespace of its
+// own, so `run` samples that host's TIME_WAIT and ports. Pure: objects in, the printing is the
+// CLI's.
 //
-// Results are collected from the pods' logs (`drive --json -` prints the result and nothing
-// else): that needs no storage class that can be shared between nodes (ReadWriteMany) and no
-// object-store credentials, and a shard's result is small (about 1 MB for ten minutes at 1 s
-// intervals, well under the kubelet's 10 MiB log rotation). The merge then runs where kubectl does.
+// Results are collected from the pods' logs (`run --json -` prints the result alone on stdout):
+// that needs no storage class shared between nodes (ReadWriteMany) and no object-store
+// credentials, and a shard's result is a few MB at most, under the kubelet's 10 MiB log
+// rotation. The merge then runs where kubectl does.
 
 export interface K8sOptions {
   shards: number;
@@ -27,9 +29,16 @@ export interface K8sOptions {
 export type K8sObject = Record<string, unknown> & { apiVersion: string; kind: string };
 
 const TARGET_PORT = 3000;
+/** Where the pods find their scenario, and its name in the ConfigMap (or the Secret). */
+const MOUNT = '/etc/keepalive-lab';
+export const POD_SCENARIO = 'scenario.json';
 
 /** Pod sysctls Kubernetes allows without the kubelet's unsafe-sysctls list (k8s 1.29+). */
 const SAFE_SYSCTLS: Record<string, string> = {
+  // Kubernetes 1.29 counts the keep-alive knobs as safe too.
+  tcp_keepalive_time: 'net.ipv4.tcp_keepalive_time',
+  tcp_keepalive_intvl: 'net.ipv4.tcp_keepalive_intvl',
+  tcp_keepalive_probes: 'net.ipv4.tcp_keepalive_probes',
   ip_local_port_range: 'net.ipv4.ip_local_port_range',
   tcp_fin_timeout: 'net.ipv4.tcp_fin_timeout',
 };
@@ -81,7 +90,20 @@ export function manifests(
   const { sysctls = {}, ...client } = run.client as typeof run.client & {
     sysctls?: Record<string, unknown>;
   };
-  const spec = { client, load: run.load };
+  // Each pod runs the load's part as a client host of its own (`run --shards`): its own network
+  // namespace, so its sampler sees that host's TIME_WAIT and port budget, unprivileged (the
+  // kernel tracer needs privilege and is left to `auto`). The pod's scenario is this one's, with
+  // the target's URL, on loopback and sharing the pod's CPUs (the target is elsewhere).
+  const podScenario = {
+    name: run.name,
+    target: { url },
+    client,
+    load: run.load,
+    sampler: run.sampler,
+    isolation: 'loopback',
+    cpus: 'shared',
+    thresholds: run.thresholds.map((t) => t.expr),
+  };
   // A password in the URL, or an Authorization header, goes in a Secret the pods read, never in
   // the ConfigMap or the Job's arguments (both are readable by anyone who can list them).
   const secret = carriesCredentials(url, client.headers as Record<string, string>);
@@ -94,20 +116,19 @@ export function manifests(
     kind: 'ConfigMap',
     metadata: meta(`${o.name}-load`),
     data: secret
-      ? { 'scenario.yaml': '# left out: it holds credentials; the load is in the Secret\n' }
-      : { 'spec.json': JSON.stringify(spec), 'scenario.yaml': o.scenarioText },
+      ? { 'scenario.yaml': '# left out: it holds credentials; the pods read it from the Secret\n' }
+      : { [POD_SCENARIO]: JSON.stringify(podScenario, null, 2), 'scenario.yaml': o.scenarioText },
   };
   const secretObject: K8sObject = {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: meta(`${o.name}-secret`),
     type: 'Opaque',
-    stringData: { url, 'spec.json': JSON.stringify(spec) },
+    stringData: { [POD_SCENARIO]: JSON.stringify(podScenario, null, 2) },
   };
-  const from = (key: string) =>
-    secret
-      ? { secretKeyRef: { name: `${o.name}-secret`, key } }
-      : { configMapKeyRef: { name: `${o.name}-load`, key } };
+  const volume = secret
+    ? { name: 'scenario', secret: { secretName: `${o.name}-secret` } }
+    : { name: 'scenario', configMap: { name: `${o.name}-load` } };
   const job: K8sObject = {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -124,27 +145,22 @@ export function manifests(
         spec: {
           restartPolicy: 'Never',
           ...(podSysctls.length > 0 ? { securityContext: { sysctls: podSysctls } } : {}),
+          volumes: [volume],
           containers: [
             {
-              name: 'drive',
+              name: 'run',
               image: o.image,
               args: [
-                'drive',
-                // Kubernetes puts the variable's value here (the URL, credentials and all).
-                secret ? '$(KAL_TARGET_URL)' : url,
+                'run',
+                `${MOUNT}/${POD_SCENARIO}`,
                 '--shards',
                 String(o.shards),
                 '--start-at',
                 new Date(o.startAt).toISOString(),
-                '--spec-env',
-                'KAL_SPEC',
                 '--json',
                 '-',
               ],
-              env: [
-                ...(secret ? [{ name: 'KAL_TARGET_URL', valueFrom: from('url') }] : []),
-                { name: 'KAL_SPEC', valueFrom: from('spec.json') },
-              ],
+              volumeMounts: [{ name: 'scenario', mountPath: MOUNT, readOnly: true }],
               resources: { requests: { cpu: '1', memory: '256Mi' }, limits: { memory: '512Mi' } },
             },
           ],
@@ -221,7 +237,7 @@ export function collectSteps(o: K8sOptions): string[] {
     '  done',
     '  keepalive-lab merge shard-*.json --json merged.json',
     `  kubectl delete${ns} -f manifests.yaml`,
-    "Results come back through the pods' logs (`drive --json -`): no shared volume or object store",
+    "Results come back through the pods' logs (`run --json -`): no shared volume or object store",
     "is needed, and a shard's result stays far under the kubelet's 10 MiB log rotation.",
   ];
 }

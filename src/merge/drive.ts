@@ -1,4 +1,3 @@
-import { statusRecord, totalsOf, Window } from '../driver/window.js';
 import { LabError } from '../errors.js';
 import {
   type DriverInterval,
@@ -10,6 +9,7 @@ import {
   STATUS_CLASSES,
 } from '../record/driver.js';
 import type { Quantiles } from '../record/histogram.js';
+import { statusRecord, totalsOf, Window } from '../reduce/driver-window.js';
 import {
   addEncoded,
   createHistogram,

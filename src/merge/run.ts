@@ -1,4 +1,3 @@
-import { analyze } from '../analysis/analyze.js';
 import { LabError } from '../errors.js';
 import type { CloseJoin, CloseJoinRow } from '../record/closes.js';
 import { DRIVER_SCHEMA, type DriverInterval, type DriverResult } from '../record/driver.js';
@@ -22,8 +21,9 @@ import {
   type TcpSummary,
   type TracedCloses,
 } from '../record/tcp.js';
-import { TcpAccumulator } from '../sampler/accumulator.js';
-import { addCloseCounts, zeroCloseCounts } from '../sampler/tracer/aggregate.js';
+import { addCloseCounts, zeroCloseCounts } from '../reduce/closes.js';
+import { TcpAccumulator } from '../reduce/tcp.js';
+import { finishResult } from '../results/finish.js';
 import {
   addEncoded,
   createHistogram,
@@ -31,7 +31,6 @@ import {
   encodeHistogram,
   summarize,
 } from '../stats/histogram.js';
-import { evaluateThreshold } from '../thresholds/evaluate.js';
 import { parseThreshold } from '../thresholds/parse.js';
 import { mergeDriverResults } from './drive.js';
 
@@ -82,6 +81,15 @@ function check(shards: readonly RunShard[], server: ServerView | null): void {
       throw refuse(
         `${file}: ran ${r.name}, ${first.file} ran ${first.r.name}`,
         'merge the shards of one scenario',
+      );
+    }
+    // A proxied run has two legs (the client's to the proxy, the proxy's to the target) and a
+    // target that sees the proxy, not the shards: summing them as one leg would drop the back
+    // leg without a word.
+    if (r.proxy || r.legs) {
+      throw refuse(
+        `${file}: ran behind a proxy (${r.proxy?.kind ?? 'two legs'}); merge sums one leg`,
+        'shard a load that goes straight to its target, or read each proxied shard on its own',
       );
     }
     if ((r.tcp === null) !== (first.r.tcp === null)) {
@@ -249,6 +257,8 @@ function mergeTraced(all: readonly TracedCloses[]): TracedCloses {
       lifetimeUs: encodeHistogram(lifetimes),
       connectUs: encodeHistogram(connects),
     },
+    // Shards run on loopback, where the run puts no faults: no wire record to add.
+    wire: null,
   };
 }
 
@@ -349,6 +359,8 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
   const stopped = runs.find((r) => r.stoppedBy)?.stoppedBy ?? null;
   const measurements: Measurements = {
     target: { ...first.target, pid: null },
+    // Shards run on loopback, where no fault can be put on the wire.
+    faults: [],
     partial: driver.partial || runs.some((r) => r.partial) || (server?.r.partial ?? false),
     stoppedBy: stopped,
     summary,
@@ -359,8 +371,7 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
     timeline,
     ...(tcp ? { hosts } : {}),
   };
-  const analysed: Omit<RunResult, 'thresholds'> = {
-    schema: first.schema,
+  return finishResult(measurements, {
     name: first.name,
     variant: first.variant,
     repeat: first.repeat,
@@ -375,16 +386,9 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
     },
     scenario: first.scenario as ScenarioEcho,
     isolation: first.isolation,
-    ...measurements,
     histograms,
-    analysis: analyze(measurements),
-  };
-  return {
-    ...analysed,
-    thresholds: first.scenario.thresholds.map((expr) =>
-      evaluateThreshold(analysed, parseThreshold(expr)),
-    ),
-  };
+    thresholds: first.scenario.thresholds.map(parseThreshold),
+  });
 }
 
 const shardIndex = (r: RunResult) => r.summary.shard?.index ?? 0;

@@ -36,7 +36,10 @@ export function selectRunOutputs(
   env: NodeJS.ProcessEnv = process.env,
 ): { outputs: Output[]; json: JsonOutput } {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  // `--json -`: the result alone on stdout (a pod's log), the report on stderr with the rest.
+  const toStdout = flags.json === '-';
   const json = jsonFile(() => {
+    if (toStdout) return Promise.resolve(stdoutFile());
     if (flags.json !== undefined) return fileAt(flags.json, '--json');
     if (scenario.json !== undefined) return fileAt(scenario.json, 'output.json');
     const [dir, field] =
@@ -46,7 +49,7 @@ export function selectRunOutputs(
   const live = process.stderr.isTTY === true && !env.CI && !env.NO_COLOR;
   const outputs: Output[] = [
     terminalProgress(process.stderr, live),
-    terminalReport(process.stdout),
+    terminalReport(toStdout ? process.stderr : process.stdout),
     json,
   ];
   if (flags.markdown !== undefined)
@@ -80,4 +83,14 @@ export function selectRunOutputs(
     );
   }
   return { outputs, json };
+}
+
+/** Standard output as a file to write the result to, once. */
+function stdoutFile() {
+  return {
+    write: (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        process.stdout.write(text, (err) => (err ? reject(err) : resolve('-')));
+      }),
+  };
 }

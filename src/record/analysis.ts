@@ -245,4 +245,20 @@ export interface Analysis {
   anomalies: Anomaly[];
   /** Each leg of a proxied run; absent without a proxy. */
   legs?: { front: LegVerdict; back: LegVerdict };
+  /** What the kernel did with the faults on the wire, side by side; null without faults. */
+  wire: WireFinding[] | null;
+}
+
+/** One thing the kernel did on the wire, against what the knobs it measured forecast. */
+export interface WireFinding {
+  kind: 'finRetransmits' | 'gaveUp' | 'resets' | 'crash';
+  side: 'client' | 'server';
+  /** Connections it concerns. */
+  connections: number;
+  measured: { retransmits: number | null; seconds: number | null };
+  /** What the measured knobs say should happen, and from which; null where they say nothing. */
+  forecast: { retransmits: number | null; seconds: number | null; from: string } | null;
+  /** Measured seconds over the forecast's; null without both. */
+  ratio: number | null;
+  message: string;
 }

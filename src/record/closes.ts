@@ -41,3 +41,47 @@ export interface CloseJoinRow {
   kernel: FirstFin;
   count: number;
 }
+
+/** A connection the kernel saw end. Times are CLOCK_MONOTONIC ns, 0 for never. */
+export interface KernelClose {
+  readonly clientPort: number;
+  /** When the connection ended (its last socket closed). */
+  readonly closedAt: number;
+  readonly firstFin: FirstFin;
+  /** The side whose socket reset first, when any did (also after a FIN). */
+  readonly resetBy: 'client' | 'server' | null;
+  /** From the first FIN to the other side's FIN, µs; null unless both sides sent one. */
+  readonly marginUs: number | null;
+  readonly lifetimeUs: number;
+  /** Whether the client / the server entered TIME_WAIT: the active closer(s), nobody reset. */
+  readonly timeWaitClient: boolean;
+  readonly timeWaitServer: boolean;
+  /** Whether both sides' sockets were seen (false: the other end is on another host). */
+  readonly bothSides: boolean;
+  /** Each side's part of the wire; null unless the tracer followed it (scenario faults). */
+  readonly wire: WireSides | null;
+  /** Which sides' sockets were seen. */
+  readonly sides: { readonly client: boolean; readonly server: boolean };
+}
+
+/** One connection's wire record, a side each (state codes as the kernel numbers them). */
+export interface WireSides {
+  readonly client: WireSide;
+  readonly server: WireSide;
+}
+
+export interface WireSide {
+  synRetransmits: number;
+  dataRetransmits: number;
+  finRetransmits: number;
+  /** The reason code of the reset it sent (tcp_send_reset), -1 for none. */
+  resetSent: number;
+  resetReceived: boolean;
+  /** ns spent in FIN_WAIT1, FIN_WAIT2, CLOSING, LAST_ACK, CLOSE_WAIT; -1 for never entered. */
+  stateNs: number[];
+  /** The kernel state it left for CLOSE; 0 while open or unseen. */
+  leftFrom: number;
+  /** The state it is in now and since when (ns), to time its stay. */
+  state: number;
+  since: number;
+}

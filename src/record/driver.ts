@@ -9,7 +9,8 @@ export const ERROR_CLASSES = [
   'EADDRNOTAVAIL',
   'ECONNREFUSED',
   'EPIPE',
-  'UND_ERR_SOCKET',
+  /** The peer closed the connection before the response was complete ("other side closed"). */
+  'peerClosed',
   'timeout',
   'other',
 ] as const;
@@ -156,7 +157,7 @@ export interface DriverTotals {
   notMeasured: string[];
 }
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@2';
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@3';
 
 export type EngineName = 'undici' | 'http' | 'net' | 'autocannon';
 

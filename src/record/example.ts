@@ -3,7 +3,18 @@ import type { DriverInterval, DriverSummary, SelfNoiseInterval } from './driver.
 import type { HistogramSummary, LatencySummary } from './histogram.js';
 import { RUN_SCHEMA, type RunResult } from './run.js';
 import type { TargetStats } from './target.js';
-import type { Counters, Sysctls, TcpSideSummary, TcpSummary } from './tcp.js';
+import {
+  CLOSING_STATES,
+  type ClosingState,
+  type Counters,
+  FIN_RETRANSMIT_BUCKETS,
+  LEFT_FROM,
+  type LeftFrom,
+  type Sysctls,
+  type TcpSideSummary,
+  type TcpSummary,
+  type WireRecord,
+} from './tcp.js';
 
 // A complete run result with every optional section present and every value zero: the shape of a
 // result as data. The compiler holds it to RunResult exactly (a field added to a record and not
@@ -28,7 +39,7 @@ const errorClasses = () => ({
   EADDRNOTAVAIL: 0,
   ECONNREFUSED: 0,
   EPIPE: 0,
-  UND_ERR_SOCKET: 0,
+  peerClosed: 0,
   timeout: 0,
   other: 0,
 });
@@ -50,6 +61,11 @@ const sysctls = (): Sysctls => ({
   tcp_max_tw_buckets: '262144',
   tcp_fin_timeout: '60',
   somaxconn: '4096',
+  tcp_orphan_retries: '0',
+  tcp_retries2: '15',
+  tcp_keepalive_time: '7200',
+  tcp_keepalive_intvl: '75',
+  tcp_keepalive_probes: '9',
 });
 const maxLast = () => ({ max: 0, last: 0 });
 const tcpSide = (): TcpSideSummary => ({
@@ -171,6 +187,35 @@ export function exampleDriverSummary(): DriverSummary {
   };
 }
 
+/** A wire record with nothing on it (the tracer's, with faults). */
+export function exampleWire(): WireRecord {
+  const side = () => ({
+    retransmits: { syn: 0, data: 0, fin: 0 },
+    finRetransmits: new Array<number>(FIN_RETRANSMIT_BUCKETS).fill(0),
+    resetsSent: {} as Record<string, number>,
+    resetsReceived: 0,
+    stateMs: Object.fromEntries(CLOSING_STATES.map((s) => [s, durations()])) as Record<
+      ClosingState,
+      LatencySummary
+    >,
+    leftFrom: Object.fromEntries([...LEFT_FROM, 'reset'].map((k) => [k, 0])) as Record<
+      LeftFrom | 'reset',
+      number
+    >,
+  });
+  const client = side();
+  const server = side();
+  return {
+    retransmits: { client: client.retransmits, server: server.retransmits },
+    finRetransmits: { client: client.finRetransmits, server: server.finRetransmits },
+    resetsSent: { client: client.resetsSent, server: server.resetsSent },
+    resetsReceived: { client: 0, server: 0 },
+    stateMs: { client: client.stateMs, server: server.stateMs },
+    leftFrom: { client: client.leftFrom, server: server.leftFrom },
+    timedOutAtMs: { client: [], server: [] },
+  };
+}
+
 export function exampleTcp(): TcpSummary {
   return {
     source: 'sockdiag',
@@ -192,6 +237,7 @@ export function exampleTcp(): TcpSummary {
       lifetimeMs: durations(),
       connectMs: durations(),
       histograms: { marginUs: '', lifetimeUs: '', connectUs: '' },
+      wire: exampleWire(),
     },
     tracerUnavailable: null,
     baselineAt: 0,
@@ -220,6 +266,7 @@ export function exampleTargetStats(): TargetStats {
     idleAtIdleTimeout: durations(),
     requests: { total: 0, limitRejected: 0 },
     requestsPerConnection: { ...histogram(), encoded: '' },
+    tcpKeepAliveMs: 0,
   };
 }
 
@@ -310,6 +357,17 @@ export function exampleAnalysis(): Analysis {
     },
     anomalies: [],
     legs: { front: legVerdict(), back: legVerdict() },
+    wire: [
+      {
+        kind: 'finRetransmits',
+        side: 'server',
+        connections: 0,
+        measured: { retransmits: 0, seconds: 0 },
+        forecast: { retransmits: 0, seconds: 0, from: '' },
+        ratio: 0,
+        message: '',
+      },
+    ],
   };
 }
 
@@ -366,6 +424,17 @@ export function exampleRun(): RunResult {
     closeJoin: { matched: 0, kernelOnly: 0, rows: [] },
     timeline: [],
     hosts: [],
+    faults: [
+      {
+        fault: 'drop fin leaving the server',
+        kind: 'drop',
+        host: 'server',
+        fromMs: 0,
+        fromMonoMs: 0,
+        untilMs: null,
+        dropped: 0,
+      },
+    ],
     proxy: { kind: 'nginx', url: '', pid: 0, config: '' },
     legs: {
       front: {

@@ -7,7 +7,7 @@ import type { SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from './tcp
 // keepalive-lab process with an IPC channel. A child that fails sends its error, code and all,
 // before it exits, so the parent never has to read it back from stderr.
 
-/** The environment variable that gives a child its parent's pid (src/cli/parent.ts). */
+/** The environment variable that gives a child its parent's pid (src/parent.ts). */
 export const PARENT_ENV = 'KEEPALIVE_LAB_PARENT';
 
 export interface FieldProblemRecord {
@@ -33,6 +33,8 @@ export type TargetMessage =
 export type DriverMessage =
   /** `closes`: the connections it saw end in the interval, for the join with the kernel's. */
   | { type: 'interval'; interval: DriverInterval; closes: AppCloseColumns }
+  /** The warm-up is over: the load measured from now. */
+  | { type: 'measuring' }
   | { type: 'result'; result: DriverResult }
   | ErrorMessage;
 
@@ -64,6 +66,38 @@ export type SamplerMessage =
   /** At the end: the tracer's totals (lost events, margins, lifetimes). */
   | { type: 'traced'; closes: TracedCloses }
   | ErrorMessage;
+
+/**
+ * The first message a run's child gets: what to be, and with what. The values are the config
+ * schemas' input (src/config/), and the child validates them with those schemas: no hidden
+ * command-line flags, nothing on a command line (`ps`) that a credential could be read from.
+ */
+export type StartMessage =
+  | { type: 'start'; role: 'target'; knobs: Record<string, unknown> }
+  | {
+      type: 'start';
+      role: 'driver';
+      url: string;
+      client: Record<string, unknown>;
+      load: Record<string, unknown>;
+      intervalMs: number;
+      /** A worker's exact part of the load, and when all of them start (epoch ms). */
+      shard: { index: number; count: number } | null;
+      startAt: number | null;
+    }
+  | ({ type: 'start'; role: 'sampler' } & SamplerStart);
+
+/** What a sampler is told: the port, whose namespaces to read (null: ours), how and how often. */
+export interface SamplerStart {
+  port: number;
+  serverPid: number | null;
+  clientPid: number | null;
+  source: string;
+  tracer: string;
+  intervalMs: number;
+  /** Follow the wire too: retransmits, resets, every closing state (a run with faults). */
+  wire: boolean;
+}
 
 export type ParentMessage =
   /** Stop: the driver ends its load early and reports; the sampler finishes and exits. */

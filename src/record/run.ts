@@ -15,8 +15,8 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@3';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@3';
+export const RUN_SCHEMA = 'keepalive-lab/run@4';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@4';
 
 export interface Environment {
   kernel: string;
@@ -88,6 +88,25 @@ export interface Measurements {
    * the back (proxy to target: the proxy is that leg's client). Absent without a proxy.
    */
   legs?: { front: Leg; back: Leg };
+  /** The faults put on the wire (scenario `faults`), in the order given; empty for none. */
+  faults: FaultOutcome[];
+}
+
+/** One fault as it was applied: when, on which host, and what it dropped. */
+export interface FaultOutcome {
+  /** The fault as the scenario gave it, in words. */
+  fault: string;
+  kind: 'drop' | 'blackhole' | 'crash';
+  /** The host it acted on (the target's host for a crash). */
+  host: 'client' | 'server' | 'proxy';
+  /** ms into the load when it began; null if the run ended first. */
+  fromMs: number | null;
+  /** When it began on CLOCK_MONOTONIC, ms: the kernel tracer's clock, to time what followed. */
+  fromMonoMs: number | null;
+  /** ms into the load when it ended (rules removed, host back, target restarted); null: never. */
+  untilMs: number | null;
+  /** Segments its rules dropped (nftables' counters); null for a crash. */
+  dropped: number | null;
 }
 
 /** One leg of a proxied run: its connections, as the kernel saw them on that leg's port. */

@@ -32,4 +32,6 @@ export interface TargetStats {
   idleAtIdleTimeout: LatencySummary;
   requests: { total: number; limitRejected: number };
   requestsPerConnection: HistogramSummary & { encoded: string };
+  /** The idle time it set with SO_KEEPALIVE on every connection it accepted, ms; 0 for none. */
+  tcpKeepAliveMs: number;
 }

@@ -49,6 +49,11 @@ export const SYSCTLS = {
   tcp_max_tw_buckets: 'net/ipv4/tcp_max_tw_buckets',
   tcp_fin_timeout: 'net/ipv4/tcp_fin_timeout',
   somaxconn: 'net/core/somaxconn',
+  tcp_orphan_retries: 'net/ipv4/tcp_orphan_retries',
+  tcp_retries2: 'net/ipv4/tcp_retries2',
+  tcp_keepalive_time: 'net/ipv4/tcp_keepalive_time',
+  tcp_keepalive_intvl: 'net/ipv4/tcp_keepalive_intvl',
+  tcp_keepalive_probes: 'net/ipv4/tcp_keepalive_probes',
 } as const;
 export type SysctlName = keyof typeof SYSCTLS;
 /** Each knob as the side's namespace had it (whitespace collapsed), null if unreadable. */
@@ -136,6 +141,40 @@ export interface TracedCloses extends CloseCounts {
    * add up exactly (merge). Absent in results of versions before it.
    */
   histograms?: { marginUs: string; lifetimeUs: string; connectUs: string };
+  /** What the kernel did on the wire, per side; null unless the run put faults on it. */
+  wire: WireRecord | null;
+}
+
+/** The closing states a socket can wait in, as the wire record names them. */
+export const CLOSING_STATES = ['finWait1', 'finWait2', 'closing', 'lastAck', 'closeWait'] as const;
+export type ClosingState = (typeof CLOSING_STATES)[number];
+/** The state a socket was in when it closed. */
+export const LEFT_FROM = ['synSent', 'established', ...CLOSING_STATES] as const;
+export type LeftFrom = (typeof LEFT_FROM)[number];
+/** finRetransmits' buckets: 0 to 9 retransmits of the FIN, then 10 or more. */
+export const FIN_RETRANSMIT_BUCKETS = 11;
+
+/**
+ * Each side's part of the wire, from the tracer's retransmit and reset events and every state
+ * change (scenario `faults` turns them on): counted per connection, summed here.
+ */
+export interface WireRecord {
+  /** Segments retransmitted, by what they carried: the state the socket was in says which. */
+  retransmits: Record<Side, { syn: number; data: number; fin: number }>;
+  /** Connections by how many times that side retransmitted its FIN (index = count; last = more). */
+  finRetransmits: Record<Side, number[]>;
+  /** Resets sent, by the kernel's reason (tcp_send_reset: NO_SOCKET, TCP_ABORT_ON_CLOSE, …). */
+  resetsSent: Record<Side, Record<string, number>>;
+  resetsReceived: Record<Side, number>;
+  /** Time spent in each closing state by the sockets that entered it, ms. */
+  stateMs: Record<Side, Record<ClosingState, LatencySummary>>;
+  /** The state each socket left for CLOSE, where no reset ended it; `reset` counts the rest. */
+  leftFrom: Record<Side, Record<LeftFrom | 'reset', number>>;
+  /**
+   * When sockets the kernel gave up on closed (left ESTABLISHED or CLOSE_WAIT for CLOSE with no
+   * reset: keep-alive probes or retransmits unanswered), CLOCK_MONOTONIC ms; the first 1,000.
+   */
+  timedOutAtMs: Record<Side, number[]>;
 }
 
 /** What sampling cost, in the sampler's own process and the helper tools it ran. */
@@ -170,7 +209,7 @@ export interface TcpSummary {
   host?: string;
 }
 
-export const TCP_SCHEMA = 'keepalive-lab/tcp@1';
+export const TCP_SCHEMA = 'keepalive-lab/tcp@2';
 
 /** The `sample` command's result file. */
 export interface TcpResult extends TcpSummary {

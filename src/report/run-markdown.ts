@@ -22,6 +22,10 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
       ...r.analysis.timeWait.explanation,
       ...(c.race ? [`close race: ${c.race.cause}`] : []),
       ...c.findings,
+      ...r.faults.map(
+        (f) => `fault: ${f.fault}${f.dropped === null ? '' : `, ${f.dropped} segments dropped`}`,
+      ),
+      ...(r.analysis.wire ?? []).map((w) => `wire: ${w.message}`),
       ...r.analysis.anomalies.map((a) => a.message),
       // The driver's own delay, when it may be a material part of the latency measured.
       ...(r.analysis.latency.driver?.material ? [r.analysis.latency.driver.message] : []),

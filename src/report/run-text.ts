@@ -117,6 +117,16 @@ export function runText(r: RunResult): string {
           ? `  race       KEEP-ALIVE RACE: ${race.explanation.join('; ')}`
           : '  race       no errors on reused connections',
   );
+  for (const f of r.faults) {
+    const when = f.fromMs === null ? 'never applied' : `from ${(f.fromMs / 1000).toFixed(1)} s`;
+    const until = f.untilMs === null ? '' : ` to ${(f.untilMs / 1000).toFixed(1)} s`;
+    const dropped = f.dropped === null ? '' : `, ${f.dropped} segments dropped`;
+    out.push(`  fault      ${f.fault} (${when}${until}${dropped})`);
+  }
+  for (const w of a.wire ?? []) {
+    const vs = w.ratio === null ? '' : ` [${w.ratio.toFixed(2)}× the forecast]`;
+    out.push(`  wire       ${w.message}${vs}`);
+  }
   for (const an of a.anomalies) out.push(`  anomaly    ${an.message}`);
   for (const t of r.thresholds) {
     out.push(`  threshold  ${t.ok ? 'ok  ' : 'FAIL'} ${t.expr}  (actual ${t.actual ?? t.reason})`);

@@ -98,7 +98,7 @@ export async function readResultFile<T>(
   );
 }
 
-/** keepalive-lab/run@2 and keepalive-lab/run@3 are results of one kind. */
+/** keepalive-lab/run@2 and keepalive-lab/run@4 are results of one kind. */
 const sameKind = (a: string, b: string) => a.split('@')[0] === b.split('@')[0];
 
 /**

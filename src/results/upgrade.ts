@@ -1,3 +1,4 @@
+import { noPortSearch } from '../analysis/port-search.js';
 import type { DriverOwnDelay, PortSearchShift } from '../record/analysis.js';
 import type { Capabilities } from '../record/driver.js';
 
@@ -30,32 +31,44 @@ const NO_OWN_DELAY: DriverOwnDelay = {
   message: 'this result does not record the driver’s own delay (written before it was measured)',
 };
 
-const NO_PORT_SEARCH: PortSearchShift = {
-  verdict: 'notMeasured',
-  connectSource: null,
-  intervals: 0,
-  rankCorrelation: null,
-  rankCorrelationGivenChurn: null,
-  churnCorrelationGivenOccupancy: null,
-  timeWaitCorrelation: { client: null, server: null },
-  occupancyLow: null,
-  occupancyHigh: null,
-  connectP50Low: null,
-  connectP50High: null,
-  reusedP50Low: null,
-  reusedP50High: null,
-  latencyP50Low: null,
-  latencyP50High: null,
-  message: 'not measured (a result written before connect time was followed per interval)',
-};
+const NO_PORT_SEARCH: PortSearchShift = noPortSearch(
+  'notMeasured',
+  null,
+  0,
+  'not measured (a result written before connect time was followed per interval)',
+);
+
+/** The error class undici named UND_ERR_SOCKET is the project's own `peerClosed` since. */
+function renamed(byClass: unknown): unknown {
+  if (byClass === null || typeof byClass !== 'object' || !('UND_ERR_SOCKET' in byClass)) {
+    return byClass;
+  }
+  const { UND_ERR_SOCKET, ...rest } = byClass as Json;
+  return { ...rest, peerClosed: UND_ERR_SOCKET };
+}
+
+function errorsOf(e: unknown): unknown {
+  if (e === null || typeof e !== 'object') return e;
+  const x = e as Json;
+  return {
+    ...x,
+    byClass: renamed(x.byClass),
+    reusedByClass: renamed(x.reusedByClass),
+    firstMs: renamed(x.firstMs),
+  };
+}
+
+function interval(i: unknown): Json {
+  const x = obj(i);
+  return { ...x, self: null, errorsByClass: renamed(x.errorsByClass) };
+}
 
 /** The driver's figures as drive@2 has them: capabilities recorded, its own delay unknown. */
 function driverTotals(d: Json): Json {
-  const timeline = Array.isArray(d.timeline)
-    ? d.timeline.map((i) => ({ ...obj(i), self: null }))
-    : d.timeline;
+  const timeline = Array.isArray(d.timeline) ? d.timeline.map(interval) : d.timeline;
   return {
     ...d,
+    errors: errorsOf(d.errors),
     capabilities: d.capabilities ?? capabilitiesOf(d.notMeasured),
     self: d.self ?? null,
     resources: d.resources ?? { cpuMs: 0, cpuCores: 0, eventLoopUtilization: 0, peakRssBytes: 0 },
@@ -73,9 +86,10 @@ export function runV2toV3(r: Json): Json {
   const timeline = Array.isArray(r.timeline)
     ? r.timeline.map((e) => {
         const entry = obj(e);
-        return entry.load ? { ...entry, load: { ...obj(entry.load), self: null } } : entry;
+        return entry.load ? { ...entry, load: interval(entry.load) } : entry;
       })
     : r.timeline;
+  const race = obj(analysis.race);
   return {
     ...r,
     schema: 'keepalive-lab/run@3',
@@ -83,6 +97,7 @@ export function runV2toV3(r: Json): Json {
     timeline,
     analysis: {
       ...analysis,
+      ...(analysis.race ? { race: { ...race, byClass: renamed(race.byClass) } } : {}),
       latency: {
         ...latency,
         portSearch: latency.portSearch ?? NO_PORT_SEARCH,
@@ -110,11 +125,98 @@ export function compareV1toV2(c: Json): Json {
   };
 }
 
+/** The kernel knobs added with the wire (run@4, tcp@2): an older file did not read them. */
+const WIRE_SYSCTLS = [
+  'tcp_orphan_retries',
+  'tcp_retries2',
+  'tcp_keepalive_time',
+  'tcp_keepalive_intvl',
+  'tcp_keepalive_probes',
+] as const;
+
+/**
+ * Every part of a result that run@4 and tcp@2 grew, wherever it sits (the run's, each leg's and
+ * each host's view, the environment): sysctls it did not read are null, a tracer's record has no
+ * wire record (no faults could be put on the wire), a scenario echo has no faults and no target
+ * keep-alive (an older version never set one).
+ */
+function withWire(v: unknown, key = ''): unknown {
+  if (Array.isArray(v)) return v.map((x) => withWire(x));
+  if (v === null || typeof v !== 'object') return v;
+  const x = Object.fromEntries(Object.entries(v).map(([k, val]) => [k, withWire(val, k)]));
+  if ('tcp_tw_reuse' in x) for (const k of WIRE_SYSCTLS) x[k] ??= null;
+  if ('lostEvents' in x && 'firstFin' in x) x.wire ??= null;
+  // The built-in target's counters: an older one never set SO_KEEPALIVE.
+  if ('serverCloseReasons' in x && 'requestsPerConnection' in x) x.tcpKeepAliveMs ??= 0;
+  if (key === 'scenario' && 'load' in x) {
+    x.faults ??= [];
+    if (x.target && typeof x.target === 'object' && 'keepAliveTimeout' in x.target) {
+      x.target = { tcpKeepAlive: 0, ...(x.target as Json) };
+    }
+  }
+  return x;
+}
+
+/** The error class undici named UND_ERR_SOCKET is `peerClosed` from run@4 and drive@3 on. */
+function renamedClasses(r: Json): Json {
+  const summary = obj(r.summary);
+  const analysis = obj(r.analysis);
+  const race = obj(analysis.race);
+  return {
+    ...r,
+    ...(r.summary ? { summary: { ...summary, errors: errorsOf(summary.errors) } } : {}),
+    ...(Array.isArray(r.timeline)
+      ? {
+          timeline: r.timeline.map((e) => {
+            const x = obj(e);
+            const load = obj(x.load);
+            return x.load
+              ? { ...x, load: { ...load, errorsByClass: renamed(load.errorsByClass) } }
+              : x;
+          }),
+        }
+      : {}),
+    ...(analysis.race
+      ? { analysis: { ...analysis, race: { ...race, byClass: renamed(race.byClass) } } }
+      : {}),
+  };
+}
+
+export function runV3toV4(r: Json): Json {
+  const x = withWire(renamedClasses(r)) as Json;
+  return {
+    ...x,
+    schema: 'keepalive-lab/run@4',
+    faults: r.faults ?? [],
+    ...(x.analysis ? { analysis: { ...obj(x.analysis), wire: null } } : {}),
+  };
+}
+
+export function driveV2toV3(d: Json): Json {
+  const timeline = Array.isArray(d.timeline)
+    ? d.timeline.map((i) => ({ ...obj(i), errorsByClass: renamed(obj(i).errorsByClass) }))
+    : d.timeline;
+  return { ...d, schema: 'keepalive-lab/drive@3', errors: errorsOf(d.errors), timeline };
+}
+
+export function runsV3toV4(f: Json): Json {
+  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV3toV4(obj(v))) : [];
+  return { ...f, schema: 'keepalive-lab/runs@4', variants };
+}
+
+export function tcpV1toV2(t: Json): Json {
+  return { ...(withWire(t) as Json), schema: 'keepalive-lab/tcp@2' };
+}
+
 /** Each older schema this version reads, and the step that brings it one version forward. */
 export const UPGRADES: Readonly<Record<string, (data: Json) => Json>> = {
   'keepalive-lab/drive@1': driveV1toV2,
+  'keepalive-lab/drive@2': driveV2toV3,
   'keepalive-lab/run@2': runV2toV3,
   'keepalive-lab/runs@2': runsV2toV3,
+  'keepalive-lab/run@3': runV3toV4,
+  'keepalive-lab/runs@3': runsV3toV4,
+  'keepalive-lab/tcp@1': tcpV1toV2,
   'keepalive-lab/compare@1': compareV1toV2,
 };
 

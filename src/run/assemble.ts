@@ -1,5 +1,4 @@
 import { cpus, release } from 'node:os';
-import { analyze } from '../analysis/analyze.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { redactHeaders, redactUrl, urlPort } from '../config/url.js';
@@ -7,17 +6,17 @@ import type { CpuSplit } from '../isolation/cpus.js';
 import type { NetnsTopology } from '../isolation/netns.js';
 import type { CloseJoin } from '../record/closes.js';
 import type { DriverResult } from '../record/driver.js';
-import {
-  type Leg,
-  type Measurements,
-  RUN_SCHEMA,
-  type RunInterval,
-  type RunResult,
-  type StoppedBy,
+import type {
+  FaultOutcome,
+  Leg,
+  Measurements,
+  RunInterval,
+  RunResult,
+  StoppedBy,
 } from '../record/run.js';
 import type { TargetStats } from '../record/target.js';
 import type { TcpSummary } from '../record/tcp.js';
-import { evaluateThreshold } from '../thresholds/evaluate.js';
+import { finishResult } from '../results/finish.js';
 
 // Puts one run's measurements together as its result: the measurements themselves, what the run
 // was (scenario, environment, isolation), the analysis of the measurements, and the thresholds.
@@ -37,6 +36,7 @@ export interface RunParts {
   tcpUnavailable: string | null;
   closeJoin: CloseJoin | null;
   timeline: RunInterval[];
+  faults: FaultOutcome[];
   /** The proxy, and the back leg's kernel view (null without a sampler). */
   proxy?: NonNullable<Measurements['proxy']>;
   backTcp?: TcpSummary | null;
@@ -71,6 +71,7 @@ export function assemble(p: RunParts): RunResult {
     tcpUnavailable: p.tcpUnavailable,
     server: p.server,
     closeJoin: p.closeJoin,
+    faults: p.faults,
     timeline: p.timeline,
     ...(p.proxy
       ? {
@@ -93,8 +94,7 @@ export function assemble(p: RunParts): RunResult {
       : {}),
   };
   const { spec } = p;
-  const analysed: Omit<RunResult, 'thresholds'> = {
-    schema: RUN_SCHEMA,
+  return finishResult(measurements, {
     name: spec.name,
     variant: spec.variant,
     repeat: p.repeat,
@@ -123,9 +123,7 @@ export function assemble(p: RunParts): RunResult {
           ...(p.topology.proxy ? { proxy: p.topology.proxy.ns } : {}),
         }
       : { kind: 'loopback' },
-    ...measurements,
     histograms,
-    analysis: analyze(measurements),
-  };
-  return { ...analysed, thresholds: spec.thresholds.map((t) => evaluateThreshold(analysed, t)) };
+    thresholds: spec.thresholds,
+  });
 }

@@ -2,41 +2,40 @@ import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { LabError } from '../errors.js';
-import { type ErrorMessage, PARENT_ENV } from '../record/ipc.js';
+import { type ErrorMessage, PARENT_ENV, type StartMessage } from '../record/ipc.js';
 
 // The run's child processes (target, driver, sampler), each the project's own CLI forked with an
 // IPC channel. Every child is tracked from the moment it is forked, so a run that ends in any way
 // can stop them all: SIGTERM, then SIGKILL after a grace period. Each runs in a process group of
 // its own, so a terminal's signals reach the run, not its children; a child whose run is gone
-// stops itself (src/cli/parent.ts).
+// stops itself (src/parent.ts).
 
-const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The entry of a run's child: it waits for its start message (child-main.ts). */
+const CHILD = fileURLToPath(new URL('./child-main.js', import.meta.url));
 
 export class Children {
   private readonly live = new Set<ChildProcess>();
 
   /**
-   * Forks our CLI; with a prefix (e.g. `ip netns exec NS`) it runs inside a network namespace.
-   * `env` is added to ours: what must not show in `ps` (credentials) travels there, not in argv.
+   * Forks a child and tells it what to be (its start message, over the IPC channel: nothing on
+   * its command line); with a prefix (e.g. `ip netns exec NS`, `taskset`) it runs under it.
    */
-  fork(
-    args: string[],
-    prefix: readonly string[] = [],
-    env: Record<string, string> = {},
-  ): ChildProcess {
+  fork(start: StartMessage, prefix: readonly string[] = []): ChildProcess {
     const options = {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ('ignore' | 'pipe' | 'ipc')[],
-      env: { ...process.env, ...env, [PARENT_ENV]: String(process.pid) },
+      env: { ...process.env, [PARENT_ENV]: String(process.pid) },
       // A group of its own: Ctrl-C on the terminal reaches the run alone, which stops its
       // children in order (a sampler that took the SIGINT itself during start-up failed the run).
       detached: true,
     };
     const child =
       prefix.length === 0
-        ? fork(CLI, args, options)
-        : spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, CLI, ...args], options);
+        ? fork(CHILD, [], options)
+        : spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, CHILD], options);
     this.live.add(child);
     child.once('exit', () => this.live.delete(child));
+    // A child gone before it could be told: its exit says why.
+    child.send(start, () => {});
     return child;
   }
 

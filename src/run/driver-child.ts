@@ -7,15 +7,16 @@ import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type Children, watchFailure } from './children.js';
 
-// The load driver as a child (`drive`): each interval arrives as a message, then the result.
+// The load driver as a child (child-main.ts): each interval arrives as a message, then the result.
 
-const SPEC_ENV = 'KEEPALIVE_LAB_DRIVE_SPEC';
 const RESULT_EXIT_MS = 5000;
 
 export interface DriverChild {
   child: ChildProcess;
   /** Resolves with the driver's result; rejects if it exits without one. */
   result: Promise<DriverResult>;
+  /** Resolves when its warm-up is over and the measured load begins. */
+  measuring: Promise<void>;
   /** Asks the driver to stop early; it still reports what it measured. */
   stopEarly(): void;
   /** Ends it at once (it stopped answering): the result then rejects. */
@@ -29,31 +30,37 @@ export function startDriverChild(
   intervalMs: number,
   onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
   prefix: readonly string[] = [],
-  /** More `drive` flags (a worker's --shard and --start-at). */
-  extra: readonly string[] = [],
+  /** A worker's exact part of the load, and the common start (epoch ms). */
+  part: { shard: { index: number; count: number } | null; startAt: number | null } = {
+    shard: null,
+    startAt: null,
+  },
 ): DriverChild {
-  // The URL's credentials become a header, and the spec (headers and all) goes in the
-  // environment, so no credential shows on the child's command line.
+  // The URL's credentials become a header; the start message carries them, never a command line.
   const target = new URL(url);
   const client = { ...spec.client, headers: headersWithAuth(target, spec.client.headers) };
   const child = children.fork(
-    [
-      'drive',
-      withoutCredentials(target),
-      '--spec-env',
-      SPEC_ENV,
-      '--interval',
-      `${intervalMs}ms`,
-      ...extra,
-    ],
+    {
+      type: 'start',
+      role: 'driver',
+      url: withoutCredentials(target),
+      client,
+      load: { ...spec.load },
+      intervalMs,
+      ...part,
+    },
     prefix,
-    { [SPEC_ENV]: JSON.stringify({ client, load: spec.load }) },
   );
   const failure = watchFailure(child, 'driver');
+  let measured = () => {};
+  const measuring = new Promise<void>((resolve) => {
+    measured = resolve;
+  });
   const result = new Promise<DriverResult>((resolve, reject) => {
     let got: DriverResult | null = null;
     child.on('message', (msg: DriverMessage) => {
       if (msg.type === 'interval') onInterval(msg.interval, msg.closes);
+      if (msg.type === 'measuring') measured();
       if (msg.type !== 'result') return;
       got = msg.result;
       // Its work is done: a driver that then fails to exit (a handle left open) must not hold
@@ -70,6 +77,7 @@ export function startDriverChild(
   return {
     child,
     result,
+    measuring,
     stopEarly: () => {
       // A driver gone meanwhile: the send fails (EPIPE), and its exit says why.
       if (child.connected) child.send({ type: 'stop' } satisfies ParentMessage, () => {});

@@ -16,6 +16,8 @@ const START_AFTER_MS = 1500;
 export interface DriverHandle {
   /** The result (the workers' merged); rejects if a driver exits without one. */
   result: Promise<DriverResult>;
+  /** Resolves when the measured load begins (the workers start together). */
+  measuring: Promise<void>;
   stopEarly(): void;
   /** Ends every driver process at once (one stopped answering). */
   kill(): void;
@@ -30,6 +32,7 @@ export function startDriver(...launch: Launch): DriverHandle {
   const workers = startWorkers(launch, n);
   return {
     result: mergedResult(workers),
+    measuring: Promise.race(workers.map((w) => w.measuring)),
     stopEarly: () => {
       for (const w of workers) w.stopEarly();
     },
@@ -79,7 +82,7 @@ function startWorkers(launch: Launch, n: number): DriverChild[] {
         flush();
       },
       prefix,
-      ['--shard', `${index}/${n}`, '--start-at', String(startAt)],
+      { shard: { index, count: n }, startAt },
     );
     w.result.then(
       () => {

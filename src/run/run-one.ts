@@ -1,32 +1,36 @@
 import { performance } from 'node:perf_hooks';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
-import type { TargetKnobs } from '../config/target.js';
 import { urlPort } from '../config/url.js';
-import { isLabError } from '../errors.js';
-import { onCpus, splitCpus } from '../isolation/cpus.js';
-import { createNetns, type NetnsTopology } from '../isolation/netns.js';
+import { Wire } from '../isolation/wire.js';
 import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval } from '../record/driver.js';
 import type { Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
-import { TcpAccumulator } from '../sampler/accumulator.js';
 import type { Shard } from '../shard/split.js';
 import { assemble } from './assemble.js';
 import { Children } from './children.js';
-import { awaitDriver } from './driver-watch.js';
+import { awaitDriver, type DriverOutcome } from './driver-watch.js';
 import { type DriverHandle, startDriver } from './driver-workers.js';
+import { FaultRunner } from './faults.js';
 import { CloseJoiner } from './join.js';
-import { type ProxyChild, startProxyChild } from './proxy-child.js';
-import { type Sample, type SamplerChild, startSamplerChild } from './sampler-child.js';
-import { startTargetChild, type TargetChild } from './target-child.js';
+import { Leg } from './leg.js';
+import type { Sample } from './sampler-child.js';
+import {
+  type Hosts,
+  makeHosts,
+  type Serving,
+  startServing,
+  targetCrasher,
+  watchTarget,
+} from './serving.js';
 
 // One run of one scenario (or variant): start the target and wait until it is ready, start the
-// sampler (its baseline is taken before any load), drive (warm-up, then load), keep sampling
-// through the tail, stop everything, and assemble the result. While the load runs, the TCP table
-// is sampled each time the driver closes an interval, so every timeline entry pairs a driver
-// interval with the kernel's view at its end; during the warm-up and the tail the sampler keeps
-// its own pace. Whatever ends the run (the load, Ctrl-C, a child dying), every child is stopped
-// and what was measured is returned.
+// legs' samplers (their baselines are taken before any load), drive (warm-up, then load), keep
+// sampling through the tail, stop everything, and assemble the result. While the load runs, the
+// kernel is sampled each time the driver closes an interval, so every timeline entry pairs a
+// driver interval with each leg's view at its end; during the warm-up and the tail the samplers
+// keep their own pace. Whatever ends the run (the load, Ctrl-C, a child dying), every child is
+// stopped and what was measured is returned.
 
 export interface RunOptions {
   signal?: AbortSignal;
@@ -43,308 +47,272 @@ export interface RunShardOf extends Shard {
   startAt: number | null;
 }
 
+/** The client's leg and, behind a proxy, the proxy's to the target. */
+interface Legs {
+  front: Leg;
+  back: Leg | null;
+}
+
+/** A run under way: what serves, its legs, and the timeline they fill. */
+interface Run {
+  spec: DeepReadonly<RunSpec>;
+  opts: RunOptions;
+  children: Children;
+  serving: Serving;
+  legs: Legs;
+  timeline: RunTimeline;
+  joiner: CloseJoiner;
+  /** What the driver's processes start with: the client host's namespace and CPUs. */
+  clientPrefix: readonly string[];
+}
+
 export async function runOne(
   spec: DeepReadonly<RunSpec>,
   opts: RunOptions = {},
 ): Promise<RunResult> {
   const children = new Children();
   const startedAt = new Date().toISOString();
-  let topology: NetnsTopology | null = null;
+  let hosts: Hosts | null = null;
+  let serving: Serving | null = null;
   let driver: DriverHandle | null = null;
-  let proxy: ProxyChild | null = null;
+  let faults: FaultRunner | null = null;
   try {
-    if (spec.isolation === 'netns') {
-      topology = await createNetns({
-        client: spec.client.sysctls ?? {},
-        server: spec.target.sysctls ?? {},
-        ...(spec.proxy ? { proxy: spec.proxy.sysctls ?? {} } : {}),
-      });
-    }
-    // The target and the client on CPUs of their own, as on two hosts (see isolation/cpus.ts);
-    // in a namespace, the namespace first.
-    const { split: cpus, why: cpusShared } = splitCpus(spec.cpus);
-    const targetPrefix = [...(topology?.exec('server') ?? []), ...onCpus(cpus?.target)];
-    const clientPrefix = [...(topology?.exec('client') ?? []), ...onCpus(cpus?.client)];
+    hosts = await makeHosts(spec);
     // Each connection's end, as the kernel and as each application saw it, joined by client port.
+    // Behind a proxy the target's connections are the proxy's: its closes are not the client's.
     const joiner = new CloseJoiner();
-    // Behind a proxy the target's connections are the proxy's, not the client's: its closes are
-    // not joined with the client's.
-    const target =
-      spec.target.url === undefined
-        ? await startTarget(spec, children, topology, targetPrefix, (c) => {
-            if (!spec.proxy) joiner.addApp('server', c);
-          })
-        : null;
-    const targetUrl = target?.url ?? (spec.target.url as string);
-    if (spec.proxy) {
-      const targetHost = new URL(targetUrl).hostname.replace(/^\[|\]$/g, '');
-      // On the proxy host's namespace when there is one (sharing the target's CPUs: both serve).
-      proxy = await startProxyChild(
-        children,
-        spec.proxy,
-        {
-          host: topology?.proxy?.address ?? targetHost,
-          target: { host: targetHost, port: urlPort(targetUrl) },
-          netns: topology?.proxy?.ns ?? null,
-        },
-        [...(topology?.exec('proxy') ?? []), ...onCpus(cpus?.target)],
-      );
-    }
-    const url = proxy?.url ?? targetUrl;
-    const port = urlPort(url);
-    // In loopback mode the target shares our namespace: the sampler needs no pid for it.
-    const serverPid = topology?.server.anchorPid ?? spec.target.pid ?? null;
-    const clientPid = topology?.client.anchorPid ?? null;
-    // Behind a proxy the front leg's server is the proxy, and it is the back leg's client.
-    const proxyPid = topology?.proxy?.anchorPid ?? null;
-    const frontServerPid = proxy ? proxyPid : serverPid;
-
-    let phase: Phase = spec.load.warmup > 0 ? 'warmup' : 'load';
-    const timeline: RunInterval[] = [];
-    const t0 = performance.now();
-    let tcp: TcpAccumulator | null = null;
-    // Sources report at most an interval late (the target every 250 ms): settle behind that.
-    const lagMs = 2 * Math.max(spec.sampler.interval, 1000) + 1000;
-    /** A timeline entry: the driver's interval, the kernel's view then, and the back leg's. */
-    const record = (
-      load: DriverInterval | null,
-      sample: Sample | null,
-      at = phase,
-      back: Sample | null = null,
-    ) => {
-      if (sample) tcp?.add(sample.entry, sample.cpuMs);
-      if (back) backTcp?.add(back.entry, back.cpuMs);
-      if (sample?.kernelCloses) {
-        joiner.addKernel(sample.kernelCloses);
-        joiner.settle(Number(process.hrtime.bigint()) / 1e6 - lagMs);
-      }
-      const entry: RunInterval = {
-        t: sample?.entry.t ?? performance.now() - t0,
-        phase: at,
-        load,
-        tcp: sample
-          ? {
-              client: sample.entry.client,
-              server: sample.entry.server,
-              closes: sample.entry.closes,
-            }
-          : null,
-        ...(spec.proxy
-          ? {
-              back: back
-                ? {
-                    client: back.entry.client,
-                    server: back.entry.server,
-                    closes: back.entry.closes,
-                  }
-                : null,
-            }
-          : {}),
-      };
-      timeline.push(entry);
-      opts.onInterval?.(entry);
+    const onTargetCloses = (closes: AppCloseColumns) => {
+      if (!spec.proxy) joiner.addApp('server', closes);
     };
-
-    const { sampler, unavailable } = await startSampling(
+    serving = await startServing(spec, children, hosts, onTargetCloses);
+    watchTarget(serving);
+    const timeline = new RunTimeline(spec, joiner, opts.onInterval);
+    const legs = await startLegs(children, spec, serving, timeline);
+    const run: Run = {
+      spec,
+      opts,
       children,
-      {
-        port,
-        serverPid: frontServerPid,
-        clientPid,
-        source: spec.sampler.source,
-        tracer: spec.sampler.tracer,
-        intervalMs: spec.sampler.interval,
-      },
-      (sample) => record(null, sample),
-    );
-    if (sampler) tcp = new TcpAccumulator(sampler.sysctls, sampler.baselineTimeWait);
-    // The back leg (proxy to target) sampled on its own port at the same moments.
-    let backTcp: TcpAccumulator | null = null;
-    const back = proxy
-      ? await startSampling(
-          children,
-          {
-            port: urlPort(targetUrl),
-            serverPid,
-            clientPid: proxyPid,
-            source: spec.sampler.source,
-            tracer: spec.sampler.tracer,
-            intervalMs: spec.sampler.interval,
-          },
-          (sample) => backTcp?.add(sample.entry, sample.cpuMs),
-        )
-      : null;
-    const backSampler = back?.sampler ?? null;
-    if (backSampler) {
-      backTcp = new TcpAccumulator(backSampler.sysctls, backSampler.baselineTimeWait);
-    }
-    const stops = watchStops(opts.signal, target, sampler, proxy);
-
-    if (phase === 'warmup') {
-      sampler?.pace(true);
-      backSampler?.pace(true);
-    }
-    const loadSamples: Promise<void>[] = [];
-    const { sysctls: _clientSysctls, ...client } = spec.client;
-    const received: DriverInterval[] = [];
-    driver = startDriver(
-      children,
-      url,
-      { client, load: spec.load },
-      spec.sampler.interval,
-      (interval, closes) => {
-        received.push(interval);
-        joiner.addApp('client', closes);
-        if (phase === 'warmup') {
-          phase = 'load';
-          sampler?.pace(false);
-          backSampler?.pace(false);
-        }
-        // Paired with the kernel's view at the interval's end, in the order the intervals came.
-        const sample = sampler ? sampler.sample() : Promise.resolve(null);
-        const backSample = backSampler ? backSampler.sample() : Promise.resolve(null);
-        loadSamples.push(
-          Promise.all([sample, backSample]).then(([s, b]) => record(interval, s, 'load', b)),
-        );
-      },
-      clientPrefix,
-      opts.shard
-        ? [
-            '--shard',
-            `${opts.shard.index}/${opts.shard.count}`,
-            ...(opts.shard.startAt !== null ? ['--start-at', String(opts.shard.startAt)] : []),
-          ]
-        : [],
+      serving,
+      legs,
+      timeline,
+      joiner,
+      clientPrefix: hosts.clientPrefix,
+    };
+    const stops = watchStops(opts.signal, serving, legs);
+    faults = new FaultRunner(
+      spec.faults,
+      hosts.topology ? new Wire(hosts.topology) : null,
+      serving.target ? targetCrasher(spec, children, hosts, serving, onTargetCloses) : null,
     );
 
-    // The driver's result, or, should it die or stop answering, what its intervals said.
-    const { result, stoppedBy: driverStop } = await awaitDriver(driver, stops, received, {
-      url,
-      client,
-      load: spec.load,
-      intervalMs: spec.sampler.interval,
-    });
-    let stoppedBy: StoppedBy | null = driverStop;
-    sampler?.pace(false);
-    backSampler?.pace(false);
-    await Promise.all(loadSamples);
-
-    if (!stoppedBy && spec.sampler.tail > 0) {
-      phase = 'tail';
-      sampler?.pace(true);
-      backSampler?.pace(true);
-      stoppedBy = await Promise.race([
-        new Promise<null>((r) => setTimeout(r, spec.sampler.tail, null)),
-        stops,
-      ]);
-      sampler?.pace(false);
-      backSampler?.pace(false);
-    }
-    // A last look at the kernel, with every close the tracer saw, unless a side of the run is gone.
-    if (sampler && (!stoppedBy || stoppedBy.kind === 'interrupted')) {
-      const [s, b] = await Promise.all([sampler.sample(true), backSampler?.sample(true) ?? null]);
-      record(null, s, stoppedBy ? phase : 'tail', b);
-    }
-    const traced = (await sampler?.finish()) ?? null;
-    const backTraced = (await backSampler?.finish()) ?? null;
-    const server = target ? await target.finish() : null;
-    await proxy?.finish();
-    const samplerFailed = stoppedBy?.kind === 'samplerFailed' ? stoppedBy.reason : null;
-
+    const load = startLoad(run, stops);
+    driver = load.driver;
+    const started = faults;
+    void driver.measuring.then(() => started.start());
+    const { result, stoppedBy: driverStop } = await load.outcome;
+    const stoppedBy = driverStop ?? (await tail(run, stops));
+    await lastLook(run, stoppedBy);
+    const faultOutcomes = await faults.stop();
+    if (faults.failure) throw faults.failure;
+    const traced = await legs.front.finish();
+    await legs.back?.finish();
+    // A target a fault killed took its counters with it: those of its restart cover only a part.
+    const crashed = faultOutcomes.some((f) => f.kind === 'crash' && f.fromMs !== null);
+    const finalStats = serving.target ? await serving.target.finish() : null;
+    const server = crashed ? null : finalStats;
+    await serving.proxy?.finish();
+    const partial = stoppedBy !== null;
+    const { target, proxy, targetUrl } = serving;
     return assemble({
       spec,
       repeat: opts.repeat ?? null,
       startedAt,
       // The target's own URL; the client's (the proxy's, with one) is in the driver's summary.
       url: targetUrl,
-      target: target ? { kind: 'built-in', pid: target.pid } : { kind: 'external', pid: serverPid },
-      topology,
-      cpus: { split: cpus, shared: cpusShared },
+      target: target
+        ? { kind: 'built-in', pid: target.pid }
+        : { kind: 'external', pid: serving.serverPid },
+      topology: hosts.topology,
+      cpus: hosts.cpus,
       stoppedBy,
       driver: result,
       server,
-      tcp:
-        sampler && tcp
-          ? tcp.summary({
-              source: sampler.source,
-              port,
-              sharedNamespace: sampler.sharedNamespace,
-              intervalMs: spec.sampler.interval,
-              partial: stoppedBy !== null,
-              closes: traced,
-              tracerUnavailable: sampler.tracerUnavailable,
-              baselineAt: sampler.baselineAt,
-            })
-          : null,
+      tcp: legs.front.summary(partial),
       closeJoin: traced ? joiner.result() : null,
-      tcpUnavailable: unavailable ?? samplerFailed,
-      timeline,
+      tcpUnavailable:
+        legs.front.unavailable ?? (stoppedBy?.kind === 'samplerFailed' ? stoppedBy.reason : null),
+      timeline: timeline.entries,
+      faults: faultOutcomes,
       ...(proxy && spec.proxy
         ? {
             proxy: { kind: spec.proxy.kind, url: proxy.url, pid: proxy.pid, config: proxy.config },
-            backTcp:
-              backSampler && backTcp
-                ? backTcp.summary({
-                    source: backSampler.source,
-                    port: urlPort(targetUrl),
-                    sharedNamespace: backSampler.sharedNamespace,
-                    intervalMs: spec.sampler.interval,
-                    partial: stoppedBy !== null,
-                    closes: backTraced,
-                    tracerUnavailable: backSampler.tracerUnavailable,
-                    baselineAt: backSampler.baselineAt,
-                  })
-                : null,
+            backTcp: legs.back?.summary(partial) ?? null,
           }
         : {}),
     });
   } finally {
+    await faults?.stop().catch(() => {});
     driver?.stopEarly();
     await children.stopAll();
-    await proxy?.finish();
-    await topology?.teardown();
+    await serving?.proxy?.finish();
+    await hosts?.topology?.teardown();
   }
 }
 
-function startTarget(
+/**
+ * The legs' samplers. The front leg's paced samples (warm-up, tail) are timeline entries of their
+ * own; the back leg's count into its summary (its view at load intervals rides on the front's).
+ */
+async function startLegs(
+  children: Children,
   spec: DeepReadonly<RunSpec>,
-  children: Children,
-  topology: NetnsTopology | null,
-  prefix: readonly string[],
-  onCloses: (closes: AppCloseColumns) => void,
-): Promise<TargetChild> {
-  const { url: _u, pid: _p, sysctls: _s, ...knobs } = spec.target;
-  const host = topology ? { host: topology.server.address } : {};
-  return startTargetChild(
+  serving: Serving,
+  timeline: RunTimeline,
+): Promise<Legs> {
+  const sampler = {
+    source: spec.sampler.source,
+    tracer: spec.sampler.tracer,
+    intervalMs: spec.sampler.interval,
+    wire: spec.faults.length > 0,
+  };
+  const { proxy, serverPid, clientPid, proxyPid } = serving;
+  // Behind a proxy the front leg's server is the proxy, and the proxy is the back leg's client.
+  const front = await Leg.start(
     children,
-    { ...knobs, ...host } as DeepReadonly<TargetKnobs>,
-    prefix,
-    onCloses,
+    { ...sampler, port: urlPort(serving.url), serverPid: proxy ? proxyPid : serverPid, clientPid },
+    (leg, sample) => timeline.record(null, { front: leg, back: null }, [sample, null]),
   );
+  const back = proxy
+    ? await Leg.start(
+        children,
+        { ...sampler, port: urlPort(serving.targetUrl), serverPid, clientPid: proxyPid },
+        (leg, sample) => leg.add(sample),
+      )
+    : null;
+  return { front, back };
 }
 
-/** The sampler, or why there is none (not Linux, no tool): the run goes on without it. */
-async function startSampling(
-  children: Children,
-  args: Parameters<typeof startSamplerChild>[1],
-  onPaced: (sample: Sample) => void,
-): Promise<{ sampler: SamplerChild | null; unavailable: string | null }> {
-  try {
-    return { sampler: await startSamplerChild(children, args, onPaced), unavailable: null };
-  } catch (err) {
-    if (isLabError(err) && err.code === 'KAL_SAMPLER_UNAVAILABLE') {
-      return { sampler: null, unavailable: err.message };
+const paceAll = (legs: Legs, on: boolean) => {
+  legs.front.pace(on);
+  legs.back?.pace(on);
+};
+
+const sampleAll = (legs: Legs, final = false) =>
+  Promise.all([legs.front.sample(final), legs.back?.sample(final) ?? Promise.resolve(null)]);
+
+/** The load: warm-up (the samplers on their own pace), then each interval paired with a sample. */
+function startLoad(
+  run: Run,
+  stops: Promise<StoppedBy>,
+): { driver: DriverHandle; outcome: Promise<DriverOutcome> } {
+  const { spec, opts, legs, timeline } = run;
+  if (timeline.phase === 'warmup') paceAll(legs, true);
+  const samples: Promise<void>[] = [];
+  const received: DriverInterval[] = [];
+  const { sysctls: _s, ...client } = spec.client;
+  const onInterval = (interval: DriverInterval, closes: Parameters<CloseJoiner['addApp']>[1]) => {
+    received.push(interval);
+    run.joiner.addApp('client', closes);
+    if (timeline.phase === 'warmup') {
+      timeline.phase = 'load';
+      paceAll(legs, false);
     }
-    throw err;
+    // Paired with the kernel's view at the interval's end, in the order the intervals came.
+    samples.push(sampleAll(legs).then((views) => timeline.record(interval, legs, views, 'load')));
+  };
+  const driver = startDriver(
+    run.children,
+    run.serving.url,
+    { client, load: spec.load },
+    spec.sampler.interval,
+    onInterval,
+    [...run.clientPrefix],
+    {
+      shard: opts.shard ? { index: opts.shard.index, count: opts.shard.count } : null,
+      startAt: opts.shard?.startAt ?? null,
+    },
+  );
+  // The driver's result, or, should it die or stop answering, what its intervals said.
+  const outcome = awaitDriver(driver, stops, received, {
+    url: run.serving.url,
+    client,
+    load: spec.load,
+    intervalMs: spec.sampler.interval,
+  }).then(async (o) => {
+    paceAll(legs, false);
+    await Promise.all(samples);
+    return o;
+  });
+  return { driver, outcome };
+}
+
+/** The tail: the samplers on their own pace, watching connections close after the load. */
+async function tail(run: Run, stops: Promise<StoppedBy>): Promise<StoppedBy | null> {
+  const { spec, legs, timeline } = run;
+  if (spec.sampler.tail <= 0) return null;
+  timeline.phase = 'tail';
+  paceAll(legs, true);
+  const stopped = await Promise.race([
+    new Promise<null>((r) => setTimeout(r, spec.sampler.tail, null)),
+    stops,
+  ]);
+  paceAll(legs, false);
+  return stopped;
+}
+
+/** A last look at the kernel, with every close the tracer saw, unless a side of the run is gone. */
+async function lastLook(run: Run, stoppedBy: StoppedBy | null): Promise<void> {
+  if (!run.legs.front.sampler || (stoppedBy && stoppedBy.kind !== 'interrupted')) return;
+  const views = await sampleAll(run.legs, true);
+  run.timeline.record(null, run.legs, views, stoppedBy ? run.timeline.phase : 'tail');
+}
+
+/** The run's timeline: each entry the driver's interval (null outside the load) and each leg's view. */
+class RunTimeline {
+  phase: Phase;
+  readonly entries: RunInterval[] = [];
+  private readonly t0 = performance.now();
+  /** Sources report at most an interval late (the target every 250 ms): closes settle behind that. */
+  private readonly lagMs: number;
+
+  constructor(
+    private readonly spec: DeepReadonly<RunSpec>,
+    private readonly joiner: CloseJoiner,
+    private readonly onInterval: RunOptions['onInterval'],
+  ) {
+    this.phase = spec.load.warmup > 0 ? 'warmup' : 'load';
+    this.lagMs = 2 * Math.max(spec.sampler.interval, 1000) + 1000;
+  }
+
+  record(
+    load: DriverInterval | null,
+    legs: Legs,
+    [front, back]: [Sample | null, Sample | null],
+    at: Phase = this.phase,
+  ): void {
+    const tcp = legs.front.add(front);
+    const backView = legs.back?.add(back) ?? null;
+    if (front?.kernelCloses) {
+      this.joiner.addKernel(front.kernelCloses);
+      this.joiner.settle(Number(process.hrtime.bigint()) / 1e6 - this.lagMs);
+    }
+    const entry: RunInterval = {
+      t: front?.entry.t ?? performance.now() - this.t0,
+      phase: at,
+      load,
+      tcp,
+      ...(this.spec.proxy ? { back: backView } : {}),
+    };
+    this.entries.push(entry);
+    this.onInterval?.(entry);
   }
 }
 
-/** What can end a run early: Ctrl-C (or SIGTERM), the target exiting, the sampler failing. */
+/** What can end a run early: Ctrl-C (or SIGTERM), the target or proxy exiting, a sampler failing. */
 function watchStops(
   signal: AbortSignal | undefined,
-  target: TargetChild | null,
-  sampler: SamplerChild | null,
-  proxy: ProxyChild | null,
+  serving: Serving,
+  legs: Legs,
 ): Promise<StoppedBy> {
   return new Promise<StoppedBy>((resolve) => {
     const interrupted = () => {
@@ -357,16 +325,17 @@ function watchStops(
     };
     if (signal?.aborted) interrupted();
     signal?.addEventListener('abort', interrupted, { once: true });
-    target?.child.once('exit', (code, sig) =>
+    serving.onTargetExit = (code, sig) =>
       resolve({
         kind: 'targetExited',
         code,
         signal: sig,
         reason: `the target exited (${sig ?? `code ${code}`})`,
-      }),
-    );
-    void sampler?.failed.then((reason) => resolve({ kind: 'samplerFailed', reason }));
-    void proxy?.exited.then(([code, sig]) =>
+      });
+    for (const leg of [legs.front, legs.back]) {
+      void leg?.sampler?.failed.then((reason) => resolve({ kind: 'samplerFailed', reason }));
+    }
+    void serving.proxy?.exited.then(([code, sig]) =>
       resolve({
         kind: 'proxyExited',
         code,

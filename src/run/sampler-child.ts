@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import { yielding } from '../isolation/cpus.js';
 import type { KernelCloseColumns } from '../record/closes.js';
-import type { ParentMessage, SamplerMessage } from '../record/ipc.js';
-import type { SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from '../record/tcp.js';
+import type { ParentMessage, SamplerMessage, SamplerStart } from '../record/ipc.js';
+import type { TcpEntry, TracedCloses } from '../record/tcp.js';
 import { removeInstanceNamed } from '../sampler/tracer/tracefs.js';
 import { type Children, stop, watchFailure } from './children.js';
 
@@ -17,14 +17,10 @@ export interface Sample {
   kernelCloses: KernelCloseColumns | null;
 }
 
-export interface SamplerChild {
-  source: SamplerSource;
-  sharedNamespace: boolean;
-  sysctls: Record<Side, Sysctls>;
-  baselineTimeWait: Record<Side, number>;
-  /** When the baseline was taken, epoch ms. */
-  baselineAt: number;
-  tracerUnavailable: string | null;
+/** What the sampler said when ready: its source, namespaces, knobs and baseline. */
+type Ready = Omit<Extract<SamplerMessage, { type: 'ready' }>, 'type' | 'tracer'>;
+
+export interface SamplerChild extends Ready {
   /** A sample now; null once sampling has failed. `final` stops the tracer first. */
   sample(final?: boolean): Promise<Sample | null>;
   /** Sample on the sampler's own interval (from one interval from now), or stop doing so. */
@@ -34,34 +30,15 @@ export interface SamplerChild {
   finish(): Promise<TracedCloses | null>;
 }
 
-export interface SamplerArgs {
-  port: number;
-  serverPid: number | null;
-  clientPid: number | null;
-  source: string;
-  tracer: string;
-  intervalMs: number;
-}
+export type SamplerArgs = SamplerStart;
 
 export async function startSamplerChild(
   children: Children,
   args: SamplerArgs,
   onPaced: (sample: Sample) => void,
 ): Promise<SamplerChild> {
-  const argv = [
-    'sample',
-    '--port',
-    String(args.port),
-    '--source',
-    args.source,
-    '--tracer',
-    args.tracer,
-  ];
-  argv.push('--interval', `${args.intervalMs}ms`);
-  if (args.serverPid !== null) argv.push('--server-pid', String(args.serverPid));
-  if (args.clientPid !== null) argv.push('--client-pid', String(args.clientPid));
   // The sampler measures; it must not compete with what it measures (isolation/cpus.ts).
-  const child = children.fork(argv, yielding());
+  const child = children.fork({ type: 'start', role: 'sampler', ...args }, yielding());
   const failure = watchFailure(child, 'sampler');
   const pending = new Map<number, (sample: Sample | null) => void>();
   let nextId = 0;

@@ -7,7 +7,7 @@ import type { TargetMessage } from '../record/ipc.js';
 import type { TargetStats } from '../record/target.js';
 import { type Children, stop, watchFailure } from './children.js';
 
-// The built-in target as a child (`serve`): ready when it says so over IPC, and on finish() it
+// The built-in target as a child (server/process.ts): ready when it says so over IPC, and on finish() it
 // reports its final counters before it exits.
 
 export interface TargetChild {
@@ -25,7 +25,7 @@ export async function startTargetChild(
   prefix: readonly string[] = [],
   onCloses: (closes: AppCloseColumns) => void = () => {},
 ): Promise<TargetChild> {
-  const child = children.fork(['serve', '--knobs', JSON.stringify(knobs)], prefix);
+  const child = children.fork({ type: 'start', role: 'target', knobs: { ...knobs } }, prefix);
   const failure = watchFailure(child, 'target');
   let final: TargetStats | null = null;
   const ready = new Promise<Extract<TargetMessage, { type: 'ready' }>>((resolve) => {

@@ -11,14 +11,14 @@ import { CloseSource, type TracerMode } from './tracer/source.js';
 // when its parent goes, or when sampling fails; the tracing instance goes with it.
 
 export async function sampleForParent(
-  opts: SamplerOptions & { intervalMs: number; tracer: TracerMode },
+  opts: SamplerOptions & { intervalMs: number; tracer: TracerMode; wire: boolean },
 ): Promise<void> {
   const send = (msg: SamplerMessage) => {
     // A parent gone meanwhile: the send fails (EPIPE); the loss of the parent stops us anyway.
     if (process.connected) process.send?.(msg, undefined, undefined, () => {});
   };
   const sampler = await Sampler.create(opts);
-  const { source: closes, unavailable } = CloseSource.open(opts.port, opts.tracer, true);
+  const { source: closes, unavailable } = CloseSource.open(opts.port, opts.tracer, true, opts.wire);
   let end: () => void = () => {};
   const ended = new Promise<void>((resolve) => {
     end = resolve;

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { KernelCloseColumns } from '../record/closes.js';
 import type { TcpEntry, TcpResult } from '../record/tcp.js';
-import { TcpAccumulator } from './accumulator.js';
+import { TcpAccumulator } from '../reduce/tcp.js';
 import { cpuNowMs } from './cpu.js';
 import type { Sampler } from './sampler.js';
 import { closeHelpers } from './sources/helper.js';

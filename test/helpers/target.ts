@@ -1,6 +1,6 @@
 import { resolve } from '../../src/config/resolve.js';
 import { type TargetKnobsInput, targetKnobsSchema } from '../../src/config/target.js';
-import { startTarget, type TargetServer } from '../../src/target/server.js';
+import { startTarget, type TargetServer } from '../../src/server/server.js';
 
 export async function withTarget<T>(
   knobs: TargetKnobsInput,

@@ -34,21 +34,7 @@ export function createHttpEngine(
   client: DeepReadonly<ClientKnobs>,
   recorder: Probe,
 ): Engine {
-  const a = client.agent ?? {};
-  const agent = new Agent({
-    keepAlive: client.keepAlive,
-    keepAliveMsecs: a.keepAliveMsecs ?? 1000,
-    maxSockets: client.connections,
-    maxFreeSockets: a.maxFreeSockets ?? client.connections,
-    maxTotalSockets: a.maxTotalSockets ?? Number.POSITIVE_INFINITY,
-    scheduling: a.scheduling ?? 'lifo',
-    // As Node's globalAgent (what http.get() uses): a 5 s socket timeout, which the server's
-    // Keep-Alive hint can only shorten; 0 is a `new Agent({ keepAlive: true })` without one.
-    timeout: a.timeout ?? 5000,
-    ...(a.keepAliveTimeoutBuffer !== undefined
-      ? { agentKeepAliveTimeoutBuffer: a.keepAliveTimeoutBuffer }
-      : {}),
-  } as ConstructorParameters<typeof Agent>[0]);
+  const agent = agentFor(client);
   const states = new WeakMap<Socket, SocketState>();
   // The agent decides on 'free' (its own listener runs first) whether to keep a socket: one it
   // destroyed there was not kept, because its free list was full (maxFreeSockets) or the server's
@@ -93,24 +79,7 @@ export function createHttpEngine(
     });
   };
 
-  const options = {
-    agent,
-    host: url.hostname.replace(/^\[|\]$/g, ''),
-    port: url.port || 80,
-    path: client.path ?? `${url.pathname}${url.search}`,
-    method: client.method,
-    headers: {
-      ...client.headers,
-      // Node's Agent with keepAlive: false still asks for keep-alive whenever maxSockets is
-      // finite (and reuses sockets for queued requests); the knob means Connection: close here,
-      // as `agent: false` sends it.
-      ...(client.keepAlive ? {} : { connection: 'close' }),
-      ...(client.body !== undefined
-        ? { 'content-length': String(Buffer.byteLength(client.body)) }
-        : {}),
-    },
-    timeout: client.timeout,
-  };
+  const options = requestOptions(url, client, agent);
   const ownClose = !client.keepAlive;
 
   const send = (done: SendDone, since: number, measured: boolean, sentInBurst: number) => {
@@ -176,6 +145,46 @@ export function createHttpEngine(
       agent.destroy();
       await waitAllClosed();
     },
+  };
+}
+
+/** The agent as the knobs say, with Node's globalAgent's defaults where they say nothing. */
+function agentFor(client: DeepReadonly<ClientKnobs>): Agent {
+  const a = client.agent ?? {};
+  return new Agent({
+    keepAlive: client.keepAlive,
+    keepAliveMsecs: a.keepAliveMsecs ?? 1000,
+    maxSockets: client.connections,
+    maxFreeSockets: a.maxFreeSockets ?? client.connections,
+    maxTotalSockets: a.maxTotalSockets ?? Number.POSITIVE_INFINITY,
+    scheduling: a.scheduling ?? 'lifo',
+    // As Node's globalAgent (what http.get() uses): a 5 s socket timeout, which the server's
+    // Keep-Alive hint can only shorten; 0 is a `new Agent({ keepAlive: true })` without one.
+    timeout: a.timeout ?? 5000,
+    ...(a.keepAliveTimeoutBuffer !== undefined
+      ? { agentKeepAliveTimeoutBuffer: a.keepAliveTimeoutBuffer }
+      : {}),
+  } as ConstructorParameters<typeof Agent>[0]);
+}
+
+function requestOptions(url: URL, client: DeepReadonly<ClientKnobs>, agent: Agent) {
+  return {
+    agent,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port || 80,
+    path: client.path ?? `${url.pathname}${url.search}`,
+    method: client.method,
+    headers: {
+      ...client.headers,
+      // Node's Agent with keepAlive: false still asks for keep-alive whenever maxSockets is
+      // finite (and reuses sockets for queued requests); the knob means Connection: close here,
+      // as `agent: false` sends it.
+      ...(client.keepAlive ? {} : { connection: 'close' }),
+      ...(client.body !== undefined
+        ? { 'content-length': String(Buffer.byteLength(client.body)) }
+        : {}),
+    },
+    timeout: client.timeout,
   };
 }
 

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ClientKnobs } from '../../config/driver.js';
 import type { DeepReadonly } from '../../config/resolve.js';
 import type { ClientCloseReason, ClientCloser } from '../../record/driver.js';
+import { PEER_CLOSED } from '../error-class.js';
 import type { Probe } from '../probe.js';
 import type { Engine, SendDone } from './engine.js';
 import { type ProtocolError, ResponseParser } from './response-parser.js';
@@ -42,7 +43,7 @@ interface Conn {
   readonly parser: ResponseParser;
 }
 
-const protocolMessage = (m: string) => Object.assign(new Error(m), { code: 'UND_ERR_SOCKET' });
+const protocolMessage = (m: string) => Object.assign(new Error(m), { code: PEER_CLOSED });
 const timedOut = (m: string) => Object.assign(new Error(m), { code: 'ETIMEDOUT' });
 
 export function createNetEngine(
@@ -50,8 +51,11 @@ export function createNetEngine(
   client: DeepReadonly<ClientKnobs>,
   recorder: Probe,
 ): Engine {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  const port = Number(url.port || 80);
+  return new NetPool(url, client, recorder);
+}
+
+/** The request every send writes: the method line, headers and body, encoded once. */
+function requestBytes(url: URL, client: DeepReadonly<ClientKnobs>): Buffer {
   const path = client.path ?? `${url.pathname}${url.search}`;
   const body = client.body === undefined ? null : Buffer.from(client.body);
   const ownHost = Object.keys(client.headers).some((k) => k.toLowerCase() === 'host');
@@ -62,45 +66,128 @@ export function createNetEngine(
     ...(client.keepAlive ? [] : ['connection: close']),
     ...(body ? [`content-length: ${body.length}`] : []),
   ];
-  const request = Buffer.concat([
+  return Buffer.concat([
     Buffer.from(`${headerLines.join('\r\n')}\r\n\r\n`, 'latin1'),
     ...(body ? [body] : []),
   ]);
-  const noBody = client.method === 'HEAD';
+}
 
-  const conns = new Set<Conn>();
+class NetPool implements Engine {
+  /** Plain HTTP only: every request would be refused the same way, so the load stops at once. */
+  readonly refused: Error | null;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly request: Buffer;
+  private readonly noBody: boolean;
+  private readonly conns = new Set<Conn>();
   /** Idle connections, the most recently used last (taken first, as undici's pool does). */
-  const free: Conn[] = [];
-  const queue: Pending[] = [];
-  let closing = false;
-  let allClosed: (() => void) | null = null;
+  private readonly free: Conn[] = [];
+  private readonly queue: Pending[] = [];
+  private closing = false;
+  private allClosed: (() => void) | null = null;
+  private readonly sweeper: NodeJS.Timeout;
 
-  const idleTimeoutFor = (hint: string | null): number => {
-    const m = hint ? /timeout=(\d+)/i.exec(hint) : null;
-    if (!m) return client.keepAliveTimeout;
-    return Math.min(
-      Number(m[1]) * 1000 - client.keepAliveTimeoutThreshold,
-      client.keepAliveMaxTimeout,
+  constructor(
+    url: URL,
+    private readonly client: DeepReadonly<ClientKnobs>,
+    private readonly recorder: Probe,
+  ) {
+    this.host = url.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(url.port || 80);
+    this.request = requestBytes(url, client);
+    this.noBody = client.method === 'HEAD';
+    this.refused =
+      url.protocol === 'http:'
+        ? null
+        : new Error(
+            `the net engine speaks plain HTTP/1.1 only: use engine undici or http for ${url.protocol}//`,
+          );
+    // One sweep for every timer (see the top of this file).
+    this.sweeper = setInterval(
+      () => this.sweep(),
+      Math.max(5, Math.min(50, client.keepAliveTimeout / 10)),
     );
-  };
+    this.sweeper.unref();
+  }
 
-  const settle = (c: Conn, err: unknown, status: number, bytes: number) => {
+  send(done: SendDone, since: number, measured: boolean, sentInBurst: number): void {
+    if (this.refused) {
+      done(this.refused, 0, 0, null, since, measured, 0);
+      return;
+    }
+    const p: Pending = { done, since, measured, sentInBurst, isNew: true };
+    const now = performance.now();
+    for (let c = this.free.pop(); c; c = this.free.pop()) {
+      if (c.sawEnd || c.socket.destroyed) continue;
+      if (now >= c.idleUntil) {
+        c.clientReason = 'idleTimeout';
+        c.socket.destroy();
+        continue;
+      }
+      this.reuse(c, p);
+      return;
+    }
+    if (this.conns.size < this.client.connections) this.open(p);
+    else this.queue.push(p);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.sweeper);
+    for (const c of this.conns) {
+      if (c.current) continue; // closed when its response completes
+      c.clientReason ??= 'poolClosed';
+      c.socket.destroy();
+    }
+    await this.waitAllClosed();
+  }
+
+  async destroy(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.sweeper);
+    for (const p of this.queue.splice(0)) {
+      p.done(protocolMessage('the client was destroyed'), 0, 0, null, p.since, p.measured, 0);
+    }
+    for (const c of this.conns) {
+      c.clientReason ??= 'poolClosed';
+      c.socket.destroy();
+    }
+    await this.waitAllClosed();
+  }
+
+  private waitAllClosed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.allClosed = resolve;
+      if (this.conns.size === 0) resolve();
+    });
+  }
+
+  private idleTimeoutFor(hint: string | null): number {
+    const m = hint ? /timeout=(\d+)/i.exec(hint) : null;
+    if (!m) return this.client.keepAliveTimeout;
+    return Math.min(
+      Number(m[1]) * 1000 - this.client.keepAliveTimeoutThreshold,
+      this.client.keepAliveMaxTimeout,
+    );
+  }
+
+  private settle(c: Conn, err: unknown, status: number, bytes: number): void {
     const p = c.current;
     if (!p) return;
     c.current = null;
     p.done(err, status, bytes, p.isNew, p.since, p.measured, p.sentInBurst);
-  };
+  }
 
-  const dispatch = (c: Conn, p: Pending) => {
+  private dispatch(c: Conn, p: Pending): void {
     c.current = p;
     c.requests++;
     c.lastActivity = performance.now();
-    c.parser.begin(noBody);
-    c.socket.write(request);
-  };
+    c.parser.begin(this.noBody);
+    c.socket.write(this.request);
+  }
 
-  const open = (p: Pending) => {
-    const socket = connect({ host, port, noDelay: true });
+  private open(p: Pending): void {
+    const socket = connect({ host: this.host, port: this.port, noDelay: true });
     const c: Conn = {
       socket,
       port: 0,
@@ -114,25 +201,25 @@ export function createNetEngine(
       clientReason: null,
       parser: new ResponseParser(),
     };
-    conns.add(c);
+    this.conns.add(c);
     socket.on('connect', () => {
       c.connected = true;
       c.port = socket.localPort ?? 0;
-      recorder.opened((performance.now() - c.openedAt) * 1000);
+      this.recorder.opened((performance.now() - c.openedAt) * 1000);
     });
-    socket.on('data', (chunk: Buffer) => onData(c, chunk));
+    socket.on('data', (chunk: Buffer) => this.onData(c, chunk));
     socket.on('end', () => {
       c.sawEnd = true;
-      if (c.current && c.parser.end()) complete(c);
-      else if (c.current) settle(c, protocolMessage('other side closed'), 0, 0);
+      if (c.current && c.parser.end()) this.complete(c);
+      else if (c.current) this.settle(c, protocolMessage('other side closed'), 0, 0);
     });
-    socket.on('error', (err) => settle(c, err, 0, 0));
-    socket.on('close', () => onClose(c));
+    socket.on('error', (err) => this.settle(c, err, 0, 0));
+    socket.on('close', () => this.onClose(c));
     // Written now, sent once connected: no round trip through the event loop in between.
-    dispatch(c, p);
-  };
+    this.dispatch(c, p);
+  }
 
-  const onData = (c: Conn, chunk: Buffer) => {
+  private onData(c: Conn, chunk: Buffer): void {
     if (!c.current) {
       c.clientReason = 'error';
       c.socket.destroy(); // bytes nobody asked for
@@ -144,150 +231,94 @@ export function createNetEngine(
       done = c.parser.feed(chunk);
     } catch (err) {
       c.clientReason = 'error';
-      settle(c, protocolMessage((err as ProtocolError).message), 0, 0);
+      this.settle(c, protocolMessage((err as ProtocolError).message), 0, 0);
       c.socket.destroy();
       return;
     }
-    if (done) complete(c);
-  };
+    if (done) this.complete(c);
+  }
+
+  /** Why the client closes after this response (null: it keeps the connection). */
+  private closeReason(c: Conn, idle: number): ClientCloseReason | null {
+    const head = c.parser.head;
+    const limit = this.client.maxRequestsPerConnection;
+    if (c.sawEnd || this.closing) return null;
+    if (!this.client.keepAlive || head?.close) return 'connectionClose';
+    if ((limit > 0 && c.requests >= limit) || idle <= 0) return 'notReusable';
+    return null;
+  }
 
   /** A response is complete: keep the connection or close it, then hand the result back. */
-  const complete = (c: Conn) => {
+  private complete(c: Conn): void {
     const head = c.parser.head;
     const status = head?.status ?? 0;
     const bytes = c.parser.bytes;
-    if (head && c.current?.measured) recorder.headers(head.keepAlive, head.close);
-    const idle = idleTimeoutFor(head?.keepAlive ?? null);
-    const limit = client.maxRequestsPerConnection;
-    const reason: ClientCloseReason | null =
-      c.sawEnd || closing
-        ? null
-        : !client.keepAlive || head?.close
-          ? 'connectionClose'
-          : (limit > 0 && c.requests >= limit) || idle <= 0
-            ? 'notReusable'
-            : null;
-    const keep = !c.sawEnd && !closing && reason === null;
+    if (head && c.current?.measured) this.recorder.headers(head.keepAlive, head.close);
+    const idle = this.idleTimeoutFor(head?.keepAlive ?? null);
+    const reason = this.closeReason(c, idle);
+    const keep = !c.sawEnd && !this.closing && reason === null;
     const p = c.current;
     c.current = null;
     if (keep) {
       c.lastActivity = performance.now();
       c.idleUntil = c.lastActivity + idle;
-      free.push(c);
+      this.free.push(c);
     } else if (!c.sawEnd) {
       c.clientReason ??= reason ?? 'poolClosed';
       c.socket.destroy();
     }
     // Before the result goes back: the next request (sent from inside done) finds this one free.
     if (p) p.done(null, status, bytes, p.isNew, p.since, p.measured, p.sentInBurst);
-    if (keep && queue.length > 0 && free.at(-1) === c) {
-      free.pop();
-      reuse(c, queue.shift() as Pending);
+    if (keep && this.queue.length > 0 && this.free.at(-1) === c) {
+      this.free.pop();
+      this.reuse(c, this.queue.shift() as Pending);
     }
-  };
+  }
 
-  const reuse = (c: Conn, p: Pending) => {
-    recorder.reused((performance.now() - c.lastActivity) * 1000);
+  private reuse(c: Conn, p: Pending): void {
+    this.recorder.reused((performance.now() - c.lastActivity) * 1000);
     p.isNew = false;
-    dispatch(c, p);
-  };
+    this.dispatch(c, p);
+  }
 
-  const onClose = (c: Conn) => {
-    conns.delete(c);
-    const at = free.indexOf(c);
-    if (at >= 0) free.splice(at, 1);
-    if (c.current) settle(c, protocolMessage('other side closed'), 0, 0);
+  private onClose(c: Conn): void {
+    this.conns.delete(c);
+    const at = this.free.indexOf(c);
+    if (at >= 0) this.free.splice(at, 1);
+    if (c.current) this.settle(c, protocolMessage('other side closed'), 0, 0);
     if (c.port > 0) {
-      const [closer, reason] = whoClosed(c, closing);
+      const [closer, reason] = whoClosed(c, this.closing);
       const idleUs = c.requests > 0 && c.clientReason !== 'error' ? idleMicros(c) : null;
-      recorder.closed(closer, reason, c.requests, idleUs, c.port);
+      this.recorder.closed(closer, reason, c.requests, idleUs, c.port);
     }
-    if (!closing && queue.length > 0 && conns.size < client.connections) {
-      open(queue.shift() as Pending);
+    if (!this.closing && this.queue.length > 0 && this.conns.size < this.client.connections) {
+      this.open(this.queue.shift() as Pending);
     }
-    if (conns.size === 0) allClosed?.();
-  };
+    if (this.conns.size === 0) this.allClosed?.();
+  }
 
-  // One sweep for every timer: requests without progress for client.timeout, connects past
-  // connectTimeout, idle connections past their keep-alive timeout.
-  const sweep = setInterval(
-    () => {
-      const now = performance.now();
-      for (const c of conns) {
-        if (c.current && !c.connected && now - c.openedAt >= client.connectTimeout) {
-          c.clientReason = 'error';
-          settle(c, timedOut('connect timed out'), 0, 0);
-          c.socket.destroy();
-        } else if (c.current && now - c.lastActivity >= client.timeout) {
-          c.clientReason = 'error';
-          settle(c, timedOut('request timed out'), 0, 0);
-          c.socket.destroy();
-        } else if (!c.current && now >= c.idleUntil && c.idleUntil > 0) {
-          c.clientReason = 'idleTimeout';
-          c.socket.destroy();
-        }
-      }
-    },
-    Math.max(5, Math.min(50, client.keepAliveTimeout / 10)),
-  );
-  sweep.unref();
-
-  const send = (done: SendDone, since: number, measured: boolean, sentInBurst: number) => {
-    const p: Pending = { done, since, measured, sentInBurst, isNew: true };
+  /**
+   * Every timer at once: requests without progress for client.timeout, connects past
+   * connectTimeout, idle connections past their keep-alive timeout.
+   */
+  private sweep(): void {
     const now = performance.now();
-    for (let c = free.pop(); c; c = free.pop()) {
-      if (c.sawEnd || c.socket.destroyed) continue;
-      if (now >= c.idleUntil) {
+    const { connectTimeout, timeout } = this.client;
+    for (const c of this.conns) {
+      if (c.current && !c.connected && now - c.openedAt >= connectTimeout) {
+        c.clientReason = 'error';
+        this.settle(c, timedOut('connect timed out'), 0, 0);
+        c.socket.destroy();
+      } else if (c.current && now - c.lastActivity >= timeout) {
+        c.clientReason = 'error';
+        this.settle(c, timedOut('request timed out'), 0, 0);
+        c.socket.destroy();
+      } else if (!c.current && now >= c.idleUntil && c.idleUntil > 0) {
         c.clientReason = 'idleTimeout';
         c.socket.destroy();
-        continue;
       }
-      reuse(c, p);
-      return;
     }
-    if (conns.size < client.connections) open(p);
-    else queue.push(p);
-  };
-
-  const waitAllClosed = () =>
-    new Promise<void>((resolve) => {
-      allClosed = resolve;
-      if (conns.size === 0) resolve();
-    });
-
-  // Plain HTTP only: every request would be refused the same way, so the load stops at once.
-  const refused =
-    url.protocol === 'http:'
-      ? null
-      : new Error(
-          `the net engine speaks plain HTTP/1.1 only: use engine undici or http for ${url.protocol}//`,
-        );
-  return {
-    refused,
-    send: refused ? (done, since, measured) => done(refused, 0, 0, null, since, measured, 0) : send,
-    async close() {
-      closing = true;
-      clearInterval(sweep);
-      for (const c of conns) {
-        if (c.current) continue; // closed when its response completes
-        c.clientReason ??= 'poolClosed';
-        c.socket.destroy();
-      }
-      await waitAllClosed();
-    },
-    async destroy() {
-      closing = true;
-      clearInterval(sweep);
-      for (const p of queue.splice(0)) {
-        p.done(protocolMessage('the client was destroyed'), 0, 0, null, p.since, p.measured, 0);
-      }
-      for (const c of conns) {
-        c.clientReason ??= 'poolClosed';
-        c.socket.destroy();
-      }
-      await waitAllClosed();
-    },
-  };
+  }
 }
 
 function idleMicros(c: Conn): number | null {

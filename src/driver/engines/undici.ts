@@ -15,7 +15,7 @@ import { readConnectionHeaders } from './response-headers.js';
 // - New vs reused, and idle time: the `undici:client:sendHeaders` channel names the socket a
 //   request went out on. undici publishes `undici:request:trailers` / `undici:request:error`
 //   synchronously right before it calls the handler's onComplete / onError, so the subscriber
-//   hands the flag to the handler through `current` without any per-request lookup of our own.
+//   hands the flag to the handler (SocketWatch.current) without any per-request lookup of our own.
 // - What the client received: the handler's onHeaders sees the raw response headers.
 // - Who closed first: at 'close', a FIN seen first means the server; a reset means the server
 //   reset; otherwise the client closed, and the error undici destroyed the socket with (its
@@ -38,31 +38,64 @@ export function createUndiciEngine(
   client: DeepReadonly<ClientKnobs>,
   recorder: Probe,
 ): Engine {
-  const sockets = new WeakMap<Socket, SocketState>();
-  const live = new Set<Socket>();
-  const socketOf = new WeakMap<object, SocketState>();
+  return new UndiciPool(url, client, recorder);
+}
+
+/**
+ * What the engine sees of undici's sockets through its hooks: each connect and close, new vs
+ * reused, idle time, and whether the request that just settled was the first on its socket.
+ */
+class SocketWatch {
+  private readonly sockets = new WeakMap<Socket, SocketState>();
+  private readonly live = new Set<Socket>();
+  private readonly socketOf = new WeakMap<object, SocketState>();
   // Only first requests are remembered: with keep-alive they are the rare ones.
-  const firstOnSocket = new WeakSet<object>();
-  let current: boolean | null = null;
-  let closing = false;
-  // undici reports a request it refuses (a bad header, say) by calling onError inside dispatch();
-  // the Pool then waits for that connection to drain, which never comes, so one refusal per
-  // connection would wedge the whole pool.
-  let dispatching = false;
-  let refused: Error | null = null;
-  let allClosed: (() => void) | null = null;
+  private readonly firstOnSocket = new WeakSet<object>();
+  /** Set by the channel right before the handler runs; taken by it. */
+  private current: boolean | null = null;
+  closing = false;
+  private allClosed: (() => void) | null = null;
 
-  const baseConnect = buildConnector({ timeout: client.connectTimeout });
-  const connect: buildConnector.connector = (opts, callback) => {
-    const started = performance.now();
-    return baseConnect(opts, (err, socket) => {
-      if (!err && socket) track(socket as Socket, started);
-      // biome-ignore lint/suspicious/noExplicitAny: undici's callback overloads (err | socket)
-      (callback as any)(err, socket);
+  constructor(private readonly recorder: Probe) {
+    diagnostics.subscribe('undici:client:sendHeaders', this.onSendHeaders);
+    diagnostics.subscribe('undici:request:trailers', this.onSettled);
+    diagnostics.subscribe('undici:request:error', this.onSettled);
+  }
+
+  /** undici's own connector, timing each connect and watching the socket it makes. */
+  connector(timeout: number): buildConnector.connector {
+    const base = buildConnector({ timeout });
+    return (opts, callback) => {
+      const started = performance.now();
+      return base(opts, (err, socket) => {
+        if (!err && socket) this.track(socket as Socket, started);
+        // biome-ignore lint/suspicious/noExplicitAny: undici's callback overloads (err | socket)
+        (callback as any)(err, socket);
+      });
+    };
+  }
+
+  /** Whether the request that just settled went out on a connection it opened. */
+  takeIsNew(): boolean | null {
+    const isNew = this.current;
+    this.current = null;
+    return isNew;
+  }
+
+  waitAllClosed(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.allClosed = resolve;
+      if (this.live.size === 0) resolve();
     });
-  };
+  }
 
-  const track = (socket: Socket, started: number) => {
+  unsubscribe(): void {
+    diagnostics.unsubscribe('undici:client:sendHeaders', this.onSendHeaders);
+    diagnostics.unsubscribe('undici:request:trailers', this.onSettled);
+    diagnostics.unsubscribe('undici:request:error', this.onSettled);
+  }
+
+  private track(socket: Socket, started: number): void {
     const now = performance.now();
     const st: SocketState = {
       port: socket.localPort ?? 0,
@@ -71,139 +104,145 @@ export function createUndiciEngine(
       idleSince: now,
       sawEnd: false,
     };
-    sockets.set(socket, st);
-    live.add(socket);
-    recorder.opened((now - started) * 1000);
+    this.sockets.set(socket, st);
+    this.live.add(socket);
+    this.recorder.opened((now - started) * 1000);
     socket.once('end', () => {
       st.sawEnd = true;
     });
     socket.once('close', () => {
-      live.delete(socket);
-      const [closer, reason] = whoClosed(socket, st, closing);
+      this.live.delete(socket);
+      const [closer, reason] = whoClosed(socket, st, this.closing);
       const idleUs = st.inflight === 0 ? (performance.now() - st.idleSince) * 1000 : null;
-      recorder.closed(closer, reason, st.requests, idleUs, st.port);
-      if (live.size === 0) allClosed?.();
+      this.recorder.closed(closer, reason, st.requests, idleUs, st.port);
+      if (this.live.size === 0) this.allClosed?.();
     });
-  };
+  }
 
-  const onSendHeaders = (message: unknown) => {
+  private readonly onSendHeaders = (message: unknown) => {
     const { request, socket } = message as { request: object; socket: Socket };
-    const st = sockets.get(socket);
+    const st = this.sockets.get(socket);
     if (!st) return;
-    socketOf.set(request, st);
-    if (st.requests++ === 0) firstOnSocket.add(request);
-    else if (st.inflight === 0) recorder.reused((performance.now() - st.idleSince) * 1000);
+    this.socketOf.set(request, st);
+    if (st.requests++ === 0) this.firstOnSocket.add(request);
+    else if (st.inflight === 0) this.recorder.reused((performance.now() - st.idleSince) * 1000);
     st.inflight++;
   };
-  const onSettled = (message: unknown) => {
+
+  private readonly onSettled = (message: unknown) => {
     const request = (message as { request: object }).request;
-    const st = socketOf.get(request);
+    const st = this.socketOf.get(request);
     if (!st) {
-      current = null;
+      this.current = null;
       return;
     }
-    current = firstOnSocket.has(request);
+    this.current = this.firstOnSocket.has(request);
     if (--st.inflight === 0) st.idleSince = performance.now();
   };
-  diagnostics.subscribe('undici:client:sendHeaders', onSendHeaders);
-  diagnostics.subscribe('undici:request:trailers', onSettled);
-  diagnostics.subscribe('undici:request:error', onSettled);
-  const unsubscribe = () => {
-    diagnostics.unsubscribe('undici:client:sendHeaders', onSendHeaders);
-    diagnostics.unsubscribe('undici:request:trailers', onSettled);
-    diagnostics.unsubscribe('undici:request:error', onSettled);
-  };
+}
 
-  const pool = new Pool(url.origin, {
-    connections: client.connections,
-    pipelining: client.pipelining,
-    keepAliveTimeout: client.keepAliveTimeout,
-    keepAliveMaxTimeout: client.keepAliveMaxTimeout,
-    keepAliveTimeoutThreshold: client.keepAliveTimeoutThreshold,
-    ...(client.maxRequestsPerConnection > 0
-      ? { maxRequestsPerClient: client.maxRequestsPerConnection }
-      : {}),
-    headersTimeout: client.timeout,
-    bodyTimeout: client.timeout,
-    connect,
-  });
+class UndiciPool implements Engine {
+  refused: Error | null = null;
+  /**
+   * undici reports a request it refuses (a bad header, say) by calling onError inside
+   * dispatch(); the Pool then waits for that connection to drain, which never comes, so one
+   * refusal per connection would wedge the whole pool: such a refusal stops the load.
+   */
+  dispatching = false;
+  readonly watch: SocketWatch;
+  private readonly pool: Pool;
+  private readonly options: Dispatcher.DispatchOptions;
 
-  const options: Dispatcher.DispatchOptions = {
-    path: client.path ?? `${url.pathname}${url.search}`,
-    method: client.method,
-    headers: { ...client.headers },
-    ...(client.body !== undefined ? { body: client.body } : {}),
-    reset: !client.keepAlive,
-  };
+  constructor(
+    url: URL,
+    client: DeepReadonly<ClientKnobs>,
+    readonly recorder: Probe,
+  ) {
+    this.watch = new SocketWatch(recorder);
+    this.pool = new Pool(url.origin, {
+      connections: client.connections,
+      pipelining: client.pipelining,
+      keepAliveTimeout: client.keepAliveTimeout,
+      keepAliveMaxTimeout: client.keepAliveMaxTimeout,
+      keepAliveTimeoutThreshold: client.keepAliveTimeoutThreshold,
+      ...(client.maxRequestsPerConnection > 0
+        ? { maxRequestsPerClient: client.maxRequestsPerConnection }
+        : {}),
+      headersTimeout: client.timeout,
+      bodyTimeout: client.timeout,
+      connect: this.watch.connector(client.connectTimeout),
+    });
+    this.options = {
+      path: client.path ?? `${url.pathname}${url.search}`,
+      method: client.method,
+      headers: { ...client.headers },
+      ...(client.body !== undefined ? { body: client.body } : {}),
+      reset: !client.keepAlive,
+    };
+  }
 
-  // The legacy handler interface: undici 7 calls it directly, with no promise or stream per request.
-  class Handler {
-    status = 0;
-    bytes = 0;
-    constructor(
-      private readonly done: SendDone,
-      private readonly since: number,
-      private readonly measured: boolean,
-      private readonly sentInBurst: number,
-    ) {}
-    onConnect(): void {}
-    onHeaders(status: number, rawHeaders: Buffer[]): boolean {
-      this.status = status;
-      if (this.measured) readConnectionHeaders(rawHeaders, recorder);
-      return true;
-    }
-    onData(chunk: Buffer): boolean {
-      this.bytes += chunk.length;
-      return true;
-    }
-    onComplete(): void {
-      const isNew = current;
-      current = null;
-      this.done(null, this.status, this.bytes, isNew, this.since, this.measured, this.sentInBurst);
-    }
-    onError(err: Error): void {
-      const code = (err as { code?: string }).code;
-      if (dispatching && (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED')) {
-        refused ??= err;
-      }
-      const isNew = current;
-      current = null;
-      this.done(err, 0, 0, isNew, this.since, this.measured, this.sentInBurst);
+  send(done: SendDone, since: number, measured: boolean, sentInBurst: number): void {
+    const handler = new Handler(this, done, since, measured, sentInBurst);
+    this.dispatching = true;
+    try {
+      this.pool.dispatch(this.options, handler as unknown as Dispatcher.DispatchHandler);
+    } finally {
+      this.dispatching = false;
     }
   }
 
-  const waitAllClosed = () =>
-    new Promise<void>((resolve) => {
-      allClosed = resolve;
-      if (live.size === 0) resolve();
-    });
+  async close(): Promise<void> {
+    this.watch.closing = true;
+    await this.pool.close();
+    await this.watch.waitAllClosed();
+    this.watch.unsubscribe();
+  }
 
-  return {
-    get refused() {
-      return refused;
-    },
-    send(done, since, measured, sentInBurst) {
-      const handler = new Handler(done, since, measured, sentInBurst);
-      dispatching = true;
-      try {
-        pool.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
-      } finally {
-        dispatching = false;
-      }
-    },
-    async close() {
-      closing = true;
-      await pool.close();
-      await waitAllClosed();
-      unsubscribe();
-    },
-    async destroy() {
-      closing = true;
-      await pool.destroy();
-      await waitAllClosed();
-      unsubscribe();
-    },
-  };
+  async destroy(): Promise<void> {
+    this.watch.closing = true;
+    await this.pool.destroy();
+    await this.watch.waitAllClosed();
+    this.watch.unsubscribe();
+  }
+}
+
+/** The legacy handler interface: undici 7 calls it directly, with no promise or stream per request. */
+class Handler {
+  status = 0;
+  bytes = 0;
+  constructor(
+    private readonly engine: UndiciPool,
+    private readonly done: SendDone,
+    private readonly since: number,
+    private readonly measured: boolean,
+    private readonly sentInBurst: number,
+  ) {}
+  onConnect(): void {}
+  onHeaders(status: number, rawHeaders: Buffer[]): boolean {
+    this.status = status;
+    if (this.measured) readConnectionHeaders(rawHeaders, this.engine.recorder);
+    return true;
+  }
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    return true;
+  }
+  onComplete(): void {
+    const isNew = this.engine.watch.takeIsNew();
+    this.done(null, this.status, this.bytes, isNew, this.since, this.measured, this.sentInBurst);
+  }
+  onError(err: Error): void {
+    const code = (err as { code?: string }).code;
+    const { engine } = this;
+    if (
+      engine.dispatching &&
+      (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED')
+    ) {
+      engine.refused ??= err;
+    }
+    const isNew = engine.watch.takeIsNew();
+    this.done(err, 0, 0, isNew, this.since, this.measured, this.sentInBurst);
+  }
 }
 
 function whoClosed(

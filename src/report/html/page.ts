@@ -98,6 +98,7 @@ function verdictHtml(r: RunResult): string {
     );
   }
   for (const f of c.findings) items.push(`<li>${esc(f)}</li>`);
+  for (const w of a.wire ?? []) items.push(`<li><b>Wire</b>: ${esc(w.message)}</li>`);
   for (const an of a.anomalies) items.push(`<li class="warn">${esc(an.message)}</li>`);
   return `<ul class="verdict">${items.join('')}</ul>`;
 }

@@ -12,6 +12,8 @@ export class EventBatch {
   newstate = new Uint8Array(1024);
   sport = new Uint16Array(1024);
   dport = new Uint16Array(1024);
+  /** 0 for a state change; else what else the kernel said (tracer/connections.ts RETRANSMIT…). */
+  kind = new Uint8Array(1024);
   /** IPv4 addresses as numbers; 0 with `v6` set for IPv6. */
   saddr = new Uint32Array(1024);
   daddr = new Uint32Array(1024);
@@ -34,6 +36,7 @@ export class EventBatch {
     this.ts = more(this.ts);
     this.sk = more(this.sk);
     this.oldstate = more(this.oldstate);
+    this.kind = more(this.kind);
     this.newstate = more(this.newstate);
     this.sport = more(this.sport);
     this.dport = more(this.dport);
@@ -47,6 +50,7 @@ export class EventBatch {
     this.ts[j] = from.ts[i] as number;
     this.sk[j] = from.sk[i] as number;
     this.oldstate[j] = from.oldstate[i] as number;
+    this.kind[j] = from.kind[i] as number;
     this.newstate[j] = from.newstate[i] as number;
     this.sport[j] = from.sport[i] as number;
     this.dport[j] = from.dport[i] as number;

@@ -16,27 +16,39 @@ const FIN_WAIT1 = 4;
 const CLOSE = 7;
 const CLOSE_WAIT = 8;
 const LAST_ACK = 9;
+const CLOSING = 11;
 const NONE = 0;
+/** Event kinds besides a state change (EventBatch.kind). */
+export const RETRANSMIT = 1;
+export const RESET_SENT = 2;
+export const RESET_RECEIVED = 3;
 
-export type FirstFin = 'client' | 'server' | 'simultaneous' | 'reset';
+import type { KernelClose, WireSide, WireSides } from '../../record/closes.js';
+import type { FirstFin } from '../../record/tcp.js';
+import { CLOSING_CODES } from '../../reduce/wire.js';
 
-/** A connection the kernel saw end. Times are CLOCK_MONOTONIC ns, 0 for never. */
-export interface KernelClose {
-  readonly clientPort: number;
-  /** When the connection ended (its last socket closed). */
-  readonly closedAt: number;
-  readonly firstFin: FirstFin;
-  /** The side whose socket reset first, when any did (also after a FIN). */
-  readonly resetBy: 'client' | 'server' | null;
-  /** From the first FIN to the other side's FIN, µs; null unless both sides sent one. */
-  readonly marginUs: number | null;
-  readonly lifetimeUs: number;
-  /** Whether the client / the server entered TIME_WAIT: the active closer(s), nobody reset. */
-  readonly timeWaitClient: boolean;
-  readonly timeWaitServer: boolean;
-  /** Whether both sides' sockets were seen (false: the other end is on another host). */
-  readonly bothSides: boolean;
+const wireSide = (): WireSide => ({
+  synRetransmits: 0,
+  dataRetransmits: 0,
+  finRetransmits: 0,
+  resetSent: -1,
+  resetReceived: false,
+  stateNs: CLOSING_CODES.map(() => -1),
+  leftFrom: NONE,
+  state: NONE,
+  since: 0,
+});
+
+/** A state change on a followed socket: the time in the state it left, the state it is in. */
+function moveTo(w: WireSide, oldstate: number, newstate: number, ts: number): void {
+  const k = (CLOSING_CODES as readonly number[]).indexOf(oldstate);
+  if (k >= 0 && w.since > 0) w.stateNs[k] = Math.max(0, w.stateNs[k] as number) + (ts - w.since);
+  if (newstate === CLOSE) w.leftFrom = oldstate;
+  w.state = newstate;
+  w.since = ts;
 }
+
+export type { KernelClose };
 
 class Conn implements KernelClose {
   hasClient = false;
@@ -62,12 +74,20 @@ class Conn implements KernelClose {
   timeWaitClient = false;
   timeWaitServer = false;
   bothSides = false;
+  wire: WireSides | null = null;
+  /** The sockets' kernel addresses, to forget them once the connection is finished. */
+  cSk = 0;
+  sSk = 0;
 
   constructor(
     readonly key: number | string,
     readonly server: number | string,
     readonly clientPort: number,
   ) {}
+
+  get sides(): { client: boolean; server: boolean } {
+    return { client: this.hasClient, server: this.hasServer };
+  }
 
   summarise(): void {
     const cl = this.hasClient && this.cClosed !== NONE;
@@ -113,16 +133,26 @@ export class ConnectionTracker {
   private readonly halfClosed = new Set<Conn>();
   /** Client sockets in SYN_SENT, by kernel address: when they entered it. */
   private readonly connecting = new Map<number, number>();
+  /** SYNs retransmitted by client sockets still connecting, by kernel address. */
+  private readonly synRetransmits = new Map<number, number>();
 
-  /** `connected`: a client socket's connect time, µs, when it reaches ESTABLISHED. */
+  /**
+   * `connected`: a client socket's connect time, µs, when it reaches ESTABLISHED. `followWire`:
+   * keep each connection's wire record (retransmits, resets, time in each closing state).
+   */
   constructor(
     private readonly port: number,
     private readonly done: (close: KernelClose) => void,
     private readonly connected: (us: number) => void = () => {},
+    private readonly followWire = false,
   ) {}
 
   /** Event `i` of the batch; events must come in time order. */
   add(b: EventBatch, i: number): void {
+    if (b.kind[i] !== 0) {
+      this.wireEvent(b, i);
+      return;
+    }
     const newstate = b.newstate[i] as number;
     // connect() enters SYN_SENT before it searches for a free port (tcp_v4_connect), so the time
     // to ESTABLISHED includes that search; the socket has no port yet, only its address names it.
@@ -142,6 +172,8 @@ export class ConnectionTracker {
     if (!c) return; // a socket that was established before tracing began
     const oldstate = b.oldstate[i] as number;
     const ts = b.ts[i] as number;
+    const w = c.wire?.[client ? 'client' : 'server'];
+    if (w) moveTo(w, oldstate, newstate, ts);
     if (oldstate === ESTABLISHED && newstate === FIN_WAIT1) {
       if (client) c.cFin = ts;
       else c.sFin = ts;
@@ -201,6 +233,17 @@ export class ConnectionTracker {
       byClient.set(key, c);
     }
     const ts = b.ts[i] as number;
+    if (this.followWire) {
+      c.wire ??= { client: wireSide(), server: wireSide() };
+      const w = c.wire[side];
+      w.state = ESTABLISHED;
+      w.since = ts;
+      const syns = this.synRetransmits.get(b.sk[i] as number);
+      if (side === 'client' && syns !== undefined) {
+        w.synRetransmits = syns;
+        this.synRetransmits.delete(b.sk[i] as number);
+      }
+    }
     if (side === 'client') {
       const sk = b.sk[i] as number;
       const since = this.connecting.get(sk);
@@ -210,12 +253,36 @@ export class ConnectionTracker {
       }
       c.hasClient = true;
       c.cEst = ts;
+      c.cSk = b.sk[i] as number;
       this.clients.set(b.sk[i] as number, c);
     } else {
       c.hasServer = true;
       c.sEst = ts;
+      c.sSk = b.sk[i] as number;
       this.servers.set(b.sk[i] as number, c);
     }
+  }
+
+  /** A retransmit or a reset on a followed socket. */
+  private wireEvent(b: EventBatch, i: number): void {
+    const sk = b.sk[i] as number;
+    const kind = b.kind[i];
+    const state = b.oldstate[i] as number;
+    if (kind === RETRANSMIT && state === SYN_SENT) {
+      if (this.connecting.has(sk))
+        this.synRetransmits.set(sk, (this.synRetransmits.get(sk) ?? 0) + 1);
+      return;
+    }
+    let c = this.clients.get(sk);
+    const client = c !== undefined;
+    if (!c) c = this.servers.get(sk);
+    const w = c?.wire?.[client ? 'client' : 'server'];
+    if (!w) return;
+    if (kind === RESET_RECEIVED) w.resetReceived = true;
+    else if (kind === RESET_SENT) {
+      if (w.resetSent < 0) w.resetSent = b.newstate[i] as number;
+    } else if (state === FIN_WAIT1 || state === CLOSING || state === LAST_ACK) w.finRetransmits++;
+    else w.dataRetransmits++;
   }
 
   /** Ends connections whose other side has not closed within `graceNs` of the first. */
@@ -227,6 +294,9 @@ export class ConnectionTracker {
 
   private finish(c: Conn): void {
     this.halfClosed.delete(c);
+    // A side still open is forgotten with it: its close, should it come, would count it twice.
+    if (this.clients.get(c.cSk) === c) this.clients.delete(c.cSk);
+    if (this.servers.get(c.sSk) === c) this.servers.delete(c.sSk);
     const byClient = this.open.get(c.server);
     if (byClient?.get(c.key) === c) byClient.delete(c.key);
     // A side that never closed says nothing; a connection neither side closed is not over.

@@ -42,6 +42,55 @@ export function parseFormat(format: string): EventLayout {
   };
 }
 
+/**
+ * Another event of the instance (a retransmit, a reset sent or received): where its socket's
+ * address and the fields the wire record reads are, null where the event has none.
+ */
+export interface ExtraLayout {
+  id: number;
+  /** The batch's kind for it (tracer/connections.ts RETRANSMIT, RESET_SENT, RESET_RECEIVED). */
+  kind: number;
+  skaddr: number;
+  state: number | null;
+  reason: number | null;
+  sport: number | null;
+  dport: number | null;
+}
+
+export function parseExtraFormat(format: string, kind: number): ExtraLayout {
+  const id = Number(/^ID: (\d+)/m.exec(format)?.[1]);
+  const at = (name: string) => {
+    const m = new RegExp(`field:[^;]*\\b${name}(\\[\\d+\\])?;\\s*offset:(\\d+);`).exec(format);
+    return m ? Number(m[2]) : null;
+  };
+  const skaddr = at('skaddr');
+  if (skaddr === null) throw new Error('the tracepoint has no field skaddr');
+  return {
+    id,
+    kind,
+    skaddr,
+    state: at('state'),
+    reason: at('reason'),
+    sport: at('sport'),
+    dport: at('dport'),
+  };
+}
+
+/** An event of another kind: rare (faults), so read with Buffer's checked readers. */
+function addExtra(page: Buffer, at: number, x: ExtraLayout, ts: number, out: EventBatch): void {
+  const j = out.next();
+  out.ts[j] = ts;
+  out.kind[j] = x.kind;
+  out.sk[j] =
+    page.readUInt32LE(at + x.skaddr) + (page.readUInt32LE(at + x.skaddr + 4) & 0xffff) * 2 ** 32;
+  out.oldstate[j] = x.state === null ? 0 : page.readInt32LE(at + x.state);
+  out.newstate[j] = x.reason === null ? 0 : page.readUInt32LE(at + x.reason);
+  out.sport[j] = x.sport === null ? 0 : page.readUInt16LE(at + x.sport);
+  out.dport[j] = x.dport === null ? 0 : page.readUInt16LE(at + x.dport);
+  out.saddr[j] = 0;
+  out.daddr[j] = 0;
+}
+
 const PAGE_HEADER = 16;
 const COMMIT_MASK = (1 << 27) - 1;
 const MISSED_EVENTS = 0x80000000;
@@ -70,6 +119,7 @@ export function parsePage(
   bytes: number,
   layout: EventLayout,
   out: EventBatch,
+  extras: readonly ExtraLayout[] = [],
 ): boolean {
   if (bytes < PAGE_HEADER) return false;
   // Events are 4-byte aligned, so the page is read through 32- and 16-bit views: no bounds
@@ -116,9 +166,14 @@ export function parsePage(
     const d32 = off >>> 2;
     const d16 = off >>> 1;
     off += length;
-    if (u16[d16] !== layout.id) continue;
+    if (u16[d16] !== layout.id) {
+      const x = extras.length > 0 ? extras.find((e) => e.id === u16[d16]) : undefined;
+      if (x) addExtra(page, off - length, x, ts, out);
+      continue;
+    }
     const j = out.next();
     out.ts[j] = ts;
+    out.kind[j] = 0;
     out.sk[j] = (u32[d32 + sk] as number) + ((u32[d32 + sk + 1] as number) & 0xffff) * 2 ** 32;
     out.oldstate[j] = i32[d32 + oldstate] as number;
     out.newstate[j] = i32[d32 + newstate] as number;

@@ -1,7 +1,13 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBatch } from './batch.js';
-import { type EventLayout, parseFormat, parsePage } from './pages.js';
+import {
+  type EventLayout,
+  type ExtraLayout,
+  parseExtraFormat,
+  parseFormat,
+  parsePage,
+} from './pages.js';
 import type { TraceInstance } from './tracefs.js';
 
 // Drains an instance's per-CPU binary buffers without blocking: each read returns one sub-buffer
@@ -11,12 +17,14 @@ import type { TraceInstance } from './tracefs.js';
 export class BufferReader {
   private readonly fds: number[];
   private readonly layout: EventLayout;
+  private readonly extras: ExtraLayout[];
   private readonly page: Buffer;
   bytes = 0;
   pages = 0;
 
   constructor(instance: TraceInstance) {
     this.layout = parseFormat(instance.format);
+    this.extras = instance.extraFormats.map((e) => parseExtraFormat(e.format, e.kind));
     this.page = Buffer.alloc(instance.pageSize);
     this.fds = instance.cpus.map((cpu) =>
       openSync(
@@ -41,7 +49,7 @@ export class BufferReader {
         if (n <= 0) break;
         this.bytes += n;
         this.pages++;
-        parsePage(this.page, n, this.layout, events);
+        parsePage(this.page, n, this.layout, events, this.extras);
       }
       return events;
     });

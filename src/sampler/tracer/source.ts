@@ -2,7 +2,7 @@ import { isLabError, LabError } from '../../errors.js';
 import type { KernelCloseColumns } from '../../record/closes.js';
 import type { Quantiles } from '../../record/histogram.js';
 import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
-import { CloseAggregator } from './aggregate.js';
+import { CloseAggregator } from '../../reduce/closes.js';
 import { KernelTracer } from './tracer.js';
 
 // The tracer as the sampling loop uses it: opened for the run's port, polled on a short timer of
@@ -33,11 +33,16 @@ export class CloseSource {
     port: number,
     mode: TracerMode,
     keepColumns: boolean,
+    /** Also follow the wire: retransmits, resets, every closing state (scenario faults). */
+    wire = false,
   ): { source: CloseSource | null; unavailable: string | null } {
     if (mode === 'off')
       return { source: null, unavailable: 'the tracer is switched off (sampler.tracer: off)' };
     try {
-      return { source: new CloseSource(KernelTracer.open(port), keepColumns), unavailable: null };
+      return {
+        source: new CloseSource(KernelTracer.open(port, undefined, wire), keepColumns),
+        unavailable: null,
+      };
     } catch (err) {
       if (mode === 'auto' && isLabError(err) && err.code === 'KAL_TRACER_UNAVAILABLE') {
         return {

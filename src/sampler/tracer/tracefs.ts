@@ -19,6 +19,9 @@ import { claim, liveOwner, recordFor, release } from '../../owners.js';
 
 export const TRACEFS = '/sys/kernel/tracing';
 export const INSTANCE_PREFIX = 'kal-';
+
+import { RESET_RECEIVED, RESET_SENT, RETRANSMIT } from './connections.js';
+
 const EVENT = 'events/sock/inet_sock_set_state';
 
 const unavailable = (why: string, remedy: string) =>
@@ -59,6 +62,8 @@ export interface TraceInstance {
   readonly dir: string;
   /** The event's payload layout, from its `format` file. */
   readonly format: string;
+  /** The other events it records (the wire's, with faults) and their `format` files. */
+  readonly extraFormats: { kind: number; format: string }[];
   /** The CPUs with a buffer of their own. */
   readonly cpus: number[];
   /** Bytes of one sub-buffer: what one read of trace_pipe_raw returns at most. */
@@ -73,7 +78,11 @@ export interface TraceInstance {
  * changes the close analysis reads, with CLOCK_MONOTONIC timestamps (the clock of
  * process.hrtime, so every process of the run can be compared with it).
  */
-export function openInstance(port: number, bufferKbPerCpu = 16 * 1024): TraceInstance {
+export function openInstance(
+  port: number,
+  bufferKbPerCpu = 16 * 1024,
+  wire = false,
+): TraceInstance {
   const root = tracefsRoot();
   const name = `${INSTANCE_PREFIX}${randomBytes(3).toString('hex')}`;
   const dir = join(root, 'instances', name);
@@ -89,8 +98,12 @@ export function openInstance(port: number, bufferKbPerCpu = 16 * 1024): TraceIns
     if (existsSync(join(dir, 'buffer_subbuf_size_kb'))) set('buffer_subbuf_size_kb', '64');
     // When a buffer is full, new events are dropped and counted rather than old ones overwritten.
     set('options/overwrite', '0');
-    set(`${EVENT}/filter`, filterFor(port));
+    set(`${EVENT}/filter`, wire ? wireFilterFor(port) : filterFor(port));
     set(`${EVENT}/enable`, '1');
+    for (const e of wire ? WIRE_EVENTS : []) {
+      if (e.filtered) set(`${e.path}/filter`, `sport == ${port} || dport == ${port}`);
+      set(`${e.path}/enable`, '1');
+    }
     set('tracing_on', '1');
   } catch (err) {
     removeInstance(dir);
@@ -107,6 +120,10 @@ export function openInstance(port: number, bufferKbPerCpu = 16 * 1024): TraceIns
     name,
     dir,
     format: readFileSync(join(root, EVENT, 'format'), 'utf8'),
+    extraFormats: (wire ? WIRE_EVENTS : []).map((e) => ({
+      kind: e.kind,
+      format: readFileSync(join(root, e.path, 'format'), 'utf8'),
+    })),
     cpus,
     pageSize: existsSync(subbuf) ? Number(readFileSync(subbuf, 'utf8')) * 1024 : 4096,
     lost: () => cpus.reduce((sum, cpu) => sum + lostOn(dir, cpu), 0),
@@ -120,6 +137,24 @@ export function openInstance(port: number, bufferKbPerCpu = 16 * 1024): TraceIns
  * CLOSE_WAIT→LAST_ACK (the passive side's FIN), FIN_WAIT1→CLOSING (a simultaneous close) and the
  * final →CLOSE. Not the listener's, not the server's SYN_RECV, not FIN_WAIT1→FIN_WAIT2.
  */
+/**
+ * Following the wire: every state change of the port's sockets but the listener's and the
+ * server's SYN_RECV, so each closing state's stay is timed (FIN_WAIT1→FIN_WAIT2 included).
+ */
+export function wireFilterFor(port: number): string {
+  return `(sport == ${port} || dport == ${port}) && newstate != 3 && newstate != 10 && oldstate != 10`;
+}
+
+/**
+ * The wire's other events. A reset sent has no port fields to filter on (its addresses are
+ * sockaddrs): all are recorded, and those of sockets not followed are dropped when read.
+ */
+const WIRE_EVENTS = [
+  { path: 'events/tcp/tcp_retransmit_skb', kind: RETRANSMIT, filtered: true },
+  { path: 'events/tcp/tcp_send_reset', kind: RESET_SENT, filtered: false },
+  { path: 'events/tcp/tcp_receive_reset', kind: RESET_RECEIVED, filtered: true },
+] as const;
+
 export function filterFor(port: number): string {
   return `(sport == ${port} || dport == ${port}) && newstate != 3 && newstate != 5 && newstate != 10 && oldstate != 10`;
 }

@@ -11,8 +11,13 @@ import { instanceExists, openInstance, type TraceInstance } from './tracefs.js';
 
 /** Events newer than this, at the time of a drain, may still be in flight on another CPU. */
 const SETTLE_NS = 10_000_000;
-/** A connection with one side closed is finished after this long without the other. */
+/**
+ * A connection with one side closed is finished after this long without the other (whose end
+ * may be on another host). Following the wire, a side can take minutes to close (an orphaned
+ * FIN retransmitted up to tcp_orphan_retries, a FIN_WAIT2 up to tcp_fin_timeout): it is waited for.
+ */
 const HALF_CLOSED_GRACE_NS = 2_000_000_000;
+const WIRE_HALF_CLOSED_GRACE_NS = 300_000_000_000;
 
 const monoNow = () => Number(process.hrtime.bigint());
 
@@ -34,6 +39,7 @@ export class KernelTracer {
       port,
       (c) => this.finished.push(c),
       (us) => this.connects.push(us),
+      instance.extraFormats.length > 0,
     );
   }
 
@@ -41,8 +47,8 @@ export class KernelTracer {
    * Opens the run's tracing instance (`bufferKbPerCpu`: the kernel's buffer per CPU); throws
    * KAL_TRACER_UNAVAILABLE (with why) where it cannot.
    */
-  static open(port: number, bufferKbPerCpu?: number): KernelTracer {
-    return new KernelTracer(openInstance(port, bufferKbPerCpu), port);
+  static open(port: number, bufferKbPerCpu?: number, wire = false): KernelTracer {
+    return new KernelTracer(openInstance(port, bufferKbPerCpu, wire), port);
   }
 
   get name(): string {
@@ -67,7 +73,10 @@ export class KernelTracer {
   poll(): KernelClose[] {
     const started = monoNow();
     this.process(this.reader.drain(), started - SETTLE_NS);
-    this.tracker.flush(started - SETTLE_NS, HALF_CLOSED_GRACE_NS);
+    this.tracker.flush(
+      started - SETTLE_NS,
+      this.instance.extraFormats.length > 0 ? WIRE_HALF_CLOSED_GRACE_NS : HALF_CLOSED_GRACE_NS,
+    );
     return this.take();
   }
 

@@ -1,14 +1,14 @@
-import type { KernelCloseColumns } from '../../record/closes.js';
-import type { Quantiles } from '../../record/histogram.js';
-import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
+import type { KernelClose, KernelCloseColumns } from '../record/closes.js';
+import type { Quantiles } from '../record/histogram.js';
+import type { CloseCounts, TracedCloses } from '../record/tcp.js';
 import {
   createHistogram,
   durationSummary,
   encodeHistogram,
   quantiles,
   summarize,
-} from '../../stats/histogram.js';
-import type { KernelClose } from './connections.js';
+} from '../stats/histogram.js';
+import { WireAggregator } from './wire.js';
 
 // Folds the kernel's per-connection records into counts per interval and for the run, the
 // distributions of FIN-to-FIN margins and lifetimes, and (for the join with the applications'
@@ -45,6 +45,8 @@ export class CloseAggregator {
   private readonly lifetimes = createHistogram();
   private connects = createHistogram();
   private readonly allConnects = createHistogram();
+  /** The wire record, once a connection brings one (the tracer follows it with faults only). */
+  private wire: WireAggregator | null = null;
 
   constructor(private readonly keepColumns: boolean) {}
 
@@ -56,6 +58,10 @@ export class CloseAggregator {
     if (c.timeWaitClient) n.timeWaitEntered.client++;
     if (c.timeWaitServer) n.timeWaitEntered.server++;
     if (!c.bothSides) n.oneSided++;
+    if (c.wire) {
+      this.wire ??= new WireAggregator();
+      this.wire.add(c.wire, c.sides);
+    }
     if (c.marginUs !== null) this.margins.recordValue(Math.max(1, Math.round(c.marginUs)));
     this.lifetimes.recordValue(Math.max(1, Math.round(c.lifetimeUs)));
     if (this.keepColumns) {
@@ -95,6 +101,7 @@ export class CloseAggregator {
         lifetimeUs: encodeHistogram(this.lifetimes),
         connectUs: encodeHistogram(this.allConnects),
       },
+      wire: this.wire?.summary() ?? null,
     };
   }
 }

@@ -1,8 +1,8 @@
+import { ExporterMetrics } from '../metrics/exporter-metrics.js';
+import { serveMetrics } from '../metrics/serve.js';
 import type { TcpResult } from '../record/tcp.js';
-import { runSampler, type SamplerRunOptions } from '../sampler/run.js';
-import { Sampler } from '../sampler/sampler.js';
-import { ExporterMetrics } from './exporter-metrics.js';
-import { serveMetrics } from './serve.js';
+import { runSampler, type SamplerRunOptions } from './run.js';
+import { Sampler } from './sampler.js';
 
 // The sampler as a Prometheus exporter: samples the port on its interval until Ctrl-C or SIGTERM
 // (or the duration), serving the latest of each series at /metrics. Nothing accumulates per sample

@@ -43,6 +43,7 @@ export class Connections {
     private readonly keepCloses = false,
   ) {
     this.rst = knobs.closeWith === 'rst';
+    counters.tcpKeepAliveMs = knobs.tcpKeepAlive;
   }
 
   /** The connections closed since the last call. */
@@ -59,6 +60,8 @@ export class Connections {
   /** The server's 'connection' event. */
   readonly accept = (socket: Socket): void => {
     this.counters.accepted++;
+    // Node sets only the idle time (TCP_KEEPIDLE); the probes' interval and count are the kernel's.
+    if (this.knobs.tcpKeepAlive > 0) socket.setKeepAlive(true, this.knobs.tcpKeepAlive);
     const st: ConnState = {
       port: socket.remotePort ?? 0,
       requests: 0,

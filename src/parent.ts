@@ -1,4 +1,4 @@
-import { PARENT_ENV } from '../record/ipc.js';
+import { PARENT_ENV } from './record/ipc.js';
 
 // A child of the run orchestrator has no purpose once its parent is gone. The orchestrator puts
 // its pid in the child's environment; a child whose parent has changed (it was adopted by init)

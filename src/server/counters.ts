@@ -49,8 +49,12 @@ export class TargetCounters {
     }
   }
 
+  /** What the target sets on each accepted socket (SO_KEEPALIVE's idle time, ms; 0 off). */
+  tcpKeepAliveMs = 0;
+
   summary(): TargetStats {
     return {
+      tcpKeepAliveMs: this.tcpKeepAliveMs,
       connections: {
         accepted: this.accepted,
         closed: this.closed,

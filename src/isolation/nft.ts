@@ -1,0 +1,74 @@
+import type { DropRule, Segment } from '../config/faults.js';
+
+// nftables rules for faults on the wire, as text for `nft` inside the run's namespaces. The table
+// is the run's own (inet kal_faults) in a namespace the run made, so the host's ruleset is never
+// touched and the rules go when the namespace does. Every drop happens where a segment arrives
+// (prerouting, before anything else sees it): a segment dropped where it leaves (output,
+// postrouting, even a device's egress) is a local drop the sender's TCP is told of, which it
+// counts and answers otherwise than a loss on the wire (measured here: a server's FIN dropped on
+// its own output was never retransmitted, TcpRetransSegs 0). So "leaving the server" is dropped
+// as it arrives at the server's peers, by its source address. Segments are told apart by their flags
+// and, for payload, by length: nftables cannot subtract the header lengths, so a segment counts as
+// carrying data when its IP packet is longer than the largest header a pure ACK can have (20 bytes
+// of IP, 60 of TCP with options). A FIN that rides on the last data segment is one segment: a
+// rule for FINs drops the data with it (the kernel's record then shows data retransmitted too).
+
+export const TABLE = 'kal_faults';
+/** Longest IPv4 + TCP header (options included): a longer packet carries payload. */
+const MAX_HEADERS = 80;
+
+const MATCH: Readonly<Record<Segment, string>> = {
+  fin: 'tcp flags & fin == fin',
+  rst: 'tcp flags & rst == rst',
+  syn: 'tcp flags & (syn | ack) == syn',
+  synack: 'tcp flags & (syn | ack) == syn | ack',
+  data: `tcp flags & (syn | rst) == 0 meta length > ${MAX_HEADERS}`,
+  ack: `tcp flags & (syn | fin | rst) == 0 meta length <= ${MAX_HEADERS}`,
+  all: 'meta l4proto tcp',
+};
+
+/** The table with its one chain: every segment arriving at the host, before conntrack. */
+export function tableText(): string {
+  return [
+    `table inet ${TABLE} {`,
+    '  chain pre { type filter hook prerouting priority -300; policy accept; iifname "lo" accept; }',
+    '}',
+  ].join('\n');
+}
+
+/** How many of the matching segments a rule drops, as an nft expression (empty: every one). */
+function howMany(rule: DropRule): string {
+  if (rule.probability !== undefined) {
+    // In hundredths of a percent: 0.5 is 5000 of 10000.
+    return `numgen random mod 10000 < ${Math.round(rule.probability * 10_000)}`;
+  }
+  // numgen inc counts only the segments that reached it (expressions stop at the first mismatch).
+  if (rule.every !== undefined) return `numgen inc mod ${rule.every} == ${rule.every - 1}`;
+  if (rule.first !== undefined) return `numgen inc mod 4294967295 < ${rule.first}`;
+  return '';
+}
+
+/** `ip saddr` for segments from one host (its addresses), or nothing for every arriving one. */
+const from = (addresses: readonly string[] | null) =>
+  addresses ? `ip saddr { ${addresses.join(', ')} }` : '';
+
+/**
+ * One `add rule` line per segment kind the rule names, for the namespace it goes in: the host's
+ * own for segments arriving at it (`from` null), a peer's for those leaving it (`from` its
+ * addresses). Each counts what it drops.
+ */
+export function ruleLines(rule: DropRule, addresses: readonly string[] | null): string[] {
+  const n = howMany(rule);
+  return rule.segments.map((s) =>
+    [`add rule inet ${TABLE} pre`, from(addresses), 'meta l4proto tcp', MATCH[s], n, 'counter drop']
+      .filter(Boolean)
+      .join(' '),
+  );
+}
+
+/** The host gone from the wire: everything arriving at it (null) or at a peer from it. */
+export function blackholeLines(addresses: readonly string[] | null): string[] {
+  return [
+    [`add rule inet ${TABLE} pre`, from(addresses), 'counter drop'].filter(Boolean).join(' '),
+  ];
+}

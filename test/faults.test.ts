@@ -1,0 +1,180 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { orphanFinForecast } from '../src/analysis/wire.js';
+import { loadConfigFile } from '../src/config/load.js';
+import { resolveScenario } from '../src/config/scenario-resolve.js';
+import { blackholeLines, ruleLines } from '../src/isolation/nft.js';
+import type { RunResult } from '../src/record/run.js';
+import { runOne } from '../src/run/run-one.js';
+import { runCli } from './helpers/cli.js';
+
+// Faults on the wire, from the kernel's record: each catalogue scenario run in the project's own
+// namespaces (root and nft needed; skipped with the reason otherwise), its outcome checked against
+// the forecast the analysis makes from the knobs each side measured. Statistical checks use bounds
+// of four standard deviations: an invariant, never the outcome of a race.
+
+const root = process.getuid?.() === 0 && spawnSync('ip', ['-V']).status === 0;
+const nft = spawnSync('nft', ['--version']).status === 0;
+const skip = !root
+  ? 'needs root and iproute2 to create network namespaces'
+  : !nft
+    ? 'needs nft (Debian: nftables)'
+    : false;
+
+const ruleset = () => execFileSync('nft', ['list', 'ruleset'], { encoding: 'utf8' });
+const ours = () =>
+  execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => /^kal-[0-9a-f]{6}-[csp]\b/.test(l));
+
+/** A catalogue scenario's runs, made here; the host's ruleset is checked unchanged around them. */
+async function runAll(file: string): Promise<RunResult[]> {
+  const before = ruleset();
+  const { runs } = resolveScenario(await loadConfigFile(`configs/${file}`), file);
+  const out: RunResult[] = [];
+  for (const spec of runs) out.push(await runOne(spec));
+  assert.equal(ruleset(), before, 'the host’s own nftables ruleset is untouched');
+  assert.deepEqual(ours(), [], 'no namespace remains');
+  return out;
+}
+
+function writeScenario(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'kal-faults-')), 's.yaml');
+  writeFileSync(file, `${text}\n`);
+  return file;
+}
+
+const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+
+describe('faults: the scenario section', () => {
+  it('refuses a fault on loopback, an unknown segment, a probability over 1 and a time after the load, all at once', () => {
+    const file = writeScenario(
+      [
+        'load: { duration: 2s, rate: 10 }',
+        'faults:',
+        '  - { host: server, direction: out, segments: fni }',
+        '  - { host: client, direction: in, segments: fin, probability: 1.5 }',
+        '  - { blackhole: client, at: 5s }',
+        '  - { host: proxy, direction: in, segments: all }',
+      ].join('\n'),
+    );
+    const r = runCli(['run', file, '--dry-run']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /faults\.0\.segments\.0: a segment kind: one of fin, rst/);
+    assert.match(r.stderr, /faults\.1\.probability: a probability from 0 to 1/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+    const valid = writeScenario(
+      [
+        'load: { duration: 2s, rate: 10 }',
+        'faults:',
+        '  - { blackhole: client, at: 5s }',
+        '  - { host: proxy, direction: in, segments: all }',
+        '  - { crash: target, at: 1s }',
+      ].join('\n'),
+    );
+    const v = runCli(['run', valid, '--dry-run']);
+    assert.equal(v.code, 2, v.stderr);
+    assert.match(v.stderr, /faults: faults need isolation: netns/);
+    assert.match(v.stderr, /faults\.0\.at: 5000 ms is not within the load/);
+    assert.match(v.stderr, /faults\.1\.host: there is no proxy in this run/);
+  });
+
+  it('nft rules: every drop where the segment arrives, by source for segments leaving a host', () => {
+    const rule = {
+      host: 'server' as const,
+      direction: 'out' as const,
+      segments: ['fin' as const, 'syn' as const],
+      probability: 0.5,
+      after: 0,
+    };
+    assert.deepEqual(ruleLines(rule, ['198.18.0.2']), [
+      'add rule inet kal_faults pre ip saddr { 198.18.0.2 } meta l4proto tcp tcp flags & fin == fin numgen random mod 10000 < 5000 counter drop',
+      'add rule inet kal_faults pre ip saddr { 198.18.0.2 } meta l4proto tcp tcp flags & (syn | ack) == syn numgen random mod 10000 < 5000 counter drop',
+    ]);
+    assert.deepEqual(ruleLines({ ...rule, probability: undefined, first: 3 }, null), [
+      'add rule inet kal_faults pre meta l4proto tcp tcp flags & fin == fin numgen inc mod 4294967295 < 3 counter drop',
+      'add rule inet kal_faults pre meta l4proto tcp tcp flags & (syn | ack) == syn numgen inc mod 4294967295 < 3 counter drop',
+    ]);
+    assert.deepEqual(blackholeLines(null), ['add rule inet kal_faults pre counter drop']);
+  });
+
+  it('the orphaned FIN forecast follows the retransmission timer', () => {
+    // Probe at 0.2 s, timer at 0.4, 0.8, 1.6, 3.2 s; the give-up clock from 0.4 s.
+    assert.deepEqual(orphanFinForecast(2), { retransmits: 4, seconds: 3.2 });
+    assert.deepEqual(orphanFinForecast(1), { retransmits: 3, seconds: 1.6 });
+    assert.equal(orphanFinForecast(0).retransmits, orphanFinForecast(8).retransmits);
+  });
+});
+
+describe('faults on the wire, in namespaces', { skip }, () => {
+  it('every FIN of the server lost, tcp_orphan_retries 2: each retransmitted as forecast, gone within 20% of the forecast time', async () => {
+    const [r] = await runAll('netns-fault-lost-fin.yaml');
+    const w = r?.tcp?.closes?.wire;
+    assert.ok(w, 'the tracer followed the wire');
+    const f = orphanFinForecast(2);
+    const closed = sum(Object.values(w.leftFrom.server));
+    assert.ok(closed > 0);
+    // Every server socket that ended did so after the forecast number of retransmits.
+    assert.equal(w.finRetransmits.server[f.retransmits], closed, JSON.stringify(w.finRetransmits));
+    const finding = r?.analysis.wire?.find(
+      (x) => x.kind === 'finRetransmits' && x.side === 'server',
+    );
+    assert.ok(finding?.ratio !== null && finding?.ratio !== undefined, finding?.message);
+    assert.ok(Math.abs(finding.ratio - 1) <= 0.2, finding.message);
+    assert.ok((r?.faults[0]?.dropped ?? 0) >= closed * (f.retransmits + 1));
+    for (const t of r?.thresholds ?? []) assert.ok(t.ok, `${t.expr}: ${t.actual}`);
+  });
+
+  it('half of the client’s FINs lost: retransmits per connection as a drop rate of 0.5 makes them', async () => {
+    const [r] = await runAll('netns-fault-half-fins.yaml');
+    const b = r?.tcp?.closes?.wire?.finRetransmits.client ?? [];
+    const n = sum(b);
+    assert.ok(n >= 100, `${n} connections`);
+    // Each transmission lost with p = 0.5: none retransmitted ~ Binomial(n, 1/2), exactly one
+    // ~ Binomial(n, 1/4). Four standard deviations either side.
+    const within = (got: number, p: number) =>
+      Math.abs(got - n * p) <= 4 * Math.sqrt(n * p * (1 - p));
+    assert.ok(within(b[0] ?? 0, 0.5), `none: ${b[0]} of ${n}`);
+    assert.ok(within(b[1] ?? 0, 0.25), `one: ${b[1]} of ${n}`);
+    const dropped = r?.faults[0]?.dropped ?? 0;
+    // Each retransmit answers a dropped FIN; a socket that gave up, or was still trying at the end,
+    // had one more dropped than it retransmitted.
+    const retransmits = sum(b.map((c, k) => c * k));
+    assert.ok(
+      dropped >= retransmits && dropped - retransmits <= n * 0.05,
+      `${dropped} vs ${retransmits}`,
+    );
+  });
+
+  it('the client host vanishes: with keep-alive probes the server drops its connections within 20% of the forecast, by reset TCP_KEEPALIVE_TIMEOUT; without, its idle timeout and orphan retries do', async () => {
+    const [probes, none] = await runAll('netns-fault-client-vanishes.yaml');
+    const gave = probes?.analysis.wire?.find((x) => x.kind === 'gaveUp' && x.side === 'server');
+    assert.ok(gave?.ratio !== null && gave?.ratio !== undefined, gave?.message);
+    assert.ok(Math.abs(gave.ratio - 1) <= 0.2, gave.message);
+    assert.ok((probes?.tcp?.closes?.wire?.resetsSent.server.TCP_KEEPALIVE_TIMEOUT ?? 0) > 0);
+    const w = none?.tcp?.closes?.wire;
+    assert.equal(w?.resetsSent.server.TCP_KEEPALIVE_TIMEOUT ?? 0, 0, 'no probes, no such reset');
+    assert.deepEqual(w?.timedOutAtMs.server, [], 'still established until the server closed');
+    const fin = none?.analysis.wire?.find(
+      (x) => x.kind === 'finRetransmits' && x.side === 'server',
+    );
+    assert.ok(fin?.ratio !== null && fin?.ratio !== undefined, fin?.message);
+    assert.ok(Math.abs(fin.ratio - 1) <= 0.2, fin.message);
+  });
+
+  it('the target crashes and comes back: requests fail while it is down, none after', async () => {
+    const [r] = await runAll('netns-fault-target-crash.yaml');
+    const crash = r?.faults[0];
+    assert.equal(crash?.kind, 'crash');
+    assert.ok(crash?.fromMs !== null && crash?.untilMs !== null && crash?.untilMs !== undefined);
+    assert.ok((r?.summary.errors.total ?? 0) > 0, 'requests failed while it was down');
+    assert.equal(r?.server, null, 'the killed target took its counters with it');
+    assert.equal(r?.stoppedBy, null, 'a planned crash does not end the run');
+    const last = r?.timeline.filter((i) => i.load).at(-1)?.load;
+    assert.ok((last?.requests ?? 0) > 0 && last?.errors === 0, 'answered again once back');
+  });
+});
