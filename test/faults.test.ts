@@ -118,14 +118,19 @@ describe('faults on the wire, in namespaces', { skip }, () => {
     const f = orphanFinForecast(2);
     const closed = sum(Object.values(w.leftFrom.server));
     assert.ok(closed > 0);
-    // Every server socket that ended did so after the forecast number of retransmits.
-    assert.equal(w.finRetransmits.server[f.retransmits], closed, JSON.stringify(w.finRetransmits));
+    // Every server socket whose FIN was lost retransmitted it the forecast number of times, never
+    // fewer or more. (A FIN that left before the rule was in place, at the load's first moment,
+    // was not lost: it retransmitted none.)
+    const b = w.finRetransmits.server;
+    const retransmitted = sum(b.slice(1));
+    assert.ok(retransmitted >= closed - 1, JSON.stringify(w.finRetransmits));
+    assert.equal(b[f.retransmits], retransmitted, JSON.stringify(w.finRetransmits));
     const finding = r?.analysis.wire?.find(
       (x) => x.kind === 'finRetransmits' && x.side === 'server',
     );
     assert.ok(finding?.ratio !== null && finding?.ratio !== undefined, finding?.message);
     assert.ok(Math.abs(finding.ratio - 1) <= 0.2, finding.message);
-    assert.ok((r?.faults[0]?.dropped ?? 0) >= closed * (f.retransmits + 1));
+    assert.ok((r?.faults[0]?.dropped ?? 0) >= retransmitted * (f.retransmits + 1));
     for (const t of r?.thresholds ?? []) assert.ok(t.ok, `${t.expr}: ${t.actual}`);
   });
 
@@ -141,12 +146,13 @@ describe('faults on the wire, in namespaces', { skip }, () => {
     assert.ok(within(b[0] ?? 0, 0.5), `none: ${b[0]} of ${n}`);
     assert.ok(within(b[1] ?? 0, 0.25), `one: ${b[1]} of ${n}`);
     const dropped = r?.faults[0]?.dropped ?? 0;
-    // Each retransmit answers a dropped FIN; a socket that gave up, or was still trying at the end,
-    // had one more dropped than it retransmitted.
-    const retransmits = sum(b.map((c, k) => c * k));
+    // Each of the client's FIN transmissions (first sends and retransmits) is dropped with
+    // probability 1/2: the rule's count ~ Binomial(transmissions, 1/2), within four deviations.
+    const transmissions = n + sum(b.map((c, k) => c * k));
+    const sd = Math.sqrt(transmissions * 0.25);
     assert.ok(
-      dropped >= retransmits && dropped - retransmits <= n * 0.05,
-      `${dropped} vs ${retransmits}`,
+      Math.abs(dropped - transmissions / 2) <= 4 * sd,
+      `${dropped} dropped of ${transmissions} transmissions`,
     );
   });
 

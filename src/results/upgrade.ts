@@ -59,8 +59,7 @@ function errorsOf(e: unknown): unknown {
 }
 
 function interval(i: unknown): Json {
-  const x = obj(i);
-  return { ...x, self: null, errorsByClass: renamed(x.errorsByClass) };
+  return { ...obj(i), self: null };
 }
 
 /** The driver's figures as drive@2 has them: capabilities recorded, its own delay unknown. */
@@ -68,7 +67,6 @@ function driverTotals(d: Json): Json {
   const timeline = Array.isArray(d.timeline) ? d.timeline.map(interval) : d.timeline;
   return {
     ...d,
-    errors: errorsOf(d.errors),
     capabilities: d.capabilities ?? capabilitiesOf(d.notMeasured),
     self: d.self ?? null,
     resources: d.resources ?? { cpuMs: 0, cpuCores: 0, eventLoopUtilization: 0, peakRssBytes: 0 },
@@ -89,7 +87,6 @@ export function runV2toV3(r: Json): Json {
         return entry.load ? { ...entry, load: interval(entry.load) } : entry;
       })
     : r.timeline;
-  const race = obj(analysis.race);
   return {
     ...r,
     schema: 'keepalive-lab/run@3',
@@ -97,7 +94,6 @@ export function runV2toV3(r: Json): Json {
     timeline,
     analysis: {
       ...analysis,
-      ...(analysis.race ? { race: { ...race, byClass: renamed(race.byClass) } } : {}),
       latency: {
         ...latency,
         portSearch: latency.portSearch ?? NO_PORT_SEARCH,
@@ -157,7 +153,10 @@ function withWire(v: unknown, key = ''): unknown {
   return x;
 }
 
-/** The error class undici named UND_ERR_SOCKET is `peerClosed` from run@4 and drive@3 on. */
+/**
+ * The error class undici named UND_ERR_SOCKET is `peerClosed` from run@4 and drive@3 on: every
+ * version before (run@3 and drive@2 included) wrote UND_ERR_SOCKET, so this is its one step.
+ */
 function renamedClasses(r: Json): Json {
   const summary = obj(r.summary);
   const analysis = obj(r.analysis);

@@ -124,8 +124,9 @@ export class FaultRunner {
   private async settle(i: number, placed: Placed, ended: boolean): Promise<void> {
     this.placed.delete(i);
     const outcome = this.outcomes[i] as FaultOutcome;
-    outcome.dropped = await placed.dropped();
+    // remove() reads the rules' counts before it takes them out; dropped() then keeps them.
     await placed.remove();
+    outcome.dropped = await placed.dropped();
     if (ended) outcome.untilMs = this.now();
   }
 }
