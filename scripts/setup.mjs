@@ -3,7 +3,7 @@
 // older than it, compiles TypeScript (incremental, so a second run is quick) and the sampler's
 // netlink helper. Plain JS with no dependencies, because it runs before anything is installed.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 
 const mtime = (path) => {
   try {
@@ -28,13 +28,5 @@ if (mtime('node_modules/.package-lock.json') < mtime('package-lock.json')) {
 }
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
 
-// The sampler's netlink helper. Optional: without a C compiler the sampler falls back to ss.
-const helperSource = 'src/sampler/native/sockdiag.c';
-const helper = 'dist/native/kal-sockdiag';
-if (process.platform === 'linux' && mtime(helper) < mtime(helperSource)) {
-  mkdirSync('dist/native', { recursive: true });
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-o', helper, helperSource], { stdio: 'inherit' });
-  if (cc.status !== 0) {
-    process.stderr.write('keepalive-lab setup: no C compiler; the sampler will use ss instead\n');
-  }
-}
+// The sampler's netlink helper (optional: without a C compiler the sampler uses ss).
+run(process.execPath, ['scripts/build-native.mjs']);

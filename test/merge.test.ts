@@ -522,6 +522,13 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
     assert.match(r.stdout, /host {7}server-host \(server\)/);
     const html = runCli(['report', out, '--html', join(dir, 'merged.html')]);
     assert.equal(html.code, 0, html.stderr);
+    const page = readFileSync(join(dir, 'merged.html'), 'utf8');
+    assert.match(page, /Each host, as its own kernel saw it/);
+    assert.match(page, /<td>server-host<\/td><td>server<\/td>/);
+    // Read later, the merged file prints as merge printed it: every host's line.
+    const text = runCli(['report', out]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /host {7}server-host \(server\)/);
     const cmp = runCli(['compare', files[0] as string, out, '--json', join(dir, 'cmp.json')]);
     assert.ok(cmp.code === 0 || cmp.code === 3, cmp.stderr);
     // A whole run is not a shard; two server views are one too many.

@@ -12,6 +12,14 @@ import {
 import { RunMetrics } from '../src/metrics/run-metrics.js';
 import { exampleRun, quietSelf } from '../src/record/example.js';
 import type { RunInterval } from '../src/record/run.js';
+import {
+  type Counters,
+  type StateCounts,
+  TCP_COUNTERS,
+  TCP_STATES,
+  TCPEXT_COUNTERS,
+  type TcpSideEntry,
+} from '../src/record/tcp.js';
 import { createHistogram, encodeHistogram } from '../src/stats/histogram.js';
 import { runCli } from './helpers/cli.js';
 import { DASHBOARDS, type Dashboard, lint, type Panel, substitute } from './helpers/dashboards.js';
@@ -59,10 +67,10 @@ describe('latency histogram from HDR data', () => {
 });
 
 describe('a run as Prometheus series', () => {
-  it('labels every series with scenario, variant and run_id, and counts what the intervals say', async () => {
+  it('labels every series with scenario, variant, run_id and host, and counts what the intervals say', async () => {
     const run = exampleRun();
     const m = new RunMetrics();
-    const labels = { scenario: 'demo', variant: 'keep-alive', run_id: 'r1' };
+    const labels = { scenario: 'demo', variant: 'keep-alive', run_id: 'r1', host: 'h1' };
     const h = createHistogram();
     for (let i = 0; i < 100; i++) h.recordValue(500 + i);
     const base = run.timeline[0] ?? null;
@@ -92,7 +100,7 @@ describe('a run as Prometheus series', () => {
     m.interval(labels, entry);
     m.interval(labels, { ...entry, t: 2000 });
     const text = await m.registry.metrics();
-    const sel = 'scenario="demo",variant="keep-alive",run_id="r1"';
+    const sel = 'scenario="demo",variant="keep-alive",run_id="r1",host="h1"';
     assert.match(text, new RegExp(`keepalive_lab_requests_total\\{${sel}\\} 200\\n`));
     assert.match(
       text,
@@ -102,7 +110,9 @@ describe('a run as Prometheus series', () => {
     assert.match(text, new RegExp(`keepalive_lab_connections_opened_total\\{${sel}\\} 14\\n`));
     assert.match(
       text,
-      new RegExp(`keepalive_lab_connections_closed_total\\{${sel},first_fin="unknown"\\} 14\\n`),
+      new RegExp(
+        `keepalive_lab_connections_closed_total\\{${sel},leg="front",first_fin="unknown"\\} 14\\n`,
+      ),
       "without the tracer, closes are the client's count, not a first-FIN verdict",
     );
     assert.match(
@@ -119,6 +129,31 @@ describe('a run as Prometheus series', () => {
     );
     assert.match(text, /# TYPE keepalive_lab_request_duration_seconds histogram/);
     assert.doesNotMatch(text, /quantile=|_p99/, 'no percentile gauges');
+    // Behind a proxy, each leg's TCP series apart: the back leg is the proxy's, to the target.
+    const side = (timeWait: number): TcpSideEntry => ({
+      states: { ...(Object.fromEntries(TCP_STATES.map((x) => [x, 0])) as StateCounts), timeWait },
+      timeWaitLeft: [timeWait, 0, 0, 0, 0, 0],
+      namespaceTimeWait: timeWait,
+      counters: Object.fromEntries(
+        [...TCP_COUNTERS, ...TCPEXT_COUNTERS].map((c) => [c, 0]),
+      ) as Counters,
+      portOccupancy: null,
+      connect: null,
+    });
+    const tcp = { t: 3000, client: side(5), server: side(0), closes: null, costMs: 1 };
+    m.interval(labels, {
+      ...entry,
+      t: 3000,
+      tcp,
+      back: { client: side(9), server: side(0), closes: null },
+    });
+    const legs = await m.registry.metrics();
+    const tw = (leg: string, side: string) =>
+      new RegExp(
+        `keepalive_lab_tcp_connection_states\\{${sel},leg="${leg}",side="${side}",state="time_wait"\\} (\\d+)`,
+      ).exec(legs)?.[1];
+    assert.equal(tw('front', 'client'), '5');
+    assert.equal(tw('back', 'client'), '9', "the proxy's TIME_WAIT toward the target");
     m.runEnd(labels, run);
     const after = await m.registry.metrics();
     assert.match(

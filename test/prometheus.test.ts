@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, createServer as httpServer } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunResult } from '../src/record/run.js';
@@ -196,6 +196,53 @@ output: { dir: "${dir}", metrics: { port: ${runPort}, grace: 4s } }
       })}`,
     );
     assert.equal(Number(count.data.result[0]?.value?.[1]), result.summary.requests.completed);
+
+    // Behind a proxy (nginx, where installed), the same series for each leg: the back leg's
+    // TIME_WAIT (nginx as installed opens a connection per request to the target and closes it
+    // first) in the per-leg panel, the host label in the per-host one.
+    if (spawnSync('nginx', ['-v'], { stdio: 'ignore' }).status !== 0) return;
+    writeFileSync(
+      scenario,
+      `name: prom-proxy
+proxy: { kind: nginx }
+load: { duration: 3s, rate: 100 }
+sampler: { interval: 500ms, tail: 1s }
+output: { dir: "${dir}", metrics: { port: ${runPort}, grace: 4s } }
+`,
+    );
+    const t1 = Date.now() / 1000;
+    const proxied = start(process.execPath, [CLI, 'run', scenario, '--json', json]);
+    assert.equal((await once(proxied, 'exit'))[0], 0);
+    const panel = (title: string) =>
+      DASHBOARDS.flatMap(({ d }) => d.panels).find((p) => p.title === title)?.targets?.[0]?.expr;
+    const byLeg = await getJson(
+      `${api}/query_range?${new URLSearchParams({
+        query: substitute(panel('TIME_WAIT per leg and side') as string, { __rate_interval: '4s' }),
+        start: String(t1),
+        end: String(Date.now() / 1000),
+        step: '1',
+      })}`,
+    );
+    const series = byLeg.data.result as {
+      metric: Record<string, string>;
+      values: [number, string][];
+    }[];
+    const back = series.find((x) => x.metric.leg === 'back' && x.metric.side === 'client');
+    assert.ok(back, JSON.stringify(series.map((x) => x.metric)));
+    assert.ok(
+      back.values.some(([, v]) => Number(v) > 0),
+      "the proxy's TIME_WAIT toward the target",
+    );
+    const byHost = await getJson(
+      `${api}/query?${new URLSearchParams({
+        query: `count by (host) (keepalive_lab_tcp_connection_states{job="keepalive-lab-run"})`,
+        time: String(Date.now() / 1000),
+      })}`,
+    );
+    assert.deepEqual(
+      (byHost.data.result as { metric: { host: string } }[]).map((x) => x.metric.host),
+      [hostname()],
+    );
   });
 });
 

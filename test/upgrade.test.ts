@@ -69,6 +69,35 @@ describe('older result files', () => {
     );
   });
 
+  it('run@4 and drive@3 read as run@5 and drive@4: the wait for a CPU unknown (null), the rest as it was', async () => {
+    const raw = JSON.parse(readFileSync(fixture('run-v4.json'), 'utf8')) as RunResult;
+    const r = await readResultFile<RunResult>(fixture('run-v4.json'), [RUN_SCHEMA], 'a run');
+    assert.equal(raw.schema, 'keepalive-lab/run@4');
+    assert.equal(r.schema, RUN_SCHEMA);
+    assert.equal(r.summary.self?.cpuWait, null);
+    assert.deepEqual(r.summary.self?.eventLoopDelay, raw.summary.self?.eventLoopDelay);
+    const d = await readResultFile<DriverResult>(fixture('drive-v3.json'), [DRIVER_SCHEMA], 'x');
+    assert.equal(d.schema, DRIVER_SCHEMA);
+    assert.equal(d.self?.cpuWait, null);
+    const runs = await readResultFile<RunsResult>(fixture('runs-v4.json'), [RUNS_SCHEMA], 'runs');
+    assert.ok(
+      runs.variants.every((v) => v.schema === RUN_SCHEMA && v.summary.self?.cpuWait === null),
+    );
+  });
+
+  it('runs@4 reads as runs@5: no sweep, no search; its variants as they were', async () => {
+    const raw = JSON.parse(readFileSync(fixture('runs-v4.json'), 'utf8')) as RunsResult;
+    const f = await readResultFile<RunsResult>(fixture('runs-v4.json'), [RUNS_SCHEMA], 'runs');
+    assert.equal(raw.schema, 'keepalive-lab/runs@4');
+    assert.equal(f.schema, RUNS_SCHEMA);
+    assert.equal(f.sweep, null);
+    assert.equal(f.search, null);
+    assert.deepEqual(
+      f.variants.map((v) => [v.variant, v.summary.requests.completed]),
+      raw.variants.map((v) => [v.variant, v.summary.requests.completed]),
+    );
+  });
+
   it('drive@2 and run@3 name the peer-closed error class peerClosed, as the net engine sees it too', async () => {
     const d = await readResultFile<DriverResult>(fixture('drive-v2.json'), [DRIVER_SCHEMA], 'x');
     assert.equal(d.schema, DRIVER_SCHEMA);
@@ -123,6 +152,39 @@ describe('older result files', () => {
     assert.equal(old.code, 0, old.stderr);
   });
 
+  it('report prints every kind of stored file as text, markdown or JSON, older versions included', () => {
+    const cases: [string, RegExp][] = [
+      ['run-v2.json', /TIME_WAIT\s+held by/],
+      ['run-v3.json', /TIME_WAIT\s+held by/],
+      ['runs-v2.json', /\brun\s+req\/s\s+p99 ms/],
+      ['runs-v3.json', /\brun\s+req\/s\s+p99 ms/],
+      ['runs-v4.json', /\brun\s+req\/s\s+p99 ms/],
+      ['compare-v1.json', /verdict/i],
+      ['drive-v1.json', /latency/],
+      ['drive-v2.json', /latency/],
+      ['drive-v3.json', /latency/],
+      ['run-v4.json', /TIME_WAIT\s+held by/],
+    ];
+    for (const [f, text] of cases) {
+      const out = runCli(['report', fixture(f)]);
+      assert.equal(out.code, 0, `${f}: ${out.stderr}`);
+      assert.match(out.stdout, text, f);
+      const md = runCli(['report', fixture(f), '--markdown']);
+      assert.equal(md.code, 0, `${f}: ${md.stderr}`);
+      assert.match(md.stdout, /^## keepalive-lab/m, f);
+    }
+    const json = runCli(['report', fixture('runs-v3.json'), '--json', 'summary.latency']);
+    assert.equal(json.code, 0, json.stderr);
+    const picked = JSON.parse(json.stdout) as { variant: string; value: { p99: number } }[];
+    assert.equal(picked.length, 2);
+    assert.equal(typeof picked[0]?.value.p99, 'number');
+    const whole = JSON.parse(runCli(['report', fixture('runs-v4.json'), '--json']).stdout);
+    assert.equal(whole.schema, RUNS_SCHEMA, 'as this version reads it');
+    const bad = runCli(['report', fixture('run-v3.json'), '--json', 'summary.nothing']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--json/);
+  });
+
   it('refuses a version it does not know, naming it and the ones it reads (exit 2)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kal-upgrade-'));
     const future = join(dir, 'future.json');
@@ -130,7 +192,7 @@ describe('older result files', () => {
     writeFileSync(future, JSON.stringify({ ...r, schema: 'keepalive-lab/run@99' }));
     const out = runCli(['compare', future, fixture('run-v2.json')]);
     assert.equal(out.code, 2);
-    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@4/);
+    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@5/);
     assert.doesNotMatch(out.stderr, /\n\s+at /);
   });
 });

@@ -8,6 +8,7 @@ import { compareCommand } from './compare.js';
 import { driveCommand } from './drive.js';
 import { k8sCommand } from './k8s.js';
 import { mergeCommand } from './merge.js';
+import { raceMapCommand } from './race-map.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 import { sampleCommand } from './sample.js';
@@ -29,6 +30,7 @@ for (const cmd of [
   runCommand(),
   compareCommand(),
   reportCommand(),
+  raceMapCommand(),
   mergeCommand(),
   k8sCommand(),
   serveCommand(),

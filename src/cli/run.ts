@@ -4,6 +4,7 @@ import { loadScenario, type ResolvedScenario } from '../config/scenario-resolve.
 import { LabError } from '../errors.js';
 import { selectRunOutputs } from '../output/select.js';
 import { type Shard, shardOf, splitLoad, startAtOf } from '../shard/split.js';
+import { catalogueList, scenarioPath } from './catalogue.js';
 import { DRY_RUN, printResolved } from './flags.js';
 
 interface RunFlags {
@@ -17,6 +18,7 @@ interface RunFlags {
   html?: string;
   metricsPort?: string;
   dryRun?: boolean;
+  list?: boolean;
 }
 
 // `keepalive-lab run SCENARIO`: the main job. Runs the scenario (each variant in turn) with the
@@ -26,7 +28,11 @@ interface RunFlags {
 export function runCommand(): Command {
   return new Command('run')
     .description('run a scenario end to end: target, load, TCP sampling, analysis, report')
-    .argument('<scenario>', 'scenario file (YAML or JSON), e.g. configs/demo.yaml')
+    .argument(
+      '[scenario]',
+      'scenario file (YAML or JSON), or a catalogue scenario by name: demo, request-limit-close…',
+    )
+    .option('--list', 'list the catalogue (configs/), one line each')
     .option('--json <file>', 'write the JSON result here')
     .option(
       '--out <dir>',
@@ -56,7 +62,22 @@ export function runCommand(): Command {
       'serve Prometheus /metrics on 127.0.0.1:<port> during the run (output.metrics in a scenario)',
     )
     .option(...DRY_RUN)
-    .action(async (file: string, opts: RunFlags) => {
+    .action(async (given: string | undefined, opts: RunFlags) => {
+      if (opts.list) {
+        process.stdout.write(`${catalogueList()}\n`);
+        return;
+      }
+      if (given === undefined) {
+        throw new LabError('KAL_FLAG_INVALID', 'run needs a scenario', {
+          problems: [
+            {
+              path: 'scenario',
+              message: 'give a scenario file or a catalogue name (run --list shows them)',
+            },
+          ],
+        });
+      }
+      const file = scenarioPath(given);
       const metricsPort = opts.metricsPort === undefined ? undefined : Number(opts.metricsPort);
       if (
         metricsPort !== undefined &&
@@ -73,6 +94,11 @@ export function runCommand(): Command {
         });
       }
       const resolved = await loadScenario(file);
+      if (resolved.raceMap) {
+        throw new LabError('KAL_CONFIG_INVALID', `scenario ${file} is a race map`, {
+          problems: [{ path: 'raceMap', message: `run it with: keepalive-lab race-map ${file}` }],
+        });
+      }
       const shard = shardOf(opts);
       const startAt = opts.startAt === undefined ? null : startAtOf(opts.startAt);
       if (shard) checkShardable(resolved, shard, repeat);
@@ -128,6 +154,12 @@ function checkShardable(
   }
   if (repeat > 1) {
     problems.push({ path: '--repeat', message: 'run each repeat as its own sharded run' });
+  }
+  if (resolved.search) {
+    problems.push({
+      path: 'search',
+      message: 'a search decides each rate from the last: run it unsharded',
+    });
   }
   if (spec && spec.target.url === undefined) {
     problems.push({

@@ -6,6 +6,7 @@ import { type Fault, faultSchemaFor, faultStart } from './faults.js';
 import { keysAt, unknownKeyMessage } from './keys.js';
 import { loadConfigFile } from './load.js';
 import { type ProxyKnobs, proxySchema } from './proxy.js';
+import type { RaceMapKnobs } from './race-map.js';
 import { type DeepReadonly, deepFreeze } from './resolve.js';
 import { type SamplerKnobs, samplerSchema } from './sampler.js';
 import {
@@ -18,6 +19,8 @@ import {
   targetSectionSchema,
   variantSchema,
 } from './scenario.js';
+import type { SearchKnobs } from './search.js';
+import { type ExpandedSweep, expandSweep } from './sweep.js';
 
 // A scenario file resolves into one run per variant (or one run when there are none). Every
 // problem in the base and in each variant is reported at once, with its path.
@@ -42,6 +45,12 @@ export interface RunSpec {
 export interface ResolvedScenario {
   scenario: Scenario;
   runs: RunSpec[];
+  /** The swept paths and each point's values; null without a sweep. */
+  sweep: Omit<ExpandedSweep, 'variants'> | null;
+  /** The rate search asked for; null without one. */
+  search: SearchKnobs | null;
+  /** The race map asked for (keepalive-lab race-map); null without one. */
+  raceMap: RaceMapKnobs | null;
 }
 
 type Raw = Record<string, unknown>;
@@ -70,8 +79,9 @@ function issues(
   });
 }
 
-export function resolveScenario(raw: unknown, source: string): DeepReadonly<ResolvedScenario> {
+export function resolveScenario(given: unknown, source: string): DeepReadonly<ResolvedScenario> {
   const problems: FieldProblem[] = [];
+  const { raw, sweep } = withSweep(given, problems);
   const parsed = scenarioSchema.safeParse(raw ?? {});
   // Faults are named by their own kind's schema (a union would only say "invalid input").
   if (!parsed.success) {
@@ -204,14 +214,113 @@ export function resolveScenario(raw: unknown, source: string): DeepReadonly<Reso
       }
     }
   }
+  if (base?.search) problems.push(...searchProblems(base, runs));
+  if (base?.raceMap) problems.push(...raceMapProblems(base));
   if (problems.length > 0) {
+    if (sweep) renameSweptProblems(problems, sweep);
     throw new LabError(
       'KAL_CONFIG_INVALID',
       `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${source}`,
       { problems },
     );
   }
-  return deepFreeze({ scenario: base as Scenario, runs });
+  const { variants: _, ...points } = sweep ?? { variants: null };
+  return deepFreeze({
+    scenario: base as Scenario,
+    runs,
+    sweep: sweep ? (points as Omit<ExpandedSweep, 'variants'>) : null,
+    search: base?.search ?? null,
+    raceMap: base?.raceMap ?? null,
+  });
+}
+
+/** A race map drives its own trials against one server on loopback. */
+function raceMapProblems(base: Scenario): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  if (base.variants.length > 0 || base.search) {
+    out.push({
+      path: 'raceMap',
+      message: 'a race map runs one server: no variants, sweep or search with it',
+    });
+  }
+  if (base.isolation !== 'loopback') {
+    out.push({ path: 'isolation', message: 'a race map runs on loopback (isolation: loopback)' });
+  }
+  if (base.raceMap?.around === undefined && (base.target.url !== undefined || base.proxy)) {
+    out.push({
+      path: 'raceMap.around',
+      message:
+        "give the server's idle timeout to centre on (e.g. around: 75s for nginx's keepalive_timeout): only the built-in target's is known",
+    });
+  }
+  if (
+    base.raceMap?.around === undefined &&
+    base.target.url === undefined &&
+    base.target.keepAliveTimeout === 0
+  ) {
+    out.push({
+      path: 'target.keepAliveTimeout',
+      message: 'the target never closes an idle connection (0): give it an idle timeout to map',
+    });
+  }
+  return out;
+}
+
+/** The scenario with its sweep's points as variants (a sweep and variants are one or the other). */
+function withSweep(
+  given: unknown,
+  problems: FieldProblem[],
+): { raw: unknown; sweep: ExpandedSweep | null } {
+  const raw = asRecord(given);
+  // A race map runs trials, not a load: the load section may be left out.
+  if (raw.raceMap !== undefined && raw.load === undefined) {
+    return withSweep({ ...raw, load: { requests: 1 } }, problems);
+  }
+  if (raw.sweep === undefined) return { raw: given, sweep: null };
+  if (Array.isArray(raw.variants) && raw.variants.length > 0) {
+    problems.push({
+      path: 'sweep',
+      message: 'a sweep makes the variants: give a sweep or variants, not both',
+    });
+    return { raw: given, sweep: null };
+  }
+  const sweep = expandSweep(raw.sweep, raw, scenarioSchema, problems);
+  const { sweep: _, ...rest } = raw;
+  return { raw: sweep ? { ...rest, variants: sweep.variants } : rest, sweep };
+}
+
+/** A swept value's problem named by the sweep's point, not by a variant the user never wrote. */
+function renameSweptProblems(problems: FieldProblem[], sweep: ExpandedSweep): void {
+  for (const p of problems) {
+    const m = /^variants\.(\d+)\.(.*)$/.exec(p.path);
+    const point = m ? sweep.points[Number(m[1])] : undefined;
+    if (m && point) p.path = `sweep (${point.variant}): ${m[2]}`;
+  }
+}
+
+/** A search runs the open loop against the scenario's thresholds, one run at a time. */
+function searchProblems(base: Scenario, runs: RunSpec[]): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  if (runs.some((r) => r.thresholds.length === 0)) {
+    out.push({
+      path: 'search',
+      message:
+        'a search looks for the highest rate at which the thresholds hold: give thresholds, e.g. "summary.latency.p99 < 10ms"',
+    });
+  }
+  if (base.variants.length > 0) {
+    out.push({
+      path: 'search',
+      message: 'a search runs one scenario: no variants or sweep with it',
+    });
+  }
+  if (base.load.requests !== undefined) {
+    out.push({
+      path: 'load.requests',
+      message: 'a search runs each rate for a duration: use load.duration',
+    });
+  }
+  return out;
 }
 
 /** Each fault checked by its own kind's schema; null when one is wrong (its problems added). */

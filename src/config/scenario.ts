@@ -3,7 +3,10 @@ import { parseThreshold } from '../thresholds/parse.js';
 import { clientSchema, loadSchema } from './driver.js';
 import { faultSchema } from './faults.js';
 import { proxySchema } from './proxy.js';
+import { raceMapSchema } from './race-map.js';
 import { samplerSchema } from './sampler.js';
+import { searchSchema } from './search.js';
+import { sweepSchema } from './sweep.js';
 import { sysctlsSchema } from './sysctls.js';
 import { checkTimeouts, targetKnobsSchema } from './target.js';
 import { duration } from './units.js';
@@ -106,7 +109,7 @@ export const scenarioSchema = z.strictObject({
   name: nameSchema.default('scenario').describe('names the result files'),
   description: z.string().optional(),
   ...sections,
-  load: loadSchema.describe('the load model (required)'),
+  load: loadSchema.describe('the load model (required, but in a race map)'),
   isolation: z
     .enum(['loopback', 'netns'])
     .default('loopback')
@@ -147,6 +150,9 @@ export const scenarioSchema = z.strictObject({
         .describe('Prometheus /metrics while the run lasts (also: run --metrics-port)'),
     })
     .prefault({}),
+  sweep: sweepSchema.optional(),
+  search: searchSchema.optional(),
+  raceMap: raceMapSchema.optional(),
   variants: z
     .array(variantSchema)
     .default([])

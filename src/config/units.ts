@@ -42,6 +42,29 @@ export function duration(opts: { min?: number; max?: number } = {}) {
     });
 }
 
+const FINE_RE = /^\s*(\d+(?:\.\d+)?)\s*(us|µs|ms|s)\s*$/;
+const FINE_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000 };
+const FINE_HELP = 'expected a duration: milliseconds, or a string like "50us", "0.5ms", "1s"';
+
+/** Milliseconds, fractional, from a number of ms or "50us" / "0.5ms" / "1s": for fine steps. */
+export function fineDuration(opts: { min?: number; max?: number } = {}) {
+  const { min = 0, max = 3_600_000 } = opts;
+  return z
+    .union([z.number(), z.string().regex(FINE_RE, { error: FINE_HELP })], { error: FINE_HELP })
+    .transform((value, ctx) => {
+      const m = typeof value === 'number' ? null : FINE_RE.exec(value);
+      const v = m ? Number(m[1]) * (FINE_MS[m[2] as string] as number) : (value as number);
+      if (!(v >= min && v <= max)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${value} is out of range: must be between ${min} ms and ${max} ms`,
+        });
+        return z.NEVER;
+      }
+      return v;
+    });
+}
+
 /** Bytes from a whole number or a string like "64kb" (1 kb = 1024 bytes). */
 export function size(opts: { max?: number } = {}) {
   const { max = 1 << 30 } = opts;

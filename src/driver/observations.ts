@@ -8,6 +8,7 @@ import {
   type DriverInterval,
   ERROR_CLASSES,
   type ErrorClass,
+  type WholeNoise,
 } from '../record/driver.js';
 import type { Probe } from './probe.js';
 import type { MainNoise, Recorder } from './recorder.js';
@@ -114,8 +115,8 @@ export class RingProbe implements Probe {
   }
 
   /** Asks for the totals; `eventLoopDelay` is the main thread's over the whole load. */
-  summary(l: { p50: number; p99: number; max: number }): void {
-    this.ring.put(SUMMARY, l.p50, l.p99, l.max);
+  summary(l: WholeNoise): void {
+    this.ring.put(SUMMARY, l.p50, l.p99, l.max, l.cpuWait?.ms ?? -1, l.cpuWait?.share ?? -1);
     this.ring.wake();
   }
 
@@ -139,7 +140,7 @@ export class RingProbe implements Probe {
 /** What the reader hands on besides the recorder's own events. */
 export interface ReplayControl {
   /** The totals were asked for, with the main thread's event-loop delay over the load. */
-  summary(eventLoopDelay: { p50: number; p99: number; max: number }): void;
+  summary(noise: WholeNoise): void;
   /** An interval was closed: its record, or null during the warm-up. */
   tick(interval: DriverInterval | null): void;
   stop(): void;
@@ -206,7 +207,12 @@ export function replayer(
       case CANCEL:
         return recorder.cancelInFlight();
       case SUMMARY:
-        return control.summary({ p50: a, p99: b, max: c });
+        return control.summary({
+          p50: a,
+          p99: b,
+          max: c,
+          cpuWait: e === -1 ? null : { ms: e, share: d[at + 5] as number },
+        });
       case STOP:
         return control.stop();
     }

@@ -9,6 +9,7 @@ import {
   type ErrorClass,
   type SelfNoise,
   type SelfNoiseInterval,
+  type WholeNoise,
 } from '../record/driver.js';
 import { statusRecord, totalsOf, Window } from '../reduce/driver-window.js';
 import { durationSummary, encodeHistogram, quantiles } from '../stats/histogram.js';
@@ -235,10 +236,11 @@ export class Recorder implements Probe {
   }
 
   /** The totals; `eventLoopDelay` is the main thread's over the whole load, where it kept one. */
-  summary(eventLoopDelay?: SelfNoise['eventLoopDelay']): DriverTotals {
+  summary(noise?: WholeNoise): DriverTotals {
     const measuredMs = this.timeline.reduce((sum, i) => sum + i.durationMs, 0);
+    const { cpuWait = null, ...eventLoopDelay } = noise ?? {};
     return totalsOf(this.total, this.capabilities, measuredMs, {
-      ...(eventLoopDelay ? { eventLoopDelay } : {}),
+      ...(noise ? { eventLoopDelay: eventLoopDelay as SelfNoise['eventLoopDelay'], cpuWait } : {}),
       hints: Object.fromEntries(this.hints),
       withoutHint: this.withoutHint,
       connectionClose: this.connectionClose,

@@ -101,7 +101,7 @@ export class Recording {
   /** Every interval delivered, then the totals; the recorder thread then ends. */
   async finish(): Promise<DriverTotals> {
     this.meter.stop();
-    this.probe.summary(this.meter.eventLoopDelay());
+    this.probe.summary({ ...this.meter.eventLoopDelay(), cpuWait: this.meter.cpuWait() });
     while (!this.ring.flush()) await nextTurn();
     const totals = await this.totals;
     this.probe.stop();

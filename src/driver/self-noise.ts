@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import {
   type IntervalHistogram,
   monitorEventLoopDelay,
   PerformanceObserver,
+  performance,
 } from 'node:perf_hooks';
 import type { SelfNoise } from '../record/driver.js';
 import type { MainNoise } from './recorder.js';
@@ -15,7 +17,21 @@ import type { MainNoise } from './recorder.js';
 const RESOLUTION_MS = 20;
 const ns = (v: number) => Math.max(0, v / 1e6 - RESOLUTION_MS);
 
+/** The main thread's wait for a CPU so far, ns (schedstat's second field); null without it. */
+function runqueueWaitNs(): number | null {
+  try {
+    const f = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    const v = Number(f[1]);
+    return Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
 export class NoiseMeter {
+  private waitAtStart: number | null = null;
+  private startedAt = 0;
+  private wait: SelfNoise['cpuWait'] = null;
   private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   /** The same for the whole load: an interval histogram cannot be added to another. */
   private readonly whole: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
@@ -38,6 +54,8 @@ export class NoiseMeter {
   start(): void {
     this.take();
     this.gc.observe({ entryTypes: ['gc'] });
+    this.waitAtStart = runqueueWaitNs();
+    this.startedAt = performance.now();
     this.loop.enable();
     this.whole.enable();
   }
@@ -64,7 +82,18 @@ export class NoiseMeter {
     return { p50: ns(h.percentile(50)), p99: ns(h.percentile(99)), max: ns(h.max) };
   }
 
+  /** The main thread's wait for a CPU from start() to stop(). */
+  cpuWait(): SelfNoise['cpuWait'] {
+    return this.wait;
+  }
+
   stop(): void {
+    const now = runqueueWaitNs();
+    const wallMs = performance.now() - this.startedAt;
+    if (this.wait === null && now !== null && this.waitAtStart !== null && wallMs > 0) {
+      const ms = (now - this.waitAtStart) / 1e6;
+      this.wait = { ms, share: Math.min(1, ms / wallMs) };
+    }
     this.loop.disable();
     this.whole.disable();
     this.gc.disconnect();

@@ -5,6 +5,7 @@ import {
   ERROR_CLASSES,
   type ErrorClass,
   type MergedShard,
+  type SelfNoise,
   type SelfNoiseInterval,
   STATUS_CLASSES,
 } from '../record/driver.js';
@@ -169,6 +170,12 @@ function worstLoop(rs: readonly DriverResult[]): { p50: number; p99: number; max
   return { p50: worst((l) => l.p50), p99: worst((l) => l.p99), max: worst((l) => l.max) };
 }
 
+/** The main thread's wait for a CPU of several shards: the shard that waited the largest share. */
+function worstWait(rs: readonly DriverResult[]): SelfNoise['cpuWait'] {
+  const waits = rs.flatMap((r) => (r.self?.cpuWait ? [r.self.cpuWait] : []));
+  return waits.length === 0 ? null : waits.reduce((a, b) => (b.share > a.share ? b : a));
+}
+
 /** The shards of one load as one result, of the same shape. */
 export function mergeDriverResults(
   inputs: readonly { file: string; r: DriverResult }[],
@@ -193,6 +200,7 @@ export function mergeDriverResults(
     messages: addRecords(rs.map((r) => r.errors.messages)),
     firstMs,
     eventLoopDelay: worstLoop(rs),
+    cpuWait: worstWait(rs),
   });
   const length = Math.max(...rs.map((r) => r.timeline.length));
   const timeline = Array.from({ length }, (_, k) =>

@@ -11,12 +11,14 @@ import { TcpMetrics } from './tcp-metrics.js';
 
 export type RunLabels = Record<'scenario' | 'variant' | 'run_id', string> & Record<string, string>;
 
-const BASE = ['scenario', 'variant', 'run_id'] as const;
+// host: the machine the run measured from (each shard's own, when shards run on several hosts);
+// leg: front (client to the proxy or the target) or back (proxy to target), on the TCP series.
+const BASE = ['scenario', 'variant', 'run_id', 'host'] as const;
 const PHASES: readonly Phase[] = ['warmup', 'load', 'tail'];
 
 export class RunMetrics {
   readonly registry = new Registry();
-  private readonly tcp = new TcpMetrics(this.registry, BASE);
+  private readonly tcp = new TcpMetrics(this.registry, [...BASE, 'leg']);
   private readonly latency = new HdrHistogramMetric(
     'keepalive_lab_request_duration_seconds',
     'Request latency (the open loop: from the scheduled start), exact counts from the HDR histogram of each interval.',
@@ -120,7 +122,7 @@ export class RunMetrics {
     const key = JSON.stringify(labels);
     if (this.started.has(key)) return;
     this.started.add(key);
-    this.tcp.touch({ ...labels }, traced);
+    this.tcp.touch({ ...labels, leg: 'front' }, traced);
     this.latency.touch({ ...labels });
     this.requests.inc(labels, 0);
     for (const c of ERROR_CLASSES) this.errors.inc({ ...labels, class: c }, 0);
@@ -132,12 +134,14 @@ export class RunMetrics {
   interval(labels: RunLabels, entry: RunInterval): void {
     this.start(labels, entry.tcp?.closes != null);
     for (const p of PHASES) this.phase.set({ ...labels, phase: p }, p === entry.phase ? 1 : 0);
+    const front = { ...labels, leg: 'front' };
     if (entry.tcp) {
-      for (const side of SIDES) this.tcp.side({ ...labels }, side, entry.tcp[side]);
-      if (entry.tcp.closes) this.tcp.closes({ ...labels }, entry.tcp.closes);
+      for (const side of SIDES) this.tcp.side(front, side, entry.tcp[side]);
+      if (entry.tcp.closes) this.tcp.closes(front, entry.tcp.closes);
       const o = entry.tcp.client.portOccupancy;
       if (o !== null && o !== undefined) this.occupancy.set(labels, o);
     }
+    if (entry.back) this.backLeg(labels, entry.back);
     const load = entry.load;
     for (const [source, q] of [
       ['kernel', entry.tcp?.client.connect],
@@ -156,8 +160,20 @@ export class RunMetrics {
     if (load.errorsOnReused) this.errorsOnReused.inc(labels, load.errorsOnReused);
     if (load.cancelled > 0) this.cancelled.inc(labels, load.cancelled);
     if (load.newConnections > 0) this.opened.inc(labels, load.newConnections);
-    if (!entry.tcp?.closes) this.tcp.closedUnknown({ ...labels }, load.closedConnections);
+    if (!entry.tcp?.closes) this.tcp.closedUnknown(front, load.closedConnections);
     this.latency.add({ ...labels }, load.latencyUs);
+  }
+
+  /** The proxy's leg to the target: the same series, leg="back" (the proxy is its client). */
+  private backLeg(labels: RunLabels, back: NonNullable<RunInterval['back']>): void {
+    const at = { ...labels, leg: 'back' };
+    const key = JSON.stringify(at);
+    if (!this.started.has(key)) {
+      this.started.add(key);
+      this.tcp.touch(at, back.closes !== null);
+    }
+    for (const side of SIDES) this.tcp.side(at, side, back[side]);
+    if (back.closes) this.tcp.closes(at, back.closes);
   }
 
   runEnd(labels: RunLabels, result: RunResult): void {

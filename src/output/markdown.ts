@@ -1,12 +1,13 @@
 import type { RunFile } from '../record/run.js';
-import { runsMarkdown } from '../report/run-markdown.js';
+import { curvesMarkdown, runsMarkdown } from '../report/run-markdown.js';
 import type { FileTarget } from './file.js';
 import type { Output } from './output.js';
 
 // The markdown summary: to a file, or appended to GitHub's job summary ($GITHUB_STEP_SUMMARY).
 
 const render = (file: RunFile) =>
-  runsMarkdown(file.name, 'variants' in file ? file.variants : [file]);
+  runsMarkdown(file.name, 'variants' in file ? file.variants : [file]) +
+  ('variants' in file ? curvesMarkdown(file) : '');
 
 export function markdownFile(prepare: () => Promise<FileTarget>): Output {
   let target: FileTarget | null = null;

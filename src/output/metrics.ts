@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { RunLabels } from '../metrics/run-metrics.js';
 import type { MetricsServer } from '../metrics/serve.js';
 import type { RunFile } from '../record/run.js';
@@ -25,6 +26,7 @@ export function metricsOutput(choice: MetricsChoice, log: NodeJS.WritableStream)
     scenario: run.name,
     variant: run.variantName ?? '',
     run_id: `${invocation}-${run.index + 1}`,
+    host: hostname(),
   });
   return {
     async start() {

@@ -1,4 +1,5 @@
 import { comparisonText, runText } from '../report/run-text.js';
+import { searchText, sweepText } from '../report/sweep.js';
 import type { Output } from './output.js';
 
 // The report on stdout: each run's verdicts as it ends, then the comparison table of variants.
@@ -12,6 +13,8 @@ export function terminalReport(stream: NodeJS.WritableStream): Output {
       if (file && 'variants' in file && file.variants.length > 1) {
         stream.write(`${comparisonText(file.variants)}\n`);
       }
+      if (file && 'variants' in file && file.sweep) stream.write(`\n${sweepText(file)}\n`);
+      if (file && 'variants' in file && file.search) stream.write(`\n${searchText(file.search)}\n`);
     },
   };
 }

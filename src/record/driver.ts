@@ -99,7 +99,18 @@ export interface SelfNoise {
   /** For a merged result: the worst shard's figures (percentiles of several do not add). */
   eventLoopDelay: { p50: number; p99: number; max: number };
   gc: { count: number; totalMs: number; maxMs: number };
+  /**
+   * Time the main thread was ready to run but waited for a CPU (the kernel's schedstat), ms, and
+   * its share of the measured time: another process on the driver's CPU. A starved driver reads
+   * responses late and holds connections it has not read, which the schedule lag does not show.
+   * Null where the kernel does not say (no schedstat), or in results before drive@4 / run@5; a
+   * merge keeps the worst shard's.
+   */
+  cpuWait: { ms: number; share: number } | null;
 }
+
+/** The main thread's own delay over the whole load, as it hands it to the recorder thread. */
+export type WholeNoise = SelfNoise['eventLoopDelay'] & { cpuWait: SelfNoise['cpuWait'] };
 
 /** What an engine can observe; anything it cannot is reported as not measured, never as 0. */
 export interface Capabilities {
@@ -157,7 +168,7 @@ export interface DriverTotals {
   notMeasured: string[];
 }
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@3';
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@4';
 
 export type EngineName = 'undici' | 'http' | 'net' | 'autocannon';
 
@@ -234,3 +245,6 @@ export type DriverSummary = Omit<
   DriverResult,
   'timeline' | 'client' | 'load' | 'histograms' | 'schema'
 >;
+
+/** Event-loop utilization from which the driver, not the target, limits the load. */
+export const DRIVER_BOUND_ELU = 0.95;

@@ -182,6 +182,7 @@ export function exampleDriverSummary(): DriverSummary {
       lag: durations(),
       eventLoopDelay: { p50: 0, p99: 0, max: 0 },
       gc: { count: 0, totalMs: 0, maxMs: 0 },
+      cpuWait: null,
     },
     notMeasured: [],
   };

@@ -15,8 +15,8 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@4';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@4';
+export const RUN_SCHEMA = 'keepalive-lab/run@5';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@5';
 
 export interface Environment {
   kernel: string;
@@ -183,6 +183,66 @@ export interface RunsResult {
   repeats: number;
   /** Every run, in the order they ran. */
   variants: RunResult[];
+  /** The swept knobs and each point's values (the variants they ran as); null without a sweep. */
+  sweep: SweepRecord | null;
+  /** The rate search and every rate it ran; null without one. */
+  search: SearchRecord | null;
+}
+
+export type SweepValue = number | string | boolean | null;
+
+export interface SweepRecord {
+  /** The knobs' paths, e.g. target.maxRequests; two for a grid. */
+  paths: string[];
+  /** How each path's values were given: a list (plotted by position), or a linear or log range. */
+  scale: ('list' | 'linear' | 'log')[];
+  /** Each point: the variant it ran as, and each path's value there. */
+  points: { variant: string; values: Record<string, SweepValue> }[];
+}
+
+/** What set the limit a search found: the first threshold breached, read by what it measures. */
+export type SearchLimit = 'latency' | 'errors' | 'ports' | 'timeWaitBuckets' | 'driver' | 'other';
+
+export interface SearchProbe {
+  /** The open-loop rate asked for, requests per second. */
+  rate: number;
+  /** The variant it ran as (`rate=…`, with the repeat where confirmed). */
+  variant: string;
+  phase: 'bracket' | 'bisect' | 'confirm' | 'beyond';
+  holds: boolean;
+  /** The thresholds it breached. */
+  breaches: string[];
+  /** What broke there; null where it held. */
+  limit: SearchLimit | null;
+  /** The rate it sustained, requests per second. */
+  achieved: number;
+}
+
+export interface SearchRecord {
+  range: { from: number; to: number };
+  precision: number;
+  confirm: number;
+  beyond: number;
+  /**
+   * - `found`: a rate that held in every confirmation, failing at a rate within the precision;
+   * - `holdsAtTop`: it held at the top of the range (the limit is higher);
+   * - `failsAtBottom`: it failed at the bottom of the range;
+   * - `driverLimited`: the driver, not the server, failed first: the rate is the driver's limit;
+   * - `stopped`: interrupted before the search ended.
+   */
+  verdict: 'found' | 'holdsAtTop' | 'failsAtBottom' | 'driverLimited' | 'stopped';
+  /** The highest rate that held, in each of its confirmations; null where none did. */
+  rate: number | null;
+  /** The rate lies between the highest that held and the lowest that failed above it. */
+  interval: { low: number | null; high: number | null };
+  confirmed: { runs: number; held: number };
+  /** Whether the run at `beyond` × the rate held (it should not); null where it did not run. */
+  beyondHeld: boolean | null;
+  /** What failed first above the rate found; null where nothing failed. */
+  brokeFirst: { limit: SearchLimit; rate: number; breaches: string[]; message: string } | null;
+  message: string;
+  /** Every rate run, in order. */
+  probes: SearchProbe[];
 }
 
 /** What `run` writes: one result, or one per variant. */

@@ -159,6 +159,8 @@ export interface TotalsExtras {
    * it (a merge), the worst interval's p99 and the longest stall stand for it.
    */
   eventLoopDelay?: SelfNoise['eventLoopDelay'];
+  /** The main thread's wait for a CPU; a merge gives the worst shard's. */
+  cpuWait?: SelfNoise['cpuWait'];
 }
 
 export function statusRecord(counts: readonly number[]): Record<StatusClass, number> {
@@ -250,6 +252,7 @@ export function totalsOf(
         max: t.eventLoopMax,
       },
       gc: { count: t.gcCount, totalMs: t.gcMs, maxMs: t.gcMaxMs },
+      cpuWait: x.cpuWait ?? null,
     },
     histograms: {
       ...encoded(['latency']),

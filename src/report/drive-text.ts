@@ -1,5 +1,5 @@
 import { driverOwnDelay } from '../analysis/driver-delay.js';
-import type { DriverResult } from '../record/driver.js';
+import { DRIVER_BOUND_ELU, type DriverResult } from '../record/driver.js';
 import type { LatencySummary } from '../record/histogram.js';
 import { errorClasses } from './unanswered.js';
 
@@ -56,9 +56,6 @@ export function driverLine(x: DriverResult['resources']): string {
     ? `${line}  (the driver was saturated: the rate is its limit, not the target's)`
     : line;
 }
-
-/** Event-loop utilization from which the driver, not the target, limits the load. */
-export const DRIVER_BOUND_ELU = 0.95;
 
 /** Which shard this was, or what a merge was made of. */
 function shardText(r: DriverResult): string {

@@ -1,6 +1,7 @@
-import type { RunResult } from '../record/run.js';
+import type { RunResult, RunsResult } from '../record/run.js';
 import { markdown } from '../text.js';
 import { ROW_HEADINGS, runLabel, runRow } from './row.js';
+import { searchTable, sweepTable } from './sweep.js';
 
 // A markdown summary for $GITHUB_STEP_SUMMARY or a pull request. Pure.
 
@@ -49,4 +50,38 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
     }
   }
   return `${out.join('\n')}\n`;
+}
+
+const mdTable = (head: string[], rows: string[][]) =>
+  [
+    `| ${head.map(markdown).join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map(markdown).join(' | ')} |`),
+  ].join('\n');
+
+/** A sweep's table of points and a search's walk, after the runs' summary. */
+export function curvesMarkdown(file: RunsResult): string {
+  const out: string[] = [];
+  if (file.sweep) {
+    const { head, rows } = sweepTable(file);
+    const reps = file.repeats > 1 ? ` (${file.repeats} runs per point: median, min–max)` : '';
+    out.push(
+      '',
+      `### Sweep of ${markdown(file.sweep.paths.join(' × '))}${reps}`,
+      '',
+      mdTable(head, rows),
+    );
+  }
+  if (file.search) {
+    const { head, rows } = searchTable(file.search);
+    out.push(
+      '',
+      `### Rate search: ${markdown(file.search.verdict)}`,
+      '',
+      markdown(file.search.message),
+      '',
+      mdTable(head, rows),
+    );
+  }
+  return out.length ? `${out.join('\n')}\n` : '';
 }

@@ -1,7 +1,8 @@
 import type { Analysis } from '../record/analysis.js';
 import type { DriverSummary } from '../record/driver.js';
+import { DRIVER_BOUND_ELU } from '../record/driver.js';
 import type { RunResult } from '../record/run.js';
-import { DRIVER_BOUND_ELU, driverLine } from './drive-text.js';
+import { driverLine } from './drive-text.js';
 import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
 

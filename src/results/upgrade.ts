@@ -203,6 +203,29 @@ export function runsV3toV4(f: Json): Json {
   return { ...f, schema: 'keepalive-lab/runs@4', variants };
 }
 
+/** drive@4 and run@5 added the main thread's wait for a CPU: unknown before. */
+const withCpuWait = (self: unknown): unknown =>
+  self && typeof self === 'object' ? { cpuWait: null, ...(self as Json) } : self;
+
+export function driveV3toV4(d: Json): Json {
+  return { ...d, schema: 'keepalive-lab/drive@4', self: withCpuWait(d.self) };
+}
+
+export function runV4toV5(r: Json): Json {
+  const summary = obj(r.summary);
+  return {
+    ...r,
+    schema: 'keepalive-lab/run@5',
+    summary: { ...summary, self: withCpuWait(summary.self) },
+  };
+}
+
+/** runs@5 added the sweep and the search: a file from before had neither. */
+export function runsV4toV5(f: Json): Json {
+  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV4toV5(obj(v))) : [];
+  return { ...f, schema: 'keepalive-lab/runs@5', variants, sweep: null, search: null };
+}
+
 export function tcpV1toV2(t: Json): Json {
   return { ...(withWire(t) as Json), schema: 'keepalive-lab/tcp@2' };
 }
@@ -211,10 +234,13 @@ export function tcpV1toV2(t: Json): Json {
 export const UPGRADES: Readonly<Record<string, (data: Json) => Json>> = {
   'keepalive-lab/drive@1': driveV1toV2,
   'keepalive-lab/drive@2': driveV2toV3,
+  'keepalive-lab/drive@3': driveV3toV4,
   'keepalive-lab/run@2': runV2toV3,
   'keepalive-lab/runs@2': runsV2toV3,
   'keepalive-lab/run@3': runV3toV4,
+  'keepalive-lab/run@4': runV4toV5,
   'keepalive-lab/runs@3': runsV3toV4,
+  'keepalive-lab/runs@4': runsV4toV5,
   'keepalive-lab/tcp@1': tcpV1toV2,
   'keepalive-lab/compare@1': compareV1toV2,
 };

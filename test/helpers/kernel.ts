@@ -33,6 +33,29 @@ export function tcpStates(port: number): PortStates {
 
 export const count = (side: SideCounts, state: string) => side[state] ?? 0;
 
+/**
+ * Whether no socket but the listener uses `port`. A port the kernel hands out for port 0 may
+ * have served an earlier test's server less than 60 s ago, and that server's clients' TIME_WAITs
+ * would be counted as this test's; helpers take another port instead.
+ */
+export function portIsClean(port: number): boolean {
+  const s = tcpStates(port);
+  return Object.keys(s.client).length === 0 && Object.keys(s.server).length === 0;
+}
+
+/** Starts a server on port 0 until its port has no leftovers in the kernel's table. */
+export async function onCleanPort<T>(
+  start: () => Promise<T>,
+  portOf: (server: T) => number,
+  stop: (server: T) => Promise<void> | void,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const server = await start();
+    if (portIsClean(portOf(server)) || attempt >= 20) return server;
+    await stop(server);
+  }
+}
+
 /** Polls until `check` passes or `ms` runs out; kernel state transitions are asynchronous. */
 export async function eventually<T>(
   read: () => T,

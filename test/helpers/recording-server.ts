@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
+import { onCleanPort } from './kernel.js';
 
 /**
  * A plain node:http server that records, per request, the client port it came from, its
@@ -20,9 +21,16 @@ export async function recordingServer(
     handler(res);
   });
   server.keepAliveTimeout = keepAliveTimeout;
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as { port: number }).port;
+  const listen = async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return (server.address() as { port: number }).port;
+  };
+  const port = await onCleanPort(
+    listen,
+    (p) => p,
+    () => new Promise<void>((r) => server.close(() => r())),
+  );
   return {
     seen,
     port,

@@ -36,7 +36,8 @@ export const CLIENT_SCRIPT = String.raw`
     var el = document.getElementById(c.id);
     if (!el) return;
     var width = Math.max(320, el.clientWidth - 14);
-    var series = [{ label: c.percentileAxis ? 'percentile' : 't (s)', value: c.percentileAxis ? function (u, v) { return v == null ? '' : fmtPct(v); } : undefined }];
+    var tick = function (v) { return c.xTicks ? (c.xTicks[Math.round(v)] || '') : v; };
+    var series = [{ label: c.percentileAxis ? 'percentile' : (c.xLabel || 't (s)'), value: c.percentileAxis ? function (u, v) { return v == null ? '' : fmtPct(v); } : (c.xTicks ? function (u, v) { return v == null ? '' : tick(v); } : undefined) }];
     c.series.forEach(function (s, i) {
       series.push({
         label: s.label,
@@ -44,13 +45,13 @@ export const CLIENT_SCRIPT = String.raw`
         width: 1.5,
         dash: s.dash ? [6, 4] : undefined,
         spanGaps: true,
-        points: { show: false }
+        points: { show: !!c.points, size: 6 }
       });
     });
     var opts = {
       width: width,
       height: 260,
-      scales: { x: { time: false }, y: c.logY ? { distr: 3 } : {} },
+      scales: { x: c.logX ? { time: false, distr: 3 } : { time: false }, y: c.logY ? { distr: 3 } : {} },
       axes: [
         c.percentileAxis
           ? {
@@ -63,7 +64,13 @@ export const CLIENT_SCRIPT = String.raw`
               },
               values: function (u, vals) { return vals.map(fmtPct); }
             }
-          : { label: 'seconds' },
+          : c.xTicks
+            ? {
+                label: c.xLabel,
+                splits: function () { return c.xTicks.map(function (_, i) { return i; }); },
+                values: function (u, vals) { return vals.map(tick); }
+              }
+            : { label: c.xLabel || 'seconds' },
         { label: c.unit, size: 60 }
       ],
       series: series,

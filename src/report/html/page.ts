@@ -1,9 +1,13 @@
 import type { CompareResult, MetricComparison } from '../../record/compare.js';
-import type { RunFile, RunResult } from '../../record/run.js';
+import { RACE_MAP_SCHEMA, type RaceMapResult } from '../../record/race-map.js';
+import type { RunFile, RunResult, RunsResult } from '../../record/run.js';
 import { METRIC_HEADINGS, metricCells } from '../compare-text.js';
+import { raceMapHeader, raceMapTable } from '../race-map-text.js';
 import { runLabel } from '../row.js';
 import { runText } from '../run-text.js';
+import { searchTable, sweepTable } from '../sweep.js';
 import { CLIENT_SCRIPT } from './client.js';
+import { raceMapChart } from './race-map-chart.js';
 import {
   backLegChart,
   type Chart,
@@ -15,6 +19,7 @@ import {
   rateChart,
   tcpChart,
 } from './series.js';
+import { searchChart, sweepCharts } from './sweep-charts.js';
 
 // One self-contained HTML file for a result: styles, the chart library, the data and the script
 // that draws it are all inlined, so it opens offline and asks the network for nothing. Pure: the
@@ -200,14 +205,80 @@ function runsBody(file: RunFile): { body: string; charts: Chart[]; title: string
         .join('')}</table>${chartDivs(overlay)}</section>`,
     );
   }
+  if ('variants' in file) {
+    const curves = curvesSection(file);
+    charts.push(...curves.charts);
+    parts.unshift(curves.html);
+  }
   runs.forEach((r, i) => {
     const mine = runCharts(r, `run${i}`);
     charts.push(...mine);
     parts.push(
-      `<section class="run"><h2>${esc(runLabel(r))}${r.partial ? ' <span class="warn">(partial)</span>' : ''}</h2>${verdictHtml(r)}${chartDivs(mine)}<details><summary>The terminal report</summary><pre>${esc(runText(r))}</pre></details></section>`,
+      `<section class="run"><h2>${esc(runLabel(r))}${r.partial ? ' <span class="warn">(partial)</span>' : ''}</h2>${verdictHtml(r)}${hostsTable(r)}${chartDivs(mine)}<details><summary>The terminal report</summary><pre>${esc(runText(r))}</pre></details></section>`,
     );
   });
   return { body: parts.join(''), charts, title };
+}
+
+const htmlTable = (head: string[], rows: string[][]) =>
+  `<table class="cmp"><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+    .join('')}</table>`;
+
+/** A merged run's hosts, each as its own kernel saw it: requests, TIME_WAIT, closes, ports. */
+function hostsTable(r: RunResult): string {
+  const hosts = r.hosts ?? [];
+  if (hosts.length === 0) return '';
+  const budget = new Map((r.analysis.capacity.hosts ?? []).map((h) => [h.host, h]));
+  const rows = hosts.map((h) => {
+    const side = h.role === 'client' ? 'client' : 'server';
+    const c = h.closes;
+    const b = budget.get(h.host);
+    return [
+      h.host,
+      h.role,
+      h.shard === null ? '–' : String(h.shard),
+      h.requests === null ? '–' : String(h.requests),
+      String(h.tcp.timeWait.max),
+      c ? String(c.timeWaitEntered[side]) : '–',
+      c ? String(c.connections) : '–',
+      b ? `${(100 * b.share).toFixed(0)}%` : '–',
+      b?.secondsToExhaustion != null ? `${b.secondsToExhaustion.toFixed(0)} s` : '–',
+    ];
+  });
+  return `<h3>Each host, as its own kernel saw it</h3>${htmlTable(
+    [
+      'host',
+      'role',
+      'shard',
+      'requests',
+      'TIME_WAIT peak',
+      'TIME_WAIT entered',
+      'connections ended',
+      "share of the clients' closes",
+      'ports run out in',
+    ],
+    rows,
+  )}`;
+}
+
+/** A sweep's table and its metric-against-value charts; a search's walk and what it found. */
+function curvesSection(file: RunsResult): { html: string; charts: Chart[] } {
+  const charts: Chart[] = [];
+  let html = '';
+  if (file.sweep) {
+    const mine = sweepCharts(file);
+    charts.push(...mine);
+    const { head, rows } = sweepTable(file);
+    html += `<section><h2>Sweep of ${esc(file.sweep.paths.join(' × '))}</h2>${htmlTable(head, rows)}${chartDivs(mine)}</section>`;
+  }
+  if (file.search) {
+    const chart = searchChart(file, file.search);
+    charts.push(chart);
+    const { head, rows } = searchTable(file.search);
+    html += `<section><h2>Rate search: ${esc(file.search.verdict)}</h2><ul class="verdict"><li>${esc(file.search.message)}</li></ul>${htmlTable(head, rows)}${chartDivs([chart])}</section>`;
+  }
+  return { html, charts };
 }
 
 // Plain glyphs: a headless or minimal system may have no emoji font.
@@ -242,16 +313,28 @@ tr.worse td,.worse{color:#b3261e}tr.better td,.better{color:#1e7a36}
 pre{background:#f7f7f9;padding:8px;overflow:auto;font-size:12px}.note{color:#555}
 footer{color:#777;margin-top:24px;font-size:12px}`;
 
-export function reportHtml(input: RunFile | CompareResult, assets: HtmlAssets): string {
+export function reportHtml(
+  input: RunFile | CompareResult | RaceMapResult,
+  assets: HtmlAssets,
+): string {
   let body: string;
   let charts: Chart[] = [];
   let title: string;
-  if ('metrics' in input || 'notes' in input) {
+  if (input.schema === RACE_MAP_SCHEMA) {
+    const r = input as RaceMapResult;
+    const chart = raceMapChart(r);
+    const { head, rows } = raceMapTable(r);
+    charts = [chart];
+    title = `race map: ${r.name}`;
+    body = `<section><ul class="verdict">${raceMapHeader(r)
+      .map((l) => `<li>${esc(l)}</li>`)
+      .join('')}</ul>${chartDivs([chart])}${htmlTable(head, rows)}</section>`;
+  } else if ('metrics' in input || 'notes' in input) {
     const c = input as CompareResult;
     body = compareBody(c);
     title = `compare: ${c.scenario}`;
   } else {
-    const made = runsBody(input);
+    const made = runsBody(input as RunFile);
     body = made.body;
     charts = made.charts;
     title = made.title;

@@ -20,6 +20,12 @@ export interface Chart {
   /** The x axis is 1/(1-p) on a log scale (an HDR percentile plot). */
   percentileAxis?: boolean;
   logY?: boolean;
+  /** The x axis's label (default: seconds); its tick labels where x is a position in a list. */
+  xLabel?: string;
+  xTicks?: string[];
+  logX?: boolean;
+  /** Draw each point (a curve of few points, not a timeline). */
+  points?: boolean;
 }
 
 type Pick = (e: RunInterval) => number | null;

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// The test suite in two phases, so that CI on a clean clone stays under 15 minutes on two cores:
+// first every file that reads only what it made itself (its own ports, its own processes), two
+// files at a time — most of their time is timers (loads, tails, idle gaps), not CPU, and every
+// test must hold with another process busy on a CPU; then, one at a time and alone, the files that
+// read something the whole machine shares, each listed here with what it reads. A new test file
+// runs in the first phase unless it is listed.
+//   node scripts/test.mjs [--test-name-pattern=…]
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+// netns.test.js checks that no kal- namespace is left: it runs in the first phase, where no other
+// file makes namespaces (robustness.test.js only dry-runs its scenarios); the others that make
+// them wait for the second.
+const ALONE = {
+  // The namespaces, tracing instances, nft rulesets and processes on the machine: each checks
+  // that a run left none behind, or that `cleanup` removes only what a dead run left.
+  'faults.test.js': "the host's nft ruleset before and after; kal- namespaces",
+  'hardening-runs.test.js': "every keepalive-lab process and tracing instance; cleanup's view",
+  'hardening.test.js': 'every kal- tracing instance',
+  // The root namespace's TCP counters (/proc/net/snmp), which every connection moves.
+  'target-kernel.test.js': 'the namespace-wide TCP counters',
+  'target-wire.test.js': 'the namespace-wide TCP counters',
+  // A driver with nothing else on its CPU says its own delay is not material.
+  'self-noise.test.js': 'a CPU with nothing else on it',
+};
+
+const files = readdirSync('dist/test')
+  .filter((f) => f.endsWith('.test.js'))
+  .sort();
+const extra = process.argv.slice(2);
+const node = (concurrency, list) =>
+  spawnSync(
+    process.execPath,
+    [
+      '--test',
+      `--test-concurrency=${concurrency}`,
+      ...extra,
+      ...list.map((f) => join('dist/test', f)),
+    ],
+    { stdio: 'inherit' },
+  ).status;
+
+const shared = files.filter((f) => !(f in ALONE));
+const alone = files.filter((f) => f in ALONE);
+process.stderr.write(`test: ${shared.length} files two at a time, then ${alone.length} alone\n`);
+const first = node(2, shared);
+const second = node(1, alone);
+process.exit(first === 0 && second === 0 ? 0 : 1);
