@@ -3,12 +3,7 @@ import type { DeepReadonly } from '../config/resolve.js';
 import type { ResolvedScenario, RunSpec } from '../config/scenario-resolve.js';
 import type { SearchKnobs } from '../config/search.js';
 import type { Output, RunInfo } from '../output/output.js';
-import {
-  RUNS_SCHEMA,
-  type RunFile,
-  type RunResult,
-  type SweepRecord,
-} from '../record/run.js';
+import { RUNS_SCHEMA, type RunFile, type RunResult, type SweepRecord } from '../record/run.js';
 import { type RunShardOf, runOne } from './run-one.js';
 import { searchRate } from './search.js';
 
