@@ -62,6 +62,7 @@ const side = (timeWait: number): TcpSideEntry => ({
   timeWaitLeft: [0, 0, 0, 0, 0, 0],
   namespaceTimeWait: 0,
   counters: { ...(exampleRun().tcp as TcpSummary).client.counters },
+  wireCounters: null,
   portOccupancy: null,
   connect: null,
 });

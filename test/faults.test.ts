@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { orphanFinForecast } from '../src/analysis/wire.js';
+import type { DropRule } from '../src/config/faults.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
 import { blackholeLines, ruleLines } from '../src/isolation/nft.js';
@@ -60,12 +61,14 @@ describe('faults: the scenario section', () => {
         '  - { host: client, direction: in, segments: fin, probability: 1.5 }',
         '  - { blackhole: client, at: 5s }',
         '  - { host: proxy, direction: in, segments: all }',
+        '  - { host: client, direction: out, segments: finack }',
       ].join('\n'),
     );
     const r = runCli(['run', file, '--dry-run']);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /faults\.0\.segments\.0: a segment kind: one of fin, rst/);
     assert.match(r.stderr, /faults\.1\.probability: a probability from 0 to 1/);
+    assert.match(r.stderr, /faults\.4\.direction: finack is the ACK arriving at the FIN's sender/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     const valid = writeScenario(
       [
@@ -84,22 +87,42 @@ describe('faults: the scenario section', () => {
   });
 
   it('nft rules: every drop where the segment arrives, by source for segments leaving a host', () => {
-    const rule = {
-      host: 'server' as const,
-      direction: 'out' as const,
-      segments: ['fin' as const, 'syn' as const],
+    const rule: DropRule = {
+      host: 'server',
+      direction: 'out',
+      segments: ['fin', 'syn'],
       probability: 0.5,
       after: 0,
     };
-    assert.deepEqual(ruleLines(rule, ['198.18.0.2']), [
+    const lines = (r: DropRule, from: string[] | null) => ruleLines(r, from).map((l) => l.line);
+    assert.deepEqual(lines(rule, ['198.18.0.2']), [
       'add rule inet kal_faults pre ip saddr { 198.18.0.2 } meta l4proto tcp tcp flags & fin == fin numgen random mod 10000 < 5000 counter drop',
       'add rule inet kal_faults pre ip saddr { 198.18.0.2 } meta l4proto tcp tcp flags & (syn | ack) == syn numgen random mod 10000 < 5000 counter drop',
     ]);
-    assert.deepEqual(ruleLines({ ...rule, probability: undefined, first: 3 }, null), [
+    assert.deepEqual(lines({ ...rule, probability: undefined, first: 3 }, null), [
       'add rule inet kal_faults pre meta l4proto tcp tcp flags & fin == fin numgen inc mod 4294967295 < 3 counter drop',
       'add rule inet kal_faults pre meta l4proto tcp tcp flags & (syn | ack) == syn numgen inc mod 4294967295 < 3 counter drop',
     ]);
-    assert.deepEqual(blackholeLines(null), ['add rule inet kal_faults pre counter drop']);
+    assert.deepEqual(blackholeLines(null), [
+      { chain: 'pre', line: 'add rule inet kal_faults pre counter drop' },
+    ]);
+    // The ACK of a FIN: the FIN noted as it leaves, its first pure ACK dropped as it arrives.
+    const finack = ruleLines(
+      { ...rule, direction: 'in', segments: ['finack'], probability: undefined },
+      null,
+    );
+    assert.deepEqual(
+      finack.map((l) => l.chain),
+      ['out', 'pre'],
+    );
+    assert.match(
+      finack[0]?.line ?? '',
+      /tcp flags & fin == fin ip daddr \. tcp dport \. tcp sport != @finacked add @finsent/,
+    );
+    assert.match(
+      finack[1]?.line ?? '',
+      /@finsent add @finacked .* delete @finsent .* counter drop$/,
+    );
   });
 
   it('the orphaned FIN forecast follows the retransmission timer', () => {
@@ -131,7 +154,48 @@ describe('faults on the wire, in namespaces', { skip }, () => {
     assert.ok(finding?.ratio !== null && finding?.ratio !== undefined, finding?.message);
     assert.ok(Math.abs(finding.ratio - 1) <= 0.2, finding.message);
     assert.ok((r?.faults[0]?.dropped ?? 0) >= retransmitted * (f.retransmits + 1));
+    // The server namespace's own counters: every retransmit the tracer saw is a segment the
+    // kernel counted as retransmitted (its namespace holds only this test's sockets).
+    const counters = r?.tcp?.server.wireCounters;
+    assert.ok(counters, 'the wire counters were read');
+    const traced = sum(b.map((c, k) => c * k));
+    assert.ok(counters.RetransSegs >= traced, `${counters.RetransSegs} vs ${traced} traced`);
+    const perInterval = sum(
+      (r?.timeline ?? []).map((e) => e.tcp?.server.wireCounters?.RetransSegs ?? 0),
+    );
+    assert.equal(perInterval, counters.RetransSegs, 'the timeline sums to the total');
+    assert.match(finding.message, /the server's kernel counters: RetransSegs \d+/);
     for (const t of r?.thresholds ?? []) assert.ok(t.ok, `${t.expr}: ${t.actual}`);
+  });
+
+  it('the last ACK lost: the server, in LAST_ACK, sends its FIN once more, one timeout later; the ACK of the first FIN rides on the server’s FIN', async () => {
+    const [last] = await runAll('netns-fault-lost-last-ack.yaml');
+    const w = last?.tcp?.closes?.wire;
+    assert.ok(w, 'the tracer followed the wire');
+    const dropped = last?.faults[0]?.dropped ?? 0;
+    assert.ok(dropped > 0, 'the rule found ACKs of the server’s FINs to lose');
+    // Each lost ACK costs the server exactly one more FIN; no FIN goes again otherwise.
+    const b = w.finRetransmits.server;
+    assert.equal(sum(b.map((c, k) => c * k)), dropped, JSON.stringify(b));
+    assert.equal(b[1], dropped);
+    const f = last?.analysis.wire?.find((x) => x.kind === 'finRetransmits' && x.side === 'server');
+    assert.match(f?.message ?? '', /the ACK of the server's FIN was lost/);
+    assert.ok(
+      f?.ratio !== null && f?.ratio !== undefined && Math.abs(f.ratio - 1) <= 0.5,
+      f?.message,
+    );
+    // The first FIN's ACK: an HTTP server closes at once, and its FIN acknowledges the client's,
+    // so whatever the rule found to drop, the client's FIN goes again for nothing else.
+    const [first] = await runAll('netns-fault-lost-first-ack.yaml');
+    const c = first?.tcp?.closes?.wire;
+    assert.ok(c);
+    const again = sum(c.finRetransmits.client.map((n, k) => n * k));
+    assert.ok(again <= (first?.faults[0]?.dropped ?? 0), `${again} retransmits`);
+    assert.equal(
+      sum(Object.values(c.leftFrom.client)),
+      first?.analysis.closes.connections,
+      'every connection ended',
+    );
   });
 
   it('half of the client’s FINs lost: retransmits per connection as a drop rate of 0.5 makes them', async () => {
@@ -162,6 +226,10 @@ describe('faults on the wire, in namespaces', { skip }, () => {
     assert.ok(gave?.ratio !== null && gave?.ratio !== undefined, gave?.message);
     assert.ok(Math.abs(gave.ratio - 1) <= 0.2, gave.message);
     assert.ok((probes?.tcp?.closes?.wire?.resetsSent.server.TCP_KEEPALIVE_TIMEOUT ?? 0) > 0);
+    // The server namespace's keep-alive probes, counted by its kernel: some with SO_KEEPALIVE,
+    // none without.
+    assert.ok((probes?.tcp?.server.wireCounters?.TCPKeepAlive ?? 0) > 0);
+    assert.equal(none?.tcp?.server.wireCounters?.TCPKeepAlive, 0);
     const w = none?.tcp?.closes?.wire;
     assert.equal(w?.resetsSent.server.TCP_KEEPALIVE_TIMEOUT ?? 0, 0, 'no probes, no such reset');
     assert.deepEqual(w?.timedOutAtMs.server, [], 'still established until the server closed');

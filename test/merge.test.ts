@@ -328,6 +328,7 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
     timeWaitLeft: [0, 0, 0, 0, 0, timeWait],
     namespaceTimeWait: timeWait,
     counters: { ...exampleTcp().client.counters, ActiveOpens: opens },
+    wireCounters: null,
     portOccupancy: range ? timeWait / 1000 : null,
     connect: null,
   });

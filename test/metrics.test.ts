@@ -137,6 +137,7 @@ describe('a run as Prometheus series', () => {
       counters: Object.fromEntries(
         [...TCP_COUNTERS, ...TCPEXT_COUNTERS].map((c) => [c, 0]),
       ) as Counters,
+      wireCounters: null,
       portOccupancy: null,
       connect: null,
     });

@@ -60,6 +60,7 @@ function timeline(steps: Step[], kernel = true): RunInterval[] {
       timeWaitLeft: [0, 0, 0, 0, 0, 0],
       namespaceTimeWait: 0,
       counters: { ...(ex.tcp as TcpSummary).client.counters },
+      wireCounters: null,
       portOccupancy: client ? s.occupancy : null,
       connect: client && kernel ? q : null,
     });

@@ -1,6 +1,6 @@
 import type { WireFinding } from '../record/analysis.js';
 import type { FaultOutcome, Measurements } from '../record/run.js';
-import type { Side, Sysctls, WireRecord } from '../record/tcp.js';
+import type { Side, Sysctls, WireCounterName, WireCounters, WireRecord } from '../record/tcp.js';
 
 // What the kernel did with the faults on the wire, side by side, from its own record (the
 // tracer's retransmits, resets and state changes) against a forecast from the knobs measured in
@@ -50,6 +50,34 @@ function medianBucket(buckets: readonly number[], from = 1): number | null {
     if (seen * 2 >= total && total > 0) return k;
   }
   return null;
+}
+
+/**
+ * Whether a fault dropped the ACKs of this side's FINs (`finack` arriving at it), as the result
+ * words each fault (run/faults.ts describeFault: "drop finack … arriving at the server").
+ */
+const ackOfFinLost = (faults: readonly FaultOutcome[], side: Side) =>
+  faults.some(
+    (f) => f.kind === 'drop' && f.host === side && /^drop .*\bfinack\b.* arriving at/.test(f.fault),
+  );
+
+/** A lost ACK of a FIN: the FIN goes again once, on a tail-loss probe or the timer (TCP_RTO_MIN). */
+function lostAckFinding(w: WireRecord, side: Side, f: WireFinding): WireFinding {
+  const left = w.leftFrom[side];
+  const state = left.lastAck >= left.finWait1 ? 'lastAck' : 'finWait1';
+  const seconds = w.stateMs[side][state].p50 / 1000;
+  const once = w.finRetransmits[side][1] ?? 0;
+  return {
+    ...f,
+    measured: { retransmits: f.measured.retransmits, seconds },
+    forecast: {
+      retransmits: 1,
+      seconds: RTO_MIN_S,
+      from: 'one lost ACK: the FIN again after one RTO',
+    },
+    ratio: seconds / RTO_MIN_S,
+    message: `the ACK of the ${side}'s FIN was lost: it sent the FIN again on ${f.connections} connections (${once} exactly once) and waited in ${state} p50 ${seconds.toFixed(2)} s (forecast: once, after one retransmission timeout, ${RTO_MIN_S} s)`,
+  };
 }
 
 function finRetransmits(w: WireRecord, side: Side, sysctls: Sysctls | null): WireFinding | null {
@@ -185,6 +213,20 @@ function crash(m: Measurements, f: FaultOutcome): WireFinding {
   };
 }
 
+/** Which of the namespace's own counters speak to each kind of finding. */
+const COUNTERS_FOR: Partial<Record<WireFinding['kind'], WireCounterName[]>> = {
+  finRetransmits: ['RetransSegs', 'TCPLossProbes', 'TCPTimeouts'],
+  gaveUp: ['TCPAbortOnTimeout', 'TCPKeepAlive'],
+};
+
+/** A finding with the side's namespace counters beside it (every port of that namespace). */
+function withCounters(f: WireFinding, c: WireCounters | null): WireFinding {
+  const names = COUNTERS_FOR[f.kind];
+  if (!c || !names) return f;
+  const said = names.map((n) => `${n} ${c[n]}`).join(', ');
+  return { ...f, message: `${f.message} (the ${f.side}'s kernel counters: ${said})` };
+}
+
 export function analyzeWire(m: Measurements): WireFinding[] | null {
   const w = m.tcp?.closes?.wire;
   if (!w || m.faults.length === 0) return null;
@@ -193,12 +235,13 @@ export function analyzeWire(m: Measurements): WireFinding[] | null {
   for (const side of ['client', 'server'] as const) {
     const sysctls = m.tcp?.[side].sysctls ?? null;
     const keepAlive = side === 'server' ? (m.server?.tcpKeepAliveMs ?? null) : null;
+    const fins = finRetransmits(w, side, sysctls);
     for (const f of [
-      finRetransmits(w, side, sysctls),
+      fins && ackOfFinLost(m.faults, side) ? lostAckFinding(w, side, fins) : fins,
       gaveUp(w, side, sysctls, vanished, keepAlive),
       resets(w, side),
     ]) {
-      if (f) out.push(f);
+      if (f) out.push(withCounters(f, m.tcp?.[side].wireCounters ?? null));
     }
   }
   for (const f of m.faults) if (f.kind === 'crash' && f.fromMs !== null) out.push(crash(m, f));

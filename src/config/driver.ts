@@ -60,6 +60,7 @@ function checkEngineKnobs(
     pipelining: number;
     maxRequestsPerConnection: number;
     reconnectRate: number;
+    tcpKeepAlive?: number | undefined;
     agent?: { keepAliveTimeoutBuffer?: number | undefined } | undefined;
   },
   ctx: z.RefinementCtx,
@@ -74,6 +75,14 @@ function checkEngineKnobs(
   }
   if (c.engine !== 'http' && c.agent !== undefined) {
     no('agent', 'http.Agent options go with engine: http');
+  }
+  if (c.tcpKeepAlive !== undefined && (c.engine === 'http' || c.engine === 'autocannon')) {
+    no(
+      'tcpKeepAlive',
+      c.engine === 'http'
+        ? 'http.Agent sets SO_KEEPALIVE itself whenever HTTP keep-alive is on: use agent.keepAliveMsecs'
+        : 'autocannon does not set SO_KEEPALIVE: use engine undici or net',
+    );
   }
   if (c.engine !== 'autocannon' && c.reconnectRate > 0) {
     no(
@@ -169,6 +178,11 @@ export const clientSchema = z
     connectTimeout: duration({ min: 1, max: MAX_TIMER })
       .default(10_000)
       .describe('TCP connect timeout'),
+    tcpKeepAlive: duration({ max: 32_767_000 })
+      .optional()
+      .describe(
+        "TCP keep-alive (SO_KEEPALIVE) on the client's connections, probing after this long idle; 0 turns it off. Omitted: the engine's own (undici 60s; net off; http: agent.keepAliveMsecs, 1s, whenever HTTP keep-alive is on)",
+      ),
     method: z
       .enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
       .default('GET')

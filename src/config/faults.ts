@@ -8,7 +8,7 @@ import { duration } from './units.js';
 // the load (after the warm-up). Each kind of fault is told by its key: `segments`, `blackhole` or
 // `crash`.
 
-export const SEGMENTS = ['fin', 'rst', 'syn', 'synack', 'data', 'ack', 'all'] as const;
+export const SEGMENTS = ['fin', 'rst', 'syn', 'synack', 'data', 'ack', 'finack', 'all'] as const;
 export type Segment = (typeof SEGMENTS)[number];
 
 const segment = z.enum(SEGMENTS, {
@@ -25,7 +25,7 @@ export const dropRuleSchema = z
     segments: z
       .preprocess((s) => (Array.isArray(s) ? s : [s]), z.array(segment).min(1))
       .describe(
-        'which segments: fin, rst, syn (without ACK), synack, data (carrying payload), ack (pure ACK, no payload), all',
+        'which segments: fin, rst, syn (without ACK), synack, data (carrying payload), ack (pure ACK, no payload), finack (the pure ACK of a FIN the host sent: the first time each FIN is acknowledged; direction: in), all',
       ),
     probability: z
       .number({ error: 'a probability from 0 to 1' })
@@ -41,6 +41,11 @@ export const dropRuleSchema = z
   .refine((r) => [r.probability, r.every, r.first].filter((x) => x !== undefined).length <= 1, {
     message: 'give at most one of probability, every and first',
     path: ['probability'],
+  })
+  .refine((r) => !r.segments.includes('finack') || r.direction === 'in', {
+    message:
+      "finack is the ACK arriving at the FIN's sender: put it on that host with direction: in",
+    path: ['direction'],
   });
 
 export const blackholeSchema = z.strictObject({

@@ -24,16 +24,37 @@ const MATCH: Readonly<Record<Segment, string>> = {
   synack: 'tcp flags & (syn | ack) == syn | ack',
   data: `tcp flags & (syn | rst) == 0 meta length > ${MAX_HEADERS}`,
   ack: `tcp flags & (syn | fin | rst) == 0 meta length <= ${MAX_HEADERS}`,
+  // A pure ACK of a flow whose FIN this host sent and which no ACK has acknowledged yet (below).
+  finack: `tcp flags & (syn | fin | rst) == 0 meta length <= ${MAX_HEADERS} ${'ip saddr . tcp sport . tcp dport'} @finsent`,
   all: 'meta l4proto tcp',
 };
 
-/** The table with its one chain: every segment arriving at the host, before conntrack. */
+/**
+ * The table: a chain for every segment arriving at the host, before conntrack; and, for `finack`,
+ * a chain for segments leaving it that notes each flow whose FIN it sends (as the peer's ACK will
+ * name it) in `finsent`, once: the first ACK of that FIN is dropped and the flow moved to
+ * `finacked`, so the FIN's retransmit is acknowledged and the connection can end.
+ */
 export function tableText(): string {
+  const set = (name: string) =>
+    `  set ${name} { type ipv4_addr . inet_service . inet_service; flags dynamic,timeout; timeout 5m; }`;
   return [
     `table inet ${TABLE} {`,
+    set('finsent'),
+    set('finacked'),
     '  chain pre { type filter hook prerouting priority -300; policy accept; iifname "lo" accept; }',
+    '  chain out { type filter hook output priority -300; policy accept; oifname "lo" accept; }',
     '}',
   ].join('\n');
+}
+
+const FLOW_OUT = 'ip daddr . tcp dport . tcp sport';
+const FLOW_IN = 'ip saddr . tcp sport . tcp dport';
+
+/** A rule line and the chain it goes in. */
+export interface RuleLine {
+  chain: 'pre' | 'out';
+  line: string;
 }
 
 /** How many of the matching segments a rule drops, as an nft expression (empty: every one). */
@@ -57,18 +78,43 @@ const from = (addresses: readonly string[] | null) =>
  * own for segments arriving at it (`from` null), a peer's for those leaving it (`from` its
  * addresses). Each counts what it drops.
  */
-export function ruleLines(rule: DropRule, addresses: readonly string[] | null): string[] {
+export function ruleLines(rule: DropRule, addresses: readonly string[] | null): RuleLine[] {
   const n = howMany(rule);
-  return rule.segments.map((s) =>
-    [`add rule inet ${TABLE} pre`, from(addresses), 'meta l4proto tcp', MATCH[s], n, 'counter drop']
-      .filter(Boolean)
-      .join(' '),
-  );
+  return rule.segments.flatMap((s): RuleLine[] => {
+    const drop = (extra: string[] = []) =>
+      [
+        `add rule inet ${TABLE} pre`,
+        from(addresses),
+        'meta l4proto tcp',
+        MATCH[s],
+        n,
+        ...extra,
+        'counter drop',
+      ]
+        .filter(Boolean)
+        .join(' ');
+    if (s !== 'finack') return [{ chain: 'pre', line: drop() }];
+    return [
+      {
+        chain: 'out',
+        line: `add rule inet ${TABLE} out meta l4proto tcp tcp flags & fin == fin ${FLOW_OUT} != @finacked add @finsent { ${FLOW_OUT} }`,
+      },
+      {
+        chain: 'pre',
+        line: drop([`add @finacked { ${FLOW_IN} }`, `delete @finsent { ${FLOW_IN} }`]),
+      },
+    ];
+  });
 }
 
 /** The host gone from the wire: everything arriving at it (null) or at a peer from it. */
-export function blackholeLines(addresses: readonly string[] | null): string[] {
+export function blackholeLines(addresses: readonly string[] | null): RuleLine[] {
   return [
-    [`add rule inet ${TABLE} pre`, from(addresses), 'counter drop'].filter(Boolean).join(' '),
+    {
+      chain: 'pre',
+      line: [`add rule inet ${TABLE} pre`, from(addresses), 'counter drop']
+        .filter(Boolean)
+        .join(' '),
+    },
   ];
 }

@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import type { DropRule } from '../config/faults.js';
 import { LabError } from '../errors.js';
 import { type NetnsTopology, PROXY_BACK_ADDRESS } from './netns.js';
-import { blackholeLines, ruleLines, TABLE, tableText } from './nft.js';
+import { blackholeLines, type RuleLine, ruleLines, TABLE, tableText } from './nft.js';
 
 // The wire between the run's hosts, where faults are put: nftables rules where segments arrive
 // (isolation/nft.ts says why), added and removed while the load runs. Only the run's namespaces
@@ -74,17 +74,17 @@ export class Wire {
     );
   }
 
-  private async place(host: WireHost, where: [WireHost, string[]][]): Promise<Placed> {
-    const handles: { ns: WireHost; handle: number }[] = [];
+  private async place(host: WireHost, where: [WireHost, RuleLine[]][]): Promise<Placed> {
+    const handles: { ns: WireHost; handle: number; chain: string }[] = [];
     for (const [ns, lines] of where) {
       if (!this.ready.has(ns)) {
         await this.nft(ns, ['-f', '-'], tableText());
         this.ready.add(ns);
       }
-      for (const line of lines) {
+      for (const { chain, line } of lines) {
         const out = await this.nft(ns, ['--echo', '--handle', line]);
         const handle = Number(/# handle (\d+)/.exec(out)?.[1]);
-        if (Number.isFinite(handle)) handles.push({ ns, handle });
+        if (Number.isFinite(handle)) handles.push({ ns, handle, chain });
       }
     }
     let removed = false;
@@ -106,8 +106,8 @@ export class Wire {
         if (removed) return;
         await dropped();
         removed = true;
-        for (const { ns, handle } of handles) {
-          await this.nft(ns, ['delete', 'rule', 'inet', TABLE, 'pre', 'handle', String(handle)]);
+        for (const { ns, handle, chain } of handles) {
+          await this.nft(ns, ['delete', 'rule', 'inet', TABLE, chain, 'handle', String(handle)]);
         }
       },
     };

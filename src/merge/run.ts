@@ -20,9 +20,10 @@ import {
   type TcpSideEntry,
   type TcpSummary,
   type TracedCloses,
+  type WireCounters,
 } from '../record/tcp.js';
 import { addCloseCounts, zeroCloseCounts } from '../reduce/closes.js';
-import { TcpAccumulator } from '../reduce/tcp.js';
+import { addWire, TcpAccumulator } from '../reduce/tcp.js';
 import { finishResult } from '../results/finish.js';
 import {
   addEncoded,
@@ -137,6 +138,10 @@ function sumSides(parts: readonly TcpSideEntry[]): TcpSideEntry {
         sum((e) => e.counters[k as keyof TcpSideEntry['counters']]),
       ]),
     ) as TcpSideEntry['counters'],
+    // Every host's, or none: a host that did not read them leaves the sum unknown.
+    wireCounters: parts.every((e) => e.wireCounters)
+      ? parts.reduce<WireCounters | null>((a, e) => addWire(a, e.wireCounters), null)
+      : null,
     portOccupancy: occupancy.length > 0 ? Math.max(...occupancy) : null,
     // Quantiles do not add; one host's stand, several hosts' are in their own histograms.
     connect: connects.length === 1 ? (connects[0] as Quantiles) : null,
@@ -156,6 +161,9 @@ const quiet = (e: TcpSideEntry): TcpSideEntry => ({
   counters: Object.fromEntries(
     Object.keys(e.counters).map((k) => [k, 0]),
   ) as TcpSideEntry['counters'],
+  wireCounters: e.wireCounters
+    ? (Object.fromEntries(Object.keys(e.wireCounters).map((k) => [k, 0])) as WireCounters)
+    : null,
   connect: null,
 });
 

@@ -10,6 +10,8 @@ import {
   TCPEXT_COUNTERS,
   type TcpSideEntry,
   type TcpState,
+  WIRE_COUNTERS,
+  type WireCounterName,
 } from '../record/tcp.js';
 
 // The kernel's view of one service port, per side, as Prometheus series: for a run (labelled by
@@ -46,6 +48,7 @@ export class TcpMetrics {
   private readonly states: Gauge<string>;
   private readonly namespaceTimeWait: Gauge<string>;
   private readonly counters = new Map<CounterName, Counter<string>>();
+  private readonly wire = new Map<WireCounterName, Counter<string>>();
   private readonly closed: Counter<string>;
   private readonly timeWaitEntered: Counter<string>;
   private readonly resets: Counter<string>;
@@ -70,6 +73,17 @@ export class TcpMetrics {
         new Counter({
           name: counterMetricName(c),
           help: `The kernel's ${PREFIX[c]} ${c} counter in the side's network namespace (every port; on one machine both sides share one namespace), since sampling began.`,
+          labelNames: [...base, 'side'],
+          registers,
+        }),
+      );
+    }
+    for (const [table, c] of WIRE_COUNTERS) {
+      this.wire.set(
+        c,
+        new Counter({
+          name: `keepalive_lab_netstat_${table}_${c}_total`,
+          help: `The kernel's ${table} ${c} counter in the side's network namespace (every port): what happened on the wire, since sampling began.`,
           labelNames: [...base, 'side'],
           registers,
         }),
@@ -101,6 +115,7 @@ export class TcpMetrics {
       for (const s of TCP_STATES) this.states.set({ ...labels, side, state: PROM_STATE[s] }, 0);
       this.namespaceTimeWait.set({ ...labels, side }, 0);
       for (const c of this.counters.values()) c.inc({ ...labels, side }, 0);
+      for (const c of this.wire.values()) c.inc({ ...labels, side }, 0);
       if (traced) {
         this.timeWaitEntered.inc({ ...labels, side }, 0);
         this.resets.inc({ ...labels, side }, 0);
@@ -118,6 +133,10 @@ export class TcpMetrics {
     for (const [name, counter] of this.counters) {
       const n = e.counters[name];
       // A counter that went backwards (a namespace recreated) is not an increment.
+      if (n !== undefined && n > 0) counter.inc({ ...labels, side }, n);
+    }
+    for (const [name, counter] of this.wire) {
+      const n = e.wireCounters?.[name];
       if (n !== undefined && n > 0) counter.inc({ ...labels, side }, n);
     }
   }

@@ -82,6 +82,13 @@ const tcpSide = (): TcpSideSummary => ({
   timeWaitLeft: [0, 0, 0, 0, 0, 0],
   namespaceTimeWait: { ...maxLast(), atBaseline: 0 },
   counters: counters(),
+  wireCounters: {
+    RetransSegs: 0,
+    TCPTimeouts: 0,
+    TCPLossProbes: 0,
+    TCPAbortOnTimeout: 0,
+    TCPKeepAlive: 0,
+  },
   sysctls: sysctls(),
 });
 

@@ -40,6 +40,22 @@ export type CounterName = (typeof TCP_COUNTERS)[number] | (typeof TCPEXT_COUNTER
 export type Counters = Record<CounterName, number>;
 
 /**
+ * The kernel's counters of what happened on the wire (faults): segments retransmitted (Tcp
+ * RetransSegs), retransmission timeouts and tail-loss probes, connections given up on after their
+ * retries (TCPAbortOnTimeout) and keep-alive probes sent. Kept apart from `counters` so that a
+ * result from before they were read says null, never 0.
+ */
+export const WIRE_COUNTERS = [
+  ['Tcp', 'RetransSegs'],
+  ['TcpExt', 'TCPTimeouts'],
+  ['TcpExt', 'TCPLossProbes'],
+  ['TcpExt', 'TCPAbortOnTimeout'],
+  ['TcpExt', 'TCPKeepAlive'],
+] as const;
+export type WireCounterName = (typeof WIRE_COUNTERS)[number][1];
+export type WireCounters = Record<WireCounterName, number>;
+
+/**
  * The kernel knobs that decide what TIME_WAIT costs: the one list the tool knows, with where each
  * lives under /proc/sys (its sysctl name is the path with dots).
  */
@@ -72,6 +88,8 @@ export interface TcpSideEntry {
   namespaceTimeWait: number;
   /** Counter increments since the previous entry (the first: since the baseline). */
   counters: Counters;
+  /** The wire's counters' increments since the previous entry; null in older results. */
+  wireCounters: WireCounters | null;
   /**
    * Client side: the share of its ephemeral port range (ip_local_port_range) its sockets toward
    * the target hold, TIME_WAIT included, 0..1; null on the server side or without the range.
@@ -105,6 +123,8 @@ export type TcpSideSummary = Record<TcpState, { max: number; last: number }> & {
   namespaceTimeWait: { max: number; last: number; atBaseline: number };
   /** Counter increments since the baseline. */
   counters: Counters;
+  /** The wire's counters' increments since the baseline; null in older results. */
+  wireCounters: WireCounters | null;
   sysctls: Sysctls;
 };
 

@@ -11,6 +11,8 @@ import {
   type TcpSideEntry,
   type TcpSideSummary,
   type TcpSummary,
+  WIRE_COUNTERS,
+  type WireCounters,
 } from '../record/tcp.js';
 
 // Accumulates timeline entries into the sampler's result: per side and state the max and last
@@ -23,7 +25,17 @@ function emptySide(sysctls: Sysctls, baselineTimeWait: number): TcpSideSummary {
   out.timeWaitLeft = [0, 0, 0, 0, 0, 0];
   out.namespaceTimeWait = { max: 0, last: 0, atBaseline: baselineTimeWait };
   out.counters = {} as Counters;
+  out.wireCounters = null;
   out.sysctls = sysctls;
+  return out;
+}
+
+/** The wire's counters added up over entries: what the entries that say them said. */
+export function addWire(a: WireCounters | null, b: WireCounters | null): WireCounters | null {
+  if (!b) return a;
+  if (!a) return { ...b };
+  const out = { ...a };
+  for (const [, n] of WIRE_COUNTERS) out[n] = (a[n] ?? 0) + (b[n] ?? 0);
   return out;
 }
 
@@ -71,6 +83,7 @@ export class TcpAccumulator {
     for (const k of Object.keys(s.counters) as CounterName[]) {
       sum.counters[k] = (sum.counters[k] ?? 0) + s.counters[k];
     }
+    sum.wireCounters = addWire(sum.wireCounters, s.wireCounters);
   }
 
   summary(meta: TcpMeta): TcpSummary {

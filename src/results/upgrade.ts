@@ -203,6 +203,18 @@ export function runsV3toV4(f: Json): Json {
   return { ...f, schema: 'keepalive-lab/runs@4', variants };
 }
 
+/**
+ * run@5 and tcp@2 read the wire's kernel counters on every side (the run's, each leg's and each
+ * host's view, summaries and timeline entries alike): a result from before did not (null).
+ */
+function withWireCounters(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withWireCounters);
+  if (v === null || typeof v !== 'object') return v;
+  const x = Object.fromEntries(Object.entries(v).map(([k, val]) => [k, withWireCounters(val)]));
+  if ('counters' in x && 'timeWaitLeft' in x) x.wireCounters ??= null;
+  return x;
+}
+
 /** drive@4 and run@5 added the main thread's wait for a CPU: unknown before. */
 const withCpuWait = (self: unknown): unknown =>
   self && typeof self === 'object' ? { cpuWait: null, ...(self as Json) } : self;
@@ -211,7 +223,8 @@ export function driveV3toV4(d: Json): Json {
   return { ...d, schema: 'keepalive-lab/drive@4', self: withCpuWait(d.self) };
 }
 
-export function runV4toV5(r: Json): Json {
+export function runV4toV5(given: Json): Json {
+  const r = withWireCounters(given) as Json;
   const summary = obj(r.summary);
   return {
     ...r,
@@ -227,7 +240,7 @@ export function runsV4toV5(f: Json): Json {
 }
 
 export function tcpV1toV2(t: Json): Json {
-  return { ...(withWire(t) as Json), schema: 'keepalive-lab/tcp@2' };
+  return { ...(withWireCounters(withWire(t)) as Json), schema: 'keepalive-lab/tcp@2' };
 }
 
 /** Each older schema this version reads, and the step that brings it one version forward. */

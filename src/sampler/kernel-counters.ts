@@ -1,5 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { type CounterName, type Counters, TCP_COUNTERS, TCPEXT_COUNTERS } from '../record/tcp.js';
+import {
+  type CounterName,
+  type Counters,
+  TCP_COUNTERS,
+  TCPEXT_COUNTERS,
+  WIRE_COUNTERS,
+  type WireCounters,
+} from '../record/tcp.js';
 import { procNet } from './namespace.js';
 
 // Kernel counters of one network namespace: /proc/<pid>/net/snmp (Tcp) and netstat (TcpExt) are
@@ -13,12 +20,20 @@ function pairs(text: string, prefix: string): Map<string, number> {
   return new Map(names.map((n, i) => [n, Number(values[i] ?? 0)]));
 }
 
-export function readCounters(pid: number | null): Counters {
+export function readCounters(pid: number | null): { counters: Counters; wire: WireCounters } {
   const tcp = pairs(readFileSync(procNet(pid, 'snmp'), 'utf8'), 'Tcp:');
   const ext = pairs(readFileSync(procNet(pid, 'netstat'), 'utf8'), 'TcpExt:');
-  const out = {} as Counters;
-  for (const n of TCP_COUNTERS) out[n] = tcp.get(n) ?? 0;
-  for (const n of TCPEXT_COUNTERS) out[n] = ext.get(n) ?? 0;
+  const counters = {} as Counters;
+  for (const n of TCP_COUNTERS) counters[n] = tcp.get(n) ?? 0;
+  for (const n of TCPEXT_COUNTERS) counters[n] = ext.get(n) ?? 0;
+  const wire = {} as WireCounters;
+  for (const [table, n] of WIRE_COUNTERS) wire[n] = (table === 'Tcp' ? tcp : ext).get(n) ?? 0;
+  return { counters, wire };
+}
+
+export function wireDelta(now: WireCounters, base: WireCounters): WireCounters {
+  const out = {} as WireCounters;
+  for (const [, n] of WIRE_COUNTERS) out[n] = now[n] - base[n];
   return out;
 }
 

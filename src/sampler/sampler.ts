@@ -13,7 +13,7 @@ import {
 } from '../record/tcp.js';
 import { Baseline } from './baseline.js';
 import { detectSource } from './detect.js';
-import { counterDelta, readCounters, readSockstatTimeWait } from './kernel-counters.js';
+import { counterDelta, readCounters, readSockstatTimeWait, wireDelta } from './kernel-counters.js';
 import { inNamespaceOf, netnsOf } from './namespace.js';
 import { checkPid } from './pid.js';
 import type { NamespaceRef, SocketSource, SocketVisitor } from './sources/source.js';
@@ -41,7 +41,7 @@ interface SideInfo extends NamespaceRef {
   netns: string;
   baseTimeWait: number;
   /** Counters at the previous sample (at first: the baseline). */
-  previous: Counters;
+  previous: ReturnType<typeof readCounters>;
   sysctls: Sysctls;
 }
 
@@ -179,6 +179,7 @@ export class Sampler {
       timeWaitLeft: new Array<number>(TIME_WAIT_BUCKETS).fill(0),
       namespaceTimeWait: 0,
       counters: {} as Counters,
+      wireCounters: null,
       portOccupancy: null,
       connect: null,
     });
@@ -191,7 +192,8 @@ export class Sampler {
       const info = this.sides[side];
       const now = readCounters(info.pid);
       out[side].namespaceTimeWait = totals[side];
-      out[side].counters = counterDelta(now, info.previous);
+      out[side].counters = counterDelta(now.counters, info.previous.counters);
+      out[side].wireCounters = wireDelta(now.wire, info.previous.wire);
       info.previous = now;
     }
     out.client.portOccupancy = portOccupancy(out.client.states, this.sides.client.sysctls);

@@ -187,7 +187,13 @@ class NetPool implements Engine {
   }
 
   private open(p: Pending): void {
-    const socket = connect({ host: this.host, port: this.port, noDelay: true });
+    const idle = this.client.tcpKeepAlive ?? 0;
+    const socket = connect({
+      host: this.host,
+      port: this.port,
+      noDelay: true,
+      ...(idle > 0 ? { keepAlive: true, keepAliveInitialDelay: idle } : {}),
+    });
     const c: Conn = {
       socket,
       port: 0,

@@ -63,8 +63,15 @@ class SocketWatch {
   }
 
   /** undici's own connector, timing each connect and watching the socket it makes. */
-  connector(timeout: number): buildConnector.connector {
-    const base = buildConnector({ timeout });
+  connector(timeout: number, tcpKeepAlive?: number): buildConnector.connector {
+    // undici's connector sets SO_KEEPALIVE at 60 s unless told otherwise.
+    const keepAlive =
+      tcpKeepAlive === undefined
+        ? {}
+        : tcpKeepAlive === 0
+          ? { keepAlive: false }
+          : { keepAlive: true, keepAliveInitialDelay: tcpKeepAlive };
+    const base = buildConnector({ timeout, ...keepAlive });
     return (opts, callback) => {
       const started = performance.now();
       return base(opts, (err, socket) => {
@@ -170,7 +177,7 @@ class UndiciPool implements Engine {
         : {}),
       headersTimeout: client.timeout,
       bodyTimeout: client.timeout,
-      connect: this.watch.connector(client.connectTimeout),
+      connect: this.watch.connector(client.connectTimeout, client.tcpKeepAlive),
     });
     this.options = {
       path: client.path ?? `${url.pathname}${url.search}`,
