@@ -142,11 +142,14 @@ describe('faults on the wire, in namespaces', { skip }, () => {
     const closed = sum(Object.values(w.leftFrom.server));
     assert.ok(closed > 0);
     // Every server socket whose FIN was lost retransmitted it the forecast number of times, never
-    // fewer or more. (A FIN that left before the rule was in place, at the load's first moment,
-    // was not lost: it retransmitted none.)
+    // fewer or more. A FIN that left before the rule was in place was not lost: it retransmitted
+    // none — at 20 connections a second, about one per 50 ms the rule took to be placed (longer
+    // on a busy machine), and a little slack.
     const b = w.finRetransmits.server;
     const retransmitted = sum(b.slice(1));
-    assert.ok(retransmitted >= closed - 1, JSON.stringify(w.finRetransmits));
+    const before = Math.ceil((20 * ((r?.faults[0]?.fromMs ?? 0) + 100)) / 1000) + 1;
+    assert.ok((b[0] ?? 0) <= before, `${b[0]} not lost, ${before} at most: ${JSON.stringify(b)}`);
+    assert.ok(retransmitted > 0, JSON.stringify(w.finRetransmits));
     assert.equal(b[f.retransmits], retransmitted, JSON.stringify(w.finRetransmits));
     const finding = r?.analysis.wire?.find(
       (x) => x.kind === 'finRetransmits' && x.side === 'server',
@@ -248,7 +251,20 @@ describe('faults on the wire, in namespaces', { skip }, () => {
     assert.ok((r?.summary.errors.total ?? 0) > 0, 'requests failed while it was down');
     assert.equal(r?.server, null, 'the killed target took its counters with it');
     assert.equal(r?.stoppedBy, null, 'a planned crash does not end the run');
-    const last = r?.timeline.filter((i) => i.load).at(-1)?.load;
-    assert.ok((last?.requests ?? 0) > 0 && last?.errors === 0, 'answered again once back');
+    // Back, and the pool reconnected (half a second), every request is answered: the intervals
+    // that begin then, counted from the load's start (a restart kept slow by a busy machine
+    // leaves fewer of them, never none: the load goes on 3 s after the restart is due).
+    const load = (r?.timeline ?? []).flatMap((i) => (i.load ? [i.load] : []));
+    let start = 0;
+    const after = load.filter((i) => {
+      const begins = start;
+      start += i.durationMs;
+      return begins >= (crash.untilMs as number) + 500;
+    });
+    assert.ok(after.length > 0, `back at ${crash.untilMs} ms of a ${start} ms load`);
+    assert.ok(
+      after.every((i) => i.requests > 0 && i.errors === 0),
+      `answered again once back: ${JSON.stringify(after.map((i) => [i.requests, i.errors]))}`,
+    );
   });
 });

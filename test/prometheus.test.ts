@@ -235,7 +235,8 @@ output: { dir: "${dir}", metrics: { port: ${runPort}, grace: 4s } }
     );
     const byHost = await getJson(
       `${api}/query?${new URLSearchParams({
-        query: `count by (host) (keepalive_lab_tcp_connection_states{job="keepalive-lab-run"})`,
+        // Over the last two minutes: the run's /metrics is gone by now, its series stale.
+        query: `count by (host) (max_over_time(keepalive_lab_tcp_connection_states{job="keepalive-lab-run"}[2m]))`,
         time: String(Date.now() / 1000),
       })}`,
     );
