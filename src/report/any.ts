@@ -7,7 +7,7 @@ import { compareMarkdown } from './compare-markdown.js';
 import { compareText } from './compare-text.js';
 import { driveText } from './drive-text.js';
 import { raceMapHeader, raceMapTable, raceMapText } from './race-map-text.js';
-import { curvesMarkdown, runsMarkdown } from './run-markdown.js';
+import { curvesMarkdown, mdTable, runsMarkdown } from './run-markdown.js';
 import { comparisonText, runText } from './run-text.js';
 import { searchText, sweepText } from './sweep.js';
 
@@ -39,9 +39,7 @@ export function resultMarkdown(r: AnyResult): string {
       '',
       ...raceMapHeader(m).map((l) => `- ${md(l)}`),
       '',
-      `| ${head.map(md).join(' | ')} |`,
-      `|${head.map(() => '---').join('|')}|`,
-      ...rows.map((row) => `| ${row.map(md).join(' | ')} |`),
+      mdTable(head, rows),
     ].join('\n')}\n`;
   }
   if (r.schema === DRIVER_SCHEMA) {

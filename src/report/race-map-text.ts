@@ -1,6 +1,6 @@
 import type { RaceMapResult, RaceStep } from '../record/race-map.js';
 import { plain } from '../text.js';
-import { alignedTable } from './sweep.js';
+import { alignedTable } from './row.js';
 
 // The race map on a terminal or in markdown: the window in words, then each step's counts.
 

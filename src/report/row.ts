@@ -48,3 +48,10 @@ export function runRow(r: RunResult): string[] {
     r.thresholds.length === 0 ? '–' : r.thresholds.every((t) => t.ok) ? 'ok' : 'FAIL',
   ];
 }
+
+/** Cells in columns, padded to the widest, with a rule under the heading: a terminal table. */
+export function alignedTable(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}

@@ -52,7 +52,8 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
   return `${out.join('\n')}\n`;
 }
 
-const mdTable = (head: string[], rows: string[][]) =>
+/** A markdown table of text cells, each made inert. */
+export const mdTable = (head: string[], rows: string[][]) =>
   [
     `| ${head.map(markdown).join(' | ')} |`,
     `|${head.map(() => '---').join('|')}|`,

@@ -3,7 +3,7 @@ import type { DriverSummary } from '../record/driver.js';
 import { DRIVER_BOUND_ELU } from '../record/driver.js';
 import type { RunResult } from '../record/run.js';
 import { driverLine } from './drive-text.js';
-import { ROW_HEADINGS, runLabel, runRow } from './row.js';
+import { alignedTable, ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
 
 // The terminal report of a run, and the comparison table of variants. Pure functions of results.
@@ -136,11 +136,7 @@ export function runText(r: RunResult): string {
 }
 
 export function comparisonText(runs: RunResult[]): string {
-  const rows = runs.map(runRow);
-  const head = [...ROW_HEADINGS];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+  return alignedTable([...ROW_HEADINGS], runs.map(runRow));
 }
 
 /** How connections ended, from the kernel's record: first FIN, the race, findings, lost events. */

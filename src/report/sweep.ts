@@ -1,5 +1,6 @@
 import type { RunResult, RunsResult, SearchRecord, SweepValue } from '../record/run.js';
 import { plain } from '../text.js';
+import { alignedTable } from './row.js';
 
 // A sweep as a table of its points: each metric against the swept values, the median of a
 // point's repeats with their range (min–max) where it repeated; and a rate search's walk. Pure:
@@ -121,12 +122,6 @@ export function sweepTable(file: RunsResult): { head: string[]; rows: string[][]
     ...SWEEP_METRICS.map((m) => fmt(row.metrics[m.key] ?? null, m.digits)),
   ]);
   return { head, rows };
-}
-
-export function alignedTable(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 export function sweepText(file: RunsResult): string {
