@@ -30,6 +30,8 @@ const CATALOGUE = {
   KAL_TARGET_UNREACHABLE: { exit: EXIT.runtime, title: 'target unreachable' },
   KAL_CHILD_FAILED: { exit: EXIT.runtime, title: 'child process failed' },
   KAL_PROXY_MISSING: { exit: EXIT.badInput, title: 'proxy not installed' },
+  KAL_TOOL_MISSING: { exit: EXIT.badInput, title: 'a tool the run needs is missing' },
+  KAL_TLS_INVALID: { exit: EXIT.badInput, title: 'cannot use these TLS options' },
   KAL_RUN_STOPPED: { exit: EXIT.runtime, title: 'run stopped' },
   KAL_SAMPLER_UNAVAILABLE: { exit: EXIT.badInput, title: 'TCP sampler unavailable' },
   KAL_SAMPLER_FAILED: { exit: EXIT.runtime, title: 'TCP sampling failed' },

@@ -85,6 +85,25 @@ describe('older result files', () => {
     );
   });
 
+  it('run@5, runs@5 and drive@4 read as run@6, runs@6 and drive@5: no HTTP/2 (null), no GOAWAY closes, the rest as it was', async () => {
+    const raw = JSON.parse(readFileSync(fixture('run-v5.json'), 'utf8')) as RunResult;
+    const r = await readResultFile<RunResult>(fixture('run-v5.json'), [RUN_SCHEMA], 'a run');
+    assert.equal(raw.schema, 'keepalive-lab/run@5');
+    assert.equal(r.schema, RUN_SCHEMA);
+    assert.equal(r.summary.http2, null);
+    assert.equal(r.server?.http2, null);
+    assert.equal(r.summary.connections.clientCloseReasons?.goaway, 0);
+    assert.deepEqual(r.summary.connections.closedBy, raw.summary.connections.closedBy);
+    assert.equal(r.tcp?.closes?.connections, raw.tcp?.closes?.connections);
+    const d = await readResultFile<DriverResult>(fixture('drive-v4.json'), [DRIVER_SCHEMA], 'x');
+    assert.equal(d.schema, DRIVER_SCHEMA);
+    assert.equal(d.http2, null);
+    assert.equal(d.connections.clientCloseReasons?.goaway, 0);
+    const runs = await readResultFile<RunsResult>(fixture('runs-v5.json'), [RUNS_SCHEMA], 'runs');
+    assert.equal(runs.schema, RUNS_SCHEMA);
+    assert.ok(runs.variants.every((v) => v.schema === RUN_SCHEMA && v.summary.http2 === null));
+  });
+
   it('runs@4 reads as runs@5: no sweep, no search; its variants as they were', async () => {
     const raw = JSON.parse(readFileSync(fixture('runs-v4.json'), 'utf8')) as RunsResult;
     const f = await readResultFile<RunsResult>(fixture('runs-v4.json'), [RUNS_SCHEMA], 'runs');
@@ -164,6 +183,9 @@ describe('older result files', () => {
       ['drive-v2.json', /latency/],
       ['drive-v3.json', /latency/],
       ['run-v4.json', /TIME_WAIT\s+held by/],
+      ['run-v5.json', /TIME_WAIT\s+held by/],
+      ['runs-v5.json', /\brun\s+req\/s\s+p99 ms/],
+      ['drive-v4.json', /latency/],
     ];
     for (const [f, text] of cases) {
       const out = runCli(['report', fixture(f)]);
@@ -192,7 +214,7 @@ describe('older result files', () => {
     writeFileSync(future, JSON.stringify({ ...r, schema: 'keepalive-lab/run@99' }));
     const out = runCli(['compare', future, fixture('run-v2.json')]);
     assert.equal(out.code, 2);
-    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@5/);
+    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@6/);
     assert.doesNotMatch(out.stderr, /\n\s+at /);
   });
 });

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { Command } from 'commander';
 import { clientSchema, loadSchema } from '../config/driver.js';
+import { isTls, protocolOf, protocolProblems } from '../config/protocol.js';
 import { resolve } from '../config/resolve.js';
 import { duration } from '../config/units.js';
 import { redactHeaders } from '../config/url.js';
@@ -10,7 +11,7 @@ import { fileAt } from '../output/file.js';
 import { driveText } from '../report/drive-text.js';
 import { unanswered } from '../report/unanswered.js';
 import { shardOf, splitLoad, startAtOf } from '../shard/split.js';
-import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { DRY_RUN, flagOf, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
 
 // `keepalive-lab drive URL`: the load driver on its own (a run's driver is a child told by its
 // start message: src/run/child-main.ts).
@@ -48,7 +49,7 @@ export function driveCommand(): Command {
       string,
       unknown
     >;
-    for (const key of ['headers', 'agent'] as const) {
+    for (const key of ['headers', 'agent', 'tls'] as const) {
       if (typeof clientInput[key] === 'string') clientInput[key] = parseJsonFlag(key, opts[key]);
     }
     const problems: LabError[] = [];
@@ -80,6 +81,19 @@ export function driveCommand(): Command {
       }),
     );
     attempt(() => parseTargetUrl(url, '<url>'));
+    if (client) {
+      const target = { url };
+      const found = protocolProblems(
+        protocolOf(target, client),
+        isTls(url),
+        client,
+        true,
+        (k) => `--${flagOf(k, CLIENT_FLAGS)}`,
+      );
+      if (found.length > 0) {
+        problems.push(new LabError('KAL_CONFIG_INVALID', 'protocol', { problems: found }));
+      }
+    }
     if (client?.engine === 'net' && url.trim().toLowerCase().startsWith('https:')) {
       problems.push(
         new LabError('KAL_CONFIG_INVALID', 'https with the net engine', {
@@ -151,7 +165,11 @@ export function driveCommand(): Command {
   });
 }
 
-const JSON_EXAMPLES = { headers: '{"x-test":"1"}', agent: '{"timeout":"2s","scheduling":"fifo"}' };
+const JSON_EXAMPLES = {
+  headers: '{"x-test":"1"}',
+  agent: '{"timeout":"2s","scheduling":"fifo"}',
+  tls: '{"ca":"ca.pem","servername":"api.example"}',
+};
 
 function parseJsonFlag(key: keyof typeof JSON_EXAMPLES, raw: unknown): unknown {
   try {

@@ -24,7 +24,7 @@ export function kebab(key: string): string {
 /** Flag names that differ from the kebab-case of their key, e.g. to keep client and target apart. */
 export type FlagNames = Readonly<Record<string, string>>;
 
-const flagOf = (key: string, names: FlagNames) => names[key] ?? kebab(key);
+export const flagOf = (key: string, names: FlagNames) => names[key] ?? kebab(key);
 
 export function optionsFor(shape: Record<string, z.ZodType>, names: FlagNames = {}): Option[] {
   return Object.entries(shape).map(

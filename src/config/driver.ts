@@ -62,6 +62,9 @@ function checkEngineKnobs(
     reconnectRate: number;
     tcpKeepAlive?: number | undefined;
     agent?: { keepAliveTimeoutBuffer?: number | undefined } | undefined;
+    allowH2: boolean;
+    keepAlive: boolean;
+    tls?: object | undefined;
   },
   ctx: z.RefinementCtx,
 ): void {
@@ -96,6 +99,23 @@ function checkEngineKnobs(
       'the net engine sends one request at a time per connection: use engine: undici',
     );
   }
+  if (c.allowH2 && c.engine !== 'undici') {
+    no(
+      'allowH2',
+      c.engine === 'http2'
+        ? 'engine http2 speaks HTTP/2 already: drop allowH2'
+        : "allowH2 is undici's: use engine undici (or engine http2)",
+    );
+  }
+  if (c.tls !== undefined && c.engine !== 'undici' && c.engine !== 'http2') {
+    no('tls', 'TLS options go with engine undici or http2');
+  }
+  if (c.engine === 'http2' && !c.keepAlive) {
+    no(
+      'keepAlive',
+      'HTTP/2 has no Connection: close: use maxRequestsPerConnection: 1 to retire each session after one stream',
+    );
+  }
   if (c.engine === 'http') {
     if (c.pipelining > 1)
       no('pipelining', "Node's http client does not pipeline: use engine: undici");
@@ -117,10 +137,39 @@ function checkEngineKnobs(
 export const clientSchema = z
   .strictObject({
     engine: z
-      .enum(['undici', 'http', 'net', 'autocannon'])
+      .enum(['undici', 'http', 'net', 'autocannon', 'http2'])
       .default('undici')
       .describe(
-        "load engine: undici (fetch's client), http (Node's http.Agent, as axios, got and most SDKs use it), net (HTTP/1.1 straight on sockets, undici's keep-alive rules: the fastest churn) or autocannon",
+        "load engine: undici (fetch's client), http (Node's http.Agent, as axios, got and most SDKs use it), net (HTTP/1.1 straight on sockets, undici's keep-alive rules: the fastest churn), autocannon, or http2 (node:http2 sessions: h2c by prior knowledge on http://, ALPN h2 on https://)",
+      ),
+    allowH2: z
+      .boolean()
+      .default(false)
+      .describe(
+        "undici only: offer HTTP/2 by TLS ALPN (undici's allowH2); the server's choice is recorded per connection",
+      ),
+    tls: z
+      .strictObject({
+        ca: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'a PEM file of the certificate authority to trust (the system store otherwise)',
+          ),
+        servername: z
+          .string()
+          .regex(/^[A-Za-z0-9.-]+$/, { error: 'a host name: letters, digits, dots and dashes' })
+          .optional()
+          .describe('the name sent by SNI and checked in the certificate (the URL host otherwise)'),
+        rejectUnauthorized: z
+          .boolean()
+          .default(true)
+          .describe('false accepts any certificate (a test server of your own only)'),
+      })
+      .optional()
+      .describe(
+        'engine undici or http2 over https://: TLS options (the built-in target trusts its own throwaway certificate without them)',
       ),
     connections: z
       .number()
@@ -128,7 +177,9 @@ export const clientSchema = z
       .min(1, { error: 'must be at least 1' })
       .max(100_000)
       .default(10)
-      .describe('connections in the pool (closed loop: also the number of requesters)'),
+      .describe(
+        'connections in the pool (closed loop: also the number of requesters); HTTP/2: sessions',
+      ),
     workers: z
       .number()
       .int()
@@ -144,7 +195,7 @@ export const clientSchema = z
       .min(1, { error: 'must be at least 1' })
       .max(1024)
       .default(1)
-      .describe('requests in flight per connection'),
+      .describe('requests in flight per connection (HTTP/2: streams in flight per session)'),
     keepAlive: z
       .boolean()
       .default(true)
@@ -165,7 +216,9 @@ export const clientSchema = z
       .int()
       .min(0)
       .default(0)
-      .describe('close a connection after this many requests; 0 = unlimited'),
+      .describe(
+        'close a connection after this many requests (HTTP/2: retire a session after this many streams); 0 = unlimited',
+      ),
     reconnectRate: z
       .number()
       .int()

@@ -5,6 +5,7 @@ import { type LoadModel, loadSchema } from './driver.js';
 import { type Fault, faultSchemaFor, faultStart } from './faults.js';
 import { keysAt, unknownKeyMessage } from './keys.js';
 import { loadConfigFile } from './load.js';
+import { isTls, protocolOf, protocolProblems } from './protocol.js';
 import { type ProxyKnobs, proxySchema } from './proxy.js';
 import type { RaceMapKnobs } from './race-map.js';
 import { type DeepReadonly, deepFreeze } from './resolve.js';
@@ -200,6 +201,18 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
       });
     }
     problems.push(...faultProblems(r, where));
+    const protocol = protocolOf(r.target, r.client);
+    const external = r.target.url !== undefined;
+    const tls = r.target.url !== undefined ? isTls(r.target.url) : protocol === 'h2';
+    problems.push(
+      ...protocolProblems(protocol, tls, r.client, external, (k) => `${where}client.${k}`),
+    );
+    if (r.proxy && protocol !== 'http1' && !external) {
+      problems.push({
+        path: `${where}proxy`,
+        message: `the proxies here speak HTTP/1.1 to the target: use target.protocol http1 behind a proxy`,
+      });
+    }
     if (r.isolation !== 'loopback') continue;
     for (const [side, section] of [
       ['target', r.target],

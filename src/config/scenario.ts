@@ -8,7 +8,7 @@ import { samplerSchema } from './sampler.js';
 import { searchSchema } from './search.js';
 import { sweepSchema } from './sweep.js';
 import { sysctlsSchema } from './sysctls.js';
-import { checkTimeouts, targetKnobsSchema } from './target.js';
+import { checkProtocolKnobs, checkTimeouts, targetKnobsSchema } from './target.js';
 import { duration } from './units.js';
 import { targetUrlProblem } from './url.js';
 
@@ -41,6 +41,7 @@ export const targetSectionSchema = z
   })
   .superRefine((t, ctx) => {
     checkTimeouts(t, ctx);
+    checkProtocolKnobs(t, ctx);
     if (t.pid !== undefined && t.url === undefined) {
       ctx.addIssue({
         code: 'custom',

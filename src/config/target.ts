@@ -40,9 +40,17 @@ export const targetKnobsSchema = z
       .max(65535)
       .default(0)
       .describe('loopback port of the stats endpoint (GET /stats); 0 picks a free one'),
+    protocol: z
+      .enum(['http1', 'h2c', 'h2'])
+      .default('http1')
+      .describe(
+        'what the target speaks: HTTP/1.1, HTTP/2 in cleartext by prior knowledge (h2c), or HTTP/2 over TLS chosen by ALPN (h2, with a throwaway self-signed certificate made at start and kept in memory)',
+      ),
     keepAliveTimeout: duration({ max: 2_147_483_647 })
       .default(72_000)
-      .describe('server idle timeout on a kept-alive connection; 0 disables it'),
+      .describe(
+        'server idle timeout on a kept-alive connection (HTTP/2: a GOAWAY, then the close); 0 disables it',
+      ),
     tcpKeepAlive: duration({ max: 32_767_000 })
       .default(0)
       .describe(
@@ -59,7 +67,9 @@ export const targetKnobsSchema = z
       .int()
       .min(0)
       .default(0)
-      .describe('requests per connection; 0 means unlimited'),
+      .describe(
+        'requests per connection; 0 means unlimited. HTTP/2: streams per connection, then a GOAWAY naming the last one',
+      ),
     maxRequestsMode: z
       .enum(['advertise', 'close'])
       .default('advertise')
@@ -70,6 +80,19 @@ export const targetKnobsSchema = z
       .default('never')
       .transform((v) => (v === 'never' ? 0 : v === 'always' ? 1 : v))
       .describe('answer with Connection: close never, always, or with probability p'),
+    maxConcurrentStreams: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1)
+      .default(100)
+      .describe('HTTP/2: SETTINGS_MAX_CONCURRENT_STREAMS, streams a client may have open at once'),
+    goaway: z
+      .enum(['graceful', 'immediate'])
+      .default('graceful')
+      .describe(
+        'HTTP/2, at the stream limit: "graceful" sends GOAWAY as the last stream arrives, serves the streams in flight, then closes; "immediate" closes right after that stream\'s response, cutting the streams still in flight',
+      ),
     closeWith: z
       .enum(['fin', 'node', 'rst'])
       .default('fin')
@@ -99,7 +122,40 @@ export const targetKnobsSchema = z
       .default(0)
       .describe('socket inactivity timeout; 0 disables it (Fastify default)'),
   })
-  .superRefine(checkTimeouts);
+  .superRefine(checkTimeouts)
+  .superRefine(checkProtocolKnobs);
+
+/** Knobs of one protocol set on a target that speaks the other: said, never ignored. */
+export function checkProtocolKnobs(
+  k: {
+    protocol: string;
+    goaway: string;
+    maxConcurrentStreams: number;
+    connectionClose: number;
+    maxRequestsMode: string;
+    fault: string;
+    keepAliveHint: boolean;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const no = (path: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: [path], message });
+  if (k.protocol === 'http1') {
+    const h2 = 'an HTTP/2 knob: set protocol h2c or h2';
+    if (k.goaway !== 'graceful') no('goaway', h2);
+    if (k.maxConcurrentStreams !== 100) no('maxConcurrentStreams', h2);
+    return;
+  }
+  const h1 = `an HTTP/1.1 knob; HTTP/2 (protocol ${k.protocol})`;
+  if (k.connectionClose > 0) {
+    no('connectionClose', `${h1} has no Connection: close: use maxRequests and goaway`);
+  }
+  if (k.maxRequestsMode !== 'advertise') {
+    no('maxRequestsMode', `${h1} always retires a connection by GOAWAY: use goaway`);
+  }
+  if (!k.keepAliveHint) no('keepAliveHint', `${h1} sends no Keep-Alive header`);
+  if (k.fault !== 'none') no('fault', `${h1} is not built for this fault: use protocol http1`);
+}
 
 /** Node refuses to start with headersTimeout > requestTimeout; say so in our words instead. */
 export function checkTimeouts(

@@ -8,6 +8,8 @@ import {
   type DriverInterval,
   ERROR_CLASSES,
   type ErrorClass,
+  HTTP2_EVENTS,
+  type Http2Event,
   type WholeNoise,
 } from '../record/driver.js';
 import type { Probe } from './probe.js';
@@ -35,6 +37,7 @@ const CANCEL = 10;
 export const SUMMARY = 11;
 /** Tells the recorder thread to exit. */
 export const STOP = 12;
+const HTTP2 = 13;
 
 /** A request's isNew as a number: 1 new, 0 reused, -1 cannot tell. */
 const newness = (isNew: boolean | null) => (isNew === null ? -1 : isNew ? 1 : 0);
@@ -112,6 +115,10 @@ export class RingProbe implements Probe {
     const r = reason === null ? -1 : CLIENT_CLOSE_REASONS.indexOf(reason);
     const at = Number(process.hrtime.bigint()) / 1e6;
     this.ring.put(CLOSED, CLIENT_CLOSERS.indexOf(closer), r, requests, idleUs ?? -1, port, at);
+  }
+
+  http2(event: Http2Event, n = 1): void {
+    if (this.measuring) this.ring.put(HTTP2, HTTP2_EVENTS.indexOf(event), n);
   }
 
   /** Asks for the totals; `eventLoopDelay` is the main thread's over the whole load. */
@@ -206,6 +213,8 @@ export function replayer(
       }
       case CANCEL:
         return recorder.cancelInFlight();
+      case HTTP2:
+        return recorder.http2(HTTP2_EVENTS[a] as Http2Event, b);
       case SUMMARY:
         return control.summary({
           p50: a,

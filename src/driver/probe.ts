@@ -1,4 +1,4 @@
-import type { ClientCloseReason, ClientCloser, ErrorClass } from '../record/driver.js';
+import type { ClientCloseReason, ClientCloser, ErrorClass, Http2Event } from '../record/driver.js';
 
 /**
  * What the load loops and the engines report, on the hot path, once per event. The recorder
@@ -32,6 +32,8 @@ export interface Probe {
     idleUs: number | null,
     port: number,
   ): void;
+  /** An HTTP/2 session or stream event (see HTTP2_EVENTS), `n` times. */
+  http2(event: Http2Event, n?: number): void;
 }
 
 /** How late a request may start and still be on schedule (counted as behind past it). */

@@ -7,6 +7,9 @@ import {
   type DriverTotals,
   ERROR_CLASSES,
   type ErrorClass,
+  HTTP2_EVENTS,
+  type Http2Counts,
+  type Http2Event,
   type SelfNoise,
   type SelfNoiseInterval,
   type WholeNoise,
@@ -50,6 +53,8 @@ export class Recorder implements Probe {
   private withoutHint = 0;
   private connectionClose = 0;
   private closes: AppCloseColumns = { port: [], at: [], view: [] };
+  /** HTTP/2 events over the measured time; null until the first (no HTTP/2 spoken). */
+  private h2: Http2Counts | null = null;
   private measuring = false;
   private cancelling = false;
   private startedAt = 0;
@@ -73,6 +78,7 @@ export class Recorder implements Probe {
     this.hints.clear();
     this.withoutHint = 0;
     this.connectionClose = 0;
+    this.h2 = null;
     this.measuring = true;
     this.startedAt = this.clock();
     this.intervalStart = this.startedAt;
@@ -175,6 +181,12 @@ export class Recorder implements Probe {
     } else if (closer !== 'client') w.idleAtServerClose.recordValue(micros(idleUs));
   }
 
+  http2(event: Http2Event, n = 1): void {
+    if (!this.measuring) return;
+    this.h2 ??= Object.fromEntries(HTTP2_EVENTS.map((e) => [e, 0])) as Http2Counts;
+    this.h2[event] += n;
+  }
+
   /**
    * Closes the current interval and returns its record; `endAt` (a clock time) ends it earlier
    * than now: the last interval ends with the load, though requests that were in flight then
@@ -246,6 +258,7 @@ export class Recorder implements Probe {
       connectionClose: this.connectionClose,
       messages: Object.fromEntries(this.messages),
       firstMs: { ...this.firstMs },
+      http2: this.h2,
     });
   }
 }

@@ -201,6 +201,9 @@ export function mergeDriverResults(
     firstMs,
     eventLoopDelay: worstLoop(rs),
     cpuWait: worstWait(rs),
+    http2: rs.some((r) => r.http2)
+      ? (addRecords(rs.map((r) => r.http2 ?? {})) as DriverResult['http2'])
+      : null,
   });
   const length = Math.max(...rs.map((r) => r.timeline.length));
   const timeline = Array.from({ length }, (_, k) =>

@@ -34,6 +34,8 @@ export const CLIENT_CLOSE_REASONS = [
   'notReusable',
   'poolClosed',
   'error',
+  /** HTTP/2: the server's GOAWAY retired it, and the client closed once its streams were done. */
+  'goaway',
 ] as const;
 export type ClientCloseReason = (typeof CLIENT_CLOSE_REASONS)[number];
 
@@ -112,6 +114,38 @@ export interface SelfNoise {
 /** The main thread's own delay over the whole load, as it hands it to the recorder thread. */
 export type WholeNoise = SelfNoise['eventLoopDelay'] & { cpuWait: SelfNoise['cpuWait'] };
 
+/**
+ * What an HTTP/2 client saw of its sessions, counted per event. A GOAWAY retires a session: the
+ * streams at or below its last stream id may finish, those above were never processed (refused)
+ * and are safe to send again; a session that closes before its streams' responses cuts them.
+ */
+export const HTTP2_EVENTS = [
+  /** Sessions over TLS whose ALPN chose h2. */
+  'alpnH2',
+  /** Sessions in cleartext by prior knowledge (h2c). */
+  'priorKnowledge',
+  /** Connections over TLS whose ALPN chose HTTP/1.1 (undici allowH2 against an HTTP/1 server). */
+  'alpnHttp1',
+  /** GOAWAY frames received: sessions the server retired. */
+  'goaways',
+  /** Of them, with an error code other than NO_ERROR. */
+  'goawaysWithError',
+  /** Streams in flight on a session when its GOAWAY arrived. */
+  'inFlightAtGoaway',
+  /** Streams refused unprocessed: REFUSED_STREAM, or above a GOAWAY's last stream id. */
+  'refused',
+  /** Requests sent again on another session after a refusal (the server never processed them). */
+  'retried',
+  /** Streams cut by their session's close before the response was complete (request errors). */
+  'cutAtClose',
+  /** Streams the server reset with RST_STREAM (a code other than REFUSED_STREAM). */
+  'reset',
+  /** Sessions opened to replace one a GOAWAY retired (the client reconnected). */
+  'reconnectsAfterGoaway',
+] as const;
+export type Http2Event = (typeof HTTP2_EVENTS)[number];
+export type Http2Counts = Record<Http2Event, number>;
+
 /** What an engine can observe; anything it cannot is reported as not measured, never as 0. */
 export interface Capabilities {
   connectionReuse: boolean;
@@ -164,13 +198,15 @@ export interface DriverTotals {
   };
   /** The driver's own delay: schedule lag, event-loop stalls, GC pauses; null in older results. */
   self: SelfNoise | null;
+  /** HTTP/2 sessions and streams; null when no HTTP/2 was spoken (or before drive@5 / run@6). */
+  http2: Http2Counts | null;
   histograms: Record<string, string>;
   notMeasured: string[];
 }
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@4';
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@5';
 
-export type EngineName = 'undici' | 'http' | 'net' | 'autocannon';
+export type EngineName = 'undici' | 'http' | 'net' | 'autocannon' | 'http2';
 
 /** Options as the driver ran with them; their shape is the configuration schema's. */
 export type OptionsEcho = Readonly<Record<string, unknown>>;

@@ -167,6 +167,7 @@ export function exampleDriverSummary(): DriverSummary {
         notReusable: 0,
         poolClosed: 0,
         error: 0,
+        goaway: 0,
       },
       requestsPerConnection: histogram(),
       idle: {
@@ -185,6 +186,7 @@ export function exampleDriverSummary(): DriverSummary {
       messages: {},
       firstMs: {},
     },
+    http2: null,
     self: {
       lag: durations(),
       eventLoopDelay: { p50: 0, p99: 0, max: 0 },
@@ -275,6 +277,7 @@ export function exampleTargetStats(): TargetStats {
     requests: { total: 0, limitRejected: 0 },
     requestsPerConnection: { ...histogram(), encoded: '' },
     tcpKeepAliveMs: 0,
+    http2: null,
   };
 }
 

@@ -24,7 +24,16 @@ export interface ErrorMessage {
 }
 
 export type TargetMessage =
-  | { type: 'ready'; pid: number; host: string; port: number; url: string; statsPort: number }
+  | {
+      type: 'ready';
+      pid: number;
+      host: string;
+      port: number;
+      url: string;
+      statsPort: number;
+      /** protocol h2: the target's throwaway certificate (PEM), for its clients to trust. */
+      ca: string | null;
+    }
   | { type: 'stats'; final: true; stats: TargetStats }
   /** The connections it saw end since the last such message, for the join with the kernel's. */
   | { type: 'closes'; closes: AppCloseColumns }

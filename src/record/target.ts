@@ -34,4 +34,19 @@ export interface TargetStats {
   requestsPerConnection: HistogramSummary & { encoded: string };
   /** The idle time it set with SO_KEEPALIVE on every connection it accepted, ms; 0 for none. */
   tcpKeepAliveMs: number;
+  /** HTTP/2 sessions as the target ran them; null for an HTTP/1.1 target (or before run@6). */
+  http2: TargetHttp2 | null;
+}
+
+export const GOAWAY_REASONS = ['requestLimit', 'idleTimeout', 'shutdown'] as const;
+export type GoawayReason = (typeof GOAWAY_REASONS)[number];
+
+export interface TargetHttp2 {
+  protocol: 'h2c' | 'h2';
+  /** GOAWAYs the target sent, by why it retired the session. */
+  goawaysSent: Record<GoawayReason, number>;
+  /** Streams that arrived after a GOAWAY above its last stream id: refused, never served. */
+  refusedAfterGoaway: number;
+  /** Streams an immediate GOAWAY cut before their response was sent. */
+  cutAtClose: number;
 }

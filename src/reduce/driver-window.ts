@@ -5,6 +5,7 @@ import {
   type DriverTotals,
   ERROR_CLASSES,
   type ErrorClass,
+  type Http2Counts,
   type SelfNoise,
   STATUS_CLASSES,
   type StatusClass,
@@ -161,6 +162,8 @@ export interface TotalsExtras {
   eventLoopDelay?: SelfNoise['eventLoopDelay'];
   /** The main thread's wait for a CPU; a merge gives the worst shard's. */
   cpuWait?: SelfNoise['cpuWait'];
+  /** HTTP/2 session and stream counts; null or absent when no HTTP/2 was spoken. */
+  http2?: Http2Counts | null;
 }
 
 export function statusRecord(counts: readonly number[]): Record<StatusClass, number> {
@@ -254,6 +257,7 @@ export function totalsOf(
       gc: { count: t.gcCount, totalMs: t.gcMs, maxMs: t.gcMaxMs },
       cpuWait: x.cpuWait ?? null,
     },
+    http2: x.http2 ? { ...x.http2 } : null,
     histograms: {
       ...encoded(['latency']),
       ...(t.lag.totalCount > 0 ? encoded(['lag']) : {}),

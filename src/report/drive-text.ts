@@ -1,6 +1,7 @@
 import { driverOwnDelay } from '../analysis/driver-delay.js';
 import { DRIVER_BOUND_ELU, type DriverResult } from '../record/driver.js';
 import type { LatencySummary } from '../record/histogram.js';
+import { http2Line } from './http2-line.js';
 import { errorClasses } from './unanswered.js';
 
 // A short plain-text summary of a driver result; a pure function, so it is testable and the
@@ -34,9 +35,10 @@ export function driveText(r: DriverResult): string {
   const reasons = c.clientCloseReasons;
   lines.push(
     c.closedBy && reasons
-      ? `connections opened ${c.opened}, closed ${c.closed}; closed first by client ${c.closedBy.client} (idle timeout ${reasons.idleTimeout}, after Connection: close ${reasons.connectionClose}, not kept idle ${reasons.notReusable}, at the end ${reasons.poolClosed}), server ${c.closedBy.server}, server reset ${c.closedBy.serverReset}`
+      ? `connections opened ${c.opened}, closed ${c.closed}; closed first by client ${c.closedBy.client} (idle timeout ${reasons.idleTimeout}, after Connection: close ${reasons.connectionClose}, not kept idle ${reasons.notReusable}, at the end ${reasons.poolClosed}${reasons.goaway ? `, after a GOAWAY ${reasons.goaway}` : ''}), server ${c.closedBy.server}, server reset ${c.closedBy.serverReset}`
       : `connections ${na}`,
   );
+  if (r.http2) lines.push(`http2      ${http2Line(r.http2, r.requests.completed, c.opened, null)}`);
   if (r.errors.total > 0) {
     lines.push(
       `errors     ${errorClasses(r).join(', ')}${r.errors.onReused !== null ? `  (${r.errors.onReused} on reused connections)` : ''}`,

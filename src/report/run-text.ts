@@ -3,6 +3,7 @@ import type { DriverSummary } from '../record/driver.js';
 import { DRIVER_BOUND_ELU } from '../record/driver.js';
 import type { RunResult } from '../record/run.js';
 import { driverLine } from './drive-text.js';
+import { http2Line } from './http2-line.js';
 import { alignedTable, ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
 
@@ -43,6 +44,13 @@ export function runText(r: RunResult): string {
   if (s.errors.total > 0) {
     out.push(
       `  errors     ${errorClasses(s).join(', ')}${s.errors.onReused !== null ? `  (${s.errors.onReused} on reused connections)` : ''}`,
+    );
+  }
+  // Absent in results written before HTTP/2 (run@6).
+  if (s.http2) {
+    const target = r.server?.http2 ?? null;
+    out.push(
+      `  http2      ${http2Line(s.http2, s.requests.completed, s.connections.opened, target)}`,
     );
   }
   if (s.requests.cancelled > 0) {

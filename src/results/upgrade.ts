@@ -239,6 +239,44 @@ export function runsV4toV5(f: Json): Json {
   return { ...f, schema: 'keepalive-lab/runs@5', variants, sweep: null, search: null };
 }
 
+/** drive@5 and run@6 added HTTP/2: none was spoken before, and no close was a GOAWAY's. */
+function withHttp2(summary: unknown): unknown {
+  if (!summary || typeof summary !== 'object') return summary;
+  const x = summary as Json;
+  const c = obj(x.connections);
+  const reasons = c.clientCloseReasons;
+  return {
+    ...x,
+    http2: null,
+    ...(x.connections
+      ? {
+          connections: {
+            ...c,
+            clientCloseReasons: reasons ? { ...obj(reasons), goaway: 0 } : reasons,
+          },
+        }
+      : {}),
+  };
+}
+
+export function driveV4toV5(d: Json): Json {
+  return { ...(withHttp2(d) as Json), schema: 'keepalive-lab/drive@5' };
+}
+
+export function runV5toV6(r: Json): Json {
+  return {
+    ...r,
+    schema: 'keepalive-lab/run@6',
+    summary: withHttp2(r.summary),
+    server: r.server ? { ...obj(r.server), http2: null } : r.server,
+  };
+}
+
+export function runsV5toV6(f: Json): Json {
+  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV5toV6(obj(v))) : [];
+  return { ...f, schema: 'keepalive-lab/runs@6', variants };
+}
+
 export function tcpV1toV2(t: Json): Json {
   return { ...(withWireCounters(withWire(t)) as Json), schema: 'keepalive-lab/tcp@2' };
 }
@@ -248,12 +286,15 @@ export const UPGRADES: Readonly<Record<string, (data: Json) => Json>> = {
   'keepalive-lab/drive@1': driveV1toV2,
   'keepalive-lab/drive@2': driveV2toV3,
   'keepalive-lab/drive@3': driveV3toV4,
+  'keepalive-lab/drive@4': driveV4toV5,
   'keepalive-lab/run@2': runV2toV3,
   'keepalive-lab/runs@2': runsV2toV3,
   'keepalive-lab/run@3': runV3toV4,
   'keepalive-lab/run@4': runV4toV5,
+  'keepalive-lab/run@5': runV5toV6,
   'keepalive-lab/runs@3': runsV3toV4,
   'keepalive-lab/runs@4': runsV4toV5,
+  'keepalive-lab/runs@5': runsV5toV6,
   'keepalive-lab/tcp@1': tcpV1toV2,
   'keepalive-lab/compare@1': compareV1toV2,
 };

@@ -209,7 +209,13 @@ function startLoad(
   if (timeline.phase === 'warmup') paceAll(legs, true);
   const samples: Promise<void>[] = [];
   const received: DriverInterval[] = [];
-  const { sysctls: _s, ...client } = spec.client;
+  const { sysctls: _s, ...knobs } = spec.client;
+  // The built-in target over TLS: its client trusts its throwaway certificate (unless told whom).
+  const ca = run.serving.target?.ca ?? null;
+  const client =
+    ca && knobs.tls?.ca === undefined
+      ? { ...knobs, tls: { rejectUnauthorized: true, ...knobs.tls, ca } }
+      : knobs;
   const onInterval = (interval: DriverInterval, closes: Parameters<CloseJoiner['addApp']>[1]) => {
     received.push(interval);
     run.joiner.addApp('client', closes);

@@ -15,6 +15,8 @@ export interface TargetChild {
   pid: number;
   port: number;
   url: string;
+  /** protocol h2: the target's throwaway certificate (PEM); null otherwise. */
+  ca: string | null;
   /** SIGTERM, then the target's final counters (null if it could not report them). */
   finish(): Promise<TargetStats | null>;
 }
@@ -43,6 +45,7 @@ export async function startTargetChild(
     pid: first.pid,
     port: first.port,
     url: `${first.url}/`,
+    ca: first.ca ?? null,
     finish: async () => {
       await stop(child);
       return final;

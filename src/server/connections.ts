@@ -32,6 +32,13 @@ export class Connections {
   // shutdown waits for every tracked socket rather than for server.close() alone.
   private drained: (() => void) | null = null;
   private closes: AppCloseColumns = { port: [], at: [], view: [] };
+  /** Each open connection by its peer's address and port (HTTP/2 finds its session's socket). */
+  private readonly byPeer = new Map<string, Socket>();
+  /**
+   * What the idle timer does; closing at once by default. HTTP/2 sends a GOAWAY first
+   * (h2-sessions.ts), having marked the close with closeBy() itself.
+   */
+  idleAction: ((socket: Socket, st: ConnState) => void) | null = null;
 
   /**
    * `keepCloses`: keep each closed connection's client port, time and the server's view of it,
@@ -57,6 +64,11 @@ export class Connections {
     return this.conns.get(socket);
   }
 
+  /** The open connection from this peer, if any. */
+  find(address: string | undefined, port: number | undefined): Socket | undefined {
+    return this.byPeer.get(`${address}|${port}`);
+  }
+
   /** The server's 'connection' event. */
   readonly accept = (socket: Socket): void => {
     this.counters.accepted++;
@@ -74,6 +86,8 @@ export class Connections {
       timer: null,
     };
     this.conns.set(socket, st);
+    const peer = `${socket.remoteAddress}|${socket.remotePort}`;
+    this.byPeer.set(peer, socket);
     const timeout = this.knobs.keepAliveTimeout;
     if (timeout > 0) st.timer = setTimeout(this.onIdleTimer, timeout, socket, st).unref();
     socket.once('end', () => {
@@ -90,6 +104,7 @@ export class Connections {
     socket.once('close', () => {
       if (st.timer) clearTimeout(st.timer);
       this.conns.delete(socket);
+      this.byPeer.delete(peer);
       if (this.conns.size === 0) this.drained?.();
       // Closed without a decision of ours or a FIN/RST from the peer: Node closed it itself
       // (headers timeout, parse error, connectionTimeout).
@@ -138,7 +153,8 @@ export class Connections {
     // Timers tick in whole milliseconds; allow one so the close is not pushed a full period late.
     if (st.inflight === 0 && idleFor + 1 >= timeout) {
       st.idleMs = idleFor;
-      this.closeNow(socket, st, 'idleTimeout');
+      if (this.idleAction) this.idleAction(socket, st);
+      else this.closeNow(socket, st, 'idleTimeout');
       return;
     }
     const wait = st.inflight > 0 ? timeout : timeout - idleFor;
@@ -153,6 +169,11 @@ export class Connections {
       this.drained = done;
       if (this.conns.size === 0) done();
     });
+  }
+
+  /** Every open connection, for a shutdown that must close each its own way (HTTP/2). */
+  sockets(): IterableIterator<Socket> {
+    return this.conns.keys();
   }
 
   destroyAll(): void {

@@ -3,6 +3,7 @@ import {
   CLOSERS,
   type CloseReason,
   type Closer,
+  type TargetHttp2,
   type TargetStats,
 } from '../record/target.js';
 import {
@@ -51,10 +52,13 @@ export class TargetCounters {
 
   /** What the target sets on each accepted socket (SO_KEEPALIVE's idle time, ms; 0 off). */
   tcpKeepAliveMs = 0;
+  /** HTTP/2 sessions, set by the HTTP/2 target (H2Sessions); null for HTTP/1.1. */
+  http2: TargetHttp2 | null = null;
 
   summary(): TargetStats {
     return {
       tcpKeepAliveMs: this.tcpKeepAliveMs,
+      http2: this.http2 ? { ...this.http2, goawaysSent: { ...this.http2.goawaysSent } } : null,
       connections: {
         accepted: this.accepted,
         closed: this.closed,

@@ -32,6 +32,8 @@ export async function serveTarget(knobs: DeepReadonly<TargetKnobs>): Promise<voi
     port: target.port,
     url: target.url,
     statsPort: endpoint.port,
+    /** protocol h2: the throwaway certificate, for a client to trust (client.tls.ca). */
+    ca: target.ca,
   };
   line({ event: 'ready', ...ready, knobs });
   send({ type: 'ready', ...ready });

@@ -1,4 +1,5 @@
-import Fastify from 'fastify';
+import type { Server } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
 import { LabError } from '../errors.js';
@@ -6,7 +7,10 @@ import type { AppCloseColumns } from '../record/closes.js';
 import type { TargetStats } from '../record/target.js';
 import { Connections } from './connections.js';
 import { TargetCounters } from './counters.js';
+import { createH2Handler } from './h2-handler.js';
+import { H2Sessions } from './h2-sessions.js';
 import { createHandler } from './handler.js';
+import { type Certificate, selfSigned } from './tls.js';
 
 // The Fastify target's lifecycle. Node's own keep-alive timer is switched off
 // (server.keepAliveTimeout = 0) and the idle timeout is enforced by Connections instead: that makes
@@ -21,6 +25,8 @@ export interface TargetServer {
   readonly host: string;
   readonly port: number;
   readonly url: string;
+  /** protocol h2: the throwaway certificate (PEM) a client must trust; null otherwise. */
+  readonly ca: string | null;
   readonly knobs: DeepReadonly<TargetKnobs>;
   stats(): TargetStats;
   /** Stop accepting, close what is open (reason `shutdown`), and return the final counters. */
@@ -34,27 +40,31 @@ export async function startTarget(
   const counters = new TargetCounters();
   const connections = new Connections(knobs, counters, opts.keepCloses === true);
 
-  const app = Fastify({
-    logger: false,
-    connectionTimeout: knobs.connectionTimeout,
-    requestTimeout: knobs.requestTimeout,
-    maxRequestsPerSocket: knobs.maxRequestsMode === 'advertise' ? knobs.maxRequests : 0,
-    forceCloseConnections: false,
-    return503OnClosing: false,
-  });
-  const server = app.server;
-  server.keepAliveTimeout = 0;
-  server.headersTimeout = knobs.headersTimeout;
-  // Only for the fault knob: with this (an untyped field Node's http server reads in socketOnEnd),
-  // Node answers a client's FIN by waiting for the pending response to end instead of closing,
-  // and the leaking handler never ends it. The fault test fails if Node ever drops the field.
-  if (knobs.fault === 'close-wait-leak') Object.assign(server, { httpAllowHalfOpen: true });
-
-  server.on('connection', connections.accept);
-  server.on('dropRequest', () => {
-    counters.limitRejected++;
-  });
-  const handler = createHandler(knobs, connections, counters);
+  const certificate = knobs.protocol === 'h2' ? selfSigned(knobs.host) : null;
+  const app = knobs.protocol === 'http1' ? http1App(knobs) : http2App(knobs, certificate);
+  const server = app.server as unknown as Server;
+  const h2 = knobs.protocol === 'http1' ? null : new H2Sessions(knobs, connections);
+  if (h2) {
+    counters.http2 = h2.stats;
+    server.on('session', h2.onSession);
+    // Over TLS a connection is the TLS socket (its FIN and close are the session's own).
+    server.on(knobs.protocol === 'h2' ? 'secureConnection' : 'connection', connections.accept);
+  } else {
+    server.keepAliveTimeout = 0;
+    server.headersTimeout = knobs.headersTimeout;
+    // Only for the fault knob: with this (an untyped field Node's http server reads in
+    // socketOnEnd), Node answers a client's FIN by waiting for the pending response to end
+    // instead of closing, and the leaking handler never ends it. The fault test fails if Node
+    // ever drops the field.
+    if (knobs.fault === 'close-wait-leak') Object.assign(server, { httpAllowHalfOpen: true });
+    server.on('connection', connections.accept);
+    server.on('dropRequest', () => {
+      counters.limitRejected++;
+    });
+  }
+  const handler = h2
+    ? createH2Handler(knobs, h2, counters)
+    : createHandler(knobs, connections, counters);
   // A static route for "/" (what load tools hit) is matched faster than the wildcard.
   app.all('/', handler);
   app.all('*', handler);
@@ -72,8 +82,9 @@ export async function startTarget(
   const close = (graceMs = 2000) => {
     closing ??= (async () => {
       const allClosed = connections.shutdown();
+      h2?.shutdown();
       const closed = app.close();
-      server.closeIdleConnections();
+      if (!h2) server.closeIdleConnections();
       const grace = setTimeout(() => connections.destroyAll(), graceMs);
       await Promise.all([closed, allClosed]);
       clearTimeout(grace);
@@ -86,11 +97,46 @@ export async function startTarget(
     takeCloses: () => connections.takeCloses(),
     host: knobs.host,
     port,
-    url: `http://${urlHost}:${port}`,
+    url: `${knobs.protocol === 'h2' ? 'https' : 'http'}://${urlHost}:${port}`,
+    ca: certificate?.cert ?? null,
     knobs,
     stats: () => counters.summary(),
     close,
   };
+}
+
+function http1App(knobs: DeepReadonly<TargetKnobs>): FastifyInstance {
+  return Fastify({
+    logger: false,
+    connectionTimeout: knobs.connectionTimeout,
+    requestTimeout: knobs.requestTimeout,
+    maxRequestsPerSocket: knobs.maxRequestsMode === 'advertise' ? knobs.maxRequests : 0,
+    forceCloseConnections: false,
+    return503OnClosing: false,
+  }) as unknown as FastifyInstance;
+}
+
+/**
+ * Fastify over node:http2: h2c by prior knowledge, or TLS with ALPN h2 only. Fastify's own
+ * session timeout is off: the idle timeout is the target's (a GOAWAY, then the close).
+ */
+function http2App(
+  knobs: DeepReadonly<TargetKnobs>,
+  certificate: Certificate | null,
+): FastifyInstance {
+  const settings = { maxConcurrentStreams: knobs.maxConcurrentStreams };
+  const common = {
+    logger: false,
+    http2: true as const,
+    http2SessionTimeout: 0,
+    connectionTimeout: knobs.connectionTimeout,
+    forceCloseConnections: false,
+    return503OnClosing: false,
+  };
+  const app = certificate
+    ? Fastify({ ...common, https: { ...certificate, allowHTTP1: false, settings } })
+    : Fastify({ ...common, http: { settings } } as Parameters<typeof Fastify>[0] & { http2: true });
+  return app as unknown as FastifyInstance;
 }
 
 function listenError(err: unknown, knobs: DeepReadonly<TargetKnobs>): Error {

@@ -51,6 +51,12 @@ export const ENGINES: Readonly<Record<EngineName, EngineEntry>> = {
     latencyFrom: 'intended-start',
     load: async () => ({ requests: (await import('./net.js')).createNetEngine }),
   },
+  // HTTP/2 over node:http2 (h2c or ALPN h2); its sessions and streams are counted in `http2`.
+  http2: {
+    capabilities: everything,
+    latencyFrom: 'intended-start',
+    load: async () => ({ requests: (await import('./http2.js')).createHttp2Engine }),
+  },
   // autocannon cannot tell new from reused connections, time connects, say who closed first or
   // show response headers; it paces by its own overallRate and measures from the send.
   autocannon: {

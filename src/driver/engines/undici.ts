@@ -8,6 +8,7 @@ import type { ClientCloseReason, ClientCloser } from '../../record/driver.js';
 import type { Probe } from '../probe.js';
 import type { Engine, SendDone } from './engine.js';
 import { readConnectionHeaders } from './response-headers.js';
+import { readCa } from './tls-ca.js';
 
 // The undici engine: a Pool, as Node users run it, observed only through official hooks.
 // - Connections: a connector (the Pool's `connect` option) wrapping undici's own buildConnector
@@ -54,6 +55,7 @@ class SocketWatch {
   /** Set by the channel right before the handler runs; taken by it. */
   private current: boolean | null = null;
   closing = false;
+  private allowH2 = false;
   private allClosed: (() => void) | null = null;
 
   constructor(private readonly recorder: Probe) {
@@ -63,7 +65,8 @@ class SocketWatch {
   }
 
   /** undici's own connector, timing each connect and watching the socket it makes. */
-  connector(timeout: number, tcpKeepAlive?: number): buildConnector.connector {
+  connector(client: DeepReadonly<ClientKnobs>): buildConnector.connector {
+    const { connectTimeout: timeout, tcpKeepAlive } = client;
     // undici's connector sets SO_KEEPALIVE at 60 s unless told otherwise.
     const keepAlive =
       tcpKeepAlive === undefined
@@ -71,7 +74,13 @@ class SocketWatch {
         : tcpKeepAlive === 0
           ? { keepAlive: false }
           : { keepAlive: true, keepAliveInitialDelay: tcpKeepAlive };
-    const base = buildConnector({ timeout, ...keepAlive });
+    const base = buildConnector({
+      timeout,
+      ...keepAlive,
+      ...(client.allowH2 ? { allowH2: true } : {}),
+      ...tlsOf(client),
+    } as buildConnector.BuildOptions);
+    this.allowH2 = client.allowH2;
     return (opts, callback) => {
       const started = performance.now();
       return base(opts, (err, socket) => {
@@ -114,12 +123,17 @@ class SocketWatch {
     this.sockets.set(socket, st);
     this.live.add(socket);
     this.recorder.opened((now - started) * 1000);
+    const alpn = (socket as Socket & { alpnProtocol?: string | false }).alpnProtocol;
+    if (alpn === 'h2') this.recorder.http2('alpnH2');
+    else if (this.allowH2 && typeof alpn === 'string') this.recorder.http2('alpnHttp1');
     socket.once('end', () => {
       st.sawEnd = true;
     });
     socket.once('close', () => {
       this.live.delete(socket);
       const [closer, reason] = whoClosed(socket, st, this.closing);
+      // Its streams in flight were failed before the close: counted there (onError).
+      if (reason === 'goaway') this.recorder.http2('goaways');
       const idleUs = st.inflight === 0 ? (performance.now() - st.idleSince) * 1000 : null;
       this.recorder.closed(closer, reason, st.requests, idleUs, st.port);
       if (this.live.size === 0) this.allClosed?.();
@@ -177,7 +191,8 @@ class UndiciPool implements Engine {
         : {}),
       headersTimeout: client.timeout,
       bodyTimeout: client.timeout,
-      connect: this.watch.connector(client.connectTimeout, client.tcpKeepAlive),
+      connect: this.watch.connector(client),
+      ...(client.allowH2 ? { allowH2: true } : {}),
     });
     this.options = {
       path: client.path ?? `${url.pathname}${url.search}`,
@@ -248,8 +263,26 @@ class Handler {
       engine.refused ??= err;
     }
     const isNew = engine.watch.takeIsNew();
+    if (err.message?.startsWith(GOAWAY)) {
+      engine.recorder.http2('inFlightAtGoaway');
+      engine.recorder.http2('cutAtClose');
+    } else if (err.message?.includes('REFUSED_STREAM')) engine.recorder.http2('refused');
     this.done(err, 0, 0, isNew, this.since, this.measured, this.sentInBurst);
   }
+}
+
+/** How undici words the error it destroys an HTTP/2 session's socket with at a GOAWAY. */
+const GOAWAY = 'HTTP/2: "GOAWAY" frame received';
+
+/** TLS options for undici's connector (the URL's host is its SNI name otherwise). */
+function tlsOf(client: DeepReadonly<ClientKnobs>): Record<string, unknown> {
+  const t = client.tls;
+  if (!t) return {};
+  return {
+    rejectUnauthorized: t.rejectUnauthorized,
+    ...(t.servername ? { servername: t.servername } : {}),
+    ...(t.ca ? { ca: readCa(t.ca) } : {}),
+  };
 }
 
 function whoClosed(
@@ -259,6 +292,8 @@ function whoClosed(
 ): [ClientCloser, ClientCloseReason | null] {
   const err = (socket as Socket & { errored?: { code?: string; message?: string } | null }).errored;
   if (err?.code === 'ECONNRESET' || err?.code === 'EPIPE') return ['serverReset', null];
+  // undici 7 answers an HTTP/2 GOAWAY by destroying the socket at once, whatever was in flight.
+  if (err?.message?.startsWith(GOAWAY)) return ['client', 'goaway'];
   if (st.sawEnd || err?.code === 'UND_ERR_SOCKET') return ['server', null];
   if (err?.message === 'socket idle timeout') return ['client', 'idleTimeout'];
   // undici's 'reset': it closes after a response to a request that either side marked

@@ -1,0 +1,78 @@
+import type { FieldProblem } from '../errors.js';
+
+// Which HTTP a run speaks, and the knobs that go with it: the built-in target's protocol, or an
+// external server's URL scheme, checked against the client's engine and its TLS options. Shared
+// by the scenario file and `drive`, so both refuse the same things in the same words.
+
+export type Protocol = 'http1' | 'h2c' | 'h2';
+
+export interface ProtocolClient {
+  engine: string;
+  allowH2: boolean;
+  tls?: object | undefined;
+}
+
+export const isTls = (url: string) => url.trim().toLowerCase().startsWith('https:');
+
+/** What the client is asked to speak: the built-in target's protocol, or the URL's scheme. */
+export function protocolOf(
+  target: { protocol?: Protocol; url?: string | undefined },
+  client: ProtocolClient,
+): Protocol {
+  if (target.url === undefined) return target.protocol ?? 'http1';
+  const tls = isTls(target.url);
+  if (client.engine === 'http2') return tls ? 'h2' : 'h2c';
+  return tls && client.allowH2 ? 'h2' : 'http1';
+}
+
+/**
+ * The problems of a client for a protocol; `external` when the server is not the built-in target
+ * (its URL decides), `at` names a client key in the caller's words (a scenario path or a flag).
+ */
+export function protocolProblems(
+  protocol: Protocol,
+  tls: boolean,
+  client: ProtocolClient,
+  external: boolean,
+  at: (key: string) => string,
+): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const no = (key: string, message: string) => problems.push({ path: at(key), message });
+  if (client.tls !== undefined && !tls) {
+    no(
+      'tls',
+      external
+        ? 'TLS options without TLS: the URL is http://; use an https:// URL or drop them'
+        : `TLS options without TLS: the target speaks ${protocol}; set target.protocol h2 or drop them`,
+    );
+  }
+  if (external) {
+    if (client.allowH2 && !tls) {
+      no('allowH2', 'undici offers HTTP/2 by TLS ALPN only: use https://, or engine http2 for h2c');
+    }
+    return problems;
+  }
+  if (protocol === 'http1' && (client.engine === 'http2' || client.allowH2)) {
+    no(
+      client.engine === 'http2' ? 'engine' : 'allowH2',
+      'the target speaks HTTP/1.1: set target.protocol h2c or h2, or use an HTTP/1 engine',
+    );
+  }
+  if (protocol === 'h2c' && client.engine !== 'http2') {
+    no(
+      client.allowH2 ? 'allowH2' : 'engine',
+      client.allowH2
+        ? 'undici offers HTTP/2 by TLS ALPN only: use engine http2 for h2c, or target.protocol h2'
+        : `target.protocol h2c speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2`,
+    );
+  }
+  if (protocol === 'h2' && client.engine !== 'http2' && !client.allowH2) {
+    no(
+      client.engine === 'undici' ? 'allowH2' : 'engine',
+      client.engine === 'undici'
+        ? 'target.protocol h2 speaks HTTP/2 only: set allowH2: true, or use engine http2'
+        : `target.protocol h2 speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2, or undici with allowH2`,
+    );
+  }
+  return problems;
+}
