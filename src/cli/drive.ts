@@ -94,7 +94,7 @@ export function driveCommand(): Command {
         problems.push(new LabError('KAL_CONFIG_INVALID', 'protocol', { problems: found }));
       }
     }
-    if (client?.engine === 'net' && url.trim().toLowerCase().startsWith('https:')) {
+    if (client?.engine === 'net' && isTls(url)) {
       problems.push(
         new LabError('KAL_CONFIG_INVALID', 'https with the net engine', {
           problems: [

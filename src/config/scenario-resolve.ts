@@ -187,7 +187,7 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
   });
   for (const r of runs) {
     const where = r.variant ? `variant "${r.variant}": ` : '';
-    if (r.client.engine === 'net' && r.target.url?.toLowerCase().startsWith('https:')) {
+    if (r.client.engine === 'net' && r.target.url !== undefined && isTls(r.target.url)) {
       problems.push({
         path: `${where}client.engine`,
         message:

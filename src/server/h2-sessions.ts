@@ -31,6 +31,8 @@ export class H2Sessions {
   readonly stats: TargetHttp2;
   private readonly states = new WeakMap<Http2Session, SessionState>();
   private readonly live = new Set<Http2Session>();
+  /** Each session by its connection's socket, for the idle timer (which knows the socket). */
+  private readonly bySocket = new WeakMap<Socket, Http2Session>();
   private readonly rst: boolean;
 
   constructor(
@@ -47,7 +49,7 @@ export class H2Sessions {
       cutAtClose: 0,
     };
     connections.idleAction = (socket) => {
-      const session = [...this.live].find((s) => this.states.get(s)?.socket === socket);
+      const session = this.bySocket.get(socket);
       if (session) this.retire(session, 'idleTimeout');
       else connections.closeNow(socket, connections.get(socket) as ConnState, 'idleTimeout');
     };
@@ -64,16 +66,17 @@ export class H2Sessions {
       const { remoteAddress, remotePort } = session.socket ?? {};
       const socket = this.connections.find(remoteAddress, remotePort);
       const conn = socket ? this.connections.get(socket) : undefined;
-      if (socket && conn)
-        this.states.set(session, {
-          session,
-          socket,
-          conn,
-          streams: 0,
-          open: 0,
-          retiring: null,
-          last: null,
-        });
+      if (!socket || !conn) return;
+      this.bySocket.set(socket, session);
+      this.states.set(session, {
+        session,
+        socket,
+        conn,
+        streams: 0,
+        open: 0,
+        retiring: null,
+        last: null,
+      });
     });
   };
 
