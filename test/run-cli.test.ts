@@ -70,7 +70,7 @@ variants:
     const json = join(dir, 'out.json');
     const r = runCli(['run', file, '--json', json], 60_000);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /run\s+req\/s\s+p99 ms\s+errors\s+TIME_WAIT client/);
+    assert.match(r.stdout, /run\s+req\/s\s+p99 ms\s+errors\s+conns \/1k req\s+TIME_WAIT client/);
     const result = JSON.parse(readFileSync(json, 'utf8')) as RunsResult;
     assert.equal(result.schema, RUNS_SCHEMA);
     assert.deepEqual(

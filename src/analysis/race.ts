@@ -1,4 +1,5 @@
 import type { RaceVerdict } from '../record/analysis.js';
+import type { Http2Counts } from '../record/driver.js';
 import type { LatencySummary } from '../record/histogram.js';
 import type { Measurements } from '../record/run.js';
 import { duration } from './phrases.js';
@@ -30,10 +31,12 @@ export function detectRace(m: Measurements): RaceVerdict {
   const responses = m.summary.responses;
   const hint = responses ? mostCommon(responses.keepAliveHints) : null;
 
-  const explanation: string[] = [];
-  if (errorsOnReused) {
+  const atGoaway = goawayLosses(m.summary.http2, errorsOnReused);
+  const racing = errorsOnReused === null ? null : errorsOnReused - atGoaway.count;
+  const explanation: string[] = atGoaway.line ? [atGoaway.line] : [];
+  if (racing) {
     explanation.push(
-      `${errorsOnReused} requests failed on reused connections (${Object.entries(byClass ?? {})
+      `${racing} requests failed on reused connections (${Object.entries(byClass ?? {})
         .filter(([, n]) => n > 0)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')})`,
@@ -57,7 +60,7 @@ export function detectRace(m: Measurements): RaceVerdict {
     if (hint !== null) explanation.push(`the server sent "Keep-Alive: ${hint}"`);
   }
   return {
-    detected: errorsOnReused === null ? null : errorsOnReused > 0,
+    detected: racing === null ? null : racing > 0,
     withheld: null,
     errorsOnReused,
     byClass,
@@ -67,6 +70,23 @@ export function detectRace(m: Measurements): RaceVerdict {
     hintReceived: hint,
     hintMeasured: responses !== null,
     explanation,
+  };
+}
+
+/**
+ * HTTP/2 retires a session with a GOAWAY that names the last stream it will serve: a client that
+ * honours it loses nothing, so errors there are the GOAWAY's (streams cut or reset as the session
+ * closed, counted by the engine), not the idle race.
+ */
+function goawayLosses(
+  h2: Http2Counts | null,
+  errorsOnReused: number | null,
+): { count: number; line: string | null } {
+  const count = h2 && errorsOnReused ? Math.min(errorsOnReused, h2.cutAtClose + h2.reset) : 0;
+  if (!h2 || count === 0) return { count, line: null };
+  return {
+    count,
+    line: `${count} of the ${errorsOnReused} errors on reused connections were HTTP/2 streams lost at a GOAWAY (${h2.cutAtClose} cut by their session's close, ${h2.reset} reset; ${h2.goaways} GOAWAYs received): the client dropped streams in flight instead of letting them finish, not the idle race`,
   };
 }
 

@@ -1,5 +1,6 @@
 import { ownDelayAt } from '../analysis/driver-delay.js';
 import type { MetricUnit } from '../record/compare.js';
+import type { Http2Event } from '../record/driver.js';
 import type { RunResult } from '../record/run.js';
 
 // The metrics a comparison judges: what each measures, which way is better, how noisy it is, and
@@ -48,6 +49,17 @@ const loadIntervals = (r: RunResult) =>
       ? [i.load]
       : [],
   );
+
+/**
+ * The HTTP/2 counts judged: streams cut, refused or reset around a GOAWAY are lost work; GOAWAYs
+ * per request is how often sessions were retired, a change either way is a change in the knobs.
+ */
+const HTTP2_JUDGED: readonly { event: Http2Event; direction: Direction }[] = [
+  { event: 'goaways', direction: 'either' },
+  { event: 'refused', direction: 'lower' },
+  { event: 'cutAtClose', direction: 'lower' },
+  { event: 'reset', direction: 'lower' },
+];
 
 const requests = (r: RunResult) => r.summary.requests.completed + r.summary.requests.errors;
 
@@ -159,6 +171,20 @@ export const METRICS: readonly (MetricSpec | CategorySpec)[] = [
     floor: 0.001,
     value: (r) => r.analysis.race.errorsOnReused,
   },
+  // HTTP/2: streams lost around a GOAWAY, per request made; null for runs that spoke HTTP/1.1.
+  ...HTTP2_JUDGED.map(
+    ({ event, direction }): MetricSpec => ({
+      name: `http2.${event}`,
+      unit: 'requests',
+      direction,
+      kind: 'count',
+      tolerance: 0.1,
+      changeIs: 'relative',
+      perRequest: true,
+      floor: 0.001,
+      value: (r) => r.summary.http2?.[event] ?? null,
+    }),
+  ),
 ];
 
 export function perRequest(spec: MetricSpec, r: RunResult, v: number): number {

@@ -14,6 +14,7 @@ import {
   type SelfNoiseInterval,
   type WholeNoise,
 } from '../record/driver.js';
+import { zeros } from '../record/zeros.js';
 import { statusRecord, totalsOf, Window } from '../reduce/driver-window.js';
 import { durationSummary, encodeHistogram, quantiles } from '../stats/histogram.js';
 import type { Probe } from './probe.js';
@@ -183,7 +184,7 @@ export class Recorder implements Probe {
 
   http2(event: Http2Event, n = 1): void {
     if (!this.measuring) return;
-    this.h2 ??= Object.fromEntries(HTTP2_EVENTS.map((e) => [e, 0])) as Http2Counts;
+    this.h2 ??= zeros(HTTP2_EVENTS);
     this.h2[event] += n;
   }
 

@@ -1,8 +1,13 @@
 import type { Analysis, LegVerdict, PortBudget, SideForecast } from './analysis.js';
-import type { DriverInterval, DriverSummary, SelfNoiseInterval } from './driver.js';
+import {
+  type DriverInterval,
+  type DriverSummary,
+  HTTP2_EVENTS,
+  type SelfNoiseInterval,
+} from './driver.js';
 import type { HistogramSummary, LatencySummary } from './histogram.js';
 import { RUN_SCHEMA, type RunResult } from './run.js';
-import type { TargetStats } from './target.js';
+import { GOAWAY_REASONS, type TargetStats } from './target.js';
 import {
   CLOSING_STATES,
   type ClosingState,
@@ -15,6 +20,7 @@ import {
   type TcpSummary,
   type WireRecord,
 } from './tcp.js';
+import { zeros } from './zeros.js';
 
 // A complete run result with every optional section present and every value zero: the shape of a
 // result as data. The compiler holds it to RunResult exactly (a field added to a record and not
@@ -186,7 +192,7 @@ export function exampleDriverSummary(): DriverSummary {
       messages: {},
       firstMs: {},
     },
-    http2: null,
+    http2: zeros(HTTP2_EVENTS),
     self: {
       lag: durations(),
       eventLoopDelay: { p50: 0, p99: 0, max: 0 },
@@ -277,7 +283,12 @@ export function exampleTargetStats(): TargetStats {
     requests: { total: 0, limitRejected: 0 },
     requestsPerConnection: { ...histogram(), encoded: '' },
     tcpKeepAliveMs: 0,
-    http2: null,
+    http2: {
+      protocol: 'h2c',
+      goawaysSent: zeros(GOAWAY_REASONS),
+      refusedAfterGoaway: 0,
+      cutAtClose: 0,
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import {
   STATUS_CLASSES,
   type StatusClass,
 } from '../record/driver.js';
+import { zeros } from '../record/zeros.js';
 import {
   addEncoded,
   createHistogram,
@@ -22,9 +23,6 @@ import {
 // counters that add exactly. The recorder keeps one per interval and one for the run; a merge
 // reads each shard's totals back into one (the result carries every histogram encoded) and adds
 // them, and the same totalsOf() makes the figures of both, so a merged result reads like any other.
-
-const zeros = <K extends string>(keys: readonly K[]) =>
-  Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
 export const HISTOGRAMS = [
   'latency',

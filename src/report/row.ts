@@ -1,5 +1,6 @@
 import type { RunResult } from '../record/run.js';
 import { plain } from '../text.js';
+import { perThousand, timeWaitPerThousand } from './per-request.js';
 
 // One run as a row of a comparison: the same cells for the terminal table and the markdown one.
 
@@ -11,8 +12,9 @@ export const ROW_HEADINGS = [
   'req/s',
   'p99 ms',
   'errors',
-  'TIME_WAIT client',
-  'TIME_WAIT server',
+  'conns /1k req',
+  'TIME_WAIT client (/1k req)',
+  'TIME_WAIT server (/1k req)',
   'server first FIN',
   'holder',
   'close race',
@@ -27,7 +29,10 @@ export const ROW_HEADINGS = [
 export const runLabel = (r: RunResult) =>
   plain(`${r.variant ?? r.name}${r.repeat === null ? '' : ` #${r.repeat}`}`);
 
-/** TIME_WAIT per side (entered, with the tracer; else the peak), the holder, the race. */
+/**
+ * Connections and TIME_WAIT per side (entered, with the tracer; else the peak), each also per 1,000
+ * requests, the holder, the race.
+ */
 export function runRow(r: RunResult): string[] {
   const c = r.analysis.closes;
   const tw = r.tcp ? c.timeWaitEntered : null;
@@ -39,8 +44,9 @@ export function runRow(r: RunResult): string[] {
     n(r.summary.throughput.rps, 0),
     n(r.summary.latency.p99, 2),
     String(r.summary.errors.total),
-    tw ? String(tw.client) : '–',
-    tw ? String(tw.server) : '–',
+    n(perThousand(r.summary.connections.opened ?? r.server?.connections.accepted, r)),
+    tw ? `${tw.client} (${n(timeWaitPerThousand(r, 'client'))})` : '–',
+    tw ? `${tw.server} (${n(timeWaitPerThousand(r, 'server'))})` : '–',
     c.serverShare === null ? '–' : `${(100 * c.serverShare).toFixed(1)}%`,
     holder,
     c.race ? 'yes' : c.source === 'tracepoint' ? 'no' : '–',

@@ -1,5 +1,6 @@
 import type { RunResult, RunsResult } from '../record/run.js';
 import { markdown } from '../text.js';
+import { http2Line } from './http2-line.js';
 import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { searchTable, sweepTable } from './sweep.js';
 
@@ -7,19 +8,27 @@ import { searchTable, sweepTable } from './sweep.js';
 
 export function runsMarkdown(name: string, runs: RunResult[]): string {
   const out = [`## keepalive-lab: ${markdown(name)}`, ''];
+  const at = (h: (typeof ROW_HEADINGS)[number]) => ROW_HEADINGS.indexOf(h);
+  const left = new Set([at('run'), at('holder'), at('close race'), at('thresholds')]);
   out.push(
     `| ${ROW_HEADINGS.join(' | ')} |`,
-    '|---|---:|---:|---:|---:|---:|---:|---|---|---:|---|',
+    `|${ROW_HEADINGS.map((_, i) => (left.has(i) ? '---' : '---:')).join('|')}|`,
   );
   for (const r of runs) {
     const cells = runRow(r).map(markdown);
-    cells[7] = `**${cells[7]}**`;
-    cells[10] = cells[10] === 'ok' ? '✅' : cells[10] === 'FAIL' ? '❌' : '–';
+    cells[at('holder')] = `**${cells[at('holder')]}**`;
+    const t = cells[at('thresholds')];
+    cells[at('thresholds')] = t === 'ok' ? '✅' : t === 'FAIL' ? '❌' : '–';
     out.push(`| ${cells.join(' | ')} |`);
   }
   for (const r of runs) {
     const c = r.analysis.closes;
     const notes = [
+      ...(r.summary.http2
+        ? [
+            `HTTP/2: ${http2Line(r.summary.http2, r.summary.requests.completed, r.summary.connections.opened, r.server?.http2 ?? null)}`,
+          ]
+        : []),
       ...r.analysis.timeWait.explanation,
       ...(c.race ? [`close race: ${c.race.cause}`] : []),
       ...c.findings,

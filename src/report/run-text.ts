@@ -4,6 +4,7 @@ import { DRIVER_BOUND_ELU } from '../record/driver.js';
 import type { RunResult } from '../record/run.js';
 import { driverLine } from './drive-text.js';
 import { http2Line } from './http2-line.js';
+import { perThousandLine } from './per-request.js';
 import { alignedTable, ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
 
@@ -76,6 +77,8 @@ export function runText(r: RunResult): string {
         : `  TIME_WAIT  held by: ${tw.holder.toUpperCase()}   (kernel, ${entered})`,
   );
   for (const why of tw.explanation) out.push(`             · ${why}`);
+  const churn = perThousandLine(r);
+  if (churn) out.push(`  churn      ${churn}`);
   out.push(...closesText(closes));
   if (r.tcp) {
     const states = (['closeWait', 'finWait2', 'finWait1', 'lastAck', 'closing'] as const)
@@ -124,7 +127,9 @@ export function runText(r: RunResult): string {
         ? '  race       not measured (the engine cannot tell reused connections apart)'
         : race.detected
           ? `  race       KEEP-ALIVE RACE: ${race.explanation.join('; ')}`
-          : '  race       no errors on reused connections',
+          : race.explanation.length > 0
+            ? `  race       no keep-alive race: ${race.explanation.join('; ')}`
+            : '  race       no errors on reused connections',
   );
   for (const f of r.faults) {
     const when = f.fromMs === null ? 'never applied' : `from ${(f.fromMs / 1000).toFixed(1)} s`;

@@ -1,5 +1,6 @@
 import type { RunResult, RunsResult, SearchRecord, SweepValue } from '../record/run.js';
 import { plain } from '../text.js';
+import { perThousand, timeWaitPerThousand } from './per-request.js';
 import { alignedTable } from './row.js';
 
 // A sweep as a table of its points: each metric against the swept values, the median of a
@@ -13,14 +14,6 @@ export interface SweepMetric {
   pick: (r: RunResult) => number | null;
   digits: number;
 }
-
-const perThousand = (n: number | null | undefined, r: RunResult) => {
-  const done = r.summary.requests.completed;
-  return n == null || done === 0 ? null : (1000 * n) / done;
-};
-
-const entered = (r: RunResult, side: 'client' | 'server') =>
-  r.tcp ? perThousand(r.analysis.closes.timeWaitEntered[side], r) : null;
 
 export const SWEEP_METRICS: SweepMetric[] = [
   { key: 'rps', heading: 'req/s', unit: '/s', pick: (r) => r.summary.throughput.rps, digits: 0 },
@@ -38,14 +31,14 @@ export const SWEEP_METRICS: SweepMetric[] = [
     key: 'twClient',
     heading: 'TIME_WAIT client /1k req',
     unit: 'per 1,000 requests',
-    pick: (r) => entered(r, 'client'),
+    pick: (r) => timeWaitPerThousand(r, 'client'),
     digits: 1,
   },
   {
     key: 'twServer',
     heading: 'TIME_WAIT server /1k req',
     unit: 'per 1,000 requests',
-    pick: (r) => entered(r, 'server'),
+    pick: (r) => timeWaitPerThousand(r, 'server'),
     digits: 1,
   },
   {

@@ -6,6 +6,7 @@ import {
   type TargetHttp2,
   type TargetStats,
 } from '../record/target.js';
+import { zeros } from '../record/zeros.js';
 import {
   createHistogram,
   durationSummary,
@@ -24,9 +25,6 @@ export interface ClosedConnection {
   /** How long the connection had been idle when the server's idle timer closed it, ms. */
   idleMs: number | null;
 }
-
-const zeros = <K extends string>(keys: readonly K[]) =>
-  Object.fromEntries(keys.map((k) => [k, 0])) as Record<K, number>;
 
 export class TargetCounters {
   accepted = 0;

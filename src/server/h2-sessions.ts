@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
 import { GOAWAY_REASONS, type GoawayReason, type TargetHttp2 } from '../record/target.js';
+import { zeros } from '../record/zeros.js';
 import type { Connections, ConnState } from './connections.js';
 
 // The target's HTTP/2 sessions: how each is retired. A session is one TCP connection, tracked by
@@ -42,9 +43,7 @@ export class H2Sessions {
     this.rst = knobs.closeWith === 'rst';
     this.stats = {
       protocol: knobs.protocol === 'h2' ? 'h2' : 'h2c',
-      goawaysSent: Object.fromEntries(
-        GOAWAY_REASONS.map((r) => [r, 0]),
-      ) as TargetHttp2['goawaysSent'],
+      goawaysSent: zeros(GOAWAY_REASONS),
       refusedAfterGoaway: 0,
       cutAtClose: 0,
     };

@@ -140,7 +140,7 @@ class Http2Pool implements Engine {
     let req: ClientHttp2Stream;
     try {
       req = s.h2.request(this.headers, { endStream: this.body === null });
-    } catch (err) {
+    } catch {
       // The session closed under us (a GOAWAY being processed): nothing was sent.
       s.inflight--;
       s.retiring = true;

@@ -2,6 +2,8 @@ import type { CompareResult, MetricComparison } from '../../record/compare.js';
 import { RACE_MAP_SCHEMA, type RaceMapResult } from '../../record/race-map.js';
 import type { RunFile, RunResult, RunsResult } from '../../record/run.js';
 import { METRIC_HEADINGS, metricCells } from '../compare-text.js';
+import { http2Line } from '../http2-line.js';
+import { perThousand, perThousandLine, timeWaitPerThousand } from '../per-request.js';
 import { raceMapHeader, raceMapTable } from '../race-map-text.js';
 import { runLabel } from '../row.js';
 import { runText } from '../run-text.js';
@@ -11,6 +13,7 @@ import { raceMapChart } from './race-map-chart.js';
 import {
   backLegChart,
   type Chart,
+  churnChart,
   connectChart,
   loadChart,
   occupancyChart,
@@ -40,7 +43,26 @@ const scriptJson = (v: unknown) =>
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029');
 
+const per1k = (v: number | null) => (v === null ? '–' : v.toFixed(1));
 const pct = (v: number | null) => (v === null ? '–' : `${(100 * v).toFixed(1)}%`);
+
+/** Connections and TIME_WAIT per 1,000 requests; with HTTP/2, its sessions and streams. */
+function churnItems(r: RunResult): string[] {
+  const items: string[] = [];
+  const churn = perThousandLine(r);
+  if (churn) items.push(`<li><b>Per 1,000 requests</b>: ${esc(churn)}.</li>`);
+  const h2 = r.summary.http2;
+  if (h2) {
+    const line = http2Line(
+      h2,
+      r.summary.requests.completed,
+      r.summary.connections.opened,
+      r.server?.http2 ?? null,
+    );
+    items.push(`<li><b>HTTP/2</b>: ${esc(line)}.</li>`);
+  }
+  return items;
+}
 
 function verdictHtml(r: RunResult): string {
   const a = r.analysis;
@@ -68,6 +90,7 @@ function verdictHtml(r: RunResult): string {
   items.push(
     `<li><b>Close race</b>: ${c.race ? `<b class="warn">yes</b> — ${esc(c.race.cause)}` : c.source === 'tracepoint' ? 'none: one side closed first' : 'not traced'}; keep-alive race errors on reused connections: ${a.race.errorsOnReused ?? '–'}.</li>`,
   );
+  items.push(...churnItems(r));
   const p = a.capacity.ports;
   const sides = (['client', 'server'] as const)
     .map((s) => a.capacity[s])
@@ -114,6 +137,7 @@ function runCharts(r: RunResult, prefix: string): Chart[] {
     tcpChart(r, `${prefix}-tcp`),
     backLegChart(r, `${prefix}-back`),
     rateChart(r, `${prefix}-rate`),
+    churnChart(r, `${prefix}-churn`),
     loadChart(r, `${prefix}-latency`),
     connectChart(r, `${prefix}-connect`),
     occupancyChart(r, `${prefix}-occupancy`),
@@ -197,10 +221,10 @@ function runsBody(file: RunFile): { body: string; charts: Chart[]; title: string
     if (hdr) overlay.push(hdr);
     charts.push(...overlay);
     parts.push(
-      `<section><h2>Variants side by side</h2><table class="cmp"><tr><th>run</th><th>req/s</th><th>p99 ms</th><th>errors</th><th>server first FIN</th><th>TIME_WAIT holder</th><th>race</th></tr>${runs
+      `<section><h2>Variants side by side</h2><table class="cmp"><tr><th>run</th><th>req/s</th><th>p99 ms</th><th>errors</th><th>connections /1k req</th><th>TIME_WAIT client /1k req</th><th>TIME_WAIT server /1k req</th><th>server first FIN</th><th>TIME_WAIT holder</th><th>race</th></tr>${runs
         .map(
           (r) =>
-            `<tr><td>${esc(runLabel(r))}</td><td>${r.summary.throughput.rps.toFixed(0)}</td><td>${r.summary.latency.p99.toFixed(2)}</td><td>${r.summary.errors.total}</td><td>${pct(r.analysis.closes.serverShare)}</td><td>${esc(r.analysis.timeWait.holder ?? 'no verdict')}</td><td>${r.analysis.closes.race ? 'yes' : 'no'}</td></tr>`,
+            `<tr><td>${esc(runLabel(r))}</td><td>${r.summary.throughput.rps.toFixed(0)}</td><td>${r.summary.latency.p99.toFixed(2)}</td><td>${r.summary.errors.total}</td><td>${per1k(perThousand(r.summary.connections.opened ?? r.server?.connections.accepted, r))}</td><td>${per1k(timeWaitPerThousand(r, 'client'))}</td><td>${per1k(timeWaitPerThousand(r, 'server'))}</td><td>${pct(r.analysis.closes.serverShare)}</td><td>${esc(r.analysis.timeWait.holder ?? 'no verdict')}</td><td>${r.analysis.closes.race ? 'yes' : 'no'}</td></tr>`,
         )
         .join('')}</table>${chartDivs(overlay)}</section>`,
     );

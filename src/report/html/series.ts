@@ -186,6 +186,44 @@ export function rateChart(r: RunResult, id: string): Chart {
   };
 }
 
+/** `n` per 1,000 of the requests completed in the interval; null where none completed. */
+const perThousandIn = (n: number | undefined, e: RunInterval) =>
+  e.load && e.load.requests > 0 && n !== undefined ? (1000 * n) / e.load.requests : null;
+
+/**
+ * Churn per interval, per 1,000 requests: connections opened (HTTP/1.1 with keep-alive off is
+ * 1,000; HTTP/2 at 100 streams per connection is 10) and TIME_WAIT entered per side where the
+ * kernel tracer counted it; comparable across rates and protocols.
+ */
+export function churnChart(r: RunResult, id: string): Chart | null {
+  if (!r.timeline.some((e) => e.load && e.load.requests > 0)) return null;
+  const traced = r.timeline.some((e) => e.tcp?.closes);
+  const picks: { label: string; pick: Pick; how: 'max' | 'mean' }[] = [
+    {
+      label: 'connections opened',
+      pick: (e) => perThousandIn(e.load?.newConnections, e),
+      how: 'mean',
+    },
+    ...(traced
+      ? (['client', 'server'] as const).map((side) => ({
+          label: `TIME_WAIT entered, ${side}`,
+          pick: ((e: RunInterval) =>
+            perThousandIn(e.tcp?.closes?.timeWaitEntered[side], e)) as Pick,
+          how: 'mean' as const,
+        }))
+      : []),
+  ];
+  const { x, ys } = downsample(r.timeline, picks);
+  return {
+    id,
+    title: `Per 1,000 requests, per interval: connections opened${traced ? ' and TIME_WAIT entered per side (kernel)' : ''}${r.summary.http2 ? ' — HTTP/2 streams share a connection' : ''}`,
+    unit: 'per 1,000 requests',
+    x,
+    series: picks.map((p, k) => ({ label: p.label, values: ys[k] ?? [] })),
+    marks: phaseMarks(r.timeline),
+  };
+}
+
 /**
  * Connect time per interval (the kernel's, SYN_SENT→ESTABLISHED, and the driver's own) beside the
  * client's port occupancy; null when the run has neither.

@@ -1,0 +1,34 @@
+import type { RunResult } from '../record/run.js';
+
+// Churn per 1,000 requests: the figures that compare across runs of different lengths and rates,
+// and across HTTP/1.1 and HTTP/2 (one connection per request, or a hundred streams on one).
+
+/** `n` per 1,000 completed requests; null when not measured or nothing completed. */
+export const perThousand = (n: number | null | undefined, r: RunResult): number | null => {
+  const done = r.summary.requests.completed;
+  return n == null || done === 0 ? null : (1000 * n) / done;
+};
+
+/** TIME_WAIT entered on one side per 1,000 requests; null without the kernel's view. */
+export const timeWaitPerThousand = (r: RunResult, side: 'client' | 'server'): number | null =>
+  r.tcp ? perThousand(r.analysis.closes.timeWaitEntered[side], r) : null;
+
+const fixed = (v: number | null) => (v === null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+
+/**
+ * "connections 10.0, TIME_WAIT client 0.1 server 9.9 per 1,000 requests; 100.0 requests per
+ * connection"; null when the run completed nothing. With the tracer, TIME_WAIT is entered per
+ * connection; without it, the peak count (a lower bound), said so.
+ */
+export function perThousandLine(r: RunResult): string | null {
+  if (r.summary.requests.completed === 0) return null;
+  const opened = r.summary.connections.opened ?? r.server?.connections.accepted ?? null;
+  const conns = perThousand(opened, r);
+  const tw = r.tcp
+    ? `, TIME_WAIT${r.analysis.closes.source === 'sampled' ? ' (peak, a lower bound)' : ''} client ${fixed(timeWaitPerThousand(r, 'client'))} server ${fixed(timeWaitPerThousand(r, 'server'))}`
+    : '';
+  const rpc = conns
+    ? `; ${fixed(1000 / conns)} ${r.summary.http2 ? 'streams' : 'requests'} per connection`
+    : '';
+  return `connections ${fixed(conns)}${tw} per 1,000 requests${rpc}`;
+}
