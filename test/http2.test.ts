@@ -1,13 +1,21 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { clientSchema, loadSchema } from '../src/config/driver.js';
+import { proxySchema } from '../src/config/proxy.js';
+import { resolveScenario } from '../src/config/scenario-resolve.js';
 import { targetKnobsSchema } from '../src/config/target.js';
 import { runDriver } from '../src/driver/run.js';
+import { frontPem, haproxyConfig, nginxConfig } from '../src/proxy/config.js';
+import type { RunResult } from '../src/record/run.js';
+import { runOne } from '../src/run/run-one.js';
 import { startTarget, type TargetServer } from '../src/server/server.js';
+import { selfSigned } from '../src/server/tls.js';
 import { runCli } from './helpers/cli.js';
+import { leavesNothing } from './helpers/tmp.js';
 
 // HTTP/2: the target retires each session by GOAWAY after its stream limit or idle timeout, and
 // the engines count what happened to their streams around it. Invariants only: the counts must
@@ -129,5 +137,137 @@ describe('HTTP/2', () => {
     const d = runCli(['drive', 'http://127.0.0.1:9/', '--allow-h2', 'true', '--dry-run']);
     assert.equal(d.code, 2, d.stderr);
     assert.match(d.stderr, /--allow-h2/);
+  });
+});
+
+// Debian's nginx (1.22, built --with-http_v2_module) and HAProxy (2.6) speak HTTP/2 to the client
+// and HTTP/1.1 to the target; nginx retires an HTTP/2 connection by GOAWAY after keepalive_requests
+// streams (since 1.19.7).
+const v2 = spawnSync('nginx', ['-V'], { encoding: 'utf8' });
+const nginxH2 =
+  v2.status !== 0
+    ? 'nginx is not installed (apt-get install nginx-light)'
+    : /--with-http_v2_module/.test(v2.stderr)
+      ? false
+      : 'this nginx has no HTTP/2 module (--with-http_v2_module)';
+const haproxy =
+  spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0
+    ? false
+    : 'haproxy is not installed (apt-get install haproxy)';
+
+async function proxied(proxy: Record<string, unknown>, client: Record<string, unknown>, n: number) {
+  const { runs } = resolveScenario(
+    { name: 'h2-front', proxy, client, load: { requests: n }, sampler: { tail: '300ms' } },
+    'test',
+  );
+  const r: RunResult = await leavesNothing(() => runOne(runs[0] as (typeof runs)[number]));
+  assert.equal(r.partial, false);
+  return r;
+}
+
+describe('HTTP/2 at a proxy front, HTTP/1.1 behind it', () => {
+  const at = (dir: string) => ({
+    listen: { host: '127.0.0.1', port: 18090 },
+    target: { host: '127.0.0.1', port: 18091 },
+    dir,
+  });
+
+  it('the proxies accept the generated front (nginx -t, haproxy -c), h2c and h2', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kal-h2conf-'));
+    const { key, cert } = selfSigned('127.0.0.1');
+    writeFileSync(frontPem(dir), `${key}\n${cert}\n`, { mode: 0o600 });
+    for (const front of ['h2c', 'h2'] as const) {
+      const n = nginxConfig(proxySchema.parse({ kind: 'nginx', front }), at(dir));
+      assert.match(n, front === 'h2c' ? /listen 127\.0\.0\.1:18090 http2;/ : /ssl http2;/);
+      const h = haproxyConfig(proxySchema.parse({ kind: 'haproxy', front }), at(dir));
+      assert.match(h, front === 'h2c' ? /bind \S+ proto h2/ : /ssl crt \S+ alpn h2/);
+      if (!nginxH2) {
+        writeFileSync(join(dir, 'nginx.conf'), n);
+        const t = spawnSync('nginx', ['-t', '-p', dir, '-c', join(dir, 'nginx.conf')], {
+          encoding: 'utf8',
+        });
+        assert.equal(t.status, 0, t.stderr);
+      }
+      if (!haproxy) {
+        writeFileSync(join(dir, 'haproxy.cfg'), h);
+        const t = spawnSync('haproxy', ['-c', '-f', join(dir, 'haproxy.cfg')], {
+          encoding: 'utf8',
+        });
+        assert.equal(t.status, 0, t.stderr);
+      }
+    }
+  });
+
+  it('nginx h2c with keepalive_requests 10: a GOAWAY per 10 streams on the front, a pool behind, every stream accounted', {
+    skip: nginxH2,
+  }, async () => {
+    const r = await proxied(
+      {
+        kind: 'nginx',
+        front: 'h2c',
+        keepaliveRequests: 10,
+        upstream: { keepalive: 16, httpVersion: '1.1', connection: '' },
+      },
+      { engine: 'http2', connections: 2, pipelining: 4 },
+      1000,
+    );
+    const h = r.summary.http2;
+    assert.ok(h, 'the client counted HTTP/2');
+    assert.equal(r.summary.requests.completed + r.summary.errors.total, 1000);
+    assert.equal(r.summary.errors.total, h.cutAtClose + h.reset + (h.refused - h.retried));
+    // The streams per connection are nginx's limit (a session the load ended early has fewer).
+    const front = r.legs?.front.connections ?? r.summary.connections.opened ?? 0;
+    assert.ok(front >= 98 && front <= 102, `${front} front connections for 1,000 streams`);
+    assert.equal(h.priorKnowledge, r.summary.connections.opened);
+    assert.ok(h.goaways >= (r.summary.connections.opened ?? 0) - 2, JSON.stringify(h));
+    // No stall after a GOAWAY: a new session took over each time.
+    assert.ok(h.reconnectsAfterGoaway >= h.goaways - 2, JSON.stringify(h));
+    // Behind it nginx keeps HTTP/1.1 connections to the target alive: a few for all.
+    assert.ok((r.legs?.back.connectionsPerRequest ?? 1) < 0.05, 'pooled back leg');
+    assert.equal(r.server?.http2 ?? null, null, 'the target spoke HTTP/1.1');
+  });
+
+  it('HAProxy h2 over TLS: ALPN chose h2 on every front connection, its throwaway certificate trusted', {
+    skip: haproxy,
+  }, async () => {
+    const r = await proxied(
+      { kind: 'haproxy', front: 'h2' },
+      { engine: 'http2', connections: 2 },
+      300,
+    );
+    assert.equal(r.summary.requests.completed, 300);
+    assert.match(r.proxy?.url ?? '', /^https:/);
+    assert.equal(r.summary.http2?.alpnH2, r.summary.connections.opened);
+  });
+
+  it('bad input: an HTTP/1 engine at an HTTP/2 front, an HTTP/2 target behind a proxy', () => {
+    const problems = (raw: Record<string, unknown>) => {
+      try {
+        resolveScenario({ load: { requests: 1 }, ...raw }, 'test');
+      } catch (err) {
+        return String(
+          (err as { problems?: { path: string; message: string }[] }).problems
+            ?.map((p) => `${p.path}: ${p.message}`)
+            .join('\n'),
+        );
+      }
+      return assert.fail('accepted');
+    };
+    assert.match(
+      problems({ proxy: { kind: 'nginx', front: 'h2c' }, client: { engine: 'net' } }),
+      /client\.engine: proxy\.front h2c speaks HTTP\/2 only/,
+    );
+    assert.match(
+      problems({ proxy: { kind: 'nginx' }, client: { engine: 'http2' } }),
+      /client\.engine: the proxy speaks HTTP\/1\.1: set proxy\.front h2c or h2/,
+    );
+    assert.match(
+      problems({
+        proxy: { kind: 'nginx', front: 'h2c' },
+        target: { protocol: 'h2c' },
+        client: { engine: 'http2' },
+      }),
+      /target\.protocol: the proxies here speak HTTP\/1\.1 to the target/,
+    );
   });
 });

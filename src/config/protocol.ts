@@ -27,7 +27,8 @@ export function protocolOf(
 
 /**
  * The problems of a client for a protocol; `external` when the server is not the built-in target
- * (its URL decides), `at` names a client key in the caller's words (a scenario path or a flag).
+ * (its URL decides), `at` names a client key in the caller's words (a scenario path or a flag),
+ * `knob` the setting that chose the protocol (the target's, or a proxy's front).
  */
 export function protocolProblems(
   protocol: Protocol,
@@ -35,6 +36,7 @@ export function protocolProblems(
   client: ProtocolClient,
   external: boolean,
   at: (key: string) => string,
+  knob = 'target.protocol',
 ): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const no = (key: string, message: string) => problems.push({ path: at(key), message });
@@ -43,7 +45,7 @@ export function protocolProblems(
       'tls',
       external
         ? 'TLS options without TLS: the URL is http://; use an https:// URL or drop them'
-        : `TLS options without TLS: the target speaks ${protocol}; set target.protocol h2 or drop them`,
+        : `TLS options without TLS: the target speaks ${protocol}; set ${knob} h2 or drop them`,
     );
   }
   if (external) {
@@ -55,23 +57,23 @@ export function protocolProblems(
   if (protocol === 'http1' && (client.engine === 'http2' || client.allowH2)) {
     no(
       client.engine === 'http2' ? 'engine' : 'allowH2',
-      'the target speaks HTTP/1.1: set target.protocol h2c or h2, or use an HTTP/1 engine',
+      `${knob === 'target.protocol' ? 'the target' : 'the proxy'} speaks HTTP/1.1: set ${knob} h2c or h2, or use an HTTP/1 engine`,
     );
   }
   if (protocol === 'h2c' && client.engine !== 'http2') {
     no(
       client.allowH2 ? 'allowH2' : 'engine',
       client.allowH2
-        ? 'undici offers HTTP/2 by TLS ALPN only: use engine http2 for h2c, or target.protocol h2'
-        : `target.protocol h2c speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2`,
+        ? `undici offers HTTP/2 by TLS ALPN only: use engine http2 for h2c, or ${knob} h2`
+        : `${knob} h2c speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2`,
     );
   }
   if (protocol === 'h2' && client.engine !== 'http2' && !client.allowH2) {
     no(
       client.engine === 'undici' ? 'allowH2' : 'engine',
       client.engine === 'undici'
-        ? 'target.protocol h2 speaks HTTP/2 only: set allowH2: true, or use engine http2'
-        : `target.protocol h2 speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2, or undici with allowH2`,
+        ? `${knob} h2 speaks HTTP/2 only: set allowH2: true, or use engine http2`
+        : `${knob} h2 speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2, or undici with allowH2`,
     );
   }
   return problems;

@@ -50,6 +50,12 @@ const upstreamSchema = z.strictObject({
 export const proxySchema = z
   .strictObject({
     kind: z.enum(['nginx', 'haproxy']).describe("which proxy: Debian's nginx or haproxy package"),
+    front: z
+      .enum(['http1', 'h2c', 'h2'])
+      .optional()
+      .describe(
+        "what the proxy speaks to the client: HTTP/1.1 (the default), HTTP/2 in cleartext by prior knowledge (h2c), or HTTP/2 over TLS by ALPN (h2, with a throwaway self-signed certificate in the proxy's own run directory); to the target it speaks HTTP/1.1 either way. nginx: keepaliveRequests and keepaliveTimeout then retire an HTTP/2 connection by GOAWAY (nginx >= 1.19.7)",
+      ),
     config: z
       .string()
       .min(1)

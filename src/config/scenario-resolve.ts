@@ -201,18 +201,7 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
       });
     }
     problems.push(...faultProblems(r, where));
-    const protocol = protocolOf(r.target, r.client);
-    const external = r.target.url !== undefined;
-    const tls = r.target.url !== undefined ? isTls(r.target.url) : protocol === 'h2';
-    problems.push(
-      ...protocolProblems(protocol, tls, r.client, external, (k) => `${where}client.${k}`),
-    );
-    if (r.proxy && protocol !== 'http1' && !external) {
-      problems.push({
-        path: `${where}proxy`,
-        message: `the proxies here speak HTTP/1.1 to the target: use target.protocol http1 behind a proxy`,
-      });
-    }
+    problems.push(...clientProtocolProblems(r, where));
     if (r.isolation !== 'loopback') continue;
     for (const [side, section] of [
       ['target', r.target],
@@ -245,6 +234,37 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
     search: base?.search ?? null,
     raceMap: base?.raceMap ?? null,
   });
+}
+
+/**
+ * What the client speaks: the proxy's front with a proxy (which speaks HTTP/1.1 to the target),
+ * else the built-in target's protocol or the external URL's scheme; checked against its engine.
+ */
+function clientProtocolProblems(r: RunSpec, where: string): FieldProblem[] {
+  const at = (k: string) => `${where}client.${k}`;
+  if (!r.proxy) {
+    const protocol = protocolOf(r.target, r.client);
+    const external = r.target.url !== undefined;
+    const tls = r.target.url !== undefined ? isTls(r.target.url) : protocol === 'h2';
+    return protocolProblems(protocol, tls, r.client, external, at);
+  }
+  const front = r.proxy.front ?? 'http1';
+  const problems = protocolProblems(front, front === 'h2', r.client, false, at, 'proxy.front');
+  if (r.target.url === undefined && (r.target.protocol ?? 'http1') !== 'http1') {
+    problems.push({
+      path: `${where}target.protocol`,
+      message:
+        'the proxies here speak HTTP/1.1 to the target: use target.protocol http1 behind a proxy, and proxy.front h2c or h2 for HTTP/2 from the client',
+    });
+  }
+  if (front === 'h2' && r.proxy.config !== undefined && r.client.tls === undefined) {
+    problems.push({
+      path: `${where}client.tls`,
+      message:
+        "your proxy configuration's certificate: give client.tls.ca (its PEM), or rejectUnauthorized: false",
+    });
+  }
+  return problems;
 }
 
 /** A race map drives its own trials against one server on loopback. */

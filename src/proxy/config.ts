@@ -15,6 +15,29 @@ export interface ProxyPlacement {
   dir: string;
 }
 
+/** front h2: the throwaway certificate and its key, one PEM file in the proxy's directory. */
+export const frontPem = (dir: string) => `${dir}/front.pem`;
+
+/** nginx's listen line for the front: http2 (>= 1.9.5; `http2 on;` only from 1.25.1). */
+function nginxListen(k: DeepReadonly<ProxyKnobs>, at: ProxyPlacement): string[] {
+  const listen = `    listen ${hostPort(at.listen)}`;
+  if (k.front === 'h2c') return [`${listen} http2;`];
+  if (k.front !== 'h2') return [`${listen};`];
+  return [
+    `${listen} ssl http2;`,
+    `    ssl_certificate ${frontPem(at.dir)};`,
+    `    ssl_certificate_key ${frontPem(at.dir)};`,
+  ];
+}
+
+/** HAProxy's bind line for the front: `proto h2` is h2c by prior knowledge; ALPN over TLS. */
+function haproxyBind(k: DeepReadonly<ProxyKnobs>, at: ProxyPlacement): string {
+  const bind = `  bind ${hostPort(at.listen)}`;
+  if (k.front === 'h2c') return `${bind} proto h2`;
+  if (k.front === 'h2') return `${bind} ssl crt ${frontPem(at.dir)} alpn h2,http/1.1`;
+  return bind;
+}
+
 const seconds = (ms: number) => `${Math.max(0, Math.round(ms))}ms`;
 const hostPort = (a: { host: string; port: number }) =>
   `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
@@ -46,7 +69,7 @@ export function nginxConfig(k: DeepReadonly<ProxyKnobs>, at: ProxyPlacement): st
       : []),
     '  }',
     '  server {',
-    `    listen ${hostPort(at.listen)};`,
+    ...nginxListen(k, at),
     '    location / {',
     '      proxy_pass http://target;',
     ...(u.httpVersion !== undefined ? [`      proxy_http_version ${u.httpVersion};`] : []),
@@ -77,7 +100,7 @@ export function haproxyConfig(k: DeepReadonly<ProxyKnobs>, at: ProxyPlacement): 
       ? [`  timeout http-keep-alive ${seconds(t.httpKeepAlive)}`]
       : []),
     'frontend front',
-    `  bind ${hostPort(at.listen)}`,
+    haproxyBind(k, at),
     '  default_backend back',
     'backend back',
     `  server target ${hostPort(at.target)}`,

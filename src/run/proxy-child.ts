@@ -8,7 +8,8 @@ import type { ProxyKnobs } from '../config/proxy.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { LabError } from '../errors.js';
 import { claim, liveOwner } from '../owners.js';
-import { haproxyConfig, nginxConfig, proxyCommand } from '../proxy/config.js';
+import { frontPem, haproxyConfig, nginxConfig, proxyCommand } from '../proxy/config.js';
+import { selfSigned } from '../server/tls.js';
 import { type Children, stop, watchFailure } from './children.js';
 
 // The proxy between the client and the target: its configuration written to a directory of its
@@ -21,6 +22,8 @@ export interface ProxyChild {
   pid: number;
   port: number;
   url: string;
+  /** front h2 with the generated configuration: its throwaway certificate (PEM), for the client. */
+  ca: string | null;
   /** The configuration it ran with (the generated file's text, or the user's). */
   config: string;
   /** Stops it and removes its directory; safe to call twice. */
@@ -88,6 +91,8 @@ export async function startProxyChild(
           ? nginxConfig(knobs, placement)
           : haproxyConfig(knobs, placement);
     if (knobs.config === undefined) await writeFile(file, config);
+    const ca =
+      knobs.config === undefined && knobs.front === 'h2' ? await frontCertificate(dir, host) : null;
     const spawned = children.spawn(
       proxyCommand(knobs.kind, file, dir, knobs.config !== undefined),
       prefix,
@@ -128,7 +133,8 @@ export async function startProxyChild(
     return {
       pid: spawned.pid as number,
       port,
-      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}/`,
+      url: `${knobs.front === 'h2' ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/`,
+      ca,
       config,
       finish,
       // Never settles for a proxy that ends because it was told to.
@@ -138,6 +144,16 @@ export async function startProxyChild(
     await finish();
     throw err;
   }
+}
+
+/**
+ * front h2: a throwaway certificate for the proxy's address, its key beside it in one file in the
+ * proxy's own directory (private to the run, removed with it); the certificate is returned.
+ */
+async function frontCertificate(dir: string, host: string): Promise<string> {
+  const { key, cert } = selfSigned(host, 'proxy.front');
+  await writeFile(frontPem(dir), `${key}\n${cert}\n`, { mode: 0o600 });
+  return cert;
 }
 
 /** The file in a proxy's directory that names the run owning it (src/owners.ts). */

@@ -210,8 +210,9 @@ function startLoad(
   const samples: Promise<void>[] = [];
   const received: DriverInterval[] = [];
   const { sysctls: _s, ...knobs } = spec.client;
-  // The built-in target over TLS: its client trusts its throwaway certificate (unless told whom).
-  const ca = run.serving.target?.ca ?? null;
+  // The built-in target, or the proxy's front, over TLS: the client trusts its throwaway
+  // certificate (unless told whom).
+  const ca = (run.serving.proxy ? run.serving.proxy.ca : run.serving.target?.ca) ?? null;
   const client =
     ca && knobs.tls?.ca === undefined
       ? { ...knobs, tls: { rejectUnauthorized: true, ...knobs.tls, ca } }

@@ -2,16 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { isIP } from 'node:net';
 import { LabError } from '../errors.js';
 
-// A throwaway self-signed certificate for the HTTP/2 target over TLS, made at start by openssl
-// and kept in memory: nothing is written to disk. Its names are the target's address and
-// localhost, so a client that trusts it (the run hands it to its driver) checks it for real.
+// A throwaway self-signed certificate for HTTP/2 over TLS, made at start by openssl: the target
+// keeps it in memory (nothing written to disk); a proxy's front is given it in a file in its own
+// run directory. Its names are the server's address and localhost, so a client that trusts it
+// (the run hands it to its driver) checks it for real.
 
 export interface Certificate {
   key: string;
   cert: string;
 }
 
-export function selfSigned(host: string): Certificate {
+export function selfSigned(host: string, knob = 'target.protocol'): Certificate {
   const names = new Set(['DNS:localhost', 'IP:127.0.0.1', 'IP:::1']);
   if (isIP(host) !== 0 && host !== '0.0.0.0' && host !== '::') names.add(`IP:${host}`);
   let pem: string;
@@ -43,8 +44,8 @@ export function selfSigned(host: string): Certificate {
     throw new LabError('KAL_TOOL_MISSING', "cannot make the target's certificate", {
       problems: [
         {
-          path: 'target.protocol',
-          message: `protocol h2 makes a throwaway certificate with openssl (${(err as Error).message.split('\n')[0]}): install openssl, or use protocol h2c`,
+          path: knob,
+          message: `${knob} h2 makes a throwaway certificate with openssl (${(err as Error).message.split('\n')[0]}): install openssl, or use h2c`,
         },
       ],
       cause: err,
