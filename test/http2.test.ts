@@ -114,6 +114,24 @@ describe('HTTP/2', () => {
     assert.equal(r.requests.completed + r.errors.total, 500);
   });
 
+  it('undici allowH2 with 2 streams a connection: every socket it opened is closed at the end, none left running', {
+    timeout: 30_000,
+  }, async () => {
+    // undici 7 connects a new socket at each GOAWAY, then loses it (its old session's close
+    // clears the client's socket): the engine closes what the pool no longer owns. Before, the
+    // driver waited for them forever.
+    const t = await target({ protocol: 'h2', maxRequests: 20 });
+    const r = await drive(
+      `${t.url}/`,
+      { engine: 'undici', allowH2: true, connections: 2, pipelining: 2, tls: { ca: t.ca } },
+      { requests: 400 },
+    );
+    assert.equal(r.requests.completed + r.errors.total, 400);
+    const opened = r.connections.opened ?? 0;
+    assert.ok(opened >= 20, `${opened} connections`);
+    assert.equal(r.connections.closed, opened, 'each one it opened was closed');
+  });
+
   it('bad input: HTTP/2 with an HTTP/1-only engine, TLS options without TLS: exit 2 naming them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kal-h2-'));
     const file = join(dir, 's.yaml');

@@ -48,10 +48,6 @@ try {
 } catch (err) {
   process.exitCode = fail(err);
 }
-// Every command is over and its output written. A socket a client library left open (undici
-// 7's HTTP/2 sessions cut at a GOAWAY keep their TCP handle) must not keep the process alive:
-// this timer does not hold it, and ends it should anything else.
-setTimeout(() => process.exit(), 3000).unref();
 
 function fail(err: unknown): number {
   if (err instanceof CommanderError) {

@@ -32,6 +32,8 @@ interface SocketState {
   /** When the last request on it settled (performance.now()), so idle time can be measured. */
   idleSince: number;
   sawEnd: boolean;
+  /** Closed by closeLeft(): the pool no longer owned it. */
+  left: boolean;
 }
 
 export function createUndiciEngine(
@@ -98,11 +100,29 @@ class SocketWatch {
     return isNew;
   }
 
-  waitAllClosed(): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /**
+   * After the pool closed, waits for every socket it opened to close. One the pool no longer
+   * knows of is closed here: undici 7 (allowH2, pipelining > 1) connects a new socket at a
+   * GOAWAY, then the old session's 'close' clears the client's socket, the new one, which stays
+   * connected and unused, owned by no one, and would keep the process alive. It is destroyed
+   * with an error undici's own listeners read (without one, its session's 'close' handler
+   * throws reading the client's socket, now null).
+   */
+  closeLeft(): Promise<void> {
+    const done = new Promise<void>((resolve) => {
       this.allClosed = resolve;
       if (this.live.size === 0) resolve();
     });
+    for (const socket of this.live) {
+      const st = this.sockets.get(socket);
+      if (st) st.left = true;
+      socket.destroy(
+        Object.assign(new Error('closed at the end: the pool no longer owned it'), {
+          code: 'UND_ERR_SOCKET',
+        }),
+      );
+    }
+    return done;
   }
 
   unsubscribe(): void {
@@ -119,6 +139,7 @@ class SocketWatch {
       inflight: 0,
       idleSince: now,
       sawEnd: false,
+      left: false,
     };
     this.sockets.set(socket, st);
     this.live.add(socket);
@@ -216,14 +237,14 @@ class UndiciPool implements Engine {
   async close(): Promise<void> {
     this.watch.closing = true;
     await this.pool.close();
-    await this.watch.waitAllClosed();
+    await this.watch.closeLeft();
     this.watch.unsubscribe();
   }
 
   async destroy(): Promise<void> {
     this.watch.closing = true;
     await this.pool.destroy();
-    await this.watch.waitAllClosed();
+    await this.watch.closeLeft();
     this.watch.unsubscribe();
   }
 }
@@ -290,6 +311,7 @@ function whoClosed(
   st: SocketState,
   poolClosing: boolean,
 ): [ClientCloser, ClientCloseReason | null] {
+  if (st.left) return ['client', 'poolClosed'];
   const err = (socket as Socket & { errored?: { code?: string; message?: string } | null }).errored;
   if (err?.code === 'ECONNRESET' || err?.code === 'EPIPE') return ['serverReset', null];
   // undici 7 answers an HTTP/2 GOAWAY by destroying the socket at once, whatever was in flight.
