@@ -18,7 +18,7 @@ export const ROW_HEADINGS = [
   'server first FIN',
   'holder',
   'close race',
-  'race errors',
+  'errors on reused',
   'thresholds',
 ] as const;
 

@@ -88,7 +88,7 @@ function verdictHtml(r: RunResult): string {
     `<li><b>TIME_WAIT held by</b>: ${holder}${ev ? ` (entered: client ${ev.clientEntered}, server ${ev.serverEntered}; peak client ${ev.clientMax}, server ${ev.serverMax})` : ''}.${tw.explanation.map((e) => ` ${esc(e)}`).join('')}</li>`,
   );
   items.push(
-    `<li><b>Close race</b>: ${c.race ? `<b class="warn">yes</b> — ${esc(c.race.cause)}` : c.source === 'tracepoint' ? 'none: one side closed first' : 'not traced'}; keep-alive race errors on reused connections: ${a.race.errorsOnReused ?? '–'}.</li>`,
+    `<li><b>Close race</b>: ${c.race ? `<b class="warn">yes</b> — ${esc(c.race.cause)}` : c.source === 'tracepoint' ? 'none: one side closed first' : 'not traced'}; errors on reused connections: ${a.race.errorsOnReused ?? '–'}${a.race.explanation.length > 0 ? ` — ${a.race.detected ? '<b class="warn">keep-alive race</b>' : 'no keep-alive race'}: ${esc(a.race.explanation.join('; '))}` : ''}.</li>`,
   );
   items.push(...churnItems(r));
   const p = a.capacity.ports;
