@@ -19,7 +19,9 @@ import { spawnServer } from './spawn-server.js';
 // Prints p50/p99/p99.9 per client (medians over rounds), the ratio of each to h2load (keep-alive)
 // or to the faster of h2load and hey (a new connection per request), and the goals of issue 23.
 //   node dist/bench/latency.js [--seconds 10] [--warmup 2] [--rounds 3] [--only net,h2load]
-//     [--rates 1000,10000]
+//     [--rates 1000,10000] [--h2c]
+// --h2c: the target speaks HTTP/2 in cleartext; h2load speaks it natively (one stream in flight
+// per connection, -m 1), against `drive --engine http2` and `run` with it (keep-alive only).
 
 const seconds = arg('seconds', 10);
 const warmup = arg('warmup', 2);
@@ -30,6 +32,7 @@ const listArg = (name: string, fallback: string) => {
 };
 const rates = listArg('rates', '1000,10000').map(Number);
 const only = listArg('only', '');
+const h2c = process.argv.includes('--h2c');
 const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -70,7 +73,7 @@ const h2load: Client = (c, url) => {
   run(
     pinned(1, [
       'h2load',
-      '--h1',
+      ...(h2c ? ['-m', '1'] : ['--h1']),
       '-c',
       String(c.connections),
       '--rps',
@@ -154,7 +157,11 @@ const fullRun: Client = (c, url, pid) => {
     JSON.stringify({
       name: 'bench-latency',
       target: { url, pid },
-      client: { engine: 'undici', connections: c.connections, keepAlive: c.keepAlive },
+      client: {
+        engine: h2c ? 'http2' : 'undici',
+        connections: c.connections,
+        keepAlive: c.keepAlive,
+      },
       load: { rate: c.rate, duration: `${seconds}s`, warmup: `${warmup}s` },
       sampler: { interval: '1s', tail: '0s', tracer: 'auto' },
     }),
@@ -165,14 +172,16 @@ const fullRun: Client = (c, url, pid) => {
   return { p50: l.p50, p99: l.p99, p999: l.p999 };
 };
 
-const clients: Record<string, Client> = {
-  h2load,
-  hey,
-  'drive undici': drive('undici'),
-  'drive net': drive('net'),
-  'drive http': drive('http'),
-  'run (sampler, tracer)': fullRun,
-};
+const clients: Record<string, Client> = h2c
+  ? { h2load, 'drive http2': drive('http2'), 'run (sampler, tracer)': fullRun }
+  : {
+      h2load,
+      hey,
+      'drive undici': drive('undici'),
+      'drive net': drive('net'),
+      'drive http': drive('http'),
+      'run (sampler, tracer)': fullRun,
+    };
 const available = Object.entries(clients).filter(([name]) => {
   if (only.length > 0 && !only.some((o) => name.includes(o))) return false;
   if (name === 'h2load' && !has('h2load')) {
@@ -190,12 +199,15 @@ const cases: Case[] = rates.flatMap((rate) => {
   const connections = rate >= 5000 ? 50 : 10;
   return [
     { rate, connections, keepAlive: true },
-    ...(rate <= 1000 ? [{ rate, connections, keepAlive: false }] : []),
+    ...(rate <= 1000 && !h2c ? [{ rate, connections, keepAlive: false }] : []),
   ];
 });
 
 // taskset execs the server: the pid is the server's, for the run's sampler.
-const target = await spawnServer([cli, 'serve', '--port', '0'], pinned(0, []));
+const target = await spawnServer(
+  [cli, 'serve', '--port', '0', ...(h2c ? ['--protocol', 'h2c'] : [])],
+  pinned(0, []),
+);
 const url = `http://127.0.0.1:${target.port}/`;
 const results = new Map<string, Point[]>();
 try {
@@ -267,7 +279,7 @@ function report(): void {
 
 function goals(name: string, c: Case, ref: Point | null): void {
   if (!ref) return;
-  const engines = ['drive undici', 'drive net', 'drive http'].flatMap((e) => {
+  const engines = ['drive undici', 'drive net', 'drive http', 'drive http2'].flatMap((e) => {
     const m = med(`${name}|${e}`);
     return m ? [{ e, m }] : [];
   });
@@ -282,10 +294,13 @@ function goals(name: string, c: Case, ref: Point | null): void {
     const worst = Math.max(...engines.map((x) => x.m.p99 / ref.p99));
     say(`every engine p99 <= 2× (worst ${worst.toFixed(2)}×)`, worst <= 2);
     const full = med(`${name}|run (sampler, tracer)`);
-    const alone = med(`${name}|drive undici`);
+    const alone = med(`${name}|drive ${h2c ? 'http2' : 'undici'}`);
     if (full && alone) {
       const r = full.p99 / alone.p99;
-      say(`run p99 within 10% of drive undici alone (${r.toFixed(2)}×)`, r <= 1.1);
+      say(
+        `run p99 within 10% of drive ${h2c ? 'http2' : 'undici'} alone (${r.toFixed(2)}×)`,
+        r <= 1.1,
+      );
     }
   } else {
     const best = engines.reduce((a, b) => (b.m.p99 < a.m.p99 ? b : a));

@@ -136,8 +136,10 @@ export function driveCommand(): Command {
       await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
     }
     const lateMs = startAt !== null && startAt !== undefined ? Date.now() - startAt : null;
+    // Several workers, or an engine that needs Node flags of its own: driver processes.
+    const { needsOwnProcess } = await import('../driver/node-flags.js');
     const result =
-      mine.client.workers > 1 && !shard
+      (mine.client.workers > 1 || needsOwnProcess(mine.client.engine)) && !shard
         ? await driveWorkers(url, mine, intervalMs)
         : await driveUntilStopped({
             url,
@@ -181,7 +183,10 @@ function parseJsonFlag(key: keyof typeof JSON_EXAMPLES, raw: unknown): unknown {
   }
 }
 
-/** `--workers N`: N driver processes, each a shard, merged (the run orchestrator's way). */
+/**
+ * `--workers N`: N driver processes, each a shard, merged (the run orchestrator's way); one for
+ * an engine started with Node flags of its own (src/driver/node-flags.ts).
+ */
 async function driveWorkers(
   url: string,
   spec: Parameters<typeof import('../run/driver-workers.js').startDriver>[2],

@@ -18,11 +18,17 @@ export class Children {
 
   /**
    * Forks a child and tells it what to be (its start message, over the IPC channel: nothing on
-   * its command line); with a prefix (e.g. `ip netns exec NS`, `taskset`) it runs under it.
+   * its command line); with a prefix (e.g. `ip netns exec NS`, `taskset`) it runs under it;
+   * `nodeFlags` are Node's own (V8's heap sizes), given at start since V8 reads them only then.
    */
-  fork(start: StartMessage, prefix: readonly string[] = []): ChildProcess {
+  fork(
+    start: StartMessage,
+    prefix: readonly string[] = [],
+    nodeFlags: readonly string[] = [],
+  ): ChildProcess {
     const options = {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ('ignore' | 'pipe' | 'ipc')[],
+      execArgv: [...nodeFlags],
       env: { ...process.env, [PARENT_ENV]: String(process.pid) },
       // A group of its own: Ctrl-C on the terminal reaches the run alone, which stops its
       // children in order (a sampler that took the SIGINT itself during start-up failed the run).
@@ -31,7 +37,11 @@ export class Children {
     const child =
       prefix.length === 0
         ? fork(CHILD, [], options)
-        : spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, CHILD], options);
+        : spawn(
+            prefix[0] as string,
+            [...prefix.slice(1), process.execPath, ...nodeFlags, CHILD],
+            options,
+          );
     this.live.add(child);
     child.once('exit', () => this.live.delete(child));
     // A child gone before it could be told: its exit says why.

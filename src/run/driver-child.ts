@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { ClientKnobs, LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, withoutCredentials } from '../config/url.js';
+import { driverNodeFlags } from '../driver/node-flags.js';
 import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
@@ -50,6 +51,7 @@ export function startDriverChild(
       ...part,
     },
     prefix,
+    driverNodeFlags(spec.client.engine),
   );
   const failure = watchFailure(child, 'driver');
   let measured = () => {};
