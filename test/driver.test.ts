@@ -199,7 +199,13 @@ describe('the keep-alive race', () => {
       // it reuse as the server closes. (A fresh connection can also lose to the server's 20 ms
       // timer, started at accept, when the server's event loop is late.)
       const reused = control.errors.onReused ?? 0;
-      assert.ok(reused <= 0.01 * control.requests.total, `${reused} errors on reused connections`);
+      // More than 1% only when the client's event loop was late by the 14 ms margin (its idle
+      // timer then fired after the server's): the driver measures its own lateness.
+      const late = control.self?.eventLoopDelay?.max ?? 0;
+      assert.ok(
+        reused <= 0.01 * control.requests.total || late >= 14,
+        `${reused} errors on reused connections, the client's event loop at most ${late} ms late`,
+      );
       assert.ok(race.errors.total >= 10 * Math.max(1, reused), `${race.errors.total} vs ${reused}`);
       assert.ok(
         control.errors.total <= 0.02 * control.requests.total,

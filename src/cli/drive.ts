@@ -137,7 +137,7 @@ export function driveCommand(): Command {
     }
     const lateMs = startAt !== null && startAt !== undefined ? Date.now() - startAt : null;
     // Several workers, or an engine that needs Node flags of its own: driver processes.
-    const { needsOwnProcess } = await import('../driver/node-flags.js');
+    const { needsOwnProcess } = await import('../run/node-flags.js');
     const result =
       (mine.client.workers > 1 || needsOwnProcess(mine.client.engine)) && !shard
         ? await driveWorkers(url, mine, intervalMs)

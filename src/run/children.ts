@@ -28,7 +28,8 @@ export class Children {
   ): ChildProcess {
     const options = {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'] as ('ignore' | 'pipe' | 'ipc')[],
-      execArgv: [...nodeFlags],
+      // fork's default is this process's own flags: kept, the child's added.
+      ...(nodeFlags.length > 0 ? { execArgv: [...process.execArgv, ...nodeFlags] } : {}),
       env: { ...process.env, [PARENT_ENV]: String(process.pid) },
       // A group of its own: Ctrl-C on the terminal reaches the run alone, which stops its
       // children in order (a sampler that took the SIGINT itself during start-up failed the run).

@@ -2,11 +2,11 @@ import type { ChildProcess } from 'node:child_process';
 import type { ClientKnobs, LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, withoutCredentials } from '../config/url.js';
-import { driverNodeFlags } from '../driver/node-flags.js';
 import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type Children, watchFailure } from './children.js';
+import { driverNodeFlags } from './node-flags.js';
 
 // The load driver as a child (child-main.ts): each interval arrives as a message, then the result.
 

@@ -6,6 +6,7 @@ import type { AppCloseColumns } from '../record/closes.js';
 import type { TargetMessage } from '../record/ipc.js';
 import type { TargetStats } from '../record/target.js';
 import { type Children, stop, watchFailure } from './children.js';
+import { targetNodeFlags } from './node-flags.js';
 
 // The built-in target as a child (server/process.ts): ready when it says so over IPC, and on finish() it
 // reports its final counters before it exits.
@@ -27,7 +28,11 @@ export async function startTargetChild(
   prefix: readonly string[] = [],
   onCloses: (closes: AppCloseColumns) => void = () => {},
 ): Promise<TargetChild> {
-  const child = children.fork({ type: 'start', role: 'target', knobs: { ...knobs } }, prefix);
+  const child = children.fork(
+    { type: 'start', role: 'target', knobs: { ...knobs } },
+    prefix,
+    targetNodeFlags(knobs.protocol),
+  );
   const failure = watchFailure(child, 'target');
   let final: TargetStats | null = null;
   const ready = new Promise<Extract<TargetMessage, { type: 'ready' }>>((resolve) => {
