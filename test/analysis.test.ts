@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { analyze } from '../src/analysis/analyze.js';
 import { forecastCapacity } from '../src/analysis/capacity.js';
 import { detectRace } from '../src/analysis/race.js';
-import type { DriverInterval } from '../src/record/driver.js';
+import { type DriverInterval, HTTP2_EVENTS } from '../src/record/driver.js';
 import { exampleRun, quietSelf } from '../src/record/example.js';
 import type { Measurements, RunInterval } from '../src/record/run.js';
 import {
@@ -13,6 +13,7 @@ import {
   type TcpSideEntry,
   type TcpSummary,
 } from '../src/record/tcp.js';
+import { zeros } from '../src/record/zeros.js';
 
 // The analysis on synthetic measurements with known answers: no servers, no kernel. Each input
 // starts from the example record (every section present, every value zero) and sets only what the
@@ -425,6 +426,25 @@ describe('the keep-alive race', () => {
       text,
       /about as long as the server lets them idle, and it received no Keep-Alive hint/,
     );
+  });
+
+  it('HTTP/2 streams cut at a GOAWAY are named as such, not as the idle race; the rest still is', () => {
+    const m = racing();
+    const h2 = zeros(HTTP2_EVENTS);
+    m.summary.http2 = { ...h2, goaways: 9, cutAtClose: 10, reset: 2 };
+    const v = detectRace(m);
+    // 15 on reused, 12 of them lost at a GOAWAY: 3 left for the idle race.
+    assert.equal(v.detected, true);
+    const text = v.explanation.join(' | ');
+    assert.match(
+      text,
+      /12 of the 15 errors on reused connections were HTTP\/2 streams lost at a GOAWAY/,
+    );
+    assert.match(text, /3 requests failed on reused connections/);
+    m.summary.http2 = { ...h2, goaways: 15, cutAtClose: 15, reset: 0 };
+    const all = detectRace(m);
+    assert.equal(all.detected, false, 'every one was a GOAWAY loss');
+    assert.equal(all.errorsOnReused, 15);
   });
 
   it('an external server: its idle closes as the client saw them', () => {

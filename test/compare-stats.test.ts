@@ -4,9 +4,10 @@ import { compareResults } from '../src/compare/compare.js';
 import { classify, judgeCategory } from '../src/compare/judge.js';
 import type { LoadedResult } from '../src/compare/load.js';
 import { METRICS } from '../src/compare/metrics.js';
-import type { DriverInterval } from '../src/record/driver.js';
+import { type DriverInterval, HTTP2_EVENTS } from '../src/record/driver.js';
 import { exampleRun } from '../src/record/example.js';
 import type { RunResult } from '../src/record/run.js';
+import { zeros } from '../src/record/zeros.js';
 import { ratioOfMeans } from '../src/stats/bootstrap.js';
 import { hodgesLehmann, mannWhitney } from '../src/stats/rank-test.js';
 
@@ -137,6 +138,32 @@ describe('verdicts', () => {
         assert.ok(m.verdict === 'same' || m.verdict === 'inconclusive', `${m.name} ${m.verdict}`);
       }
     }
+  });
+
+  it('HTTP/2: streams cut at a GOAWAY are judged per request; runs without HTTP/2 have no such metric', () => {
+    const h2 = (cut: number) => (r: RunResult) => {
+      r.summary.http2 = {
+        ...(r.summary.http2 ?? exampleRun().summary.http2),
+        goaways: 300,
+        cutAtClose: cut,
+      } as NonNullable<RunResult['summary']['http2']>;
+    };
+    const c = compareResults(
+      loaded('a', [run(wobble(1000, 1), wobble(2, 2), h2(0))]),
+      loaded('b', [run(wobble(1000, 3), wobble(2, 4), h2(300))]),
+    );
+    // 300 cut in 30,000 requests is 10 per 1,000 against none: above the floor of 1 per 1,000.
+    assert.equal(metric(c, 'http2.cutAtClose')?.verdict, 'worse');
+    assert.equal(metric(c, 'http2.goaways')?.verdict, 'same');
+    assert.equal(c.verdict, 'worse');
+    const plain = (r: RunResult) => {
+      r.summary.http2 = null;
+    };
+    const none = compareResults(
+      loaded('a', [run(wobble(1000, 1), wobble(2, 2), plain)]),
+      loaded('b', [run(wobble(1000, 3), wobble(2, 4), plain)]),
+    );
+    assert.notEqual(metric(none, 'http2.cutAtClose')?.verdict, 'worse');
   });
 
   it('one outlier interval (a stall) is not a regression', () => {
