@@ -109,6 +109,8 @@ describe('HTTP/2', () => {
     const opened = r.connections.opened ?? 0;
     assert.ok(opened >= 5 && opened <= 6, `${opened} connections`);
     assert.equal(r.http2?.alpnH2, opened);
+    // Its reconnect: every session but the first replaced one a GOAWAY retired.
+    assert.equal(r.http2?.reconnectsAfterGoaway, opened - 1, JSON.stringify(r.http2));
     // undici 7 destroys the socket at a GOAWAY: what was in flight is cut, and counted so.
     assert.equal(r.errors.total, r.http2?.cutAtClose);
     assert.equal(r.requests.completed + r.errors.total, 500);

@@ -34,6 +34,8 @@ interface SocketState {
   sawEnd: boolean;
   /** Closed by closeLeft(): the pool no longer owned it. */
   left: boolean;
+  /** A GOAWAY retired it and a later connect was counted as its replacement. */
+  replaced: boolean;
 }
 
 export function createUndiciEngine(
@@ -59,6 +61,8 @@ class SocketWatch {
   closing = false;
   private allowH2 = false;
   private allClosed: (() => void) | null = null;
+  /** Sessions a GOAWAY retired, closed before any connect replaced them. */
+  private owed = 0;
 
   constructor(private readonly recorder: Probe) {
     diagnostics.subscribe('undici:client:sendHeaders', this.onSendHeaders);
@@ -85,12 +89,31 @@ class SocketWatch {
     this.allowH2 = client.allowH2;
     return (opts, callback) => {
       const started = performance.now();
+      if (this.allowH2) this.countReconnect();
       return base(opts, (err, socket) => {
         if (!err && socket) this.track(socket as Socket, started);
         // biome-ignore lint/suspicious/noExplicitAny: undici's callback overloads (err | socket)
         (callback as any)(err, socket);
       });
     };
+  }
+
+  /**
+   * A connect after a GOAWAY is undici's reconnect: counted once per retired session. undici
+   * destroys the retired socket at the GOAWAY and connects at once, so the socket is usually
+   * still here (destroyed, its 'close' not yet emitted); else its close left one owed.
+   */
+  private countReconnect(): void {
+    for (const socket of this.live) {
+      const st = this.sockets.get(socket);
+      if (!st || st.replaced || !socket.destroyed || !isGoaway(socket)) continue;
+      st.replaced = true;
+      this.recorder.http2('reconnectsAfterGoaway');
+      return;
+    }
+    if (this.owed === 0) return;
+    this.owed--;
+    this.recorder.http2('reconnectsAfterGoaway');
   }
 
   /** Whether the request that just settled went out on a connection it opened. */
@@ -140,6 +163,7 @@ class SocketWatch {
       idleSince: now,
       sawEnd: false,
       left: false,
+      replaced: false,
     };
     this.sockets.set(socket, st);
     this.live.add(socket);
@@ -154,7 +178,11 @@ class SocketWatch {
       this.live.delete(socket);
       const [closer, reason] = whoClosed(socket, st, this.closing);
       // Its streams in flight were failed before the close: counted there (onError).
-      if (reason === 'goaway') this.recorder.http2('goaways');
+      if (reason === 'goaway') {
+        this.recorder.http2('goaways');
+        if (!st.replaced && !this.closing) this.owed++;
+        st.replaced = true;
+      }
       const idleUs = st.inflight === 0 ? (performance.now() - st.idleSince) * 1000 : null;
       this.recorder.closed(closer, reason, st.requests, idleUs, st.port);
       if (this.live.size === 0) this.allClosed?.();
@@ -294,6 +322,11 @@ class Handler {
 
 /** How undici words the error it destroys an HTTP/2 session's socket with at a GOAWAY. */
 const GOAWAY = 'HTTP/2: "GOAWAY" frame received';
+
+const isGoaway = (socket: Socket) =>
+  (socket as Socket & { errored?: { message?: string } | null }).errored?.message?.startsWith(
+    GOAWAY,
+  ) === true;
 
 /** TLS options for undici's connector (the URL's host is its SNI name otherwise). */
 function tlsOf(client: DeepReadonly<ClientKnobs>): Record<string, unknown> {
