@@ -142,11 +142,7 @@ describe('verdicts', () => {
 
   it('HTTP/2: streams cut at a GOAWAY are judged per request; runs without HTTP/2 have no such metric', () => {
     const h2 = (cut: number) => (r: RunResult) => {
-      r.summary.http2 = {
-        ...(r.summary.http2 ?? exampleRun().summary.http2),
-        goaways: 300,
-        cutAtClose: cut,
-      } as NonNullable<RunResult['summary']['http2']>;
+      r.summary.http2 = { ...zeros(HTTP2_EVENTS), goaways: 300, cutAtClose: cut };
     };
     const c = compareResults(
       loaded('a', [run(wobble(1000, 1), wobble(2, 2), h2(0))]),

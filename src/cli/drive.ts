@@ -185,7 +185,7 @@ function parseJsonFlag(key: keyof typeof JSON_EXAMPLES, raw: unknown): unknown {
 
 /**
  * `--workers N`: N driver processes, each a shard, merged (the run orchestrator's way); one for
- * an engine started with Node flags of its own (src/driver/node-flags.ts).
+ * an engine started with Node flags of its own (src/run/node-flags.ts).
  */
 async function driveWorkers(
   url: string,

@@ -40,12 +40,13 @@ export function protocolProblems(
 ): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const no = (key: string, message: string) => problems.push({ path: at(key), message });
+  const server = knob === 'target.protocol' ? 'the target' : 'the proxy';
   if (client.tls !== undefined && !tls) {
     no(
       'tls',
       external
         ? 'TLS options without TLS: the URL is http://; use an https:// URL or drop them'
-        : `TLS options without TLS: the target speaks ${protocol}; set ${knob} h2 or drop them`,
+        : `TLS options without TLS: ${server} speaks ${protocol}; set ${knob} h2 or drop them`,
     );
   }
   if (external) {
@@ -57,7 +58,7 @@ export function protocolProblems(
   if (protocol === 'http1' && (client.engine === 'http2' || client.allowH2)) {
     no(
       client.engine === 'http2' ? 'engine' : 'allowH2',
-      `${knob === 'target.protocol' ? 'the target' : 'the proxy'} speaks HTTP/1.1: set ${knob} h2c or h2, or use an HTTP/1 engine`,
+      `${server} speaks HTTP/1.1: set ${knob} h2c or h2, or use an HTTP/1 engine`,
     );
   }
   if (protocol === 'h2c' && client.engine !== 'http2') {

@@ -9,6 +9,10 @@ export const perThousand = (n: number | null | undefined, r: RunResult): number 
   return n == null || done === 0 ? null : (1000 * n) / done;
 };
 
+/** Connections opened per 1,000 requests: the driver's count, else the target's accepts. */
+export const connectionsPerThousand = (r: RunResult): number | null =>
+  perThousand(r.summary.connections.opened ?? r.server?.connections.accepted, r);
+
 /** TIME_WAIT entered on one side per 1,000 requests; null without the kernel's view. */
 export const timeWaitPerThousand = (r: RunResult, side: 'client' | 'server'): number | null =>
   r.tcp ? perThousand(r.analysis.closes.timeWaitEntered[side], r) : null;
@@ -22,8 +26,7 @@ const fixed = (v: number | null) => (v === null ? '–' : v >= 100 ? v.toFixed(0
  */
 export function perThousandLine(r: RunResult): string | null {
   if (r.summary.requests.completed === 0) return null;
-  const opened = r.summary.connections.opened ?? r.server?.connections.accepted ?? null;
-  const conns = perThousand(opened, r);
+  const conns = connectionsPerThousand(r);
   const tw = r.tcp
     ? `, TIME_WAIT${r.analysis.closes.source === 'sampled' ? ' (peak, a lower bound)' : ''} client ${fixed(timeWaitPerThousand(r, 'client'))} server ${fixed(timeWaitPerThousand(r, 'server'))}`
     : '';

@@ -1,6 +1,6 @@
 import type { RunResult } from '../record/run.js';
 import { plain } from '../text.js';
-import { perThousand, timeWaitPerThousand } from './per-request.js';
+import { connectionsPerThousand, timeWaitPerThousand } from './per-request.js';
 
 // One run as a row of a comparison: the same cells for the terminal table and the markdown one.
 
@@ -44,7 +44,7 @@ export function runRow(r: RunResult): string[] {
     n(r.summary.throughput.rps, 0),
     n(r.summary.latency.p99, 2),
     String(r.summary.errors.total),
-    n(perThousand(r.summary.connections.opened ?? r.server?.connections.accepted, r)),
+    n(connectionsPerThousand(r)),
     tw ? `${tw.client} (${n(timeWaitPerThousand(r, 'client'))})` : '–',
     tw ? `${tw.server} (${n(timeWaitPerThousand(r, 'server'))})` : '–',
     c.serverShare === null ? '–' : `${(100 * c.serverShare).toFixed(1)}%`,

@@ -1,6 +1,6 @@
 import type { RunResult, RunsResult } from '../record/run.js';
 import { markdown } from '../text.js';
-import { http2Line } from './http2-line.js';
+import { runHttp2Line } from './http2-line.js';
 import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { searchTable, sweepTable } from './sweep.js';
 
@@ -23,12 +23,9 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
   }
   for (const r of runs) {
     const c = r.analysis.closes;
+    const h2 = runHttp2Line(r);
     const notes = [
-      ...(r.summary.http2
-        ? [
-            `HTTP/2: ${http2Line(r.summary.http2, r.summary.requests.completed, r.summary.connections.opened, r.server?.http2 ?? null)}`,
-          ]
-        : []),
+      ...(h2 ? [`HTTP/2: ${h2}`] : []),
       ...r.analysis.timeWait.explanation,
       ...(c.race ? [`close race: ${c.race.cause}`] : []),
       ...c.findings,

@@ -3,7 +3,7 @@ import type { DriverSummary } from '../record/driver.js';
 import { DRIVER_BOUND_ELU } from '../record/driver.js';
 import type { RunResult } from '../record/run.js';
 import { driverLine } from './drive-text.js';
-import { http2Line } from './http2-line.js';
+import { runHttp2Line } from './http2-line.js';
 import { perThousandLine } from './per-request.js';
 import { alignedTable, ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { errorClasses } from './unanswered.js';
@@ -48,12 +48,8 @@ export function runText(r: RunResult): string {
     );
   }
   // Absent in results written before HTTP/2 (run@6).
-  if (s.http2) {
-    const target = r.server?.http2 ?? null;
-    out.push(
-      `  http2      ${http2Line(s.http2, s.requests.completed, s.connections.opened, target)}`,
-    );
-  }
+  const h2 = runHttp2Line(r);
+  if (h2) out.push(`  http2      ${h2}`);
   if (s.requests.cancelled > 0) {
     out.push(`  cancelled  ${s.requests.cancelled} requests still unanswered when the load ended`);
   }

@@ -41,7 +41,7 @@ export function selfSigned(host: string, knob = 'target.protocol'): Certificate 
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
   } catch (err) {
-    throw new LabError('KAL_TOOL_MISSING', "cannot make the target's certificate", {
+    throw new LabError('KAL_TOOL_MISSING', 'cannot make the throwaway certificate', {
       problems: [
         {
           path: knob,

@@ -210,10 +210,6 @@ class Http2Pool implements Engine {
       live.error = Object.assign(new Error('request timed out'), { code: 'ETIMEDOUT' });
       live.req.close(NGHTTP2_CANCEL);
     }
-    if (this.live.size === 0 && this.closing && this.sweeper) {
-      clearInterval(this.sweeper);
-      this.sweeper = null;
-    }
   }
 
   /** A stream that ended without its whole response: refused (sent again), cut or reset. */
@@ -367,6 +363,7 @@ class Http2Pool implements Engine {
       const idleUs = s.inflight === 0 ? (performance.now() - s.idleSince) * 1000 : null;
       this.probe.closed(closer, reason, s.streams, idleUs, s.port);
     }
+    // The sweep runs while any session does (unref'd: it never holds the process).
     if (this.sessions.size === 0) {
       if (this.sweeper) clearInterval(this.sweeper);
       this.sweeper = null;

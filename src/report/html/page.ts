@@ -2,8 +2,8 @@ import type { CompareResult, MetricComparison } from '../../record/compare.js';
 import { RACE_MAP_SCHEMA, type RaceMapResult } from '../../record/race-map.js';
 import type { RunFile, RunResult, RunsResult } from '../../record/run.js';
 import { METRIC_HEADINGS, metricCells } from '../compare-text.js';
-import { http2Line } from '../http2-line.js';
-import { perThousand, perThousandLine, timeWaitPerThousand } from '../per-request.js';
+import { runHttp2Line } from '../http2-line.js';
+import { connectionsPerThousand, perThousandLine, timeWaitPerThousand } from '../per-request.js';
 import { raceMapHeader, raceMapTable } from '../race-map-text.js';
 import { runLabel } from '../row.js';
 import { runText } from '../run-text.js';
@@ -51,16 +51,8 @@ function churnItems(r: RunResult): string[] {
   const items: string[] = [];
   const churn = perThousandLine(r);
   if (churn) items.push(`<li><b>Per 1,000 requests</b>: ${esc(churn)}.</li>`);
-  const h2 = r.summary.http2;
-  if (h2) {
-    const line = http2Line(
-      h2,
-      r.summary.requests.completed,
-      r.summary.connections.opened,
-      r.server?.http2 ?? null,
-    );
-    items.push(`<li><b>HTTP/2</b>: ${esc(line)}.</li>`);
-  }
+  const h2 = runHttp2Line(r);
+  if (h2) items.push(`<li><b>HTTP/2</b>: ${esc(h2)}.</li>`);
   return items;
 }
 
@@ -224,7 +216,7 @@ function runsBody(file: RunFile): { body: string; charts: Chart[]; title: string
       `<section><h2>Variants side by side</h2><table class="cmp"><tr><th>run</th><th>req/s</th><th>p99 ms</th><th>errors</th><th>connections /1k req</th><th>TIME_WAIT client /1k req</th><th>TIME_WAIT server /1k req</th><th>server first FIN</th><th>TIME_WAIT holder</th><th>race</th></tr>${runs
         .map(
           (r) =>
-            `<tr><td>${esc(runLabel(r))}</td><td>${r.summary.throughput.rps.toFixed(0)}</td><td>${r.summary.latency.p99.toFixed(2)}</td><td>${r.summary.errors.total}</td><td>${per1k(perThousand(r.summary.connections.opened ?? r.server?.connections.accepted, r))}</td><td>${per1k(timeWaitPerThousand(r, 'client'))}</td><td>${per1k(timeWaitPerThousand(r, 'server'))}</td><td>${pct(r.analysis.closes.serverShare)}</td><td>${esc(r.analysis.timeWait.holder ?? 'no verdict')}</td><td>${r.analysis.closes.race ? 'yes' : 'no'}</td></tr>`,
+            `<tr><td>${esc(runLabel(r))}</td><td>${r.summary.throughput.rps.toFixed(0)}</td><td>${r.summary.latency.p99.toFixed(2)}</td><td>${r.summary.errors.total}</td><td>${per1k(connectionsPerThousand(r))}</td><td>${per1k(timeWaitPerThousand(r, 'client'))}</td><td>${per1k(timeWaitPerThousand(r, 'server'))}</td><td>${pct(r.analysis.closes.serverShare)}</td><td>${esc(r.analysis.timeWait.holder ?? 'no verdict')}</td><td>${r.analysis.closes.race ? 'yes' : 'no'}</td></tr>`,
         )
         .join('')}</table>${chartDivs(overlay)}</section>`,
     );
