@@ -3,13 +3,13 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, createServer as httpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunResult } from '../src/record/run.js';
 import { CLI } from './helpers/cli.js';
 import { DASHBOARDS, substitute } from './helpers/dashboards.js';
+import { quietFreePort } from './helpers/kernel.js';
 
 // A real Prometheus on loopback scrapes a short run (`run --metrics-port`) and the exporter
 // (`sample --metrics-port`) watching the same target port; then every panel expression of the
@@ -22,14 +22,9 @@ const missing = spawnSync('prometheus', ['--version']).error
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
+// Ports below the ephemeral range: Prometheus dials runPort and exporterPort before their
+// processes bind them, and a port the kernel hands out for port 0 could by then be another test's.
+const freePort = quietFreePort;
 
 const children: ChildProcess[] = [];
 // SIGTERM first: the exporter removes its tracing instance on the way out, which SIGKILL forbids.

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -15,6 +13,7 @@ import type { RunResult } from '../src/record/run.js';
 import { reportHtml } from '../src/report/html/page.js';
 import { runText } from '../src/report/run-text.js';
 import { runOne } from '../src/run/run-one.js';
+import { quietFreePort } from './helpers/kernel.js';
 import { leavesNothing } from './helpers/tmp.js';
 
 // A real proxy between the client and the target (Debian's nginx and HAProxy; skipped with the
@@ -177,15 +176,7 @@ describe('proxy: your own configuration file', () => {
   it('runs your nginx file on the port you name, measured like a generated one', {
     skip: nginx,
   }, async () => {
-    const free = async () => {
-      const s = createServer().listen(0, '127.0.0.1');
-      await once(s, 'listening');
-      const { port } = s.address() as { port: number };
-      s.close();
-      await once(s, 'close');
-      return port;
-    };
-    const [listen, target] = [await free(), await free()];
+    const [listen, target] = [await quietFreePort(), await quietFreePort()];
     const dir = mkdtempSync(join(tmpdir(), 'kal-own-'));
     const file = join(dir, 'own.conf');
     const text = `worker_processes 1; error_log ${dir}/error.log;

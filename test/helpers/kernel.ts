@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 
 // An independent count of the kernel's TCP table for one server port, straight from `ss`, so
 // tests check the product against the kernel rather than against itself.
@@ -43,17 +45,69 @@ export function portIsClean(port: number): boolean {
   return Object.keys(s.client).length === 0 && Object.keys(s.server).length === 0;
 }
 
-/** Starts a server on port 0 until its port has no leftovers in the kernel's table. */
+/**
+ * Ports below the ephemeral range (ip_local_port_range), where no port-0 listener and no client
+ * socket of any test lives. A test's server on a port the kernel handed out can be reached by
+ * another test's stale client: a driver still dialling the port of a target it killed, Prometheus
+ * scraping a port picked free before its exporter took it. Their connections were counted as the
+ * sampler test's own (15 TIME_WAITs for 12). On a quiet port nobody else dials. Null when the
+ * range leaves no room below it.
+ */
+function quietRange(): [number, number] | null {
+  let low = 32768;
+  try {
+    low = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+  } catch {
+    // not Linux: the common default
+  }
+  const from = Math.max(10_000, low - 12_000);
+  return low - from >= 1000 ? [from, low - 1] : null;
+}
+
+const randomQuietPort = (range: [number, number]) =>
+  range[0] + Math.floor(Math.random() * (range[1] - range[0] + 1));
+
+/**
+ * Starts a server on a quiet port with no leftovers in the kernel's table (port 0 where there is
+ * no quiet range). `start` gets the port to listen on and rejects when it is taken.
+ */
 export async function onCleanPort<T>(
-  start: () => Promise<T>,
+  start: (port: number) => Promise<T>,
   portOf: (server: T) => number,
   stop: (server: T) => Promise<void> | void,
 ): Promise<T> {
+  const range = quietRange();
   for (let attempt = 1; ; attempt++) {
-    const server = await start();
-    if (portIsClean(portOf(server)) || attempt >= 20) return server;
+    const last = attempt >= 20;
+    let server: T;
+    try {
+      server = await start(range && !last ? randomQuietPort(range) : 0);
+    } catch (err) {
+      if (last) throw err;
+      continue; // taken: another quiet port (a real failure shows on the last try, at port 0)
+    }
+    if (last || portIsClean(portOf(server))) return server;
     await stop(server);
   }
+}
+
+/** A quiet port that is free now, for a process the test starts (it binds the port itself). */
+export async function quietFreePort(): Promise<number> {
+  return onCleanPort(
+    async (port) => {
+      const s = createServer();
+      s.listen(port, '127.0.0.1');
+      await Promise.race([once(s, 'listening'), once(s, 'error').then(([e]) => Promise.reject(e))]);
+      const taken = (s.address() as { port: number }).port;
+      s.close();
+      await once(s, 'close');
+      return taken;
+    },
+    (p) => p,
+    () => undefined,
+  );
 }
 
 /** Polls until `check` passes or `ms` runs out; kernel state transitions are asynchronous. */

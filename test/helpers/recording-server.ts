@@ -21,9 +21,12 @@ export async function recordingServer(
     handler(res);
   });
   server.keepAliveTimeout = keepAliveTimeout;
-  const listen = async () => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
+  const listen = async (port: number) => {
+    server.listen(port, '127.0.0.1');
+    await Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([err]) => Promise.reject(err)),
+    ]);
     return (server.address() as { port: number }).port;
   };
   const port = await onCleanPort(

@@ -7,8 +7,8 @@ export async function withTarget<T>(
   knobs: TargetKnobsInput,
   fn: (target: TargetServer) => Promise<T>,
 ): Promise<T> {
-  const resolved = resolve(targetKnobsSchema, knobs, { source: 'test' });
-  const start = () => startTarget(resolved);
+  const start = (port = knobs.port) =>
+    startTarget(resolve(targetKnobsSchema, { ...knobs, port }, { source: 'test' }));
   const target =
     knobs.port === undefined || knobs.port === 0
       ? await onCleanPort(
