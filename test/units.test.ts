@@ -5,6 +5,8 @@ import { findAnomalies } from '../src/analysis/anomalies.js';
 import { latencyShift } from '../src/analysis/latency.js';
 import { analyzeLegs } from '../src/analysis/legs.js';
 import { exampleInterval, exampleRun, exampleTcp } from '../src/record/example.js';
+import { connectionsPerThousand } from '../src/report/per-request.js';
+import { SWEEP_METRICS } from '../src/report/sweep.js';
 import type { Measurements, RunInterval } from '../src/record/run.js';
 import type { TcpSideEntry } from '../src/record/tcp.js';
 import { parseSockdiag } from '../src/sampler/sources/sockdiag.js';
@@ -390,5 +392,32 @@ describe('stats/histogram', () => {
     assert.deepEqual(summarize(decodeHistogram(encodeHistogram(whole))), summarize(whole));
     assert.equal(layoutProblem(encodeHistogram(whole)), null);
     assert.notEqual(layoutProblem('not a histogram'), null);
+  });
+});
+
+describe('connections per 1,000 requests', () => {
+  const run = (opened: number | null, proxied: boolean) => {
+    const r = exampleRun();
+    r.summary.requests.completed = 2000;
+    r.summary.connections.opened = opened;
+    if (r.server) r.server.connections.accepted = 8; // the target's view: the proxy's pooled back leg
+    r.analysis.closes.connections = 40; // the kernel's count of connections on the front
+    if (proxied) r.proxy = { kind: 'nginx', url: 'http://127.0.0.1:1/', pid: 1, config: '' };
+    else delete r.proxy;
+    return r;
+  };
+
+  it("is the driver's count when it has one, in every table", () => {
+    const r = run(20, true);
+    assert.equal(connectionsPerThousand(r), 10);
+    const metric = SWEEP_METRICS.find((m) => m.key === 'connections');
+    assert.equal(metric?.pick(r), 10);
+  });
+
+  it("falls back to the target's accepts without a proxy, to the kernel's front count behind one", () => {
+    assert.equal(connectionsPerThousand(run(null, false)), 4);
+    assert.equal(connectionsPerThousand(run(null, true)), 20, 'not the back leg (8 → 4)');
+    const metric = SWEEP_METRICS.find((m) => m.key === 'connections');
+    assert.equal(metric?.pick(run(null, false)), 4, 'the sweep table reads the same figure');
   });
 });

@@ -9,9 +9,17 @@ export const perThousand = (n: number | null | undefined, r: RunResult): number 
   return n == null || done === 0 ? null : (1000 * n) / done;
 };
 
-/** Connections opened per 1,000 requests: the driver's count, else the target's accepts. */
+/**
+ * Connections opened per 1,000 requests: the driver's count; for an engine that cannot count
+ * (autocannon), the target's accepts, but behind a proxy the target accepts the proxy's back leg,
+ * so there the kernel's count of the front's connections (each connection ended is one opened).
+ */
 export const connectionsPerThousand = (r: RunResult): number | null =>
-  perThousand(r.summary.connections.opened ?? r.server?.connections.accepted, r);
+  perThousand(
+    r.summary.connections.opened ??
+      (r.proxy ? r.analysis.closes.connections : r.server?.connections.accepted),
+    r,
+  );
 
 /** TIME_WAIT entered on one side per 1,000 requests; null without the kernel's view. */
 export const timeWaitPerThousand = (r: RunResult, side: 'client' | 'server'): number | null =>

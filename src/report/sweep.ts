@@ -1,6 +1,6 @@
 import type { RunResult, RunsResult, SearchRecord, SweepValue } from '../record/run.js';
 import { plain } from '../text.js';
-import { perThousand, timeWaitPerThousand } from './per-request.js';
+import { connectionsPerThousand, timeWaitPerThousand } from './per-request.js';
 import { alignedTable } from './row.js';
 
 // A sweep as a table of its points: each metric against the swept values, the median of a
@@ -24,7 +24,7 @@ export const SWEEP_METRICS: SweepMetric[] = [
     key: 'connections',
     heading: 'conns /1k req',
     unit: 'per 1,000 requests',
-    pick: (r) => perThousand(r.summary.connections.opened, r),
+    pick: connectionsPerThousand,
     digits: 1,
   },
   {
