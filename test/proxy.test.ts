@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -12,6 +14,7 @@ import { haproxyConfig, nginxConfig } from '../src/proxy/config.js';
 import type { RunResult } from '../src/record/run.js';
 import { reportHtml } from '../src/report/html/page.js';
 import { runText } from '../src/report/run-text.js';
+import { listener } from '../src/run/proxy-child.js';
 import { runOne } from '../src/run/run-one.js';
 import { quietFreePort } from './helpers/kernel.js';
 import { leavesNothing } from './helpers/tmp.js';
@@ -201,5 +204,58 @@ http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}
     assert.equal(r.proxy?.url, `http://127.0.0.1:${listen}/`);
     assertBackLeg(r, 'one');
     assert.equal(spawnSync('pgrep', ['-f', file]).status, 1, 'your nginx was stopped');
+  });
+});
+
+describe('proxy: its port belongs to the proxy', () => {
+  it('a port you name that another process listens on is bad input, and nothing starts', {
+    skip: nginx,
+  }, async () => {
+    const [port, target] = [await quietFreePort(), await quietFreePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'kal-own-'));
+    const file = join(dir, 'own.conf');
+    writeFileSync(
+      file,
+      `events {} http { server { listen 127.0.0.1:${port}; location / { proxy_pass http://127.0.0.1:${target}; } } }\n`,
+    );
+    const squatter = createServer((s) => s.destroy()).listen(port, '127.0.0.1');
+    await once(squatter, 'listening');
+    try {
+      const { runs } = resolveScenario(
+        {
+          proxy: { kind: 'nginx', config: file, port },
+          target: { port: target },
+          load: { requests: 10 },
+        },
+        'test',
+      );
+      const err = await leavesNothing(() =>
+        runOne(runs[0] as (typeof runs)[number]).then(
+          () => null,
+          (e: unknown) => e,
+        ),
+      );
+      assert.ok(isLabError(err), String(err));
+      assert.equal(err.code, 'KAL_PORT_IN_USE');
+      assert.equal(err.exitCode, 2);
+      assert.match(err.problems.map((p) => p.path).join(), /proxy\.port/);
+      assert.equal(spawnSync('pgrep', ['-f', file]).status, 1, 'no proxy started');
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it("tells the proxy's own listener (or its child's) from another process's", async () => {
+    const port = await quietFreePort();
+    assert.equal(listener(port, null, process.pid), 'none');
+    const mine = createServer().listen(port, '127.0.0.1');
+    await once(mine, 'listening');
+    try {
+      assert.equal(listener(port, null, process.pid), 'ours');
+      assert.equal(listener(port, null, process.ppid), 'ours', 'a child of that pid listens');
+      assert.equal(listener(port, null, 1 << 22), 'other');
+    } finally {
+      mine.close();
+    }
   });
 });

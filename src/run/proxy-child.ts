@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -43,12 +44,46 @@ async function freePort(host: string): Promise<number> {
   return port;
 }
 
-/** Whether something listens on the port: read from the namespace's table, no connection made. */
-function listening(port: number, netns: string | null): boolean {
-  const ss = spawnSync('ss', [...(netns ? ['-N', netns] : []), '-Hltn', `sport = :${port}`], {
+/**
+ * Who listens on the port, from the namespace's table (no connection made): nobody, the proxy
+ * (its process or a child: nginx's workers), or another process. Between our pick of a free port
+ * and the proxy's bind another process can take it, and a port the user names can be taken
+ * already; nginx then retries its bind for seconds while that listener answers, so "something
+ * listens" would measure the wrong server.
+ */
+export function listener(
+  port: number,
+  netns: string | null,
+  proxyPid: number,
+): 'none' | 'ours' | 'other' {
+  const ss = spawnSync('ss', [...(netns ? ['-N', netns] : []), '-Hltnp', `sport = :${port}`], {
     encoding: 'utf8',
   });
-  return ss.status === 0 && ss.stdout.trim() !== '';
+  if (ss.status !== 0 || ss.stdout.trim() === '') return 'none';
+  const pids = [...ss.stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+  return pids.some((pid) => pid === proxyPid || parentOf(pid) === proxyPid) ? 'ours' : 'other';
+}
+
+function parentOf(pid: number): number | null {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return null;
+  }
+}
+
+/** The port the user named for the proxy is taken: bad input, before anything starts. */
+function portTaken(host: string, port: number): LabError {
+  return new LabError('KAL_PORT_IN_USE', `${host}:${port} is taken`, {
+    problems: [
+      {
+        path: 'proxy.port',
+        message: 'another process listens there: choose a free port, or leave it out to pick one',
+      },
+    ],
+  });
 }
 
 /** In a fresh namespace of its own, any port is free: the proxy's is this one. */
@@ -82,6 +117,9 @@ export async function startProxyChild(
   };
   try {
     const port = knobs.port ?? (netns ? NAMESPACE_PORT : await freePort(host));
+    // A port you name that is taken is bad input, said before anything starts.
+    if (knobs.port !== undefined && listener(port, netns, -1) !== 'none')
+      throw portTaken(host, port);
     const placement = { listen: { host, port }, target, dir };
     const file = knobs.config ?? join(dir, `${knobs.kind}.conf`);
     const config =
@@ -123,8 +161,10 @@ export async function startProxyChild(
         );
       }
       if (outcome && 'exit' in outcome) throw failure(...outcome.exit);
-      if (listening(port, netns)) break;
+      const who = listener(port, netns, spawned.pid as number);
+      if (who === 'ours') break;
       if (Date.now() > deadline) {
+        if (who === 'other') throw portTaken(host, port);
         throw new LabError('KAL_CHILD_FAILED', `${knobs.kind} did not accept on ${host}:${port}`, {
           problems: [{ path: 'proxy', message: 'check the port your configuration listens on' }],
         });
