@@ -164,7 +164,16 @@ export async function startProxyChild(
       const who = listener(port, netns, spawned.pid as number);
       if (who === 'ours') break;
       if (Date.now() > deadline) {
-        if (who === 'other') throw portTaken(host, port);
+        if (who === 'other' && knobs.port !== undefined) throw portTaken(host, port);
+        if (who === 'other') {
+          throw new LabError(
+            'KAL_CHILD_FAILED',
+            `another process took ${host}:${port} before ${knobs.kind} bound it`,
+            {
+              problems: [{ path: 'proxy', message: 'run again: the port is picked anew each run' }],
+            },
+          );
+        }
         throw new LabError('KAL_CHILD_FAILED', `${knobs.kind} did not accept on ${host}:${port}`, {
           problems: [{ path: 'proxy', message: 'check the port your configuration listens on' }],
         });
