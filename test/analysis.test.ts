@@ -90,6 +90,7 @@ function loadEntry(t: number, clientTimeWait: number, addrNotAvail = 0): RunInte
     errorsOnReused: 0,
     behindSchedule: 0,
     self: quietSelf(),
+    http2: null,
   };
   return {
     t,

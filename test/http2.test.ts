@@ -60,6 +60,49 @@ describe('HTTP/2', () => {
     assert.equal(t.stats().http2?.goawaysSent.requestLimit, r.http2.goaways);
   });
 
+  it('per interval: GOAWAYs and stream counts add up to the totals, in drive and through a run (two workers); null for HTTP/1.1', async () => {
+    const t = await target({ protocol: 'h2c', maxRequests: 20 });
+    const d = await runDriver({
+      url: `${t.url}/`,
+      client: clientSchema.parse({ engine: 'http2', connections: 2 }),
+      load: loadSchema.parse({ duration: 1200, rate: 300 }),
+      intervalMs: 200,
+    });
+    const sums = (timeline: { http2: Record<string, number> | null }[]) => {
+      const out: Record<string, number> = {};
+      for (const i of timeline) {
+        assert.ok(i.http2, 'every interval of an HTTP/2 load has its counts');
+        for (const [k, v] of Object.entries(i.http2)) out[k] = (out[k] ?? 0) + v;
+      }
+      return out;
+    };
+    assert.ok(d.timeline.length >= 4, `${d.timeline.length} intervals`);
+    assert.deepEqual(sums(d.timeline), d.http2);
+    const withGoaway = d.timeline.filter((i) => (i.http2?.goaways ?? 0) > 0).length;
+    assert.ok(withGoaway >= 2, `GOAWAYs spread over ${withGoaway} intervals, not only the totals`);
+    const { runs } = resolveScenario(
+      {
+        name: 'h2-intervals',
+        target: { protocol: 'h2c', maxRequests: 20 },
+        client: { engine: 'http2', connections: 2, workers: 2 },
+        load: { duration: '1s', rate: 300 },
+        sampler: { interval: '250ms', tail: '0s' },
+      },
+      'test',
+    );
+    const r: RunResult = await leavesNothing(() => runOne(runs[0] as (typeof runs)[number]));
+    const loads = r.timeline.flatMap((e) => (e.load ? [e.load] : []));
+    assert.ok(loads.length >= 3);
+    assert.deepEqual(sums(loads), r.summary.http2, "the workers' intervals merged exactly");
+    const h1 = await runDriver({
+      url: `${(await target({})).url}/`,
+      client: clientSchema.parse({ engine: 'undici', connections: 1 }),
+      load: loadSchema.parse({ requests: 20 }),
+      intervalMs: 200,
+    });
+    assert.ok(h1.timeline.every((i) => i.http2 === null));
+  });
+
   it('an idle timeout shorter than the gaps: a GOAWAY, then the close; the next request on a new connection, no error', async () => {
     const t = await target({ protocol: 'h2c', keepAliveTimeout: 50 });
     const r = await drive(

@@ -10,7 +10,8 @@ import {
   LATENCY_BUCKETS_S,
 } from '../src/metrics/histogram-metric.js';
 import { RunMetrics } from '../src/metrics/run-metrics.js';
-import { exampleRun, quietSelf } from '../src/record/example.js';
+import { HTTP2_EVENTS } from '../src/record/driver.js';
+import { exampleInterval, exampleRun, quietSelf } from '../src/record/example.js';
 import type { RunInterval } from '../src/record/run.js';
 import {
   type Counters,
@@ -20,6 +21,7 @@ import {
   TCPEXT_COUNTERS,
   type TcpSideEntry,
 } from '../src/record/tcp.js';
+import { zeros } from '../src/record/zeros.js';
 import { createHistogram, encodeHistogram } from '../src/stats/histogram.js';
 import { runCli } from './helpers/cli.js';
 import { DASHBOARDS, type Dashboard, lint, type Panel, substitute } from './helpers/dashboards.js';
@@ -94,6 +96,7 @@ describe('a run as Prometheus series', () => {
       errorsOnReused: 2,
       behindSchedule: 0,
       self: quietSelf(),
+      http2: null,
     };
     assert.equal(base, null, 'the example run has no timeline: this test makes its own');
     const entry: RunInterval = { t: 1000, phase: 'load', load, tcp: null };
@@ -252,5 +255,26 @@ describe('run --metrics-port: bad input', () => {
     assert.match(t.stderr, /metrics: 127\.0\.0\.1:\d+ is taken \[KAL_PORT_IN_USE\]/);
     assert.match(t.stderr, /--metrics-port: choose a free port/);
     assert.deepEqual(readdirSync(dir), ['s.yaml'], 'no load ran, no result written');
+  });
+});
+
+describe('a run as Prometheus series: HTTP/2', () => {
+  it('counts HTTP/2 events per interval, by event; an HTTP/1.1 run has none of these series', async () => {
+    const labels = { scenario: 'h2', variant: '', run_id: 'r2', host: 'h1' };
+    const m = new RunMetrics();
+    const http2 = { ...zeros(HTTP2_EVENTS), goaways: 3, refused: 2, retried: 2 };
+    const load = { ...exampleInterval(), requests: 60, http2 };
+    m.interval(labels, { t: 1000, phase: 'load', load, tcp: null });
+    m.interval(labels, { t: 2000, phase: 'load', load: { ...load, t: 2000 }, tcp: null });
+    const text = await m.registry.metrics();
+    const sel = 'scenario="h2",variant="",run_id="r2",host="h1"';
+    const at = (event: string, n: number) =>
+      new RegExp(`keepalive_lab_http2_events_total\\{${sel},event="${event}"\\} ${n}\\n`);
+    assert.match(text, at('goaways', 6));
+    assert.match(text, at('refused', 4));
+    assert.match(text, at('cutAtClose', 0), 'every event has its series, zeros too');
+    const h1 = new RunMetrics();
+    h1.interval(labels, { t: 1000, phase: 'load', load: { ...load, http2: null }, tcp: null });
+    assert.doesNotMatch(await h1.registry.metrics(), /keepalive_lab_http2_events_total\{/);
   });
 });

@@ -54,6 +54,7 @@ function timeline(steps: Step[], kernel = true): RunInterval[] {
       errorsOnReused: 0,
       behindSchedule: 0,
       self: quietSelf(),
+      http2: null,
     };
     const side = (client: boolean): TcpSideEntry => ({
       states: zeroStates(),

@@ -4,9 +4,12 @@ import { describe, it } from 'node:test';
 import { findAnomalies } from '../src/analysis/anomalies.js';
 import { latencyShift } from '../src/analysis/latency.js';
 import { analyzeLegs } from '../src/analysis/legs.js';
+import { HTTP2_EVENTS, type Http2Counts } from '../src/record/driver.js';
 import { exampleInterval, exampleRun, exampleTcp } from '../src/record/example.js';
 import type { Measurements, RunInterval } from '../src/record/run.js';
 import type { TcpSideEntry } from '../src/record/tcp.js';
+import { zeros } from '../src/record/zeros.js';
+import { churnChart } from '../src/report/html/series.js';
 import { connectionsPerThousand } from '../src/report/per-request.js';
 import { SWEEP_METRICS } from '../src/report/sweep.js';
 import { parseSockdiag } from '../src/sampler/sources/sockdiag.js';
@@ -419,5 +422,29 @@ describe('connections per 1,000 requests', () => {
     assert.equal(connectionsPerThousand(run(null, true)), 20, 'not the back leg (8 → 4)');
     const metric = SWEEP_METRICS.find((m) => m.key === 'connections');
     assert.equal(metric?.pick(run(null, false)), 4, 'the sweep table reads the same figure');
+  });
+});
+
+describe('the churn chart per interval', () => {
+  const entry = (t: number, http2: Http2Counts | null): RunInterval => ({
+    t,
+    phase: 'load',
+    load: { ...exampleInterval(), t, requests: 100, newConnections: 1, http2 },
+    tcp: null,
+  });
+
+  it('draws GOAWAYs and lost streams per 1,000 requests for HTTP/2, and not for HTTP/1.1', () => {
+    const r = exampleRun();
+    const h2 = { ...zeros(HTTP2_EVENTS), goaways: 2, refused: 1, cutAtClose: 1 };
+    r.timeline = [entry(1000, h2), entry(2000, { ...h2, goaways: 0, refused: 0, cutAtClose: 0 })];
+    const chart = churnChart(r, 'churn');
+    const series = (label: string) => chart?.series.find((s) => s.label === label)?.values;
+    assert.deepEqual(series('GOAWAYs received'), [20, 0]);
+    assert.deepEqual(series('streams refused, cut or reset'), [20, 0]);
+    r.timeline = [entry(1000, null)];
+    assert.equal(
+      churnChart(r, 'churn')?.series.some((s) => /GOAWAY/.test(s.label)),
+      false,
+    );
   });
 });

@@ -85,7 +85,7 @@ describe('older result files', () => {
     );
   });
 
-  it('run@5, runs@5 and drive@4 read as run@6, runs@6 and drive@5: no HTTP/2 (null), no GOAWAY closes, the rest as it was', async () => {
+  it('run@5, runs@5 and drive@4 read as run@6, runs@6 and drive@5 (and on): no HTTP/2 (null), no GOAWAY closes, the rest as it was', async () => {
     const raw = JSON.parse(readFileSync(fixture('run-v5.json'), 'utf8')) as RunResult;
     const r = await readResultFile<RunResult>(fixture('run-v5.json'), [RUN_SCHEMA], 'a run');
     assert.equal(raw.schema, 'keepalive-lab/run@5');
@@ -102,6 +102,32 @@ describe('older result files', () => {
     const runs = await readResultFile<RunsResult>(fixture('runs-v5.json'), [RUNS_SCHEMA], 'runs');
     assert.equal(runs.schema, RUNS_SCHEMA);
     assert.ok(runs.variants.every((v) => v.schema === RUN_SCHEMA && v.summary.http2 === null));
+  });
+
+  it('run@6, runs@6 and drive@5 read as run@7, runs@7 and drive@6: HTTP/2 per interval unknown (null), its totals as they were', async () => {
+    const raw = JSON.parse(readFileSync(fixture('run-v6.json'), 'utf8')) as RunResult;
+    assert.equal(raw.schema, 'keepalive-lab/run@6');
+    assert.ok((raw.summary.http2?.goaways ?? 0) > 0, 'the stored run spoke HTTP/2 and saw GOAWAYs');
+    const r = await readResultFile<RunResult>(fixture('run-v6.json'), [RUN_SCHEMA], 'a run');
+    assert.equal(r.schema, RUN_SCHEMA);
+    assert.deepEqual(r.summary.http2, raw.summary.http2);
+    assert.ok(r.timeline.some((e) => e.load));
+    for (const e of r.timeline) if (e.load) assert.equal(e.load.http2, null);
+    const d = await readResultFile<DriverResult>(fixture('drive-v5.json'), [DRIVER_SCHEMA], 'x');
+    assert.equal(d.schema, DRIVER_SCHEMA);
+    assert.ok((d.http2?.goaways ?? 0) > 0);
+    assert.ok(d.timeline.length > 0 && d.timeline.every((i) => i.http2 === null));
+    const runs = await readResultFile<RunsResult>(fixture('runs-v6.json'), [RUNS_SCHEMA], 'runs');
+    assert.equal(runs.schema, RUNS_SCHEMA);
+    assert.deepEqual(
+      runs.variants.map((v) => [v.schema, v.summary.http2 === null]),
+      [
+        [RUN_SCHEMA, true],
+        [RUN_SCHEMA, false],
+      ],
+    );
+    for (const v of runs.variants)
+      for (const e of v.timeline) if (e.load) assert.equal(e.load.http2, null);
   });
 
   it('runs@4 reads as runs@5: no sweep, no search; its variants as they were', async () => {
@@ -186,6 +212,9 @@ describe('older result files', () => {
       ['run-v5.json', /TIME_WAIT\s+held by/],
       ['runs-v5.json', /\brun\s+req\/s\s+p99 ms/],
       ['drive-v4.json', /latency/],
+      ['run-v6.json', /http2\s+h2c/],
+      ['runs-v6.json', /\brun\s+req\/s\s+p99 ms/],
+      ['drive-v5.json', /latency/],
     ];
     for (const [f, text] of cases) {
       const out = runCli(['report', fixture(f)]);
@@ -214,7 +243,7 @@ describe('older result files', () => {
     writeFileSync(future, JSON.stringify({ ...r, schema: 'keepalive-lab/run@99' }));
     const out = runCli(['compare', future, fixture('run-v2.json')]);
     assert.equal(out.code, 2);
-    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@6/);
+    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@7/);
     assert.doesNotMatch(out.stderr, /\n\s+at /);
   });
 });

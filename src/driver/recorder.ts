@@ -56,6 +56,8 @@ export class Recorder implements Probe {
   private closes: AppCloseColumns = { port: [], at: [], view: [] };
   /** HTTP/2 events over the measured time; null until the first (no HTTP/2 spoken). */
   private h2: Http2Counts | null = null;
+  /** This interval's HTTP/2 counts; zeros once any HTTP/2 was spoken (null: none yet). */
+  private h2Interval: Http2Counts | null = null;
   private measuring = false;
   private cancelling = false;
   private startedAt = 0;
@@ -80,6 +82,7 @@ export class Recorder implements Probe {
     this.withoutHint = 0;
     this.connectionClose = 0;
     this.h2 = null;
+    this.h2Interval = null;
     this.measuring = true;
     this.startedAt = this.clock();
     this.intervalStart = this.startedAt;
@@ -186,6 +189,8 @@ export class Recorder implements Probe {
     if (!this.measuring) return;
     this.h2 ??= zeros(HTTP2_EVENTS);
     this.h2[event] += n;
+    this.h2Interval ??= zeros(HTTP2_EVENTS);
+    this.h2Interval[event] += n;
   }
 
   /**
@@ -229,7 +234,9 @@ export class Recorder implements Probe {
         eventLoopDelay: { ...noise.eventLoopDelay },
         gc: { ...noise.gc },
       },
+      http2: this.h2Interval,
     };
+    if (this.h2Interval) this.h2Interval = zeros(HTTP2_EVENTS);
     w.addTo(this.total);
     this.timeline.push(record);
     this.interval = new Window();

@@ -154,6 +154,9 @@ export function mergeInterval(parts: DriverInterval[]): DriverInterval {
       : sum((i) => i.errorsOnReused ?? 0),
     behindSchedule: sum((i) => i.behindSchedule),
     self: worstSelf(parts),
+    http2: parts.some((i) => i.http2)
+      ? (addRecords(parts.map((i) => i.http2 ?? {})) as DriverInterval['http2'])
+      : null,
   };
 }
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { ERROR_CLASSES } from '../record/driver.js';
+import { ERROR_CLASSES, HTTP2_EVENTS } from '../record/driver.js';
 import type { Phase, RunInterval, RunResult } from '../record/run.js';
 import { SIDES } from '../record/tcp.js';
 import { HdrHistogramMetric } from './histogram-metric.js';
@@ -28,6 +28,7 @@ export class RunMetrics {
   private readonly errorsOnReused: Counter<string>;
   private readonly cancelled: Counter<string>;
   private readonly opened: Counter<string>;
+  private readonly http2: Counter<string>;
   private readonly phase: Gauge<string>;
   private readonly occupancy: Gauge<string>;
   private readonly connect: Gauge<string>;
@@ -66,6 +67,12 @@ export class RunMetrics {
       name: 'keepalive_lab_connections_opened_total',
       help: 'Connections the client opened during the measured load.',
       labelNames,
+      registers,
+    });
+    this.http2 = new Counter({
+      name: 'keepalive_lab_http2_events_total',
+      help: 'HTTP/2 as the client saw it, by event: goaways received, streams refused (and retried), cut at a close, reset, sessions opened after a GOAWAY, … Only for HTTP/2 runs.',
+      labelNames: [...BASE, 'event'],
       registers,
     });
     this.phase = new Gauge({
@@ -160,6 +167,9 @@ export class RunMetrics {
     if (load.errorsOnReused) this.errorsOnReused.inc(labels, load.errorsOnReused);
     if (load.cancelled > 0) this.cancelled.inc(labels, load.cancelled);
     if (load.newConnections > 0) this.opened.inc(labels, load.newConnections);
+    // Every event at its count, zeros too: an HTTP/2 run's series exist from its first interval.
+    if (load.http2)
+      for (const e of HTTP2_EVENTS) this.http2.inc({ ...labels, event: e }, load.http2[e]);
     if (!entry.tcp?.closes) this.tcp.closedUnknown(front, load.closedConnections);
     this.latency.add({ ...labels }, load.latencyUs);
   }

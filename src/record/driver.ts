@@ -77,6 +77,12 @@ export interface DriverInterval {
    * null in a result written before the driver measured itself (drive@1, run@2).
    */
   self: SelfNoiseInterval | null;
+  /**
+   * HTTP/2 sessions and streams in this interval (GOAWAYs received, streams refused, cut, reset,
+   * reconnects): they add up to the totals' `http2`. Null when no HTTP/2 was spoken, or in a
+   * result before drive@6 / run@7 (which kept the totals only).
+   */
+  http2: Http2Counts | null;
 }
 
 /**
@@ -204,7 +210,7 @@ export interface DriverTotals {
   notMeasured: string[];
 }
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@5';
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@6';
 
 export type EngineName = 'undici' | 'http' | 'net' | 'autocannon' | 'http2';
 

@@ -126,6 +126,7 @@ export function exampleInterval(): DriverInterval {
     errorsOnReused: 0,
     behindSchedule: 0,
     self: quietSelf(),
+    http2: null,
   };
 }
 

@@ -15,8 +15,8 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@6';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@6';
+export const RUN_SCHEMA = 'keepalive-lab/run@7';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@7';
 
 export interface Environment {
   kernel: string;

@@ -277,6 +277,30 @@ export function runsV5toV6(f: Json): Json {
   return { ...f, schema: 'keepalive-lab/runs@6', variants };
 }
 
+/** drive@6 and run@7 count HTTP/2 per interval too: a result from before kept the totals only. */
+const withIntervalHttp2 = (interval: unknown): unknown =>
+  interval && typeof interval === 'object' ? { ...(interval as Json), http2: null } : interval;
+
+export function driveV5toV6(d: Json): Json {
+  const timeline = Array.isArray(d.timeline) ? d.timeline.map(withIntervalHttp2) : d.timeline;
+  return { ...d, schema: 'keepalive-lab/drive@6', timeline };
+}
+
+export function runV6toV7(r: Json): Json {
+  const timeline = Array.isArray(r.timeline)
+    ? r.timeline.map((e) => {
+        const entry = obj(e);
+        return entry.load ? { ...entry, load: withIntervalHttp2(entry.load) } : entry;
+      })
+    : r.timeline;
+  return { ...r, schema: 'keepalive-lab/run@7', timeline };
+}
+
+export function runsV6toV7(f: Json): Json {
+  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV6toV7(obj(v))) : [];
+  return { ...f, schema: 'keepalive-lab/runs@7', variants };
+}
+
 export function tcpV1toV2(t: Json): Json {
   return { ...(withWireCounters(withWire(t)) as Json), schema: 'keepalive-lab/tcp@2' };
 }
@@ -287,14 +311,17 @@ export const UPGRADES: Readonly<Record<string, (data: Json) => Json>> = {
   'keepalive-lab/drive@2': driveV2toV3,
   'keepalive-lab/drive@3': driveV3toV4,
   'keepalive-lab/drive@4': driveV4toV5,
+  'keepalive-lab/drive@5': driveV5toV6,
   'keepalive-lab/run@2': runV2toV3,
   'keepalive-lab/runs@2': runsV2toV3,
   'keepalive-lab/run@3': runV3toV4,
   'keepalive-lab/run@4': runV4toV5,
   'keepalive-lab/run@5': runV5toV6,
+  'keepalive-lab/run@6': runV6toV7,
   'keepalive-lab/runs@3': runsV3toV4,
   'keepalive-lab/runs@4': runsV4toV5,
   'keepalive-lab/runs@5': runsV5toV6,
+  'keepalive-lab/runs@6': runsV6toV7,
   'keepalive-lab/tcp@1': tcpV1toV2,
   'keepalive-lab/compare@1': compareV1toV2,
 };

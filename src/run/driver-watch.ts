@@ -8,9 +8,12 @@ import {
   type DriverInterval,
   type DriverResult,
   ERROR_CLASSES,
+  HTTP2_EVENTS,
+  type Http2Counts,
   STATUS_CLASSES,
 } from '../record/driver.js';
 import type { StoppedBy } from '../record/run.js';
+import { zeros } from '../record/zeros.js';
 import { totalsOf, Window } from '../reduce/driver-window.js';
 import { addEncoded } from '../stats/histogram.js';
 import type { DriverHandle } from './driver-workers.js';
@@ -146,6 +149,17 @@ function lost(
   return { result: fromIntervals(received, spec), stoppedBy };
 }
 
+/** The intervals' HTTP/2 counts summed; null when none spoke HTTP/2. */
+function http2Of(intervals: readonly DriverInterval[]): Http2Counts | null {
+  let sum: Http2Counts | null = null;
+  for (const i of intervals) {
+    if (!i.http2) continue;
+    sum ??= zeros(HTTP2_EVENTS);
+    for (const e of HTTP2_EVENTS) sum[e] += i.http2[e];
+  }
+  return sum;
+}
+
 /** What the intervals carry, summed; what they do not (connect times, who closed) not measured. */
 export function fromIntervals(
   intervals: readonly DriverInterval[],
@@ -176,6 +190,7 @@ export function fromIntervals(
     connectionClose: 0,
     messages: {},
     firstMs: {},
+    http2: http2Of(intervals),
   });
   return {
     schema: DRIVER_SCHEMA,

@@ -186,14 +186,28 @@ export function rateChart(r: RunResult, id: string): Chart {
   };
 }
 
+/** HTTP/2 per interval (run@7 on; older results kept the totals only). */
+const http2Picks: { label: string; pick: Pick; how: 'mean' }[] = [
+  { label: 'GOAWAYs received', pick: (e) => perThousandIn(e.load?.http2?.goaways, e), how: 'mean' },
+  {
+    label: 'streams refused, cut or reset',
+    pick: (e) => {
+      const h = e.load?.http2;
+      return perThousandIn(h ? h.refused + h.cutAtClose + h.reset : undefined, e);
+    },
+    how: 'mean',
+  },
+];
+
 /** `n` per 1,000 of the requests completed in the interval; null where none completed. */
 const perThousandIn = (n: number | undefined, e: RunInterval) =>
   e.load && e.load.requests > 0 && n !== undefined ? (1000 * n) / e.load.requests : null;
 
 /**
  * Churn per interval, per 1,000 requests: connections opened (HTTP/1.1 with keep-alive off is
- * 1,000; HTTP/2 at 100 streams per connection is 10) and TIME_WAIT entered per side where the
- * kernel tracer counted it; comparable across rates and protocols.
+ * 1,000; HTTP/2 at 100 streams per connection is 10), TIME_WAIT entered per side where the
+ * kernel tracer counted it, and for HTTP/2 the GOAWAYs received and the streams refused or cut
+ * around them; comparable across rates and protocols.
  */
 export function churnChart(r: RunResult, id: string): Chart | null {
   if (!r.timeline.some((e) => e.load && e.load.requests > 0)) return null;
@@ -212,11 +226,12 @@ export function churnChart(r: RunResult, id: string): Chart | null {
           how: 'mean' as const,
         }))
       : []),
+    ...(r.timeline.some((e) => e.load?.http2) ? http2Picks : []),
   ];
   const { x, ys } = downsample(r.timeline, picks);
   return {
     id,
-    title: `Per 1,000 requests, per interval: connections opened${traced ? ' and TIME_WAIT entered per side (kernel)' : ''}${r.summary.http2 ? ' — HTTP/2 streams share a connection' : ''}`,
+    title: `Per 1,000 requests, per interval: connections opened${traced ? ', TIME_WAIT entered per side (kernel)' : ''}${r.timeline.some((e) => e.load?.http2) ? ', GOAWAYs and streams refused, cut or reset' : ''}${r.summary.http2 ? ' — HTTP/2 streams share a connection' : ''}`,
     unit: 'per 1,000 requests',
     x,
     series: picks.map((p, k) => ({ label: p.label, values: ys[k] ?? [] })),
