@@ -175,19 +175,25 @@ describe('proxy: each leg measured on its own', () => {
   });
 });
 
-describe('proxy: your own configuration file', () => {
-  it('runs your nginx file on the port you name, measured like a generated one', {
-    skip: nginx,
-  }, async () => {
-    const [listen, target] = [await quietFreePort(), await quietFreePort()];
-    const dir = mkdtempSync(join(tmpdir(), 'kal-own-'));
-    const file = join(dir, 'own.conf');
-    const text = `worker_processes 1; error_log ${dir}/error.log;
+/** Your own nginx file in a directory of its own: it listens on one quiet port, forwards to another. */
+async function ownNginxFile() {
+  const [listen, target] = [await quietFreePort(), await quietFreePort()];
+  const dir = mkdtempSync(join(tmpdir(), 'kal-own-'));
+  const file = join(dir, 'own.conf');
+  const text = `worker_processes 1; error_log ${dir}/error.log;
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
   server { listen 127.0.0.1:${listen}; location / { proxy_pass http://127.0.0.1:${target}; } } }
 `;
-    writeFileSync(file, text);
+  writeFileSync(file, text);
+  return { listen, target, file, text };
+}
+
+describe('proxy: your own configuration file', () => {
+  it('runs your nginx file on the port you name, measured like a generated one', {
+    skip: nginx,
+  }, async () => {
+    const { listen, target, file, text } = await ownNginxFile();
     const { runs } = resolveScenario(
       {
         proxy: { kind: 'nginx', config: file, port: listen },
@@ -211,13 +217,7 @@ describe('proxy: its port belongs to the proxy', () => {
   it('a port you name that another process listens on is bad input, and nothing starts', {
     skip: nginx,
   }, async () => {
-    const [port, target] = [await quietFreePort(), await quietFreePort()];
-    const dir = mkdtempSync(join(tmpdir(), 'kal-own-'));
-    const file = join(dir, 'own.conf');
-    writeFileSync(
-      file,
-      `events {} http { server { listen 127.0.0.1:${port}; location / { proxy_pass http://127.0.0.1:${target}; } } }\n`,
-    );
+    const { listen: port, target, file } = await ownNginxFile();
     const squatter = createServer((s) => s.destroy()).listen(port, '127.0.0.1');
     await once(squatter, 'listening');
     try {

@@ -4,6 +4,7 @@ import {
   type DriverResult,
   ERROR_CLASSES,
   type ErrorClass,
+  type Http2Counts,
   type MergedShard,
   type SelfNoise,
   type SelfNoiseInterval,
@@ -154,9 +155,7 @@ export function mergeInterval(parts: DriverInterval[]): DriverInterval {
       : sum((i) => i.errorsOnReused ?? 0),
     behindSchedule: sum((i) => i.behindSchedule),
     self: worstSelf(parts),
-    http2: parts.some((i) => i.http2)
-      ? (addRecords(parts.map((i) => i.http2 ?? {})) as DriverInterval['http2'])
-      : null,
+    http2: addHttp2(parts.map((i) => i.http2)),
   };
 }
 
@@ -165,6 +164,10 @@ const addRecords = (rs: Record<string, number>[]) => {
   for (const r of rs) for (const [k, v] of Object.entries(r)) out[k] = (out[k] ?? 0) + v;
   return out;
 };
+
+/** HTTP/2 counts added up (shards side by side, or intervals over time); null when none spoke it. */
+export const addHttp2 = (counts: readonly (Http2Counts | null)[]): Http2Counts | null =>
+  counts.some((c) => c) ? (addRecords(counts.map((c) => c ?? {})) as Http2Counts) : null;
 
 /** The event loop's delay of several shards: the worst shard's (percentiles do not add). */
 function worstLoop(rs: readonly DriverResult[]): { p50: number; p99: number; max: number } {
@@ -204,9 +207,7 @@ export function mergeDriverResults(
     firstMs,
     eventLoopDelay: worstLoop(rs),
     cpuWait: worstWait(rs),
-    http2: rs.some((r) => r.http2)
-      ? (addRecords(rs.map((r) => r.http2 ?? {})) as DriverResult['http2'])
-      : null,
+    http2: addHttp2(rs.map((r) => r.http2)),
   });
   const length = Math.max(...rs.map((r) => r.timeline.length));
   const timeline = Array.from({ length }, (_, k) =>

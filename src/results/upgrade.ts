@@ -11,6 +11,10 @@ import type { Capabilities } from '../record/driver.js';
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v !== null && typeof v === 'object' ? (v as Json) : {});
 
+/** A runs file's variants, each brought forward by the run step of the same version. */
+const variantsThrough = (f: Json, step: (r: Json) => Json): Json[] =>
+  Array.isArray(f.variants) ? f.variants.map((v) => step(obj(v))) : [];
+
 /** What an engine could observe, read from what its result said it could not (drive@1). */
 function capabilitiesOf(notMeasured: unknown): Capabilities {
   const missing = new Set(Array.isArray(notMeasured) ? notMeasured : []);
@@ -104,7 +108,7 @@ export function runV2toV3(r: Json): Json {
 }
 
 export function runsV2toV3(f: Json): Json {
-  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV2toV3(obj(v))) : [];
+  const variants = variantsThrough(f, runV2toV3);
   return { ...f, schema: 'keepalive-lab/runs@3', variants };
 }
 
@@ -199,7 +203,7 @@ export function driveV2toV3(d: Json): Json {
 }
 
 export function runsV3toV4(f: Json): Json {
-  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV3toV4(obj(v))) : [];
+  const variants = variantsThrough(f, runV3toV4);
   return { ...f, schema: 'keepalive-lab/runs@4', variants };
 }
 
@@ -235,7 +239,7 @@ export function runV4toV5(given: Json): Json {
 
 /** runs@5 added the sweep and the search: a file from before had neither. */
 export function runsV4toV5(f: Json): Json {
-  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV4toV5(obj(v))) : [];
+  const variants = variantsThrough(f, runV4toV5);
   return { ...f, schema: 'keepalive-lab/runs@5', variants, sweep: null, search: null };
 }
 
@@ -273,7 +277,7 @@ export function runV5toV6(r: Json): Json {
 }
 
 export function runsV5toV6(f: Json): Json {
-  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV5toV6(obj(v))) : [];
+  const variants = variantsThrough(f, runV5toV6);
   return { ...f, schema: 'keepalive-lab/runs@6', variants };
 }
 
@@ -297,7 +301,7 @@ export function runV6toV7(r: Json): Json {
 }
 
 export function runsV6toV7(f: Json): Json {
-  const variants = Array.isArray(f.variants) ? f.variants.map((v) => runV6toV7(obj(v))) : [];
+  const variants = variantsThrough(f, runV6toV7);
   return { ...f, schema: 'keepalive-lab/runs@7', variants };
 }
 

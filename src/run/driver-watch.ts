@@ -2,18 +2,16 @@ import type { ClientKnobs, LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { ENGINES } from '../driver/engines/registry.js';
 import { DRAIN_MS } from '../driver/run.js';
+import { addHttp2 } from '../merge/drive.js';
 import {
   type Capabilities,
   DRIVER_SCHEMA,
   type DriverInterval,
   type DriverResult,
   ERROR_CLASSES,
-  HTTP2_EVENTS,
-  type Http2Counts,
   STATUS_CLASSES,
 } from '../record/driver.js';
 import type { StoppedBy } from '../record/run.js';
-import { zeros } from '../record/zeros.js';
 import { totalsOf, Window } from '../reduce/driver-window.js';
 import { addEncoded } from '../stats/histogram.js';
 import type { DriverHandle } from './driver-workers.js';
@@ -149,17 +147,6 @@ function lost(
   return { result: fromIntervals(received, spec), stoppedBy };
 }
 
-/** The intervals' HTTP/2 counts summed; null when none spoke HTTP/2. */
-function http2Of(intervals: readonly DriverInterval[]): Http2Counts | null {
-  let sum: Http2Counts | null = null;
-  for (const i of intervals) {
-    if (!i.http2) continue;
-    sum ??= zeros(HTTP2_EVENTS);
-    for (const e of HTTP2_EVENTS) sum[e] += i.http2[e];
-  }
-  return sum;
-}
-
 /** What the intervals carry, summed; what they do not (connect times, who closed) not measured. */
 export function fromIntervals(
   intervals: readonly DriverInterval[],
@@ -190,7 +177,7 @@ export function fromIntervals(
     connectionClose: 0,
     messages: {},
     firstMs: {},
-    http2: http2Of(intervals),
+    http2: addHttp2(intervals.map((i) => i.http2)),
   });
   return {
     schema: DRIVER_SCHEMA,

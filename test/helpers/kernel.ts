@@ -99,7 +99,7 @@ export async function quietFreePort(): Promise<number> {
     async (port) => {
       const s = createServer();
       s.listen(port, '127.0.0.1');
-      await Promise.race([once(s, 'listening'), once(s, 'error').then(([e]) => Promise.reject(e))]);
+      await once(s, 'listening'); // rejects with the 'error' (EADDRINUSE) instead
       const taken = (s.address() as { port: number }).port;
       s.close();
       await once(s, 'close');

@@ -23,10 +23,7 @@ export async function recordingServer(
   server.keepAliveTimeout = keepAliveTimeout;
   const listen = async (port: number) => {
     server.listen(port, '127.0.0.1');
-    await Promise.race([
-      once(server, 'listening'),
-      once(server, 'error').then(([err]) => Promise.reject(err)),
-    ]);
+    await once(server, 'listening'); // rejects with the 'error' (EADDRINUSE) instead
     return (server.address() as { port: number }).port;
   };
   const port = await onCleanPort(

@@ -212,6 +212,7 @@ const perThousandIn = (n: number | undefined, e: RunInterval) =>
 export function churnChart(r: RunResult, id: string): Chart | null {
   if (!r.timeline.some((e) => e.load && e.load.requests > 0)) return null;
   const traced = r.timeline.some((e) => e.tcp?.closes);
+  const http2 = r.timeline.some((e) => e.load?.http2);
   const picks: { label: string; pick: Pick; how: 'max' | 'mean' }[] = [
     {
       label: 'connections opened',
@@ -226,12 +227,12 @@ export function churnChart(r: RunResult, id: string): Chart | null {
           how: 'mean' as const,
         }))
       : []),
-    ...(r.timeline.some((e) => e.load?.http2) ? http2Picks : []),
+    ...(http2 ? http2Picks : []),
   ];
   const { x, ys } = downsample(r.timeline, picks);
   return {
     id,
-    title: `Per 1,000 requests, per interval: connections opened${traced ? ', TIME_WAIT entered per side (kernel)' : ''}${r.timeline.some((e) => e.load?.http2) ? ', GOAWAYs and streams refused, cut or reset' : ''}${r.summary.http2 ? ' — HTTP/2 streams share a connection' : ''}`,
+    title: `Per 1,000 requests, per interval: connections opened${traced ? ', TIME_WAIT entered per side (kernel)' : ''}${http2 ? ', GOAWAYs and streams refused, cut or reset' : ''}${r.summary.http2 ? ' — HTTP/2 streams share a connection' : ''}`,
     unit: 'per 1,000 requests',
     x,
     series: picks.map((p, k) => ({ label: p.label, values: ys[k] ?? [] })),
