@@ -57,6 +57,22 @@ export function tracefsRoot(): string {
   return TRACEFS;
 }
 
+/**
+ * One setting of the instance the tracer prefers but can do without (Linux refuses some: 6.18
+ * answers EPERM to every write of buffer_subbuf_size_kb). Tried, and what came of it recorded.
+ */
+export interface TracefsTuning {
+  /** The instance's file, e.g. `buffer_subbuf_size_kb`. */
+  name: string;
+  wanted: string;
+  /** What is in force after the try (the file's own reading); null where it cannot be read. */
+  value: string | null;
+  /** Why the wanted value is not in force (the kernel's refusal, or no such file); null when it is. */
+  refused: string | null;
+  /** What going without it costs the run. */
+  cost: string;
+}
+
 export interface TraceInstance {
   readonly name: string;
   readonly dir: string;
@@ -68,54 +84,121 @@ export interface TraceInstance {
   readonly cpus: number[];
   /** Bytes of one sub-buffer: what one read of trace_pipe_raw returns at most. */
   readonly pageSize: number;
+  /** Each preferred setting, and whether the kernel gave it. */
+  readonly tunings: TracefsTuning[];
+  /** Timestamps are CLOCK_MONOTONIC (process.hrtime's clock): false where trace_clock was refused. */
+  readonly monotonic: boolean;
   /** Lost events so far: overwritten or dropped because a buffer was full. */
   lost(): number;
   close(): void;
 }
 
+/** How the instance is written: the real tracefs, or (in tests) a stand-in that refuses. */
+export interface TracefsAccess {
+  root: string;
+  write(path: string, value: string): void;
+}
+
+const REAL: TracefsAccess = { root: TRACEFS, write: (path, value) => writeFileSync(path, value) };
+
+/** The settings preferred, with what going without each costs; tried in this order. */
+function preferred(bufferKbPerCpu: number) {
+  return [
+    {
+      name: 'buffer_size_kb',
+      wanted: String(bufferKbPerCpu),
+      cost: 'a smaller buffer per CPU: a burst between two reads can overflow it; events lost are counted',
+    },
+    {
+      name: 'trace_clock',
+      wanted: 'mono',
+      cost: 'timestamps are not CLOCK_MONOTONIC: closes are placed in phases by the sampled interval that holds them, not by their own time',
+    },
+    {
+      name: 'buffer_subbuf_size_kb',
+      wanted: '64',
+      cost: 'nothing but reads: 4 KiB per read of the buffer instead of 64 KiB (about 16 times the reads for the same events)',
+    },
+    {
+      name: 'options/overwrite',
+      wanted: '0',
+      cost: 'a full buffer overwrites its oldest events instead of dropping new ones; either way the loss is counted',
+    },
+  ];
+}
+
+const reading = (file: string): string | null => {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    // trace_clock lists every clock with the one in force in brackets.
+    return /\[([^\]]+)\]/.exec(text)?.[1] ?? text;
+  } catch {
+    return null;
+  }
+};
+
+/** Tries one preferred setting; a refusal is recorded with the kernel's reason, never thrown. */
+function tune(
+  dir: string,
+  io: TracefsAccess,
+  t: ReturnType<typeof preferred>[number],
+): TracefsTuning {
+  const file = join(dir, t.name);
+  let refused: string | null = null;
+  if (!existsSync(file)) refused = 'this kernel has no such setting';
+  else {
+    try {
+      io.write(file, t.wanted);
+    } catch (err) {
+      refused = `the kernel refused the write (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    }
+  }
+  return { name: t.name, wanted: t.wanted, value: reading(file), refused, cost: t.cost };
+}
+
 /**
  * An instance that records the tracepoint for sockets on `port` (either end), only for the state
- * changes the close analysis reads, with CLOCK_MONOTONIC timestamps (the clock of
- * process.hrtime, so every process of the run can be compared with it).
+ * changes the close analysis reads, with CLOCK_MONOTONIC timestamps where the kernel allows (the
+ * clock of process.hrtime, so every process of the run can be compared with it). Only what the
+ * record cannot do without (the instance, the events, their filters, switching on) fails it, naming
+ * the write refused; each preferred setting is tried and its outcome kept in `tunings`.
  */
 export function openInstance(
   port: number,
   bufferKbPerCpu = 16 * 1024,
   wire = false,
+  io: TracefsAccess = REAL,
 ): TraceInstance {
-  const root = tracefsRoot();
+  const root = io.root === TRACEFS ? tracefsRoot() : io.root;
   const name = `${INSTANCE_PREFIX}${randomBytes(3).toString('hex')}`;
   const dir = join(root, 'instances', name);
   mkdirSync(dir);
   // This sampler owns it: `cleanup` leaves it alone while the sampler lives (src/owners.ts).
   claim(recordFor(name));
-  const set = (file: string, value: string) => writeFileSync(join(dir, file), value);
-  try {
-    set('tracing_on', '0');
-    set('buffer_size_kb', String(bufferKbPerCpu));
-    set('trace_clock', 'mono');
-    // Larger sub-buffers (Linux 6.8+) mean a sixteenth of the reads for the same events.
-    if (existsSync(join(dir, 'buffer_subbuf_size_kb'))) set('buffer_subbuf_size_kb', '64');
-    // When a buffer is full, new events are dropped and counted rather than old ones overwritten.
-    set('options/overwrite', '0');
-    set(`${EVENT}/filter`, wire ? wireFilterFor(port) : filterFor(port));
-    set(`${EVENT}/enable`, '1');
-    for (const e of wire ? WIRE_EVENTS : []) {
-      if (e.filtered) set(`${e.path}/filter`, `sport == ${port} || dport == ${port}`);
-      set(`${e.path}/enable`, '1');
+  const need = (file: string, value: string) => {
+    try {
+      io.write(join(dir, file), value);
+    } catch (err) {
+      removeInstance(dir);
+      throw unavailable(
+        `cannot set up the trace instance: writing ${value} to ${file} was refused (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        `check that tracefs at ${root} is writable by this user and the kernel allows ${file}`,
+      );
     }
-    set('tracing_on', '1');
-  } catch (err) {
-    removeInstance(dir);
-    throw unavailable(
-      `cannot set up the trace instance: ${(err as Error).message}`,
-      'check tracefs permissions',
-    );
+  };
+  need('tracing_on', '0');
+  const tunings = preferred(bufferKbPerCpu).map((t) => tune(dir, io, t));
+  need(`${EVENT}/filter`, wire ? wireFilterFor(port) : filterFor(port));
+  need(`${EVENT}/enable`, '1');
+  for (const e of wire ? WIRE_EVENTS : []) {
+    if (e.filtered) need(`${e.path}/filter`, `sport == ${port} || dport == ${port}`);
+    need(`${e.path}/enable`, '1');
   }
+  need('tracing_on', '1');
   const cpus = readdirSync(join(dir, 'per_cpu'))
     .map((d) => Number(d.replace('cpu', '')))
     .sort((a, b) => a - b);
-  const subbuf = join(dir, 'buffer_subbuf_size_kb');
+  const subbuf = Number(reading(join(dir, 'buffer_subbuf_size_kb')));
   return {
     name,
     dir,
@@ -125,7 +208,9 @@ export function openInstance(
       format: readFileSync(join(root, e.path, 'format'), 'utf8'),
     })),
     cpus,
-    pageSize: existsSync(subbuf) ? Number(readFileSync(subbuf, 'utf8')) * 1024 : 4096,
+    pageSize: subbuf > 0 ? subbuf * 1024 : 4096,
+    tunings,
+    monotonic: tunings.find((t) => t.name === 'trace_clock')?.value === 'mono',
     lost: () => cpus.reduce((sum, cpu) => sum + lostOn(dir, cpu), 0),
     close: () => removeInstance(dir),
   };

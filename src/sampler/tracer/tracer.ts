@@ -2,7 +2,13 @@ import { EventBatch } from './batch.js';
 import type { KernelClose } from './connections.js';
 import { ConnectionTracker } from './connections.js';
 import { BufferReader } from './reader.js';
-import { instanceExists, openInstance, type TraceInstance } from './tracefs.js';
+import {
+  instanceExists,
+  openInstance,
+  type TracefsAccess,
+  type TracefsTuning,
+  type TraceInstance,
+} from './tracefs.js';
 
 // The kernel tracer as a source of closes: a tracing instance filtered to the run's port, drained
 // on each poll. Events of all CPUs are merged by timestamp; only those older than the drain's
@@ -47,8 +53,23 @@ export class KernelTracer {
    * Opens the run's tracing instance (`bufferKbPerCpu`: the kernel's buffer per CPU); throws
    * KAL_TRACER_UNAVAILABLE (with why) where it cannot.
    */
-  static open(port: number, bufferKbPerCpu?: number, wire = false): KernelTracer {
-    return new KernelTracer(openInstance(port, bufferKbPerCpu, wire), port);
+  static open(
+    port: number,
+    bufferKbPerCpu?: number,
+    wire = false,
+    io?: TracefsAccess,
+  ): KernelTracer {
+    return new KernelTracer(openInstance(port, bufferKbPerCpu, wire, io), port);
+  }
+
+  /** The settings it preferred, and which the kernel refused. */
+  get tunings(): TracefsTuning[] {
+    return this.instance.tunings;
+  }
+
+  /** Its timestamps are CLOCK_MONOTONIC, comparable with every process's hrtime. */
+  get monotonic(): boolean {
+    return this.instance.monotonic;
   }
 
   get name(): string {
