@@ -20,6 +20,7 @@ const ALONE = {
   'faults.test.js': "the host's nft ruleset before and after; kal- namespaces",
   'hardening-runs.test.js': "every keepalive-lab process and tracing instance; cleanup's view",
   'hardening.test.js': 'every kal- tracing instance',
+  'doctor.test.js': 'every kal- tracing instance and namespace, before and after',
   // The root namespace's TCP counters (/proc/net/snmp), which every connection moves.
   'target-kernel.test.js': 'the namespace-wide TCP counters',
   'target-wire.test.js': 'the namespace-wide TCP counters',

@@ -178,6 +178,45 @@ describe('older result files', () => {
     });
   });
 
+  it('run@7, runs@7 and tcp@2 read as run@8 and tcp@3: no window (figures over the whole run, said so), TIME_WAIT totals as counts, tunings unknown', async () => {
+    const raw = JSON.parse(readFileSync(fixture('run-v7.json'), 'utf8'));
+    const r = await readResultFile<RunResult>(fixture('run-v7.json'), [RUN_SCHEMA], 'a run');
+    assert.equal(raw.schema, 'keepalive-lab/run@7');
+    assert.equal(r.window, null);
+    assert.equal(r.analysis.closes.window, 'wholeRun');
+    assert.equal(r.analysis.closes.requests, raw.summary.requests.completed);
+    assert.equal(r.tcp?.tunings, null);
+    assert.equal(r.environment.kernel.release, raw.environment.kernel);
+    assert.equal(r.environment.kernel.view, 'traced');
+    for (const row of r.closeJoin?.rows ?? []) assert.equal(row.part, null);
+    // A change since the baseline became a count: the baseline added back.
+    const base = raw.tcp.server.namespaceTimeWait.atBaseline as number;
+    assert.equal(r.tcp?.server.namespaceTimeWait.max, raw.tcp.server.namespaceTimeWait.max + base);
+    const e = r.timeline.find((x) => x.tcp);
+    const rawE = raw.timeline.find((x: { tcp: unknown }) => x.tcp);
+    assert.equal(e?.tcp?.server.namespaceTimeWait, rawE.tcp.server.namespaceTimeWait + base);
+    // What it measured is as it was.
+    assert.deepEqual(r.tcp?.closes?.firstFin, raw.tcp.closes.firstFin);
+    const runs = await readResultFile<RunsResult>(fixture('runs-v7.json'), [RUNS_SCHEMA], 'runs');
+    assert.deepEqual(
+      runs.variants.map((v) => [v.schema, v.window]),
+      [
+        [RUN_SCHEMA, null],
+        [RUN_SCHEMA, null],
+      ],
+    );
+    const rawTcp = JSON.parse(readFileSync(fixture('tcp-v2.json'), 'utf8'));
+    const t = await readResultFile<TcpResult>(fixture('tcp-v2.json'), [TCP_SCHEMA], 'a sample');
+    assert.equal(t.schema, TCP_SCHEMA);
+    assert.equal(t.tunings, null);
+    const tb = rawTcp.client.namespaceTimeWait.atBaseline as number;
+    assert.equal(
+      t.timeline[0]?.client.namespaceTimeWait,
+      rawTcp.timeline[0].client.namespaceTimeWait + tb,
+    );
+    assert.ok((t.timeline[0]?.client.namespaceTimeWait ?? -1) >= 0, 'a count is never negative');
+  });
+
   it('report and compare read them through the CLI, and compare@1 reports', () => {
     const dir = mkdtempSync(join(tmpdir(), 'kal-upgrade-'));
     for (const f of ['run-v2.json', 'run-v3.json', 'runs-v3.json']) {
@@ -215,6 +254,8 @@ describe('older result files', () => {
       ['run-v6.json', /http2\s+h2c/],
       ['runs-v6.json', /\brun\s+req\/s\s+p99 ms/],
       ['drive-v5.json', /latency/],
+      ['run-v7.json', /first FIN\s+\d+ connections over the whole run/],
+      ['runs-v7.json', /\brun\s+req\/s\s+p99 ms/],
     ];
     for (const [f, text] of cases) {
       const out = runCli(['report', fixture(f)]);
@@ -243,7 +284,7 @@ describe('older result files', () => {
     writeFileSync(future, JSON.stringify({ ...r, schema: 'keepalive-lab/run@99' }));
     const out = runCli(['compare', future, fixture('run-v2.json')]);
     assert.equal(out.code, 2);
-    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@7/);
+    assert.match(out.stderr, /keepalive-lab\/run@99; this version reads keepalive-lab\/run@8/);
     assert.doesNotMatch(out.stderr, /\n\s+at /);
   });
 });

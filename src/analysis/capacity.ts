@@ -49,6 +49,9 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
   const traced = tcp?.closes && tracedSeconds > 0 && before.every((i) => i.tcp?.closes);
   const rateOf = (which: 'client' | 'server'): number | null => {
     if (!tcp || !atLoadEnd) return null;
+    // Over the measured window, where the run has one (before ports ran out, if they did).
+    const inWindow = onsetIndex < 0 ? windowRate(m, which) : null;
+    if (inWindow !== null) return inWindow;
     if (traced) {
       const n = before.reduce((s, i) => s + (i.tcp?.closes?.timeWaitEntered[which] ?? 0), 0);
       return n / tracedSeconds;
@@ -125,6 +128,20 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
     ...(hosts ? { hosts } : {}),
     notes,
   };
+}
+
+/**
+ * TIME_WAITs a side entered per second of the measured window: counted per connection placed by
+ * its kernel timestamp, or (without the tracer) the TIME_WAIT count's growth over the window's
+ * samples. Null for a result without a window (older versions), which then reads the intervals.
+ */
+function windowRate(m: Measurements, which: 'client' | 'server'): number | null {
+  const w = m.window;
+  if (!w || w.seconds <= 0) return null;
+  if (w.closes) return w.closes.measured.timeWaitEntered[which] / w.seconds;
+  if (w.timeWait)
+    return Math.max(0, w.timeWait.atEnd[which] - w.timeWait.atStart[which]) / w.seconds;
+  return null;
 }
 
 /**

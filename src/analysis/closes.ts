@@ -1,7 +1,7 @@
 import type { CloseRace, ClosesVerdict } from '../record/analysis.js';
 import type { CloseJoinRow } from '../record/closes.js';
 import type { Measurements } from '../record/run.js';
-import type { FirstFin } from '../record/tcp.js';
+import type { CloseCounts, FirstFin, Side } from '../record/tcp.js';
 
 // How the run's connections ended. With the kernel tracer: every connection's first FIN, resets,
 // FIN-to-FIN margins and TIME_WAIT entered per side, and, joined with what each application's
@@ -64,37 +64,111 @@ export const SERVER_VIEWS: Readonly<Record<string, { why: string; when: string }
 
 const firstOf = (k: FirstFin) => (k === 'simultaneous' ? 'both at once' : `the ${k}`);
 
+/**
+ * The counts over the measured window, and those after it (the pool's closing, the tail), where
+ * the run placed its closes; else (results written before it did) the whole run, said so.
+ */
+function windowed(m: Measurements): {
+  window: ClosesVerdict['window'];
+  counts: CloseCounts | null;
+  afterLoad: CloseCounts | null;
+  requests: number;
+  seconds: number | null;
+} {
+  const w = m.window;
+  if (w?.closes) {
+    return {
+      window: 'measured',
+      counts: w.closes.measured,
+      afterLoad: w.closes.afterLoad,
+      requests: w.requests,
+      seconds: w.seconds,
+    };
+  }
+  const whole = {
+    window: 'wholeRun' as const,
+    counts: m.tcp?.closes ?? null,
+    afterLoad: null,
+    requests: m.summary.requests.completed,
+    seconds: null,
+  };
+  return w?.timeWait
+    ? { ...whole, window: 'measured', requests: w.requests, seconds: w.seconds }
+    : whole;
+}
+
+/** Without the tracer: TIME_WAIT entered in the window (its growth), and after it, per side. */
+function sampledTimeWait(m: Measurements): {
+  in: Record<Side, number>;
+  after: Record<Side, number>;
+} {
+  const tw = m.window?.timeWait;
+  const peak = (s: Side) => m.tcp?.[s].timeWait.max ?? 0;
+  if (!tw)
+    return {
+      in: { client: peak('client'), server: peak('server') },
+      after: { client: 0, server: 0 },
+    };
+  const last = m.timeline.filter((e) => e.tcp).at(-1)?.tcp;
+  const grew = (s: Side) => Math.max(0, tw.atEnd[s] - tw.atStart[s]);
+  const later = (s: Side) => Math.max(0, (last?.[s].states.timeWait ?? tw.atEnd[s]) - tw.atEnd[s]);
+  return {
+    in: { client: grew('client'), server: grew('server') },
+    after: { client: later('client'), server: later('server') },
+  };
+}
+
+/**
+ * The join's rows over the same window as the counts: the measured window's where the run placed
+ * them (a result without parts: all of them, the whole run).
+ */
+export function windowRows(m: Measurements): CloseJoinRow[] {
+  const rows = m.closeJoin?.rows ?? [];
+  const placed = m.window?.closes && rows.some((r) => r.part !== null);
+  return placed ? rows.filter((r) => r.part === 'measured') : rows;
+}
+
 export function analyzeCloses(m: Measurements): ClosesVerdict {
+  const w = windowed(m);
   const traced = m.tcp?.closes ?? null;
-  if (!traced) {
+  const counts = w.counts;
+  if (!traced || !counts) {
+    const tw = sampledTimeWait(m);
     return {
       source: 'sampled',
+      window: w.window,
+      requests: w.requests,
+      seconds: w.seconds,
       connections: null,
       firstFin: null,
       serverShare: null,
       marginUs: null,
-      timeWaitEntered: {
-        client: m.tcp?.client.timeWait.max ?? 0,
-        server: m.tcp?.server.timeWait.max ?? 0,
-      },
+      timeWaitEntered: tw.in,
+      timeWaitAfterLoad: tw.after,
+      afterLoad: null,
       race: null,
       findings: [],
       lostEvents: null,
     };
   }
-  const f = traced.firstFin;
+  const f = counts.firstFin;
   const finned = f.client + f.server + f.simultaneous;
-  const rows = m.closeJoin?.rows ?? [];
+  const rows = windowRows(m);
   return {
     source: 'tracepoint',
-    connections: traced.connections,
+    window: w.window,
+    requests: w.requests,
+    seconds: w.seconds,
+    connections: counts.connections,
     firstFin: { ...f },
     serverShare: finned > 0 ? f.server / finned : null,
     marginUs:
       traced.marginUs.count > 0
         ? { p50: traced.marginUs.p50, p90: traced.marginUs.p90, p99: traced.marginUs.p99 }
         : null,
-    timeWaitEntered: { ...traced.timeWaitEntered },
+    timeWaitEntered: { ...counts.timeWaitEntered },
+    timeWaitAfterLoad: w.afterLoad ? { ...w.afterLoad.timeWaitEntered } : { client: 0, server: 0 },
+    afterLoad: w.afterLoad ? structuredClone(w.afterLoad) : null,
     race: findRace(rows, traced.marginUs.count > 0 ? traced.marginUs : null),
     findings: beliefsAgainstKernel(rows),
     lostEvents: traced.lostEvents,

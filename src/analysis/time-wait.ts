@@ -1,7 +1,7 @@
 import type { ClosesVerdict, Holder, TimeWaitVerdict } from '../record/analysis.js';
 import type { CloseJoinRow } from '../record/closes.js';
 import type { Measurements } from '../record/run.js';
-import { CLIENT_VIEWS, SERVER_VIEWS } from './closes.js';
+import { CLIENT_VIEWS, SERVER_VIEWS, windowRows } from './closes.js';
 import { ranked } from './phrases.js';
 
 // Who holds TIME_WAIT: the side that entered it on (at least) two thirds of the connections that
@@ -37,14 +37,19 @@ export function holderOf(
 
 export function analyzeTimeWait(m: Measurements, closes: ClosesVerdict): TimeWaitVerdict {
   const tcp = m.tcp;
-  const { client: clientEntered, server: serverEntered } = closes.timeWaitEntered;
+  // Who holds it: the measured load's connections, those its pool closed after it included (a
+  // keep-alive client's TIME_WAITs are all there).
+  const clientEntered = closes.timeWaitEntered.client + closes.timeWaitAfterLoad.client;
+  const serverEntered = closes.timeWaitEntered.server + closes.timeWaitAfterLoad.server;
   const total = clientEntered + serverEntered;
   const connections =
-    closes.connections ?? m.server?.connections.accepted ?? m.summary.connections.opened ?? 0;
+    closes.connections !== null
+      ? closes.connections + (closes.afterLoad?.connections ?? 0)
+      : (m.server?.connections.accepted ?? m.summary.connections.opened ?? 0);
   const holder = tcp ? holderOf(clientEntered, serverEntered, connections) : null;
   const explanation =
     closes.source === 'tracepoint'
-      ? kernelExplanation(closes, m.closeJoin?.rows ?? [])
+      ? kernelExplanation(closes, windowRows(m))
       : applicationsExplanation(m);
   if (!tcp) explanation.push(`TIME_WAIT was not measured: ${m.tcpUnavailable ?? 'no TCP sampler'}`);
   if (tcp && closes.source === 'sampled' && tcp.tracerUnavailable) {
@@ -79,9 +84,23 @@ export function analyzeTimeWait(m: Measurements, closes: ClosesVerdict): TimeWai
 
 /** The kernel's account: who sent the first FIN, and what the code on that side did. */
 function kernelExplanation(closes: ClosesVerdict, rows: readonly CloseJoinRow[]): string[] {
+  const out = measuredExplanation(closes, rows);
+  const after = closes.afterLoad;
+  if (after && after.connections > 0) {
+    const a = after.firstFin;
+    out.push(
+      `after the measured load (the client's pool closing, the tail) ${after.connections} more connections ended: the client sent the first FIN on ${a.client}, the server on ${a.server}${a.simultaneous ? `, both at once on ${a.simultaneous}` : ''}${a.reset ? `, ${a.reset} reset` : ''}`,
+    );
+  }
+  return out;
+}
+
+/** The kernel's account of the connections that ended in the measured window. */
+function measuredExplanation(closes: ClosesVerdict, rows: readonly CloseJoinRow[]): string[] {
   const f = closes.firstFin;
   const n = closes.connections ?? 0;
   if (!f || n === 0) return [];
+  const where = closes.window === 'measured' ? ' in the measured window' : ' over the whole run';
   const pct = (k: number) => `${((100 * k) / n).toFixed(0)}%`;
   const why = (side: 'client' | 'server') => {
     const views = side === 'client' ? CLIENT_VIEWS : SERVER_VIEWS;
@@ -97,7 +116,7 @@ function kernelExplanation(closes: ClosesVerdict, rows: readonly CloseJoinRow[])
     if (f[side] === 0) continue;
     const reasons = why(side);
     out.push(
-      `the kernel saw the ${side} send the first FIN on ${f[side]} of ${n} connections (${pct(f[side])})${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`,
+      `the kernel saw the ${side} send the first FIN on ${f[side]} of ${n} connections${where} (${pct(f[side])})${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`,
     );
   }
   if (f.simultaneous > 0) {

@@ -5,6 +5,7 @@ import { EXIT, isLabError, LabError } from '../errors.js';
 import { leaveParent, watchParent } from '../parent.js';
 import { cleanupCommand } from './cleanup.js';
 import { compareCommand } from './compare.js';
+import { doctorCommand } from './doctor.js';
 import { driveCommand } from './drive.js';
 import { k8sCommand } from './k8s.js';
 import { mergeCommand } from './merge.js';
@@ -38,6 +39,7 @@ for (const cmd of [
   sampleCommand(),
   schemaCommand(),
   cleanupCommand(),
+  doctorCommand(),
 ]) {
   // addCommand() does not pass settings down; every command must throw instead of exiting.
   program.addCommand(cmd.exitOverride().configureOutput({ outputError: () => {} }));

@@ -8,7 +8,9 @@ import { type DriverOptions, runDriver } from './run.js';
 // parent as messages.
 
 export async function driveUntilStopped(
-  opts: Omit<DriverOptions, 'signal' | 'onInterval' | 'onMeasuring'> & { shard?: ShardInfo | null },
+  opts: Omit<DriverOptions, 'signal' | 'onInterval' | 'onMeasuring' | 'onLoadEnded'> & {
+    shard?: ShardInfo | null;
+  },
 ): Promise<DriverResult> {
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -28,7 +30,13 @@ export async function driveUntilStopped(
       ...opts,
       signal: controller.signal,
       keepCloses: ipc,
-      ...(ipc ? { onMeasuring: () => send({ type: 'measuring' }) } : {}),
+      ...(ipc
+        ? {
+            onMeasuring: (atMs: number) => send({ type: 'measuring', atMs }),
+            onLoadEnded: (sentMs: number, drainedMs: number) =>
+              send({ type: 'loadEnded', sentMs, drainedMs }),
+          }
+        : {}),
       onInterval: ipc
         ? (interval, closes) =>
             send({ type: 'interval', interval, closes: closes ?? { port: [], at: [], view: [] } })

@@ -37,9 +37,20 @@ export interface DriverOptions {
   onInterval?: (interval: DriverInterval, closes: AppCloseColumns | null) => void;
   /** Keep each closed connection's port and the client's view of its close (for a join). */
   keepCloses?: boolean;
-  /** The warm-up is over: what follows is measured (a run's faults count from here). */
-  onMeasuring?: () => void;
+  /**
+   * The warm-up is over: what follows is measured (a run's faults count from here). `atMs` is
+   * CLOCK_MONOTONIC, the kernel tracer's clock.
+   */
+  onMeasuring?: (atMs: number) => void;
+  /**
+   * Sending ended (`sentMs`), and what was in flight has drained (`drainedMs`): from there the
+   * pool is closed. CLOCK_MONOTONIC ms; closes after `drainedMs` are the pool's, not the load's.
+   */
+  onLoadEnded?: (sentMs: number, drainedMs: number) => void;
 }
+
+/** CLOCK_MONOTONIC, ms: the clock the kernel tracer's timestamps are on. */
+const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** The driver's own cost while measuring, from the end of the warm-up to the end of the load. */
 interface Cost {
@@ -107,7 +118,7 @@ async function drive(
     cost.cpu = process.cpuUsage();
     eluSince = performance.eventLoopUtilization();
     recording.start();
-    opts.onMeasuring?.();
+    opts.onMeasuring?.(monoMs());
     const measuringSince = performance.now();
     // The end of a timed load closes the last interval itself. A tick due at the same moment
     // (the two timers can fire in either order) would leave that last interval a millisecond
@@ -139,10 +150,13 @@ async function drive(
 
   let why = await ended;
   const loadEnd = performance.now();
+  const sentMs = monoMs();
   if (cost.cpu) cost.cpu = process.cpuUsage(cost.cpu);
   if (eluSince) cost.elu = performance.eventLoopUtilization(eluSince).utilization;
   for (const t of timers) clearTimeout(t);
   let closedCleanly = false;
+  let drainedMs = sentMs;
+  let reported = false;
   if (why === 'done') {
     // The load is over: nothing more is sent, and what is in flight gets the drain to settle (it
     // counts in the last interval). What is still in flight then is cancelled, and counted so.
@@ -155,13 +169,17 @@ async function drive(
       aborted.then(() => false),
     ]);
     clearTimeout(drainTimer);
+    drainedMs = monoMs();
     if (opts.signal?.aborted) why = 'abort';
     else if (drained) {
+      opts.onLoadEnded?.(sentMs, drainedMs);
+      reported = true;
       await engine?.close();
       closedCleanly = true;
     } else recording.cancelInFlight();
   }
   opts.signal?.removeEventListener('abort', onAbort);
+  if (!reported) opts.onLoadEnded?.(sentMs, drainedMs);
   if (!closedCleanly) {
     if (why === 'abort' || !engine) run.abort();
     await engine?.destroy();

@@ -2,16 +2,20 @@ import { LabError } from '../errors.js';
 import type { CloseJoin, CloseJoinRow } from '../record/closes.js';
 import { DRIVER_SCHEMA, type DriverInterval, type DriverResult } from '../record/driver.js';
 import type { Quantiles } from '../record/histogram.js';
-import type {
-  HostView,
-  Measurements,
-  Phase,
-  RunInterval,
-  RunResult,
-  ScenarioEcho,
+import {
+  type HostView,
+  type MeasuredWindow,
+  type Measurements,
+  type Phase,
+  RUN_PARTS,
+  type RunInterval,
+  type RunPart,
+  type RunResult,
+  type ScenarioEcho,
 } from '../record/run.js';
 import {
   type CloseCounts,
+  type Side,
   SYSCTLS,
   type Sysctls,
   TCP_STATES,
@@ -25,6 +29,7 @@ import {
 import { addCloseCounts, zeroCloseCounts } from '../reduce/closes.js';
 import { addWire, TcpAccumulator } from '../reduce/tcp.js';
 import { finishResult } from '../results/finish.js';
+import { kernelEnvironment } from '../results/kernel-env.js';
 import {
   addEncoded,
   createHistogram,
@@ -275,7 +280,7 @@ function mergeJoins(all: readonly (CloseJoin | null)[]): CloseJoin | null {
   const rows = new Map<string, CloseJoinRow>();
   for (const j of all as CloseJoin[]) {
     for (const row of j.rows) {
-      const key = JSON.stringify([row.client, row.server, row.kernel]);
+      const key = JSON.stringify([row.client, row.server, row.kernel, row.part]);
       const had = rows.get(key);
       if (had) had.count += row.count;
       else rows.set(key, { ...row });
@@ -377,6 +382,7 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
     server: null,
     closeJoin: mergeJoins(runs.map((r) => r.closeJoin)),
     timeline,
+    window: mergeWindows(runs.map((r) => r.window)),
     ...(tcp ? { hosts } : {}),
   };
   return finishResult(measurements, {
@@ -390,6 +396,11 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
       .at(-1) as string,
     environment: {
       ...first.environment,
+      kernel: kernelEnvironment(
+        tcp,
+        tcp ? null : first.tcpUnavailable,
+        first.environment.kernel.release,
+      ),
       sysctls: { client: tcp?.client.sysctls ?? null, server: tcp?.server.sysctls ?? null },
     },
     scenario: first.scenario as ScenarioEcho,
@@ -439,6 +450,7 @@ function mergeTcp(
     tracerUnavailable: traced
       ? null
       : (all.find((t) => t.tracerUnavailable)?.tracerUnavailable ?? null),
+    tunings: traced ? first.tunings : null,
     ...(first.baselineAt !== undefined
       ? { baselineAt: Math.min(...all.map((t) => t.baselineAt as number)) }
       : {}),
@@ -454,5 +466,45 @@ function mergeTcp(
       cpuMs: all.reduce((n, t) => n + t.cost.cpuMs, 0),
       cpuShare: Math.max(...all.map((t) => t.cost.cpuShare)),
     },
+  };
+}
+
+/**
+ * The shards' measured windows as one: the closes of each part and the TIME_WAIT counts added,
+ * the requests added, the longest window's seconds (the shards drive together); null unless
+ * every shard had one.
+ */
+function mergeWindows(all: readonly (MeasuredWindow | null)[]): MeasuredWindow | null {
+  if (all.length === 0 || all.some((w) => w === null)) return null;
+  const ws = all as MeasuredWindow[];
+  const first = ws[0] as MeasuredWindow;
+  const closes = ws.every((w) => w.closes)
+    ? (Object.fromEntries(
+        RUN_PARTS.map((part) => {
+          const sum = zeroCloseCounts();
+          for (const w of ws) addCloseCounts(sum, (w.closes as Record<RunPart, CloseCounts>)[part]);
+          return [part, sum];
+        }),
+      ) as Record<RunPart, CloseCounts>)
+    : null;
+  const side = (pick: (w: MeasuredWindow) => Record<Side, number>) => ({
+    client: ws.reduce((n, w) => n + pick(w).client, 0),
+    server: ws.reduce((n, w) => n + pick(w).server, 0),
+  });
+  const sampled = ws.every((w) => w.timeWait);
+  return {
+    fromMs: Math.min(...ws.map((w) => w.fromMs)),
+    toMs: Math.max(...ws.map((w) => w.toMs)),
+    drainedMs: Math.max(...ws.map((w) => w.drainedMs)),
+    seconds: Math.max(...ws.map((w) => w.seconds)),
+    requests: ws.reduce((n, w) => n + w.requests, 0),
+    placedBy: ws.every((w) => w.placedBy === first.placedBy) ? first.placedBy : 'sample',
+    closes,
+    timeWait: sampled
+      ? {
+          atStart: side((w) => w.timeWait?.atStart ?? { client: 0, server: 0 }),
+          atEnd: side((w) => w.timeWait?.atEnd ?? { client: 0, server: 0 }),
+        }
+      : null,
   };
 }

@@ -63,7 +63,7 @@ export class TcpMetrics {
     });
     this.namespaceTimeWait = new Gauge({
       name: 'keepalive_lab_namespace_time_wait',
-      help: "The side's network namespace TIME_WAIT total over every port (sockstat), less what it held when sampling began.",
+      help: "The side's network namespace TIME_WAIT total over every port (sockstat), a count (what it held before sampling began included).",
       labelNames: [...base, 'side'],
       registers,
     });

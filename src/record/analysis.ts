@@ -1,7 +1,7 @@
 // The verdicts of a run, each with its evidence, as the result file carries them. The analysis
 // (src/analysis/) computes them from measurements alone.
 
-import type { FirstFin, Side } from './tcp.js';
+import type { CloseCounts, FirstFin, Side } from './tcp.js';
 
 export type Holder = 'client' | 'server' | 'both' | 'none';
 
@@ -21,14 +21,29 @@ export interface CloseRace {
 export interface ClosesVerdict {
   /** tracepoint: every connection's end; sampled: TIME_WAIT counted at intervals (lower bounds). */
   source: 'tracepoint' | 'sampled';
+  /**
+   * The window every count here is taken over: the measured window (the load after its warm-up,
+   * the pool's closing left out), or the whole run where a result could not place its closes.
+   */
+  window: 'measured' | 'wholeRun';
+  /** The requests completed in that window, and its seconds (null: the whole run's). */
+  requests: number;
+  seconds: number | null;
   /** Connections that ended during the run, as the kernel saw them; null when sampled. */
   connections: number | null;
   firstFin: Record<FirstFin, number> | null;
   /** server / (client + server + simultaneous); null without first-FIN counts. */
   serverShare: number | null;
   marginUs: { p50: number; p90: number; p99: number } | null;
-  /** TIME_WAIT entered per side: per connection (tracepoint), or the peak count (sampled). */
+  /**
+   * TIME_WAIT entered per side in the window: per connection (tracepoint), or the TIME_WAIT
+   * count's growth over it (sampled, a lower bound; the peak in results that had no window).
+   */
   timeWaitEntered: Record<Side, number>;
+  /** TIME_WAIT entered after the window: the client pool's closing and the tail. */
+  timeWaitAfterLoad: Record<Side, number>;
+  /** The kernel's closes after the window (the pool's closing, the tail); null when not placed. */
+  afterLoad: CloseCounts | null;
   /** Both sides close at once and the winner changes with scheduling; null when not. */
   race: CloseRace | null;
   /** Where an application believed it closed first and the kernel saw the other side first. */
@@ -60,7 +75,7 @@ export interface TimeWaitVerdict {
 }
 
 export interface SideForecast {
-  /** Active closes per second during the load, from the TIME_WAITs it left. */
+  /** Active closes per second over the measured window, from the TIME_WAITs it left. */
   closeRate: number;
   steadyStateTimeWait: number;
   observedMax: number;

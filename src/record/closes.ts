@@ -5,12 +5,25 @@ import type { FirstFin } from './tcp.js';
 // by the client's port. Columns, not objects: tens of thousands a second. They never land in a
 // result file; what lands is the join's table (CloseJoin).
 
-/** Connections the kernel saw end: the client's port, when (CLOCK_MONOTONIC ms), who was first. */
+/**
+ * Connections the kernel saw end: the client's port, when (CLOCK_MONOTONIC ms), who was first,
+ * and what else it counts as (CLOSE_FLAGS), so counts over any window can be made from them.
+ */
 export interface KernelCloseColumns {
   port: number[];
   at: number[];
   firstFin: FirstFin[];
+  flags: number[];
 }
+
+/** Bits of KernelCloseColumns.flags: the rest of a connection's CloseCounts. */
+export const CLOSE_FLAGS = {
+  timeWaitClient: 1,
+  timeWaitServer: 2,
+  resetByClient: 4,
+  resetByServer: 8,
+  oneSided: 16,
+} as const;
 
 /**
  * Connections an application saw end: the client's port (the driver's local one, the target's
@@ -23,6 +36,13 @@ export interface AppCloseColumns {
   at: number[];
   view: string[];
 }
+
+/**
+ * The parts of a run a close can fall in, by its own time (see MeasuredWindow): the warm-up, the
+ * measured window, and after it (the client's pool closing what it kept, then the tail).
+ */
+export const RUN_PARTS = ['warmup', 'measured', 'afterLoad'] as const;
+export type RunPart = (typeof RUN_PARTS)[number];
 
 /** The join: how many connections had each combination of beliefs and kernel record. */
 export interface CloseJoin {
@@ -39,6 +59,8 @@ export interface CloseJoinRow {
   /** What the server's code believed; null for an external server. */
   server: string | null;
   kernel: FirstFin;
+  /** The part of the run the kernel saw these end in; null where the run could not place them. */
+  part: RunPart | null;
   count: number;
 }
 

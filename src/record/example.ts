@@ -10,6 +10,7 @@ import { RUN_SCHEMA, type RunResult } from './run.js';
 import { GOAWAY_REASONS, type TargetStats } from './target.js';
 import {
   CLOSING_STATES,
+  type CloseCounts,
   type ClosingState,
   type Counters,
   FIN_RETRANSMIT_BUCKETS,
@@ -233,6 +234,14 @@ export function exampleWire(): WireRecord {
   };
 }
 
+const counts = (): CloseCounts => ({
+  connections: 0,
+  firstFin: { client: 0, server: 0, simultaneous: 0, reset: 0 },
+  resetBy: { client: 0, server: 0 },
+  timeWaitEntered: { client: 0, server: 0 },
+  oneSided: 0,
+});
+
 export function exampleTcp(): TcpSummary {
   return {
     source: 'sockdiag',
@@ -257,6 +266,7 @@ export function exampleTcp(): TcpSummary {
       wire: exampleWire(),
     },
     tracerUnavailable: null,
+    tunings: [{ name: '', wanted: '', value: '', refused: '', cost: '' }],
     baselineAt: 0,
     host: '',
   };
@@ -307,11 +317,16 @@ export function exampleAnalysis(): Analysis {
   return {
     closes: {
       source: 'tracepoint',
+      window: 'measured',
+      requests: 0,
+      seconds: 0,
       connections: 0,
       firstFin: { client: 0, server: 0, simultaneous: 0, reset: 0 },
       serverShare: 0,
       marginUs: { p50: 0, p90: 0, p99: 0 },
       timeWaitEntered: { client: 0, server: 0 },
+      timeWaitAfterLoad: { client: 0, server: 0 },
+      afterLoad: counts(),
       race: {
         contested: 0,
         shares: { client: 0, server: 0, simultaneous: 0, reset: 0 },
@@ -429,7 +444,13 @@ export function exampleRun(): RunResult {
     partial: false,
     stoppedBy: null,
     environment: {
-      kernel: '',
+      kernel: {
+        release: '',
+        view: 'traced',
+        why: '',
+        tunings: [{ name: '', wanted: '', value: '', refused: '', cost: '' }],
+        degraded: '',
+      },
       platform: 'linux',
       node: '',
       cpus: 0,
@@ -446,6 +467,16 @@ export function exampleRun(): RunResult {
     server: exampleTargetStats(),
     closeJoin: { matched: 0, kernelOnly: 0, rows: [] },
     timeline: [],
+    window: {
+      fromMs: 0,
+      toMs: 0,
+      drainedMs: 0,
+      seconds: 0,
+      requests: 0,
+      placedBy: 'timestamp',
+      closes: { warmup: counts(), measured: counts(), afterLoad: counts() },
+      timeWait: { atStart: { client: 0, server: 0 }, atEnd: { client: 0, server: 0 } },
+    },
     hosts: [],
     faults: [
       {

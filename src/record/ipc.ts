@@ -1,7 +1,7 @@
 import type { AppCloseColumns, KernelCloseColumns } from './closes.js';
 import type { DriverInterval, DriverResult } from './driver.js';
 import type { TargetStats } from './target.js';
-import type { SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from './tcp.js';
+import type { KernelTuning, SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from './tcp.js';
 
 // Messages between the orchestrator and its children (target, driver, sampler), each a forked
 // keepalive-lab process with an IPC channel. A child that fails sends its error, code and all,
@@ -42,8 +42,10 @@ export type TargetMessage =
 export type DriverMessage =
   /** `closes`: the connections it saw end in the interval, for the join with the kernel's. */
   | { type: 'interval'; interval: DriverInterval; closes: AppCloseColumns }
-  /** The warm-up is over: the load measured from now. */
-  | { type: 'measuring' }
+  /** The warm-up is over: the load measured from now (`atMs`, CLOCK_MONOTONIC). */
+  | { type: 'measuring'; atMs: number }
+  /** Sending ended, then what was in flight drained; the pool's closing follows (CLOCK_MONOTONIC ms). */
+  | { type: 'loadEnded'; sentMs: number; drainedMs: number }
   | { type: 'result'; result: DriverResult }
   | ErrorMessage;
 
@@ -57,9 +59,13 @@ export type SamplerMessage =
       baselineTimeWait: Record<Side, number>;
       /** When the baseline was taken, epoch ms (t = 0 of the samples). */
       baselineAt: number;
+      /** The same moment on CLOCK_MONOTONIC, ms: what puts kernel and driver times on the timeline. */
+      baselineMonoMs: number;
       /** The tracing instance, to remove should the sampler die; null without a tracer. */
       tracer: string | null;
       tracerUnavailable: string | null;
+      /** The settings the tracer preferred and what the kernel gave; null without a tracer. */
+      tunings: KernelTuning[] | null;
     }
   /**
    * `id` answers a `sample` request; null marks a sample the sampler's own pace took. `cpuMs` is

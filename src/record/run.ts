@@ -1,9 +1,10 @@
 import type { Analysis } from './analysis.js';
-import type { CloseJoin } from './closes.js';
+import type { CloseJoin, RunPart } from './closes.js';
 import type { DriverInterval, DriverSummary } from './driver.js';
 import type { TargetStats } from './target.js';
 import type {
   CloseCounts,
+  KernelTuning,
   Side,
   Sysctls,
   TcpSideEntry,
@@ -15,11 +16,11 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@7';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@7';
+export const RUN_SCHEMA = 'keepalive-lab/run@8';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@8';
 
 export interface Environment {
-  kernel: string;
+  kernel: KernelEnvironment;
   platform: string;
   node: string;
   cpus: number;
@@ -30,7 +31,63 @@ export interface Environment {
   sysctls: Record<Side, Sysctls | null>;
 }
 
+/** What this host's kernel gave the run's view of it (`keepalive-lab doctor` asks the same). */
+export interface KernelEnvironment {
+  /** os.release(). */
+  release: string;
+  /**
+   * traced: every connection's end from the tracepoint; sampled: socket tables counted at
+   * intervals (TIME_WAIT a lower bound); none: no kernel view at all.
+   */
+  view: 'traced' | 'sampled' | 'none';
+  /** Why the view is less than traced; null when traced. */
+  why: string | null;
+  /** Each setting the tracer preferred and what came of it; empty without the tracer. */
+  tunings: KernelTuning[];
+  /** One line: what the kernel view lacks here and what that costs; null when it lacks nothing. */
+  degraded: string | null;
+}
+
 export type Phase = 'warmup' | 'load' | 'tail';
+
+export { RUN_PARTS, type RunPart } from './closes.js';
+
+/**
+ * The measured window and the kernel's closes placed in it. The window runs from the end of the
+ * driver's warm-up to the end of its sending, in-flight requests drained; then the client's pool
+ * closes what it kept (when it had anything to close), then the tail. Times are ms on the
+ * timeline's clock (since the sampler's baseline).
+ */
+export interface MeasuredWindow {
+  fromMs: number;
+  /** Sending ended (the load's duration, or its request count, or a stop). */
+  toMs: number;
+  /**
+   * What was in flight had drained: the measured window's closes end here, and the driver's pool
+   * closing starts (the driver's own time, not an interval assumed to hold it).
+   */
+  drainedMs: number;
+  /**
+   * The denominators of every figure over the window: its seconds and the requests completed in
+   * it. With closes placed by timestamp, fromMs to toMs and every measured request; otherwise the
+   * load intervals whose samples bound the counts.
+   */
+  seconds: number;
+  requests: number;
+  /**
+   * How closes were placed: by each connection's kernel timestamp (the tracer, on CLOCK_MONOTONIC
+   * like the driver's clock), by the sample that held it (a tracer on another clock), or not at
+   * all (sampled TIME_WAIT: see timeWait).
+   */
+  placedBy: 'timestamp' | 'sample' | 'none';
+  /** The kernel's closes in each part of the run; null without the tracer. */
+  closes: Record<RunPart, CloseCounts> | null;
+  /**
+   * Without the tracer: each side's TIME_WAIT count at the window's start (the sample taken as
+   * the warm-up ended) and at its end (the last sample before the pool's closing).
+   */
+  timeWait: { atStart: Record<Side, number>; atEnd: Record<Side, number> } | null;
+}
 
 export interface RunInterval {
   /** End of the interval, ms since the run's baseline. */
@@ -75,6 +132,8 @@ export interface Measurements {
    */
   closeJoin: CloseJoin | null;
   timeline: RunInterval[];
+  /** The measured window, and the kernel's closes in each part of the run; null without a load. */
+  window: MeasuredWindow | null;
   /**
    * Each host's own view, in a run merged from shards on several hosts (`merge`): every client
    * host's side (its port range, its TIME_WAIT table) and the server host's, when its `sample` was

@@ -84,7 +84,7 @@ export interface TcpSideEntry {
   states: StateCounts;
   /** TIME_WAIT sockets by time left: [0–10 s, 10–20 s, …, 50–60 s]. */
   timeWaitLeft: number[];
-  /** The namespace's TIME_WAIT total from sockstat (every port), less the baseline's. */
+  /** The namespace's TIME_WAIT total from sockstat (every port): a count, the baseline's included. */
   namespaceTimeWait: number;
   /** Counter increments since the previous entry (the first: since the baseline). */
   counters: Counters;
@@ -117,8 +117,8 @@ export interface TcpEntry {
 export type TcpSideSummary = Record<TcpState, { max: number; last: number }> & {
   timeWaitLeft: number[];
   /**
-   * The namespace's TIME_WAIT total (every port), less the baseline's; `atBaseline` is what it
-   * held when sampling began: ports a client already had in TIME_WAIT before the load.
+   * The namespace's TIME_WAIT total (every port), counts; `atBaseline` is what it held when
+   * sampling began: ports a client already had in TIME_WAIT before the load.
    */
   namespaceTimeWait: { max: number; last: number; atBaseline: number };
   /** Counter increments since the baseline. */
@@ -129,6 +129,22 @@ export type TcpSideSummary = Record<TcpState, { max: number; last: number }> & {
 };
 
 export type SamplerSource = 'sockdiag' | 'ss' | 'proc';
+
+/**
+ * One setting of its tracing instance that the tracer prefers but can do without (Linux 6.18
+ * refuses every write of buffer_subbuf_size_kb): what it asked, what is in force, and the cost.
+ */
+export interface KernelTuning {
+  /** The instance's file, e.g. `buffer_subbuf_size_kb`. */
+  name: string;
+  wanted: string;
+  /** What is in force after the try (the file's own reading); null where it cannot be read. */
+  value: string | null;
+  /** Why the wanted value is not in force (the kernel's refusal, or no such file); null when it is. */
+  refused: string | null;
+  /** What going without it costs the run. */
+  cost: string;
+}
 
 /** Who sent a connection's first FIN, as the kernel recorded it; `reset` if neither did. */
 export const FIRST_FIN = ['client', 'server', 'simultaneous', 'reset'] as const;
@@ -220,6 +236,8 @@ export interface TcpSummary {
   closes: TracedCloses | null;
   /** Why there is no tracer (not root, no tracefs, switched off); null when it ran. */
   tracerUnavailable: string | null;
+  /** Each setting the tracer preferred and what this kernel gave; null without the tracer. */
+  tunings: KernelTuning[] | null;
   /**
    * When the baseline was taken (t = 0 of the entries), epoch ms by the sampling host's clock: what
    * lines up the views of several hosts (merge). Absent in results of versions before it.
@@ -229,7 +247,7 @@ export interface TcpSummary {
   host?: string;
 }
 
-export const TCP_SCHEMA = 'keepalive-lab/tcp@2';
+export const TCP_SCHEMA = 'keepalive-lab/tcp@3';
 
 /** The `sample` command's result file. */
 export interface TcpResult extends TcpSummary {

@@ -1,4 +1,4 @@
-import type { KernelClose, KernelCloseColumns } from '../record/closes.js';
+import { CLOSE_FLAGS, type KernelClose, type KernelCloseColumns } from '../record/closes.js';
 import type { Quantiles } from '../record/histogram.js';
 import type { CloseCounts, TracedCloses } from '../record/tcp.js';
 import {
@@ -35,7 +35,19 @@ export function addCloseCounts(into: CloseCounts, c: CloseCounts): void {
   }
 }
 
-const emptyColumns = (): KernelCloseColumns => ({ port: [], at: [], firstFin: [] });
+const emptyColumns = (): KernelCloseColumns => ({ port: [], at: [], firstFin: [], flags: [] });
+
+/** A connection's CloseCounts beyond its first FIN, as CLOSE_FLAGS bits. */
+function flagsOf(c: KernelClose): number {
+  const F = CLOSE_FLAGS;
+  return (
+    (c.timeWaitClient ? F.timeWaitClient : 0) |
+    (c.timeWaitServer ? F.timeWaitServer : 0) |
+    (c.resetBy === 'client' ? F.resetByClient : 0) |
+    (c.resetBy === 'server' ? F.resetByServer : 0) |
+    (c.bothSides ? 0 : F.oneSided)
+  );
+}
 
 export class CloseAggregator {
   private interval = zeroCloseCounts();
@@ -68,6 +80,7 @@ export class CloseAggregator {
       this.columns.port.push(c.clientPort);
       this.columns.at.push(c.closedAt / 1e6);
       this.columns.firstFin.push(c.firstFin);
+      this.columns.flags.push(flagsOf(c));
     }
   }
 

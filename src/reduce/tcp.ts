@@ -23,7 +23,11 @@ function emptySide(sysctls: Sysctls, baselineTimeWait: number): TcpSideSummary {
   const out = {} as TcpSideSummary;
   for (const s of TCP_STATES) out[s] = { max: 0, last: 0 };
   out.timeWaitLeft = [0, 0, 0, 0, 0, 0];
-  out.namespaceTimeWait = { max: 0, last: 0, atBaseline: baselineTimeWait };
+  out.namespaceTimeWait = {
+    max: baselineTimeWait,
+    last: baselineTimeWait,
+    atBaseline: baselineTimeWait,
+  };
   out.counters = {} as Counters;
   out.wireCounters = null;
   out.sysctls = sysctls;

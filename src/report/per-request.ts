@@ -15,15 +15,31 @@ export const perThousand = (n: number | null | undefined, r: RunResult): number 
  * so there the kernel's count of the front's connections (each connection ended is one opened).
  */
 export const connectionsPerThousand = (r: RunResult): number | null =>
-  perThousand(
-    r.summary.connections.opened ??
-      (r.proxy ? r.analysis.closes.connections : r.server?.connections.accepted),
-    r,
-  );
+  r.summary.connections.opened === null && r.proxy
+    ? inWindow(r.analysis.closes.connections, r)
+    : perThousand(r.summary.connections.opened ?? r.server?.connections.accepted, r);
 
-/** TIME_WAIT entered on one side per 1,000 requests; null without the kernel's view. */
+/** `n` counted over the closes' window per 1,000 requests completed in that same window. */
+const inWindow = (n: number | null, r: RunResult): number | null => {
+  const done = r.analysis.closes.requests;
+  return n === null || done === 0 ? null : (1000 * n) / done;
+};
+
+/**
+ * TIME_WAIT entered on one side per 1,000 requests, both counted over the measured window (the
+ * whole run only in results that had none); null without the kernel's view.
+ */
 export const timeWaitPerThousand = (r: RunResult, side: 'client' | 'server'): number | null =>
-  r.tcp ? perThousand(r.analysis.closes.timeWaitEntered[side], r) : null;
+  r.tcp ? inWindow(r.analysis.closes.timeWaitEntered[side], r) : null;
+
+/** How the TIME_WAIT figures were had, for the line that prints them. */
+function timeWaitHow(r: RunResult): string {
+  const c = r.analysis.closes;
+  if (c.window === 'wholeRun') {
+    return c.source === 'sampled' ? ' (peak, a lower bound, whole run)' : ' (whole run)';
+  }
+  return c.source === 'sampled' ? ' (growth over the measured window, a lower bound)' : '';
+}
 
 const fixed = (v: number | null) => (v === null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
 
@@ -36,7 +52,7 @@ export function perThousandLine(r: RunResult): string | null {
   if (r.summary.requests.completed === 0) return null;
   const conns = connectionsPerThousand(r);
   const tw = r.tcp
-    ? `, TIME_WAIT${r.analysis.closes.source === 'sampled' ? ' (peak, a lower bound)' : ''} client ${fixed(timeWaitPerThousand(r, 'client'))} server ${fixed(timeWaitPerThousand(r, 'server'))}`
+    ? `, TIME_WAIT${timeWaitHow(r)} client ${fixed(timeWaitPerThousand(r, 'client'))} server ${fixed(timeWaitPerThousand(r, 'server'))}`
     : '';
   const rpc = conns
     ? `; ${fixed(1000 / conns)} ${r.summary.http2 ? 'streams' : 'requests'} per connection`

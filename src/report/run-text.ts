@@ -60,11 +60,7 @@ export function runText(r: RunResult): string {
   const tw = a.timeWait;
   const kernel = tw.evidence.kernel;
   const closes = a.closes;
-  const entered = kernel
-    ? closes.source === 'tracepoint'
-      ? `entered: client ${kernel.clientEntered}, server ${kernel.serverEntered}; peak client ${kernel.clientMax}, server ${kernel.serverMax}`
-      : `peak: client ${kernel.clientMax}, server ${kernel.serverMax}`
-    : '';
+  const entered = kernel ? enteredText(closes, kernel) : '';
   out.push(
     tw.withheld !== null
       ? `  TIME_WAIT  no verdict: ${tw.withheld}${kernel ? ` (kernel until then: ${entered})` : ''}`
@@ -76,6 +72,8 @@ export function runText(r: RunResult): string {
   const churn = perThousandLine(r);
   if (churn) out.push(`  churn      ${churn}`);
   out.push(...closesText(closes));
+  const degraded = r.environment.kernel.degraded;
+  if (degraded) out.push(`  kernel     ${degraded}`);
   if (r.tcp) {
     const states = (['closeWait', 'finWait2', 'finWait1', 'lastAck', 'closing'] as const)
       .map((st) => [st, r.tcp?.client[st].max ?? 0, r.tcp?.server[st].max ?? 0] as const)
@@ -88,7 +86,7 @@ export function runText(r: RunResult): string {
     const c = cap[side];
     if (c && c.closeRate > 0) {
       out.push(
-        `  capacity   ${side} closes ${f(c.closeRate)}/s → ~${f(c.steadyStateTimeWait, 0)} TIME_WAIT in steady state${c.maxTwBuckets ? ` (tcp_max_tw_buckets ${c.maxTwBuckets}${c.overflowRisk ? ', AT RISK' : ''})` : ''}`,
+        `  capacity   ${side} closes ${f(c.closeRate)}/s${closes.window === 'measured' ? ' (measured window)' : ''} → ~${f(c.steadyStateTimeWait, 0)} TIME_WAIT in steady state${c.maxTwBuckets ? ` (tcp_max_tw_buckets ${c.maxTwBuckets}${c.overflowRisk ? ', AT RISK' : ''})` : ''}`,
       );
     }
   }
@@ -148,6 +146,26 @@ export function comparisonText(runs: RunResult[]): string {
   return alignedTable([...ROW_HEADINGS], runs.map(runRow));
 }
 
+/** TIME_WAIT entered per side: in the measured window and after it, or (older results) the whole run. */
+function enteredText(
+  c: Analysis['closes'],
+  k: NonNullable<Analysis['timeWait']['evidence']['kernel']>,
+): string {
+  const peak = `peak client ${k.clientMax}, server ${k.serverMax}`;
+  const after = c.timeWaitAfterLoad;
+  const afterText =
+    after.client + after.server > 0
+      ? `; after it client ${after.client}, server ${after.server}`
+      : '';
+  if (c.window === 'wholeRun') {
+    return c.source === 'tracepoint'
+      ? `entered over the whole run: client ${k.clientEntered}, server ${k.serverEntered}; ${peak}`
+      : peak;
+  }
+  const how = c.source === 'tracepoint' ? 'entered' : 'TIME_WAIT grew by';
+  return `${how} in the measured window: client ${c.timeWaitEntered.client}, server ${c.timeWaitEntered.server}${afterText}; ${peak}`;
+}
+
 /** How connections ended, from the kernel's record: first FIN, the race, findings, lost events. */
 function closesText(c: Analysis['closes']): string[] {
   const out: string[] = [];
@@ -157,7 +175,7 @@ function closesText(c: Analysis['closes']): string[] {
       ? `; FIN to FIN p50 ${f0(c.marginUs.p50)} µs, p90 ${f0(c.marginUs.p90)} µs`
       : '';
     out.push(
-      `  first FIN  ${c.connections} connections (kernel tracepoint): server ${f.server}, client ${f.client}, both at once ${f.simultaneous}, reset ${f.reset}${c.serverShare !== null ? ` (server ${(100 * c.serverShare).toFixed(1)}%)` : ''}${margin}`,
+      `  first FIN  ${c.connections} connections ${c.window === 'measured' ? 'in the measured window' : 'over the whole run'} (kernel tracepoint): server ${f.server}, client ${f.client}, both at once ${f.simultaneous}, reset ${f.reset}${c.serverShare !== null ? ` (server ${(100 * c.serverShare).toFixed(1)}%)` : ''}${margin}`,
     );
   }
   if (c.race) {

@@ -1,6 +1,7 @@
 import { noPortSearch } from '../analysis/port-search.js';
 import type { DriverOwnDelay, PortSearchShift } from '../record/analysis.js';
 import type { Capabilities } from '../record/driver.js';
+import { degradedLine } from './kernel-env.js';
 
 // Older result files brought to this version's shape, one step per schema version, so every
 // reader (report, compare, merge) sees what it would have written today: a field added since is
@@ -309,6 +310,134 @@ export function tcpV1toV2(t: Json): Json {
   return { ...(withWireCounters(withWire(t)) as Json), schema: 'keepalive-lab/tcp@2' };
 }
 
+/**
+ * run@8 and tcp@3 count the namespace's TIME_WAIT as counts (before: less the baseline's), and a
+ * summary records the tracer's tunings (not recorded before: null). `side` is a TcpSideEntry.
+ */
+function countedSide(side: unknown, atBaseline: number): unknown {
+  const s = obj(side);
+  return typeof s.namespaceTimeWait === 'number'
+    ? { ...s, namespaceTimeWait: s.namespaceTimeWait + atBaseline }
+    : side;
+}
+
+const baselineOf = (summary: Json, side: 'client' | 'server'): number => {
+  const v = obj(obj(summary[side]).namespaceTimeWait).atBaseline;
+  return typeof v === 'number' ? v : 0;
+};
+
+/** A summary's sides (TcpSideSummary) with max and last as counts, and its tunings unknown. */
+function countedSummary(t: unknown): unknown {
+  if (t === null || typeof t !== 'object') return t;
+  const s = t as Json;
+  const side = (name: 'client' | 'server') => {
+    const x = obj(s[name]);
+    const n = obj(x.namespaceTimeWait);
+    const at = baselineOf(s, name);
+    return {
+      ...x,
+      namespaceTimeWait: { ...n, max: Number(n.max ?? 0) + at, last: Number(n.last ?? 0) + at },
+    };
+  };
+  return { ...s, client: side('client'), server: side('server'), tunings: null };
+}
+
+/** A timeline entry's leg view (client, server, closes), its TIME_WAIT totals as counts. */
+function countedView(view: unknown, summary: Json): unknown {
+  if (view === null || typeof view !== 'object') return view;
+  const v = view as Json;
+  return {
+    ...v,
+    client: countedSide(v.client, baselineOf(summary, 'client')),
+    server: countedSide(v.server, baselineOf(summary, 'server')),
+  };
+}
+
+/** What an older run's kernel view was, from what it recorded: its tunings were not. */
+function kernelOf(r: Json): Json {
+  const tcp = r.tcp === null || typeof r.tcp !== 'object' ? null : (r.tcp as Json);
+  const view = !tcp ? 'none' : tcp.closes ? 'traced' : 'sampled';
+  const why =
+    (view === 'none' ? r.tcpUnavailable : view === 'sampled' ? tcp?.tracerUnavailable : null) ??
+    null;
+  const release = obj(r.environment).kernel;
+  return {
+    release: typeof release === 'string' ? release : '',
+    view,
+    why,
+    tunings: [],
+    degraded: degradedLine(view, typeof why === 'string' ? why : null, []),
+  };
+}
+
+/**
+ * run@8: the measured window (unknown before: null, so figures read as the whole run's), the
+ * join's rows not placed in a part, the closes' verdict over the whole run, the kernel's view.
+ */
+export function runV7toV8(r: Json): Json {
+  const tcp = obj(r.tcp);
+  const back = obj(obj(obj(r.legs).back).tcp);
+  const timeline = Array.isArray(r.timeline)
+    ? r.timeline.map((e) => {
+        const entry = obj(e);
+        return {
+          ...entry,
+          tcp: countedView(entry.tcp, tcp),
+          ...('back' in entry ? { back: countedView(entry.back, back) } : {}),
+        };
+      })
+    : r.timeline;
+  const legs = r.legs
+    ? Object.fromEntries(
+        Object.entries(obj(r.legs)).map(([k, leg]) => [
+          k,
+          { ...obj(leg), tcp: countedSummary(obj(leg).tcp) },
+        ]),
+      )
+    : undefined;
+  const join = r.closeJoin ? obj(r.closeJoin) : null;
+  const analysis = obj(r.analysis);
+  const closes = obj(analysis.closes);
+  return {
+    ...r,
+    schema: 'keepalive-lab/run@8',
+    environment: { ...obj(r.environment), kernel: kernelOf(r) },
+    tcp: countedSummary(r.tcp),
+    timeline,
+    window: null,
+    ...(legs ? { legs } : {}),
+    closeJoin: join
+      ? {
+          ...join,
+          rows: Array.isArray(join.rows) ? join.rows.map((x) => ({ ...obj(x), part: null })) : [],
+        }
+      : null,
+    analysis: {
+      ...analysis,
+      closes: {
+        ...closes,
+        window: 'wholeRun',
+        requests: obj(obj(r.summary).requests).completed ?? 0,
+        seconds: null,
+        timeWaitAfterLoad: { client: 0, server: 0 },
+        afterLoad: null,
+      },
+    },
+  };
+}
+
+export function runsV7toV8(f: Json): Json {
+  const variants = variantsThrough(f, runV7toV8);
+  return { ...f, schema: 'keepalive-lab/runs@8', variants };
+}
+
+export function tcpV2toV3(t: Json): Json {
+  const timeline = Array.isArray(t.timeline)
+    ? t.timeline.map((e) => countedView(e, t))
+    : t.timeline;
+  return { ...(countedSummary(t) as Json), schema: 'keepalive-lab/tcp@3', timeline };
+}
+
 /** Each older schema this version reads, and the step that brings it one version forward. */
 export const UPGRADES: Readonly<Record<string, (data: Json) => Json>> = {
   'keepalive-lab/drive@1': driveV1toV2,
@@ -322,11 +451,14 @@ export const UPGRADES: Readonly<Record<string, (data: Json) => Json>> = {
   'keepalive-lab/run@4': runV4toV5,
   'keepalive-lab/run@5': runV5toV6,
   'keepalive-lab/run@6': runV6toV7,
+  'keepalive-lab/run@7': runV7toV8,
   'keepalive-lab/runs@3': runsV3toV4,
   'keepalive-lab/runs@4': runsV4toV5,
   'keepalive-lab/runs@5': runsV5toV6,
   'keepalive-lab/runs@6': runsV6toV7,
+  'keepalive-lab/runs@7': runsV7toV8,
   'keepalive-lab/tcp@1': tcpV1toV2,
+  'keepalive-lab/tcp@2': tcpV2toV3,
   'keepalive-lab/compare@1': compareV1toV2,
 };
 

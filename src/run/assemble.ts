@@ -1,4 +1,4 @@
-import { cpus, release } from 'node:os';
+import { cpus } from 'node:os';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { redactHeaders, redactUrl, urlPort } from '../config/url.js';
@@ -9,6 +9,7 @@ import type { DriverResult } from '../record/driver.js';
 import type {
   FaultOutcome,
   Leg,
+  MeasuredWindow,
   Measurements,
   RunInterval,
   RunResult,
@@ -17,6 +18,7 @@ import type {
 import type { TargetStats } from '../record/target.js';
 import type { TcpSummary } from '../record/tcp.js';
 import { finishResult } from '../results/finish.js';
+import { kernelEnvironment } from '../results/kernel-env.js';
 
 // Puts one run's measurements together as its result: the measurements themselves, what the run
 // was (scenario, environment, isolation), the analysis of the measurements, and the thresholds.
@@ -36,6 +38,7 @@ export interface RunParts {
   tcpUnavailable: string | null;
   closeJoin: CloseJoin | null;
   timeline: RunInterval[];
+  window: MeasuredWindow | null;
   faults: FaultOutcome[];
   /** The proxy, and the back leg's kernel view (null without a sampler). */
   proxy?: NonNullable<Measurements['proxy']>;
@@ -73,6 +76,7 @@ export function assemble(p: RunParts): RunResult {
     closeJoin: p.closeJoin,
     faults: p.faults,
     timeline: p.timeline,
+    window: p.window,
     ...(p.proxy
       ? {
           proxy: p.proxy,
@@ -101,7 +105,7 @@ export function assemble(p: RunParts): RunResult {
     startedAt: p.startedAt,
     finishedAt: new Date().toISOString(),
     environment: {
-      kernel: release(),
+      kernel: kernelEnvironment(p.tcp, p.tcpUnavailable),
       platform: process.platform,
       node: process.version,
       cpus: cpus().length,

@@ -18,10 +18,19 @@ export interface DriverChild {
   result: Promise<DriverResult>;
   /** Resolves when its warm-up is over and the measured load begins. */
   measuring: Promise<void>;
+  /** When it measured from, ended sending and drained (CLOCK_MONOTONIC ms), as far as it said. */
+  readonly bounds: DriverBounds;
   /** Asks the driver to stop early; it still reports what it measured. */
   stopEarly(): void;
   /** Ends it at once (it stopped answering): the result then rejects. */
   kill(): void;
+}
+
+/** The driver's phases on CLOCK_MONOTONIC, ms; null until (unless) it reports them. */
+export interface DriverBounds {
+  measuringMs: number | null;
+  sentMs: number | null;
+  drainedMs: number | null;
 }
 
 export function startDriverChild(
@@ -58,11 +67,19 @@ export function startDriverChild(
   const measuring = new Promise<void>((resolve) => {
     measured = resolve;
   });
+  const bounds: DriverBounds = { measuringMs: null, sentMs: null, drainedMs: null };
   const result = new Promise<DriverResult>((resolve, reject) => {
     let got: DriverResult | null = null;
     child.on('message', (msg: DriverMessage) => {
       if (msg.type === 'interval') onInterval(msg.interval, msg.closes);
-      if (msg.type === 'measuring') measured();
+      if (msg.type === 'measuring') {
+        bounds.measuringMs = msg.atMs;
+        measured();
+      }
+      if (msg.type === 'loadEnded') {
+        bounds.sentMs = msg.sentMs;
+        bounds.drainedMs = msg.drainedMs;
+      }
       if (msg.type !== 'result') return;
       got = msg.result;
       // Its work is done: a driver that then fails to exit (a handle left open) must not hold
@@ -80,6 +97,7 @@ export function startDriverChild(
     child,
     result,
     measuring,
+    bounds,
     stopEarly: () => {
       // A driver gone meanwhile: the send fails (EPIPE), and its exit says why.
       if (child.connected) child.send({ type: 'stop' } satisfies ParentMessage, () => {});

@@ -2,7 +2,7 @@ import { mergeDriverResults, mergeInterval } from '../merge/drive.js';
 import type { AppCloseColumns } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import { splitLoad } from '../shard/split.js';
-import { type DriverChild, startDriverChild } from './driver-child.js';
+import { type DriverBounds, type DriverChild, startDriverChild } from './driver-child.js';
 
 // `client.workers: N`: N driver processes on this machine, each an exact shard of the load,
 // starting together; interval k reaches the run once every worker has closed its interval k
@@ -18,6 +18,11 @@ export interface DriverHandle {
   result: Promise<DriverResult>;
   /** Resolves when the measured load begins (the workers start together). */
   measuring: Promise<void>;
+  /**
+   * When the measured load began, sending ended and what was in flight drained (CLOCK_MONOTONIC
+   * ms): with workers, the first to measure and the last to end and to drain.
+   */
+  readonly bounds: DriverBounds;
   stopEarly(): void;
   /** Ends every driver process at once (one stopped answering). */
   kill(): void;
@@ -33,6 +38,9 @@ export function startDriver(...launch: Launch): DriverHandle {
   return {
     result: mergedResult(workers),
     measuring: Promise.race(workers.map((w) => w.measuring)),
+    get bounds() {
+      return workersBounds(workers.map((w) => w.bounds));
+    },
     stopEarly: () => {
       for (const w of workers) w.stopEarly();
     },
@@ -103,4 +111,17 @@ async function mergedResult(workers: DriverChild[]): Promise<DriverResult> {
   const results = await Promise.all(workers.map((w) => w.result));
   if (results.length === 1) return results[0] as DriverResult;
   return mergeDriverResults(results.map((r, i) => ({ file: `worker ${i}`, r })));
+}
+
+/** The workers' phases as one: the first to measure, the last to end sending and to drain. */
+function workersBounds(all: DriverBounds[]): DriverBounds {
+  const pick = (k: keyof DriverBounds, f: (...v: number[]) => number) => {
+    const v = all.map((b) => b[k]);
+    return v.every((x): x is number => x !== null) ? f(...v) : null;
+  };
+  return {
+    measuringMs: pick('measuringMs', Math.min),
+    sentMs: pick('sentMs', Math.max),
+    drainedMs: pick('drainedMs', Math.max),
+  };
 }

@@ -1,4 +1,4 @@
-import type { AppCloseColumns, CloseJoin, KernelCloseColumns } from '../record/closes.js';
+import type { AppCloseColumns, CloseJoin, KernelCloseColumns, RunPart } from '../record/closes.js';
 import type { FirstFin } from '../record/tcp.js';
 
 // Joins each connection's end as the kernel recorded it with what the client's code and the
@@ -32,6 +32,9 @@ export class CloseJoiner {
   private matched = 0;
   private kernelOnly = 0;
 
+  /** `partAt`: the part of the run a kernel time falls in, once it is settled; null: unknown. */
+  constructor(private readonly partAt: (at: number) => RunPart | null = () => null) {}
+
   private queues(port: number): PortQueues {
     let q = this.ports.get(port);
     if (!q) {
@@ -62,7 +65,7 @@ export class CloseJoiner {
         const server = take(q.server, k.at);
         if (client === null && server === null) this.kernelOnly++;
         else this.matched++;
-        const key = `${client ?? ''}|${server ?? ''}|${k.firstFin}`;
+        const key = `${client ?? ''}|${server ?? ''}|${k.firstFin}|${this.partAt(k.at) ?? ''}`;
         this.rows.set(key, (this.rows.get(key) ?? 0) + 1);
       }
       // Application records long past, with no kernel record to match: connections the tracer
@@ -83,8 +86,19 @@ export class CloseJoiner {
       kernelOnly: this.kernelOnly,
       rows: [...this.rows]
         .map(([key, count]) => {
-          const [client, server, kernel] = key.split('|') as [string, string, FirstFin];
-          return { client: client || null, server: server || null, kernel, count };
+          const [client, server, kernel, part] = key.split('|') as [
+            string,
+            string,
+            FirstFin,
+            string,
+          ];
+          return {
+            client: client || null,
+            server: server || null,
+            kernel,
+            part: (part || null) as RunPart | null,
+            count,
+          };
         })
         .sort((a, b) => b.count - a.count),
     };

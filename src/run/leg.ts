@@ -91,6 +91,7 @@ export class Leg {
       partial,
       closes: this.traced,
       tracerUnavailable: sampler.tracerUnavailable,
+      tunings: sampler.tunings,
       baselineAt: sampler.baselineAt,
     });
   }

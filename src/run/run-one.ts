@@ -3,9 +3,10 @@ import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { urlPort } from '../config/url.js';
 import { Wire } from '../isolation/wire.js';
-import type { AppCloseColumns } from '../record/closes.js';
-import type { DriverInterval } from '../record/driver.js';
-import type { Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
+import type { AppCloseColumns, KernelCloseColumns, RunPart } from '../record/closes.js';
+import type { DriverInterval, DriverResult } from '../record/driver.js';
+import type { MeasuredWindow, Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
+import { measuredWindow, partOf, placeCloses, zeroParts } from '../reduce/window.js';
 import type { Shard } from '../shard/split.js';
 import { assemble } from './assemble.js';
 import { Children } from './children.js';
@@ -76,11 +77,13 @@ export async function runOne(
   let serving: Serving | null = null;
   let driver: DriverHandle | null = null;
   let faults: FaultRunner | null = null;
+  // Where a close the kernel timed belongs in the run, once the driver is there to say.
+  let partAt: (at: number) => RunPart | null = () => null;
   try {
     hosts = await makeHosts(spec);
     // Each connection's end, as the kernel and as each application saw it, joined by client port.
     // Behind a proxy the target's connections are the proxy's: its closes are not the client's.
-    const joiner = new CloseJoiner();
+    const joiner = new CloseJoiner((at) => partAt(at));
     const onTargetCloses = (closes: AppCloseColumns) => {
       if (!spec.proxy) joiner.addApp('server', closes);
     };
@@ -107,6 +110,7 @@ export async function runOne(
 
     const load = startLoad(run, stops);
     driver = load.driver;
+    partAt = partsBy(spec, legs, load.driver);
     const started = faults;
     void driver.measuring.then(() => started.start());
     const { result, stoppedBy: driverStop } = await load.outcome;
@@ -116,6 +120,7 @@ export async function runOne(
     if (faults.failure) throw faults.failure;
     const traced = await legs.front.finish();
     await legs.back?.finish();
+    const window = windowOf(run, driver, result, traced !== null);
     // A target a fault killed took its counters with it: those of its restart cover only a part.
     const crashed = faultOutcomes.some((f) => f.kind === 'crash' && f.fromMs !== null);
     const finalStats = serving.target ? await serving.target.finish() : null;
@@ -142,6 +147,7 @@ export async function runOne(
       tcpUnavailable:
         legs.front.unavailable ?? (stoppedBy?.kind === 'samplerFailed' ? stoppedBy.reason : null),
       timeline: timeline.entries,
+      window,
       faults: faultOutcomes,
       ...(proxy && spec.proxy
         ? {
@@ -217,6 +223,13 @@ function startLoad(
     ca && knobs.tls?.ca === undefined
       ? { ...knobs, tls: { rejectUnauthorized: true, ...knobs.tls, ca } }
       : knobs;
+  // The warm-up's end, sampled as it happens: the window's first counts start from here.
+  const warmedUp = () => {
+    if (timeline.phase !== 'warmup') return;
+    timeline.phase = 'load';
+    paceAll(legs, false);
+    samples.push(sampleAll(legs).then((views) => timeline.record(null, legs, views, 'warmup')));
+  };
   const onInterval = (interval: DriverInterval, closes: Parameters<CloseJoiner['addApp']>[1]) => {
     received.push(interval);
     run.joiner.addApp('client', closes);
@@ -239,6 +252,7 @@ function startLoad(
       startAt: opts.shard?.startAt ?? null,
     },
   );
+  void driver.measuring.then(warmedUp);
   // The driver's result, or, should it die or stop answering, what its intervals said.
   const outcome = awaitDriver(driver, stops, received, {
     url: run.serving.url,
@@ -278,6 +292,8 @@ async function lastLook(run: Run, stoppedBy: StoppedBy | null): Promise<void> {
 class RunTimeline {
   phase: Phase;
   readonly entries: RunInterval[] = [];
+  /** The front leg's closes as the kernel recorded them, each with its own time (the window's). */
+  readonly kernelCloses: KernelCloseColumns[] = [];
   private readonly t0 = performance.now();
   /** Sources report at most an interval late (the target every 250 ms): closes settle behind that. */
   private readonly lagMs: number;
@@ -300,6 +316,7 @@ class RunTimeline {
     const tcp = legs.front.add(front);
     const backView = legs.back?.add(back) ?? null;
     if (front?.kernelCloses) {
+      this.kernelCloses.push(front.kernelCloses);
       this.joiner.addKernel(front.kernelCloses);
       this.joiner.settle(Number(process.hrtime.bigint()) / 1e6 - this.lagMs);
     }
@@ -351,4 +368,55 @@ function watchStops(
       }),
     );
   });
+}
+
+/**
+ * The measured window: the driver's own phase boundaries, and the front leg's closes placed by
+ * their kernel timestamps where the tracer's clock is CLOCK_MONOTONIC (the driver's).
+ */
+function windowOf(
+  run: Run,
+  driver: DriverHandle,
+  result: DriverResult,
+  traced: boolean,
+): MeasuredWindow | null {
+  const sampler = run.legs.front.sampler;
+  if (!sampler) return null;
+  const bounds = driver.bounds;
+  const monotonic = sampler.tunings?.some((t) => t.name === 'trace_clock' && t.value === 'mono');
+  let placed = null;
+  if (traced && monotonic) {
+    placed = zeroParts();
+    for (const c of run.timeline.kernelCloses) placeCloses(placed, c, bounds);
+  }
+  return measuredWindow({
+    bounds,
+    baselineMonoMs: sampler.baselineMonoMs,
+    placed,
+    traced,
+    timeline: run.timeline.entries,
+    requests: result.requests.completed,
+    poolClosed: result.connections.clientCloseReasons?.poolClosed ?? null,
+  });
+}
+
+/**
+ * The part of the run a kernel time falls in, for the join's rows. Records settle seconds after
+ * they happen, so a driver that has not said it measures yet has not: with a warm-up, what settles
+ * before is the warm-up's. Null when the tracer's clock is not the driver's.
+ */
+function partsBy(
+  spec: DeepReadonly<RunSpec>,
+  legs: Legs,
+  driver: DriverHandle,
+): (at: number) => RunPart | null {
+  const monotonic = legs.front.sampler?.tunings?.some(
+    (t) => t.name === 'trace_clock' && t.value === 'mono',
+  );
+  if (!monotonic) return () => null;
+  return (at) => {
+    const b = driver.bounds;
+    if (b.measuringMs === null) return spec.load.warmup > 0 ? 'warmup' : 'measured';
+    return partOf(at, b);
+  };
 }

@@ -76,7 +76,9 @@ export async function startSamplerChild(
     sysctls: first.sysctls,
     baselineTimeWait: first.baselineTimeWait,
     baselineAt: first.baselineAt,
+    baselineMonoMs: first.baselineMonoMs,
     tracerUnavailable: first.tracerUnavailable,
+    tunings: first.tunings,
     sample(final = false) {
       if (!child.connected) return Promise.resolve(null);
       const id = nextId++;

@@ -58,8 +58,10 @@ export async function sampleForParent(
         server: sampler.baselineTimeWait('server'),
       },
       baselineAt: sampler.baselineEpochMs,
+      baselineMonoMs: sampler.baselineMonoMs,
       tracer: closes?.instance ?? null,
       tracerUnavailable: unavailable,
+      tunings: closes?.tunings ?? null,
     });
     await ended;
   } finally {

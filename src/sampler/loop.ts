@@ -143,6 +143,7 @@ export class SamplingLoop {
       partial: meta.partial,
       closes: this.opts.closes?.summary() ?? null,
       tracerUnavailable: this.opts.closes ? null : (this.opts.tracerUnavailable ?? null),
+      tunings: this.opts.closes?.tunings ?? null,
       baselineAt: this.sampler.baselineEpochMs,
       host: hostname(),
     });

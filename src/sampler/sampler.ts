@@ -97,6 +97,11 @@ export class Sampler {
     return sampler;
   }
 
+  /** When the baseline was taken, CLOCK_MONOTONIC ms (process.hrtime's and the tracer's clock). */
+  get baselineMonoMs(): number {
+    return Number(process.hrtime.bigint()) / 1e6 - (performance.now() - this.baselineAt);
+  }
+
   /** When the baseline was taken, epoch ms. */
   get baselineEpochMs(): number {
     return performance.timeOrigin + this.baselineAt;
@@ -162,12 +167,12 @@ export class Sampler {
     ]);
   }
 
-  /** The cheap tick: each side's namespace TIME_WAIT total (sockstat) since the baseline. */
+  /** The cheap tick: each side's namespace TIME_WAIT total (sockstat), a count. */
   totals(): Record<Side, number> {
     const { client, server } = this.sides;
     return {
-      client: readSockstatTimeWait(client.pid) - client.baseTimeWait,
-      server: readSockstatTimeWait(server.pid) - server.baseTimeWait,
+      client: readSockstatTimeWait(client.pid),
+      server: readSockstatTimeWait(server.pid),
     };
   }
 

@@ -1,7 +1,7 @@
 import { isLabError, LabError } from '../../errors.js';
 import type { KernelCloseColumns } from '../../record/closes.js';
 import type { Quantiles } from '../../record/histogram.js';
-import type { CloseCounts, TracedCloses } from '../../record/tcp.js';
+import type { CloseCounts, KernelTuning, TracedCloses } from '../../record/tcp.js';
 import { CloseAggregator } from '../../reduce/closes.js';
 import { KernelTracer } from './tracer.js';
 
@@ -56,6 +56,11 @@ export class CloseSource {
 
   get instance(): string {
     return this.tracer.name;
+  }
+
+  /** Each setting the tracer preferred and what the kernel gave. */
+  get tunings(): KernelTuning[] {
+    return this.tracer.tunings;
   }
 
   private poll(): void {

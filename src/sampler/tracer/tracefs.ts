@@ -11,6 +11,7 @@ import {
 import { basename, join } from 'node:path';
 import { LabError } from '../../errors.js';
 import { claim, liveOwner, recordFor, release } from '../../owners.js';
+import type { KernelTuning } from '../../record/tcp.js';
 
 // The kernel's tracing file system, and a tracing instance of the run's own: its own ring buffer,
 // event switches and filter, so nothing else on the host that traces is disturbed, and removing
@@ -57,21 +58,7 @@ export function tracefsRoot(): string {
   return TRACEFS;
 }
 
-/**
- * One setting of the instance the tracer prefers but can do without (Linux refuses some: 6.18
- * answers EPERM to every write of buffer_subbuf_size_kb). Tried, and what came of it recorded.
- */
-export interface TracefsTuning {
-  /** The instance's file, e.g. `buffer_subbuf_size_kb`. */
-  name: string;
-  wanted: string;
-  /** What is in force after the try (the file's own reading); null where it cannot be read. */
-  value: string | null;
-  /** Why the wanted value is not in force (the kernel's refusal, or no such file); null when it is. */
-  refused: string | null;
-  /** What going without it costs the run. */
-  cost: string;
-}
+export type TracefsTuning = KernelTuning;
 
 export interface TraceInstance {
   readonly name: string;

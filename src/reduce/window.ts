@@ -1,0 +1,145 @@
+import { CLOSE_FLAGS, type KernelCloseColumns } from '../record/closes.js';
+import type { MeasuredWindow, RunInterval, RunPart } from '../record/run.js';
+import type { CloseCounts, FirstFin, Side } from '../record/tcp.js';
+import { addCloseCounts, zeroCloseCounts } from './closes.js';
+
+// Places the kernel's closes in the parts of a run by their own timestamps (CLOCK_MONOTONIC, the
+// clock of the driver's phase boundaries): before the measured load (the warm-up), in it (until
+// what was in flight has drained), and after it (the client's pool closing, then the tail).
+// Counting them by the sample that happened to hold them put ~0.65 s of the warm-up's closes in
+// the load, and the pool's closing in the load's last interval.
+
+/** The driver's phase boundaries, CLOCK_MONOTONIC ms; null where it did not report one. */
+export interface PartBounds {
+  measuringMs: number | null;
+  drainedMs: number | null;
+}
+
+/** The part a close at `at` (CLOCK_MONOTONIC ms) belongs to. */
+export function partOf(at: number, b: PartBounds): RunPart {
+  if (b.measuringMs !== null && at < b.measuringMs) return 'warmup';
+  if (b.drainedMs === null || at <= b.drainedMs) return 'measured';
+  return 'afterLoad';
+}
+
+export const zeroParts = (): Record<RunPart, CloseCounts> => ({
+  warmup: zeroCloseCounts(),
+  measured: zeroCloseCounts(),
+  afterLoad: zeroCloseCounts(),
+});
+
+/** Adds each close of `c` to the count of its part. */
+export function placeCloses(
+  into: Record<RunPart, CloseCounts>,
+  c: KernelCloseColumns,
+  b: PartBounds,
+): void {
+  const F = CLOSE_FLAGS;
+  for (let i = 0; i < c.at.length; i++) {
+    const n = into[partOf(c.at[i] as number, b)];
+    const flags = c.flags[i] as number;
+    n.connections++;
+    n.firstFin[c.firstFin[i] as FirstFin]++;
+    if (flags & F.timeWaitClient) n.timeWaitEntered.client++;
+    if (flags & F.timeWaitServer) n.timeWaitEntered.server++;
+    if (flags & F.resetByClient) n.resetBy.client++;
+    if (flags & F.resetByServer) n.resetBy.server++;
+    if (flags & F.oneSided) n.oneSided++;
+  }
+}
+
+/** The parts added up: what the tracer's totals for the run hold. */
+export function wholeRun(parts: Record<RunPart, CloseCounts>): CloseCounts {
+  const sum = zeroCloseCounts();
+  for (const c of Object.values(parts)) addCloseCounts(sum, c);
+  return sum;
+}
+
+/** What the measured window is made from: the driver's bounds, the kernel's record, the timeline. */
+export interface WindowInputs {
+  /** The driver's phases, CLOCK_MONOTONIC ms (null: not reported, e.g. a driver that died). */
+  bounds: PartBounds & { sentMs: number | null };
+  /** The timeline's t = 0 on CLOCK_MONOTONIC, ms (the front sampler's baseline). */
+  baselineMonoMs: number;
+  /** The tracer's closes placed by timestamp; null without the tracer or off CLOCK_MONOTONIC. */
+  placed: Record<RunPart, CloseCounts> | null;
+  /** The tracer ran (its closes are in the timeline's entries even where `placed` is null). */
+  traced: boolean;
+  timeline: readonly RunInterval[];
+  /** Requests the driver completed in its measured load. */
+  requests: number;
+  /** The driver counted connections its pool closed at the end (its own close reasons); null: cannot tell. */
+  poolClosed: number | null;
+}
+
+/**
+ * The measured window of a run: its bounds on the timeline's clock, and the closes in each part.
+ * Without timestamps on the driver's clock, closes are taken from the samples that bound the
+ * window (one is taken as the warm-up ends); without the tracer, TIME_WAIT counts at those samples.
+ */
+export function measuredWindow(w: WindowInputs): MeasuredWindow | null {
+  const { measuringMs, sentMs, drainedMs } = w.bounds;
+  const loads = w.timeline.filter((e) => e.phase === 'load' && e.load);
+  if (loads.length === 0) return null;
+  const first = loads[0] as RunInterval;
+  const onTimeline = (mono: number | null, fallback: number) =>
+    mono === null ? fallback : mono - w.baselineMonoMs;
+  const fromMs = onTimeline(measuringMs, first.t - (first.load?.durationMs ?? 0));
+  const toMs = onTimeline(sentMs, (loads.at(-1) as RunInterval).t);
+  const drained = onTimeline(drainedMs, toMs);
+  // The last load interval is sampled after the pool closed: it is left out of sampled counts
+  // unless the driver says its pool closed nothing.
+  const steady = w.poolClosed === 0 ? loads : loads.filter((e) => e.t <= drained);
+  const sampled = steady.length > 0 ? steady : loads;
+  const byTimestamp = w.placed !== null && measuringMs !== null && drainedMs !== null;
+  return {
+    fromMs,
+    toMs,
+    drainedMs: drained,
+    seconds: byTimestamp
+      ? Math.max(toMs - fromMs, 1) / 1000
+      : sampled.reduce((s, e) => s + (e.load?.durationMs ?? 0), 0) / 1000,
+    requests: byTimestamp ? w.requests : sampled.reduce((s, e) => s + (e.load?.requests ?? 0), 0),
+    placedBy: byTimestamp ? 'timestamp' : w.traced ? 'sample' : 'none',
+    closes: byTimestamp ? w.placed : w.traced ? fromSamples(w.timeline, sampled) : null,
+    timeWait: w.traced ? null : timeWaitBetween(w.timeline, sampled),
+  };
+}
+
+/** Closes by the samples that held them: the warm-up's entries, the load's, the rest. */
+function fromSamples(
+  timeline: readonly RunInterval[],
+  measured: readonly RunInterval[],
+): Record<RunPart, CloseCounts> {
+  const parts = zeroParts();
+  const inWindow = new Set(measured);
+  for (const e of timeline) {
+    const c = e.tcp?.closes;
+    if (!c) continue;
+    const part: RunPart =
+      e.phase === 'warmup' ? 'warmup' : inWindow.has(e) ? 'measured' : 'afterLoad';
+    addCloseCounts(parts[part], c);
+  }
+  return parts;
+}
+
+/** Without the tracer: TIME_WAIT at the window's start and at its last steady sample. */
+function timeWaitBetween(
+  timeline: readonly RunInterval[],
+  measured: readonly RunInterval[],
+): MeasuredWindow['timeWait'] {
+  const firstLoad = measured[0] as RunInterval;
+  const last = measured.at(-1) as RunInterval;
+  if (!last.tcp) return null;
+  // The sample just before the window: the one taken as the warm-up ended (none: the baseline,
+  // where the run's own sockets are none).
+  const before = timeline
+    .slice(0, timeline.indexOf(firstLoad))
+    .filter((e) => e.tcp)
+    .at(-1);
+  const at = (e: RunInterval | undefined, side: Side) => e?.tcp?.[side].states.timeWait ?? 0;
+  return {
+    atStart: { client: at(before, 'client'), server: at(before, 'server') },
+    atEnd: { client: at(last, 'client'), server: at(last, 'server') },
+  };
+}
