@@ -164,12 +164,12 @@ function assertOnePerRequest(r: RunResult, tolerance: number): void {
   const c = r.analysis.closes;
   const label = `${c.source} ${JSON.stringify(c.timeWaitEntered)} of ${c.requests} requests, window ${JSON.stringify(r.window && { ...r.window, closes: null })}`;
   assert.equal(c.window, 'measured', label);
-  // Each connection leaves one TIME_WAIT, on whichever side closed first (the server, nearly
-  // always: the invariant is the sum, not who won each close).
+  // Each connection leaves one TIME_WAIT, on whichever side closed first: against a server that
+  // answers Connection: close both sides close at once (node:http's end() shuts down a turn of
+  // the event loop later), so who won is the scheduler's; the invariant is the sum.
   const entered = c.timeWaitEntered.client + c.timeWaitEntered.server;
   const perThousand = (1000 * entered) / c.requests;
   assert.ok(Math.abs(perThousand - 1000) <= 1000 * tolerance, `${perThousand} per 1,000: ${label}`);
-  assert.ok(c.timeWaitEntered.server > 0.9 * entered, label);
   if (c.source === 'tracepoint') {
     // The rate the load achieved over the same window (what the kernel can confirm; 500 asked).
     const achieved = c.requests / (c.seconds ?? 1);

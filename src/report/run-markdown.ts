@@ -25,6 +25,7 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
     const c = r.analysis.closes;
     const h2 = runHttp2Line(r);
     const notes = [
+      ...(r.environment.kernel.degraded ? [`kernel view: ${r.environment.kernel.degraded}`] : []),
       ...(h2 ? [`HTTP/2: ${h2}`] : []),
       ...r.analysis.timeWait.explanation,
       ...(c.race ? [`close race: ${c.race.cause}`] : []),

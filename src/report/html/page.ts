@@ -63,7 +63,7 @@ function verdictHtml(r: RunResult): string {
   const items: string[] = [];
   if (c.firstFin && c.connections !== null) {
     items.push(
-      `<li><b>First FIN</b> (kernel tracepoint, ${c.connections} connections): server ${c.firstFin.server}, client ${c.firstFin.client}, both at once ${c.firstFin.simultaneous}, reset ${c.firstFin.reset} — the server sent it on <b>${pct(c.serverShare)}</b>.</li>`,
+      `<li><b>First FIN</b> (kernel tracepoint, ${c.connections} connections ${c.window === 'measured' ? 'in the measured window' : 'over the whole run'}): server ${c.firstFin.server}, client ${c.firstFin.client}, both at once ${c.firstFin.simultaneous}, reset ${c.firstFin.reset} — the server sent it on <b>${pct(c.serverShare)}</b>.</li>`,
     );
   } else
     items.push(
@@ -77,8 +77,11 @@ function verdictHtml(r: RunResult): string {
         : `<b class="holder">${esc(tw.holder)}</b>`;
   const ev = tw.evidence.kernel;
   items.push(
-    `<li><b>TIME_WAIT held by</b>: ${holder}${ev ? ` (entered: client ${ev.clientEntered}, server ${ev.serverEntered}; peak client ${ev.clientMax}, server ${ev.serverMax})` : ''}.${tw.explanation.map((e) => ` ${esc(e)}`).join('')}</li>`,
+    `<li><b>TIME_WAIT held by</b>: ${holder}${ev ? ` (entered: client ${ev.clientEntered}, server ${ev.serverEntered}${c.window === 'measured' ? ', from the measured window on' : ', whole run'}; peak client ${ev.clientMax}, server ${ev.serverMax})` : ''}.${tw.explanation.map((e) => ` ${esc(e)}`).join('')}</li>`,
   );
+  if (r.environment.kernel.degraded) {
+    items.push(`<li><b>Kernel view</b>: ${esc(r.environment.kernel.degraded)}.</li>`);
+  }
   items.push(
     `<li><b>Close race</b>: ${c.race ? `<b class="warn">yes</b> — ${esc(c.race.cause)}` : c.source === 'tracepoint' ? 'none: one side closed first' : 'not traced'}; errors on reused connections: ${a.race.errorsOnReused ?? '–'}${a.race.explanation.length > 0 ? ` — ${a.race.detected ? '<b class="warn">keep-alive race</b>' : 'no keep-alive race'}: ${esc(a.race.explanation.join('; '))}` : ''}.</li>`,
   );
@@ -88,7 +91,7 @@ function verdictHtml(r: RunResult): string {
     .map((s) => a.capacity[s])
     .map((f, i) =>
       f && f.closeRate > 0
-        ? `${i === 0 ? 'client' : 'server'} closes ${f.closeRate.toFixed(1)}/s → about ${Math.round(f.steadyStateTimeWait)} TIME_WAIT in steady state`
+        ? `${i === 0 ? 'client' : 'server'} closes ${f.closeRate.toFixed(1)}/s${c.window === 'measured' ? ' (measured window)' : ''} → about ${Math.round(f.steadyStateTimeWait)} TIME_WAIT in steady state`
         : null,
     )
     .filter(Boolean);
