@@ -405,6 +405,7 @@ describe('connections per 1,000 requests', () => {
     r.summary.connections.opened = opened;
     if (r.server) r.server.connections.accepted = 8; // the target's view: the proxy's pooled back leg
     r.analysis.closes.connections = 40; // the kernel's count of connections on the front
+    r.analysis.closes.requests = 2000; // over the same window
     if (proxied) r.proxy = { kind: 'nginx', url: 'http://127.0.0.1:1/', pid: 1, config: '' };
     else delete r.proxy;
     return r;
