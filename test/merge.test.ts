@@ -221,7 +221,8 @@ describe('shards: the whole path through the CLI', () => {
   it('three shards from JOB_COMPLETION_INDEX, started together, merged: totals and rate sum', async () => {
     await withTarget({}, async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'kal-shards-'));
-      const startAt = Date.now() + 1500;
+      // Time for three Node processes to load on two busy cores: "together" is judged once they can be.
+      const startAt = Date.now() + 3000;
       const children = [0, 1, 2].map((i) =>
         spawn(
           process.execPath,
