@@ -12,9 +12,10 @@ import { resolveScenario } from '../src/config/scenario-resolve.js';
 import type { RunResult } from '../src/record/run.js';
 import type { DoctorReport } from '../src/run/doctor.js';
 import { runOne } from '../src/run/run-one.js';
-import { TRACEFS, type TracefsAccess, tracefsRoot } from '../src/sampler/tracer/tracefs.js';
+import { TRACEFS, type TracefsAccess } from '../src/sampler/tracer/tracefs.js';
 import { KernelTracer } from '../src/sampler/tracer/tracer.js';
 import { runCli } from './helpers/cli.js';
+import { whyNoTracer } from './helpers/kernel.js';
 import { withTarget } from './helpers/target.js';
 
 // The kernel's view on any kernel, and every figure over the window it names. A tuning the tracer
@@ -23,14 +24,6 @@ import { withTarget } from './helpers/target.js';
 // leaves one TIME_WAIT per request and one close per request per second in the measured window,
 // however long its warm-up: the numerator and the denominator of each figure come from one window.
 
-function whyNoTracer(): string | false {
-  try {
-    tracefsRoot();
-    return false;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
 const skip = whyNoTracer();
 
 async function run(yaml: string): Promise<RunResult> {

@@ -12,22 +12,15 @@ import { resolveScenario } from '../src/config/scenario-resolve.js';
 import type { RunResult } from '../src/record/run.js';
 import { runOne } from '../src/run/run-one.js';
 import type { KernelClose } from '../src/sampler/tracer/connections.js';
-import { TRACEFS, tracefsRoot } from '../src/sampler/tracer/tracefs.js';
+import { TRACEFS } from '../src/sampler/tracer/tracefs.js';
 import { KernelTracer } from '../src/sampler/tracer/tracer.js';
+import { whyNoTracer } from './helpers/kernel.js';
 import { RawConn } from './helpers/raw-client.js';
 import { withTarget } from './helpers/target.js';
 
 // The kernel tracer against independent counts of the same connections: a second tracing
 // instance read as text by the test, and the target's own counters. Needs root and tracefs.
 
-function whyNoTracer(): string | false {
-  try {
-    tracefsRoot();
-    return false;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
 const skip = whyNoTracer();
 
 /** An independent record: a tracing instance of the test's own, its text read and counted. */

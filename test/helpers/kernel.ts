@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tracefsRoot } from '../../src/sampler/tracer/tracefs.js';
 
 // An independent count of the kernel's TCP table for one server port, straight from `ss`, so
 // tests check the product against the kernel rather than against itself.
@@ -145,5 +146,15 @@ export async function assertClientClosedEach(port: number, opened: number): Prom
     throw new Error(
       `expected ${opened} TIME_WAIT on the client and none on the server; the kernel has client ${count(k.client, 'TIME-WAIT')}, server ${count(k.server, 'TIME-WAIT')}`,
     );
+  }
+}
+
+/** Why the kernel tracer cannot run here (a test's skip reason), or false when it can. */
+export function whyNoTracer(): string | false {
+  try {
+    tracefsRoot();
+    return false;
+  } catch (err) {
+    return (err as Error).message;
   }
 }
