@@ -13,6 +13,8 @@ export const EXIT = {
   interrupted: 130,
   terminated: 143,
   hangUp: 129,
+  /** The reader of stdout went away where stdout was the output (SIGPIPE's 128 + 13). */
+  outputClosed: 141,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -46,7 +46,7 @@ describe('keepalive-lab serve', () => {
     child.kill('SIGTERM');
     const last = await lines.next();
     const [code] = await once(child, 'exit');
-    assert.equal(code, 0);
+    assert.equal(code, 143, 'SIGTERM ends serve as it ends every command');
     const final = JSON.parse(last.value as string);
     assert.equal(final.event, 'stats');
     assert.equal(final.stats.connections.closedBy.server, 1);

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { EXIT, LabError } from '../errors.js';
+import { refuseCollisions } from '../output/collide.js';
 import { fileAt } from '../output/file.js';
 import { withResults } from '../results/read.js';
 import { DRY_RUN, printResolved } from './flags.js';
@@ -48,6 +49,16 @@ async function compare(baselineFile: string, currentFile: string, opts: CompareF
       problems: [{ path: '--seed', message: 'give a whole number, e.g. 1' }],
     });
   }
+  refuseCollisions(
+    [
+      ...(opts.json ? [{ field: '--json', path: opts.json }] : []),
+      ...(opts.markdown ? [{ field: '--markdown', path: opts.markdown }] : []),
+    ],
+    [
+      { field: 'baseline', path: baselineFile },
+      { field: 'current', path: currentFile },
+    ],
+  );
   const json = opts.json ? await fileAt(opts.json, '--json') : null;
   const markdown = opts.markdown ? await fileAt(opts.markdown, '--markdown') : null;
   const [baseline, current] = await Promise.all([

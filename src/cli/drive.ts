@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setTimeout as wait } from 'node:timers/promises';
 import { Command } from 'commander';
 import { clientSchema, loadSchema } from '../config/driver.js';
 import { isTls, protocolOf, protocolProblems } from '../config/protocol.js';
@@ -11,7 +12,9 @@ import { fileAt } from '../output/file.js';
 import { driveText } from '../report/drive-text.js';
 import { unanswered } from '../report/unanswered.js';
 import { shardOf, splitLoad, startAtOf } from '../shard/split.js';
+import { writeStdout } from '../streams.js';
 import { DRY_RUN, flagOf, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { takeSignals } from './interrupt.js';
 
 // `keepalive-lab drive URL`: the load driver on its own (a run's driver is a child told by its
 // start message: src/run/child-main.ts).
@@ -130,40 +133,64 @@ export function driveCommand(): Command {
     }
     const jsonPath = typeof opts.json === 'string' ? opts.json : undefined;
     const out = jsonPath && jsonPath !== '-' ? await fileAt(jsonPath, '--json') : null;
-    // Loaded here so other commands do not pay for undici at start-up.
-    const { driveUntilStopped } = await import('../driver/child.js');
-    if (startAt !== null && startAt !== undefined) {
-      await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
-    }
-    const lateMs = startAt !== null && startAt !== undefined ? Date.now() - startAt : null;
-    // Several workers, or an engine that needs Node flags of its own: driver processes.
-    const { needsOwnProcess } = await import('../run/node-flags.js');
-    const result =
-      (mine.client.workers > 1 || needsOwnProcess(mine.client.engine)) && !shard
-        ? await driveWorkers(url, mine, intervalMs)
-        : await driveUntilStopped({
-            url,
-            ...mine,
-            intervalMs,
-            shard: shard ? { ...shard, startAt: startAt ?? null, lateMs, host: hostname() } : null,
-          });
-    if (jsonPath === '-') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    else {
-      await out?.write(`${JSON.stringify(result, null, 2)}\n`);
-      process.stdout.write(`${driveText(result)}\n`);
-    }
-    const none = unanswered(result);
-    if (none) {
-      throw new LabError('KAL_TARGET_UNREACHABLE', `${redactUrl(url)}: ${none}`, {
-        problems: [
-          {
-            path: 'url',
-            message: `check that a server listens there and answers HTTP/1.1${jsonPath && jsonPath !== '-' ? `; the result is in ${jsonPath}` : ''}`,
-          },
-        ],
+    // A result on stdout makes stdout the point: its reader gone stops the load (interrupt.ts).
+    const stop = takeSignals({ stdoutIsOutput: jsonPath === '-' });
+    try {
+      const result = await driveStopping(url, mine, intervalMs, stop.signal, {
+        shard: shard ?? null,
+        startAt: startAt ?? null,
       });
+      if (jsonPath === '-') {
+        if (!(await writeStdout(`${JSON.stringify(result, null, 2)}\n`))) stop.stop('SIGPIPE');
+      } else {
+        await out?.write(`${JSON.stringify(result, null, 2)}\n`);
+        process.stdout.write(`${driveText(result)}\n`);
+      }
+      const none = unanswered(result);
+      if (none && stop.cause === null) {
+        throw new LabError('KAL_TARGET_UNREACHABLE', `${redactUrl(url)}: ${none}`, {
+          problems: [
+            {
+              path: 'url',
+              message: `check that a server listens there and answers HTTP/1.1${jsonPath && jsonPath !== '-' ? `; the result is in ${jsonPath}` : ''}`,
+            },
+          ],
+        });
+      }
+      process.exitCode = stop.exitCode(result.partial ? EXIT.interrupted : EXIT.ok);
+    } finally {
+      stop.release();
     }
-    if (result.partial) process.exitCode = EXIT.interrupted;
+  });
+}
+
+type Mine = Parameters<typeof import('../run/driver-workers.js').startDriver>[2];
+
+/** The load, in this process or in driver processes, until it ends or `signal` stops it. */
+async function driveStopping(
+  url: string,
+  mine: Mine,
+  intervalMs: number,
+  signal: AbortSignal,
+  at: { shard: ReturnType<typeof shardOf>; startAt: number | null },
+): Promise<import('../record/driver.js').DriverResult> {
+  // Loaded here so other commands do not pay for undici at start-up.
+  const { driveUntilStopped } = await import('../driver/child.js');
+  if (at.startAt !== null) {
+    await wait(Math.max(0, at.startAt - Date.now()), undefined, { signal }).catch(() => {});
+  }
+  const lateMs = at.startAt !== null ? Date.now() - at.startAt : null;
+  // Several workers, or an engine that needs Node flags of its own: driver processes.
+  const { needsOwnProcess } = await import('../run/node-flags.js');
+  if ((mine.client.workers > 1 || needsOwnProcess(mine.client.engine)) && !at.shard) {
+    return driveWorkers(url, mine, intervalMs, signal);
+  }
+  return driveUntilStopped({
+    url,
+    ...mine,
+    intervalMs,
+    signal,
+    shard: at.shard ? { ...at.shard, startAt: at.startAt, lateMs, host: hostname() } : null,
   });
 }
 
@@ -189,8 +216,9 @@ function parseJsonFlag(key: keyof typeof JSON_EXAMPLES, raw: unknown): unknown {
  */
 async function driveWorkers(
   url: string,
-  spec: Parameters<typeof import('../run/driver-workers.js').startDriver>[2],
+  spec: Mine,
   intervalMs: number,
+  signal: AbortSignal,
 ): Promise<import('../record/driver.js').DriverResult> {
   const [{ Children }, { startDriver }] = await Promise.all([
     import('../run/children.js'),
@@ -199,13 +227,12 @@ async function driveWorkers(
   const children = new Children();
   const driver = startDriver(children, url, spec, intervalMs, () => {});
   const stop = () => driver.stopEarly();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  signal.addEventListener('abort', stop, { once: true });
+  if (signal.aborted) stop();
   try {
     return await driver.result;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    signal.removeEventListener('abort', stop);
     await children.stopAll();
   }
 }

@@ -3,6 +3,7 @@ import './early-signals.js';
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
 import { leaveParent, watchParent } from '../parent.js';
+import { guardStandardStreams } from '../streams.js';
 import { cleanupCommand } from './cleanup.js';
 import { compareCommand } from './compare.js';
 import { doctorCommand } from './doctor.js';
@@ -20,6 +21,7 @@ import { serveCommand } from './serve.js';
 // ends here, as one message without a stack and the catalogue's exit code.
 
 watchParent();
+guardStandardStreams();
 
 const program = new Command('keepalive-lab')
   .description('Load-test HTTP keep-alive settings and measure who holds TCP TIME_WAIT')

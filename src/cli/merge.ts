@@ -1,10 +1,14 @@
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Command } from 'commander';
-import { LabError } from '../errors.js';
+import { EXIT, LabError } from '../errors.js';
+import { refuseCollisions } from '../output/collide.js';
 import { fileAt } from '../output/file.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../record/driver.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunResult } from '../record/run.js';
 import { TCP_SCHEMA, type TcpResult } from '../record/tcp.js';
 import { readResultFile, withResults } from '../results/read.js';
+import { writeStdout } from '../streams.js';
 import { DRY_RUN, printResolved } from './flags.js';
 
 // `keepalive-lab merge SHARD.json... --json OUT`: the shards of one load as one result of the same
@@ -37,8 +41,14 @@ export function mergeCommand(): Command {
 }
 
 async function mergeFiles(files: string[], opts: { json: string; dryRun?: boolean }) {
+  refuseCollisions(
+    [{ field: '--json', path: opts.json }],
+    files.map((path, i) => ({ field: `result ${i + 1}`, path })),
+  );
   if (opts.dryRun) return printResolved({ files, json: opts.json });
   const out = opts.json === '-' ? null : await fileAt(opts.json, '--json');
+  const twice = files.find((f, i) => files.slice(0, i).some((g) => sameFile(f, g)));
+  if (twice !== undefined) throw refuse(twice, 'is given twice', 'give each shard once');
   const inputs = await Promise.all(
     files.map(async (file) => ({
       file,
@@ -81,6 +91,16 @@ async function mergeFiles(files: string[], opts: { json: string; dryRun?: boolea
       'give the sample of the one server host the shards drove',
     );
   }
+  // Only shards add up to one load: two whole loads (or one file twice) merged said "2 shards
+  // merged" of twice the load.
+  const whole = drives.find(({ r }) => r.shard === null);
+  if (whole) {
+    throw refuse(
+      whole.file,
+      'is not a shard (it drove the whole load)',
+      'merge the results of `keepalive-lab drive URL --shard I/N` (or --shards N), one per host',
+    );
+  }
   let text: string;
   if (drives.length > 0) {
     const { mergeDriverResults } = await import('../merge/drive.js');
@@ -107,6 +127,18 @@ async function mergeFiles(files: string[], opts: { json: string; dryRun?: boolea
 
 async function write(out: Awaited<ReturnType<typeof fileAt>> | null, merged: unknown) {
   const text = `${JSON.stringify(merged, null, 2)}\n`;
-  if (!out) process.stdout.write(text);
-  else await out.write(text);
+  // `--json -`: the merged result was the point; its reader gone, the exit code says so.
+  if (!out) {
+    if (!(await writeStdout(text))) process.exitCode = EXIT.outputClosed;
+  } else await out.write(text);
+}
+
+/** Two paths to one file (as given, or through links). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const [x, y] = [statSync(a), statSync(b)];
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return resolve(a) === resolve(b);
+  }
 }

@@ -1,9 +1,12 @@
 import { Command } from 'commander';
+import { raceMapGapCount } from '../config/race-map.js';
 import { loadScenario } from '../config/scenario-resolve.js';
 import { EXIT, LabError } from '../errors.js';
+import { refuseCollisions } from '../output/collide.js';
 import { fileAt } from '../output/file.js';
 import { scenarioPath } from './catalogue.js';
 import { DRY_RUN, printResolved } from './flags.js';
+import { takeSignals } from './interrupt.js';
 
 interface RaceMapFlags {
   json?: string;
@@ -35,18 +38,26 @@ export function raceMapCommand(): Command {
           ],
         });
       }
-      if (opts.dryRun) return printResolved(resolved);
+      refuseCollisions(
+        [
+          ...(opts.json ? [{ field: '--json', path: opts.json }] : []),
+          ...(opts.html ? [{ field: '--html', path: opts.html }] : []),
+        ],
+        [{ field: 'scenario', path: file }],
+      );
+      if (opts.dryRun) {
+        // The plan's size, as bounded by the schema (config/race-map.ts).
+        const gaps = raceMapGapCount(knobs);
+        return printResolved({ ...resolved, plan: { gaps, trials: gaps * knobs.trials } });
+      }
       // Checked before any trial: a path that cannot be written is bad input.
       const json = opts.json ? await fileAt(opts.json, '--json') : null;
       const html = opts.html ? await fileAt(opts.html, '--html') : null;
       const { runRaceMap } = await import('../run/race-map.js');
       const { raceMapText } = await import('../report/race-map-text.js');
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const stop = takeSignals();
       try {
-        const result = await runRaceMap(spec, knobs, { signal: controller.signal });
+        const result = await runRaceMap(spec, knobs, { signal: stop.signal });
         process.stdout.write(`${raceMapText(result)}\n`);
         if (json)
           process.stderr.write(
@@ -61,10 +72,9 @@ export function raceMapCommand(): Command {
             `html report: ${await html.write(reportHtml(result, await htmlAssets()))}\n`,
           );
         }
-        process.exitCode = result.partial ? EXIT.interrupted : EXIT.ok;
+        process.exitCode = stop.exitCode(result.partial ? EXIT.interrupted : EXIT.ok);
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        stop.release();
       }
     });
 }

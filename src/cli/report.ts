@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { LabError } from '../errors.js';
+import { EXIT, LabError } from '../errors.js';
+import { refuseCollisions } from '../output/collide.js';
 import { fileAt } from '../output/file.js';
 import { COMPARE_SCHEMA } from '../record/compare.js';
 import { DRIVER_SCHEMA } from '../record/driver.js';
@@ -7,6 +8,7 @@ import { RACE_MAP_SCHEMA } from '../record/race-map.js';
 import { RUN_SCHEMA, RUNS_SCHEMA } from '../record/run.js';
 import type { AnyResult } from '../report/any.js';
 import { readResultFile, withResults } from '../results/read.js';
+import { writeStdout } from '../streams.js';
 
 // `keepalive-lab report RESULT.json`: any saved result (a run, its variants, a sweep or search,
 // a merge of shards, a comparison, a race map, a drive), of this version or an older one, as the
@@ -56,25 +58,43 @@ export function reportCommand(): Command {
           });
         }
         // Every file is checked before anything is written.
+        refuseCollisions(
+          [
+            ...(typeof opts.markdown === 'string'
+              ? [{ field: '--markdown', path: opts.markdown }]
+              : []),
+            ...(opts.html ? [{ field: '--html', path: opts.html }] : []),
+          ],
+          [{ field: 'result', path: file }],
+        );
         const md =
           typeof opts.markdown === 'string' ? await fileAt(opts.markdown, '--markdown') : null;
         const html = opts.html ? await fileAt(opts.html, '--html') : null;
         const report = await import('../report/any.js');
-        if (opts.json !== undefined) {
-          const value = typeof opts.json === 'string' ? report.selectPath(input, opts.json) : input;
-          if (value === null && typeof opts.json === 'string') {
-            throw new LabError('KAL_FLAG_INVALID', `--json ${opts.json}: no such part of ${file}`, {
-              problems: [
-                {
-                  path: '--json',
-                  message: `give a dot path into the result, e.g. ${Object.keys(input).slice(0, 6).join(', ')}`,
-                },
-              ],
-            });
-          }
-          process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-        } else if (opts.markdown === true) process.stdout.write(report.resultMarkdown(input));
-        else process.stdout.write(`${report.resultText(input)}\n`);
+        const value =
+          opts.json === undefined
+            ? undefined
+            : typeof opts.json === 'string'
+              ? report.selectPath(input, opts.json)
+              : input;
+        if (value === null && typeof opts.json === 'string') {
+          throw new LabError('KAL_FLAG_INVALID', `--json ${opts.json}: no such part of ${file}`, {
+            problems: [
+              {
+                path: '--json',
+                message: `give a dot path into the result, e.g. ${Object.keys(input).slice(0, 6).join(', ')}`,
+              },
+            ],
+          });
+        }
+        const text =
+          value !== undefined
+            ? `${JSON.stringify(value, null, 2)}\n`
+            : opts.markdown === true
+              ? report.resultMarkdown(input)
+              : `${report.resultText(input)}\n`;
+        // stdout is what `report` is for: its reader gone, the exit code says it was not read.
+        if (!(await writeStdout(text))) process.exitCode = EXIT.outputClosed;
         if (md) process.stderr.write(`markdown: ${await md.write(report.resultMarkdown(input))}\n`);
         if (html) {
           const [{ reportHtml }, { htmlAssets }] = await Promise.all([

@@ -1,11 +1,13 @@
 import { Command } from 'commander';
 import type { DeepReadonly } from '../config/resolve.js';
 import { loadScenario, type ResolvedScenario } from '../config/scenario-resolve.js';
-import { LabError } from '../errors.js';
-import { selectRunOutputs } from '../output/select.js';
+import { EXIT, LabError } from '../errors.js';
+import { refuseCollisions } from '../output/collide.js';
+import { runOutputPaths, selectRunOutputs } from '../output/select.js';
 import { type Shard, shardOf, splitLoad, startAtOf } from '../shard/split.js';
 import { catalogueList, scenarioPath } from './catalogue.js';
 import { DRY_RUN, printResolved } from './flags.js';
+import { takeSignals } from './interrupt.js';
 
 interface RunFlags {
   shard?: string;
@@ -102,34 +104,42 @@ export function runCommand(): Command {
       const shard = shardOf(opts);
       const startAt = opts.startAt === undefined ? null : startAtOf(opts.startAt);
       if (shard) checkShardable(resolved, shard, repeat);
-      if (opts.dryRun) return printResolved(shard ? { ...resolved, shard, startAt } : resolved);
-      const { outputs, json } = selectRunOutputs(
-        resolved.scenario.name,
-        new Date(),
-        { ...opts, metricsPort },
-        resolved.scenario.output,
-      );
+      refuseCollisions(runOutputPaths({ ...opts, metricsPort }, resolved.scenario.output), [
+        { field: 'scenario', path: file },
+      ]);
+      if (opts.dryRun) {
+        // The plan's size: every variant (sweep point) times the repeats; a search decides its
+        // probes as it goes (bisection: a few dozen at most).
+        const plan = { runs: resolved.search ? null : resolved.runs.length * repeat };
+        return printResolved({ ...resolved, plan, ...(shard ? { shard, startAt } : {}) });
+      }
       const { runScenario } = await import('../run/scenario.js');
       const { runOutcome } = await import('../run/outcome.js');
-      const controller = new AbortController();
-      const onSignal = (signal: NodeJS.Signals) => controller.abort(signal);
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      // A closed terminal: the run ends as for Ctrl-C, with what it measured written.
-      process.once('SIGHUP', onSignal);
+      // Every signal is held until the result is written: the first stops the run, the exit
+      // code is its own even when it came between two runs (interrupt.ts).
+      const stop = takeSignals({ stdoutIsOutput: opts.json === '-' });
       try {
+        const { outputs, json } = selectRunOutputs(
+          resolved.scenario.name,
+          new Date(),
+          { ...opts, metricsPort, stop: stop.signal },
+          resolved.scenario.output,
+        );
         const result = await runScenario(resolved, outputs, {
-          signal: controller.signal,
+          signal: stop.signal,
           repeat,
           ...(shard ? { shard: { ...shard, startAt } } : {}),
         });
+        if (result === null && stop.cause !== null) {
+          process.stderr.write(`${stop.cause}: stopped before any run had a result\n`);
+        }
         const outcome = runOutcome(result, json.written());
-        if (typeof outcome !== 'number') throw outcome;
-        process.exitCode = outcome;
+        // A run that failed because it was stopped (its target gone with the signal) ends as
+        // the stop did.
+        if (typeof outcome !== 'number' && stop.cause === null) throw outcome;
+        process.exitCode = stop.exitCode(typeof outcome === 'number' ? outcome : EXIT.runtime);
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        process.off('SIGHUP', onSignal);
+        stop.release();
       }
     });
 }

@@ -3,8 +3,10 @@ import { resolve } from '../config/resolve.js';
 import { sampleCommandSchema } from '../config/sampler.js';
 import { EXIT, LabError } from '../errors.js';
 import { fileAt } from '../output/file.js';
+import type { TcpEntry } from '../record/tcp.js';
 import { tcpTable } from '../report/tcp-text.js';
 import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { takeSignals } from './interrupt.js';
 
 // `keepalive-lab sample`: the TCP sampler on its own. A live table on a terminal, one NDJSON line
 // per sample otherwise; Ctrl-C ends it and writes the result. Forked with an IPC channel (by the
@@ -36,46 +38,48 @@ export function sampleCommand(): Command {
       tracer: o.tracer,
     };
     const out = typeof opts.json === 'string' ? await fileAt(opts.json, '--json') : null;
-    if (o.metricsPort !== undefined) {
-      const { exportMetrics } = await import('../sampler/exporter.js');
-      const result = await exportMetrics({
-        ...sides,
-        intervalMs: o.interval,
-        ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
-        host: o.metricsHost,
-        metricsPort: o.metricsPort,
-        keepTimeline: out !== null,
-      });
-      await out?.write(`${JSON.stringify(result, null, 2)}\n`);
-      if (result.partial) process.exitCode = EXIT.interrupted;
-      return;
-    }
-    const { runSampler } = await import('../sampler/run.js');
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    const live = process.stdout.isTTY === true;
-    let drawn = 0;
-    const result = await runSampler({
+    // The samples on stdout are the point (not with /metrics, which logs to stderr): their
+    // reader gone stops the sampling as a signal does, and the result file is still written.
+    const stop = takeSignals({ stdoutIsOutput: o.metricsPort === undefined });
+    const common = {
       ...sides,
       intervalMs: o.interval,
       ...(o.duration !== undefined ? { durationMs: o.duration } : {}),
-      signal: controller.signal,
-      onSample: (entry) => {
-        if (!live) {
-          process.stdout.write(`${JSON.stringify(entry)}\n`);
-          return;
-        }
-        const table = tcpTable(entry, o.port);
-        if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
-        process.stdout.write(`${table}\n`);
-        drawn = table.split('\n').length;
-      },
-    });
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-    await out?.write(`${JSON.stringify(result, null, 2)}\n`);
-    if (result.partial) process.exitCode = EXIT.interrupted;
+      signal: stop.signal,
+    };
+    try {
+      const result =
+        o.metricsPort === undefined
+          ? await (await import('../sampler/run.js')).runSampler({
+              ...common,
+              onSample: printer(o.port),
+            })
+          : await (await import('../sampler/exporter.js')).exportMetrics({
+              ...common,
+              host: o.metricsHost,
+              metricsPort: o.metricsPort,
+              keepTimeline: out !== null,
+            });
+      await out?.write(`${JSON.stringify(result, null, 2)}\n`);
+      process.exitCode = stop.exitCode(result.partial ? EXIT.interrupted : EXIT.ok);
+    } finally {
+      stop.release();
+    }
   });
+}
+
+/** Each sample on stdout: a live table on a terminal, an NDJSON line otherwise. */
+function printer(port: number): (entry: TcpEntry) => void {
+  const live = process.stdout.isTTY === true;
+  let drawn = 0;
+  return (entry) => {
+    if (!live) {
+      process.stdout.write(`${JSON.stringify(entry)}\n`);
+      return;
+    }
+    const table = tcpTable(entry, port);
+    if (drawn > 0) process.stdout.write(`\x1b[${drawn}A\x1b[J`);
+    process.stdout.write(`${table}\n`);
+    drawn = table.split('\n').length;
+  };
 }

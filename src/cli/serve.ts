@@ -4,6 +4,7 @@ import { resolve } from '../config/resolve.js';
 import { targetKnobsSchema } from '../config/target.js';
 import { LabError } from '../errors.js';
 import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { exitCodeOf } from './interrupt.js';
 
 // `keepalive-lab serve`: the target as a process. stdout carries only machine-readable lines (the
 // ready line, then the final stats line); people get a hint on stderr.
@@ -24,7 +25,8 @@ export function serveCommand(): Command {
     if (opts.dryRun) return printResolved(knobs);
     // Loaded here, not at the top: every command pays only for what it runs.
     const { serveTarget } = await import('../server/process.js');
-    await serveTarget(knobs);
+    // Serving ends only by a signal: its exit code is the signal's, as for every command.
+    process.exitCode = exitCodeOf(await serveTarget(knobs));
   });
 }
 

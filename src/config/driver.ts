@@ -1,5 +1,6 @@
 import { Agent } from 'node:http';
 import { z } from 'zod';
+import { MAX_PEM_BYTES, unreadableBecauseSync } from '../file-limits.js';
 import { duration, MAX_DURATION_MS } from './units.js';
 
 // The load driver's knobs: `client` (the HTTP client and its pool) and `load` (the load model).
@@ -153,6 +154,7 @@ export const clientSchema = z
         ca: z
           .string()
           .min(1)
+          .superRefine(checkCaFile)
           .optional()
           .describe(
             'a PEM file of the certificate authority to trust (the system store otherwise)',
@@ -350,3 +352,14 @@ export type LoadInput = z.input<typeof loadSchema>;
 export type LoadModel = z.output<typeof loadSchema>;
 
 export const DEFAULT_DURATION_MS = 10_000;
+
+/**
+ * client.tls.ca names a file read whole when the load starts: checked here, so `--dry-run` and
+ * the run refuse a FIFO or /dev/zero at once. PEM text itself (the built-in target's, handed over
+ * by the run) is taken as it is.
+ */
+function checkCaFile(ca: string, ctx: z.RefinementCtx): void {
+  if (ca.includes('-----BEGIN')) return;
+  const why = unreadableBecauseSync(ca, MAX_PEM_BYTES);
+  if (why) ctx.addIssue({ code: 'custom', message: `${ca} ${why}: give a PEM file` });
+}

@@ -23,7 +23,15 @@ export async function loadConfigFile(path: string): Promise<unknown> {
   }
   // Loaded on first use: commands given no file never pay for the YAML parser.
   const { parseDocument } = await import('yaml');
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    // The parser recurses once per level of nesting: 50,000 `[` overflow its stack.
+    if (err instanceof RangeError) throw tooDeep(path);
+    throw err;
+  }
+  if (doc.errors.some((e) => /call stack/i.test(e.message))) throw tooDeep(path);
   if (doc.errors.length > 0) {
     throw new LabError('KAL_CONFIG_INVALID', `${path} is not valid YAML`, {
       problems: doc.errors.map((e) => ({
@@ -36,6 +44,7 @@ export async function loadConfigFile(path: string): Promise<unknown> {
     // toJS expands aliases; the yaml library stops at a count no real scenario needs.
     return doc.toJS({ maxAliasCount: 1000 }) ?? {};
   } catch (err) {
+    if (err instanceof RangeError) throw tooDeep(path);
     throw new LabError('KAL_CONFIG_INVALID', `${path} cannot be read as data`, {
       problems: [
         {
@@ -48,3 +57,8 @@ export async function loadConfigFile(path: string): Promise<unknown> {
     });
   }
 }
+
+const tooDeep = (path: string) =>
+  new LabError('KAL_CONFIG_INVALID', `${path} is nested too deep to read`, {
+    problems: [{ path, message: 'a scenario nests a few levels; write the values out flat' }],
+  });

@@ -67,11 +67,42 @@ export const raceMapSchema = z
       ),
   })
   .refine((r) => r.step <= r.span, { message: 'the step must not exceed the span', path: ['step'] })
+  .superRefine((r, ctx) => {
+    // Each knob in range, their product was not: span 60 s in steps of 0.01 ms made 12 million
+    // gaps and ran out of memory before a trial. Bounded on the knobs, before any gap is made.
+    const gaps = raceMapGapCount(r);
+    if (gaps > MAX_RACE_MAP_GAPS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['step'],
+        message: `${gaps} gaps (span ${r.span} ms in steps of ${r.step} ms, outer ${r.outer} ms in steps of ${r.outerStep} ms): at most ${MAX_RACE_MAP_GAPS}; take a larger step or a smaller span`,
+      });
+    } else if (gaps * r.trials > MAX_RACE_MAP_TRIALS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['trials'],
+        message: `${gaps} gaps × ${r.trials} trials = ${gaps * r.trials}: at most ${MAX_RACE_MAP_TRIALS} trials; take fewer trials or gaps`,
+      });
+    }
+  })
   .describe(
     "map the keep-alive race window: the client's idle gap swept across the server's idle timeout (keepalive-lab race-map SCENARIO)",
   );
 
 export type RaceMapKnobs = z.output<typeof raceMapSchema>;
+
+export const MAX_RACE_MAP_GAPS = 10_000;
+/** Each trial holds a connection idle for about `around`: 100,000 of 5 s at 64 at once is 2 h. */
+export const MAX_RACE_MAP_TRIALS = 100_000;
+
+/** How many gaps raceMapGaps makes at most (before those below 0 are dropped), from the knobs. */
+export function raceMapGapCount(
+  k: Pick<RaceMapKnobs, 'span' | 'step' | 'outer' | 'outerStep'>,
+): number {
+  const fine = 2 * Math.floor(k.span / k.step + 1e-9) + 1;
+  const coarse = k.outer > k.span ? 2 * Math.floor((k.outer - k.span) / k.outerStep + 1e-9) : 0;
+  return fine + coarse;
+}
 
 /** The gaps to try, ms, ascending: fine steps within the span, coarse ones out to `outer`. */
 export function raceMapGaps(k: RaceMapKnobs, around: number): number[] {

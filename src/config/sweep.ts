@@ -40,6 +40,9 @@ export const sweepSchema = z
   );
 
 export type SweepInput = z.input<typeof sweepSchema>;
+
+/** Each point is a whole run of seconds or more: a thousand is a day's plan already. */
+export const MAX_SWEEP_POINTS = 1000;
 export type SweepValue = number | string | boolean | null;
 
 /** One point of a sweep: the variant's name and the value of each swept path. */
@@ -182,6 +185,13 @@ export function expandSweep(
     const scale = Array.isArray(spec) ? ('list' as const) : spec.scale;
     return { path, values, scale };
   });
+  const size = axes.reduce((n, a) => n * a.values.length, 1);
+  if (size > MAX_SWEEP_POINTS) {
+    problems.push({
+      path: 'sweep',
+      message: `${size} points (${axes.map((a) => a.values.length).join(' × ')}): at most ${MAX_SWEEP_POINTS}; sweep fewer values`,
+    });
+  }
   if (problems.length > before) return null;
   const combos = axes.reduce<SweepValue[][]>(
     (acc, axis) => acc.flatMap((c) => axis.values.map((v) => [...c, v])),

@@ -12,13 +12,16 @@ const DURATION_HELP =
 const SIZE_HELP =
   'expected a non-negative size: whole bytes, or a string like "512b", "64kb", "1mb"';
 
-/** Milliseconds from a number of ms or a string like "5s"/"250ms"/"1.5m"; `min`/`max` inclusive. */
 /**
  * The longest duration anything here waits for: Node's timers hold at most 2^31 − 1 ms (24.8
  * days) and fire at once beyond it, so a longer one (`1000000h`) would silently become 1 ms.
  */
 export const MAX_DURATION_MS = 2_147_483_647;
 
+/**
+ * Whole milliseconds from a number of ms or a string like "5s"/"250ms"/"1.5m" (a fraction of a
+ * millisecond rounded to the nearest); `min`/`max` inclusive, checked after rounding.
+ */
 export function duration(opts: { min?: number; max?: number } = {}) {
   const { min = 0, max = MAX_DURATION_MS } = opts;
   return z
@@ -26,7 +29,11 @@ export function duration(opts: { min?: number; max?: number } = {}) {
       error: DURATION_HELP,
     })
     .transform((value, ctx) => {
-      const msValue = typeof value === 'number' ? value : ms(value.trim() as ms.StringValue);
+      const given = typeof value === 'number' ? value : ms(value.trim() as ms.StringValue);
+      // Whole milliseconds: Node's timers, undici and Fastify take integers and refuse "1.5"
+      // at start (after the target and the sampler were up). The fraction is rounded to the
+      // nearest millisecond, then the range is checked, so what is admitted is what runs.
+      const msValue = Math.round(given);
       if (!Number.isFinite(msValue)) {
         ctx.addIssue({ code: 'custom', message: `"${value}" is not a finite duration` });
         return z.NEVER;

@@ -10,6 +10,8 @@ import { type DriverOptions, runDriver } from './run.js';
 export async function driveUntilStopped(
   opts: Omit<DriverOptions, 'signal' | 'onInterval' | 'onMeasuring' | 'onLoadEnded'> & {
     shard?: ShardInfo | null;
+    /** The CLI's own stop (`drive`); without it the process's signals are taken here. */
+    signal?: AbortSignal;
   },
 ): Promise<DriverResult> {
   const controller = new AbortController();
@@ -17,8 +19,10 @@ export async function driveUntilStopped(
   const onMessage = (msg: ParentMessage) => {
     if (msg?.type === 'stop') stop();
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  if (opts.signal?.aborted) stop();
+  const signals = opts.signal ? [] : (['SIGINT', 'SIGTERM'] as const);
+  for (const s of signals) process.on(s, stop);
   const ipc = process.connected === true;
   // A parent gone meanwhile: the send fails (EPIPE); the loss of the parent stops us anyway.
   const send = (msg: DriverMessage) => {
@@ -26,8 +30,9 @@ export async function driveUntilStopped(
   };
   if (ipc) process.on('message', onMessage);
   try {
+    const { signal: _, ...rest } = opts;
     const result = await runDriver({
-      ...opts,
+      ...rest,
       signal: controller.signal,
       keepCloses: ipc,
       ...(ipc
@@ -46,8 +51,8 @@ export async function driveUntilStopped(
     if (process.connected) send({ type: 'result', result });
     return result;
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    for (const s of signals) process.off(s, stop);
+    opts.signal?.removeEventListener('abort', stop);
     process.off('message', onMessage);
   }
 }

@@ -15,6 +15,8 @@ export interface MetricsChoice {
   graceMs: number;
   /** The flag or key each value came from, for messages. */
   field: { port: string; host: string };
+  /** The command's stop (cli/interrupt.ts): no grace once it is aborted, and it ends one. */
+  stop?: AbortSignal | undefined;
 }
 
 export function metricsOutput(choice: MetricsChoice, log: NodeJS.WritableStream): Output {
@@ -50,11 +52,11 @@ export function metricsOutput(choice: MetricsChoice, log: NodeJS.WritableStream)
     },
     async stop(file) {
       if (!server) return;
-      if (choice.graceMs > 0 && !interrupted(file)) {
+      if (choice.graceMs > 0 && !interrupted(file) && !choice.stop?.aborted) {
         log.write(
           `metrics: serving ${server.url} for ${Math.round(choice.graceMs / 1000)} s more, so the last interval is scraped (Ctrl-C ends it)\n`,
         );
-        await graceOver(choice.graceMs);
+        await graceOver(choice.graceMs, choice.stop);
       }
       await server.close();
       server = null;
@@ -62,23 +64,22 @@ export function metricsOutput(choice: MetricsChoice, log: NodeJS.WritableStream)
   };
 }
 
-function graceOver(ms: number): Promise<void> {
+function graceOver(ms: number, stop: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
+      stop?.removeEventListener('abort', done);
       resolve();
     };
     const timer = setTimeout(done, ms);
-    process.once('SIGINT', done);
-    process.once('SIGTERM', done);
+    stop?.addEventListener('abort', done, { once: true });
   });
 }
 
 /** Ctrl-C asked to stop: no grace then. */
 function interrupted(file: RunFile | null): boolean {
   if (!file) return true;
+  if ('variants' in file && file.stoppedBy?.kind === 'interrupted') return true;
   const runs = 'variants' in file ? file.variants : [file];
   return runs.some((r) => r.stoppedBy?.kind === 'interrupted');
 }

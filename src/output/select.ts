@@ -1,3 +1,5 @@
+import { writeStdout } from '../streams.js';
+import type { NamedPath } from './collide.js';
 import { appendTo, fileAt, freshFileIn } from './file.js';
 import { htmlFile } from './html-file.js';
 import { type JsonOutput, jsonFile } from './json-file.js';
@@ -18,6 +20,8 @@ export interface OutputChoice {
   html?: string | undefined;
   /** --metrics-port, checked by the caller. */
   metricsPort?: number | undefined;
+  /** The command's stop: ends the /metrics grace period early. */
+  stop?: AbortSignal | undefined;
 }
 
 export interface ScenarioOutput {
@@ -77,6 +81,7 @@ export function selectRunOutputs(
             port: flags.metricsPort !== undefined ? '--metrics-port' : 'output.metrics.port',
             host: 'output.metrics.host',
           },
+          stop: flags.stop,
         },
         process.stderr,
       ),
@@ -85,12 +90,36 @@ export function selectRunOutputs(
   return { outputs, json };
 }
 
-/** Standard output as a file to write the result to, once. */
+/** The files a `run` would write, each with the flag or key that named it (for collide.ts). */
+export function runOutputPaths(
+  flags: OutputChoice,
+  scenario: ScenarioOutput,
+  env: NodeJS.ProcessEnv = process.env,
+): NamedPath[] {
+  const pick = (flag: string, key: string, given: string | undefined, kept: string | undefined) =>
+    given !== undefined
+      ? [{ field: flag, path: given }]
+      : kept !== undefined
+        ? [{ field: key, path: kept }]
+        : [];
+  const summary = env.GITHUB_STEP_SUMMARY;
+  return [
+    ...pick('--json', 'output.json', flags.json, scenario.json),
+    ...pick('--markdown', 'output.markdown', flags.markdown, scenario.markdown),
+    ...pick('--html', 'output.html', flags.html, scenario.html),
+    ...(summary ? [{ field: '$GITHUB_STEP_SUMMARY', path: summary }] : []),
+  ];
+}
+
+/**
+ * Standard output as a file to write the result to, once. Its reader gone is not a failure of
+ * the run: `run` stops as interrupted (exit 141) when stdout is its result (cli/interrupt.ts).
+ */
 function stdoutFile() {
   return {
-    write: (text: string) =>
-      new Promise<string>((resolve, reject) => {
-        process.stdout.write(text, (err) => (err ? reject(err) : resolve('-')));
-      }),
+    write: async (text: string) => {
+      await writeStdout(text);
+      return '-';
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { comparisonText, runText } from '../report/run-text.js';
+import { comparisonText, planStopText, runText } from '../report/run-text.js';
 import { searchText, sweepText } from '../report/sweep.js';
 import type { Output } from './output.js';
 
@@ -15,6 +15,8 @@ export function terminalReport(stream: NodeJS.WritableStream): Output {
       }
       if (file && 'variants' in file && file.sweep) stream.write(`\n${sweepText(file)}\n`);
       if (file && 'variants' in file && file.search) stream.write(`\n${searchText(file.search)}\n`);
+      const stopped = file && 'variants' in file ? planStopText(file) : null;
+      if (stopped) stream.write(`${stopped}\n`);
     },
   };
 }

@@ -242,6 +242,13 @@ export interface RunsResult {
   repeats: number;
   /** Every run, in the order they ran. */
   variants: RunResult[];
+  /** How many runs the plan held (variants × repeats; a search: the probes it ran). */
+  planned: number;
+  /**
+   * Why the plan ended before its last run: the run it cut says so too; a stop that came between
+   * two runs, or after the last, is only here. Null when every planned run ran whole.
+   */
+  stoppedBy: StoppedBy | null;
   /** The swept knobs and each point's values (the variants they ran as); null without a sweep. */
   sweep: SweepRecord | null;
   /** The rate search and every rate it ran; null without one. */

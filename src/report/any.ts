@@ -8,7 +8,7 @@ import { compareText } from './compare-text.js';
 import { driveText } from './drive-text.js';
 import { raceMapHeader, raceMapTable, raceMapText } from './race-map-text.js';
 import { curvesMarkdown, mdTable, runsMarkdown } from './run-markdown.js';
-import { comparisonText, runText } from './run-text.js';
+import { comparisonText, planStopText, runText } from './run-text.js';
 import { searchText, sweepText } from './sweep.js';
 
 // Any result the product writes, as the text `run` (or `compare`, `drive`, `race-map`) printed
@@ -26,6 +26,8 @@ export function resultText(r: AnyResult): string {
   if (file.variants.length > 1) out.push(comparisonText(file.variants));
   if (file.sweep) out.push(sweepText(file));
   if (file.search) out.push(searchText(file.search));
+  const stopped = planStopText(file);
+  if (stopped) out.push(stopped);
   return out.join('\n\n');
 }
 
@@ -59,7 +61,11 @@ export function selectPath(r: AnyResult, path: string): unknown {
       .split('.')
       .filter(Boolean)
       .reduce<unknown>(
-        (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+        // Own fields only: `__proto__` or `toString` name no part of a result.
+        (o, k) =>
+          o && typeof o === 'object' && Object.hasOwn(o, k)
+            ? (o as Record<string, unknown>)[k]
+            : undefined,
         v,
       );
   const file = r as RunFile;

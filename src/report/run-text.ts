@@ -1,7 +1,7 @@
 import type { Analysis } from '../record/analysis.js';
 import type { DriverSummary } from '../record/driver.js';
 import { DRIVER_BOUND_ELU } from '../record/driver.js';
-import type { RunResult } from '../record/run.js';
+import type { RunResult, RunsResult } from '../record/run.js';
 import { driverLine } from './drive-text.js';
 import { runHttp2Line } from './http2-line.js';
 import { perThousandLine } from './per-request.js';
@@ -140,6 +140,16 @@ export function runText(r: RunResult): string {
     out.push(`  threshold  ${t.ok ? 'ok  ' : 'FAIL'} ${t.expr}  (actual ${t.actual ?? t.reason})`);
   }
   return out.join('\n');
+}
+
+/**
+ * A plan stopped between two runs (or after the last) is recorded on the file alone, no run
+ * says so: the line that does; null when a run carries the stop or nothing stopped.
+ */
+export function planStopText(file: RunsResult): string | null {
+  const stop = file.stoppedBy;
+  if (!stop || file.variants.some((v) => v.stoppedBy !== null)) return null;
+  return `[PARTIAL: ${stop.reason}]`;
 }
 
 export function comparisonText(runs: RunResult[]): string {

@@ -428,7 +428,15 @@ export function runV7toV8(r: Json): Json {
 
 export function runsV7toV8(f: Json): Json {
   const variants = variantsThrough(f, runV7toV8);
-  return { ...f, schema: 'keepalive-lab/runs@8', variants };
+  // Version 7 did not record a stop between runs: what the runs themselves say is all there is.
+  const cut = variants.find((v) => v.stoppedBy !== null && v.stoppedBy !== undefined);
+  return {
+    ...f,
+    schema: 'keepalive-lab/runs@8',
+    variants,
+    planned: variants.length,
+    stoppedBy: cut?.stoppedBy ?? null,
+  };
 }
 
 export function tcpV2toV3(t: Json): Json {

@@ -7,6 +7,7 @@ import { isLabError, LabError } from '../errors.js';
 import { leaveParent, watchParent } from '../parent.js';
 import type { StartMessage } from '../record/ipc.js';
 import { splitLoad } from '../shard/split.js';
+import { guardStandardStreams } from '../streams.js';
 
 // A run's child process (target, driver, sampler): forked with an IPC channel and told what to
 // be by its first message (record/ipc.ts StartMessage), validated by the config schemas as a
@@ -17,6 +18,7 @@ import { splitLoad } from '../shard/split.js';
 const START_WITHIN_MS = 15_000;
 
 watchParent();
+guardStandardStreams();
 
 /** A failure goes to the parent as a message (it says it as the run's own), with its exit code. */
 function report(err: unknown): void {
@@ -35,7 +37,9 @@ async function run(msg: StartMessage): Promise<void> {
   if (msg.role === 'target') {
     const knobs = resolve(targetKnobsSchema, msg.knobs, opts('knobs'));
     const { serveTarget } = await import('../server/process.js');
-    return serveTarget(knobs);
+    // A run's target ends when told to: exit 0 whatever the signal (the run reads its counters).
+    await serveTarget(knobs);
+    return;
   }
   if (msg.role === 'sampler') {
     // The schema's input: a pid left out (not null) reads the side in this namespace.

@@ -3,7 +3,13 @@ import type { DeepReadonly } from '../config/resolve.js';
 import type { ResolvedScenario, RunSpec } from '../config/scenario-resolve.js';
 import type { SearchKnobs } from '../config/search.js';
 import type { Output, RunInfo } from '../output/output.js';
-import { RUNS_SCHEMA, type RunFile, type RunResult, type SweepRecord } from '../record/run.js';
+import {
+  RUNS_SCHEMA,
+  type RunFile,
+  type RunResult,
+  type StoppedBy,
+  type SweepRecord,
+} from '../record/run.js';
 import { type RunShardOf, runOne } from './run-one.js';
 import { searchRate } from './search.js';
 
@@ -52,6 +58,8 @@ export async function runScenario(
             partial: opts.signal?.aborted === true || results.some((r) => r.partial),
             repeats,
             variants: results,
+            planned: plan.length,
+            stoppedBy: planStop(results, plan.length, opts.signal),
             sweep: resolved.sweep ? (structuredClone(resolved.sweep) as SweepRecord) : null,
             search: null,
           };
@@ -98,11 +106,34 @@ async function runSearch(
           partial: opts.signal?.aborted === true || search.verdict === 'stopped',
           repeats: 1,
           variants: results,
+          planned: results.length,
+          stoppedBy: planStop(results, results.length, opts.signal),
           sweep: null,
           search,
         };
   for (const o of outputs) await o.stop?.(file);
   return file;
+}
+
+/**
+ * Why the plan ended early: the stop of the run it cut, or a signal that came between two runs
+ * (or after the last), which no run records. Null when the plan ran whole.
+ */
+function planStop(
+  results: readonly RunResult[],
+  planned: number,
+  signal: AbortSignal | undefined,
+): StoppedBy | null {
+  const cut = results.find((r) => r.stoppedBy !== null);
+  if (cut?.stoppedBy) return cut.stoppedBy;
+  if (!signal?.aborted) return null;
+  const name = typeof signal.reason === 'string' ? signal.reason : null;
+  const left = planned - results.length;
+  return {
+    kind: 'interrupted',
+    signal: name,
+    reason: `${name ?? 'a stop'} after ${results.length} of ${planned} runs${left > 0 ? `: ${left} not run` : ''}`,
+  };
 }
 
 /** Runs `work` with the outputs told it starts; if it throws, every output lets go first. */

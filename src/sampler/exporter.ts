@@ -4,11 +4,11 @@ import type { TcpResult } from '../record/tcp.js';
 import { runSampler, type SamplerRunOptions } from './run.js';
 import { Sampler } from './sampler.js';
 
-// The sampler as a Prometheus exporter: samples the port on its interval until Ctrl-C or SIGTERM
-// (or the duration), serving the latest of each series at /metrics. Nothing accumulates per sample
+// The sampler as a Prometheus exporter: samples the port on its interval until its signal aborts
+// (the CLI's Ctrl-C or SIGTERM) or the duration ends, serving the latest of each series at /metrics. Nothing accumulates per sample
 // unless a result file was asked for, so it can run for weeks.
 
-export interface ExportOptions extends Omit<SamplerRunOptions, 'onSample' | 'signal'> {
+export interface ExportOptions extends Omit<SamplerRunOptions, 'onSample'> {
   host: string;
   metricsPort: number;
 }
@@ -26,20 +26,13 @@ export async function exportMetrics(
     host: '--metrics-host',
   });
   log.write(`metrics: serving ${server.url} for port ${opts.port} (Ctrl-C stops)\n`);
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   try {
     return await runSampler({
       ...opts,
       sampler,
-      signal: controller.signal,
       onSample: (entry, cpuMs) => metrics.sample(entry, cpuMs),
     });
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
     await server.close();
   }
 }

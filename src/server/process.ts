@@ -11,7 +11,8 @@ import { startStatsEndpoint } from './stats-endpoint.js';
 // an IPC channel the same go to the parent, and each connection's end as the target saw it.
 // Ends on SIGTERM or SIGINT with its final counters.
 
-export async function serveTarget(knobs: DeepReadonly<TargetKnobs>): Promise<void> {
+/** Serves until SIGTERM or SIGINT; returns the signal that ended it. */
+export async function serveTarget(knobs: DeepReadonly<TargetKnobs>): Promise<'SIGTERM' | 'SIGINT'> {
   const ipc = process.connected === true;
   const target = await startTarget(knobs, { keepCloses: ipc });
   const endpoint = await startStatsEndpoint(knobs.statsPort, target.stats).catch(async (err) => {
@@ -49,15 +50,23 @@ export async function serveTarget(knobs: DeepReadonly<TargetKnobs>): Promise<voi
     );
   }
 
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      done();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+  // The listeners stay until the final line is out: a second signal only hurries the first.
+  let ended: 'SIGTERM' | 'SIGINT' | null = null;
+  let wake = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    wake = resolve;
   });
+  const onTerm = () => {
+    ended ??= 'SIGTERM';
+    wake();
+  };
+  const onInt = () => {
+    ended ??= 'SIGINT';
+    wake();
+  };
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  await stopped;
   const stats = await target.close();
   await endpoint.close();
   if (closesTimer) clearInterval(closesTimer);
@@ -67,4 +76,7 @@ export async function serveTarget(knobs: DeepReadonly<TargetKnobs>): Promise<voi
     send({ type: 'stats', final: true, stats });
     leaveParent();
   }
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  return ended ?? 'SIGTERM';
 }

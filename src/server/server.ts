@@ -105,7 +105,8 @@ export async function startTarget(
   };
 }
 
-function http1App(knobs: DeepReadonly<TargetKnobs>): FastifyInstance {
+/** The HTTP/1.1 app as the knobs say (exported for the property test of admitted values). */
+export function http1App(knobs: DeepReadonly<TargetKnobs>): FastifyInstance {
   return Fastify({
     logger: false,
     connectionTimeout: knobs.connectionTimeout,

@@ -149,7 +149,7 @@ export function createHttpEngine(
 }
 
 /** The agent as the knobs say, with Node's globalAgent's defaults where they say nothing. */
-function agentFor(client: DeepReadonly<ClientKnobs>): Agent {
+export function agentFor(client: DeepReadonly<ClientKnobs>): Agent {
   const a = client.agent ?? {};
   return new Agent({
     keepAlive: client.keepAlive,

@@ -72,20 +72,7 @@ class SocketWatch {
 
   /** undici's own connector, timing each connect and watching the socket it makes. */
   connector(client: DeepReadonly<ClientKnobs>): buildConnector.connector {
-    const { connectTimeout: timeout, tcpKeepAlive } = client;
-    // undici's connector sets SO_KEEPALIVE at 60 s unless told otherwise.
-    const keepAlive =
-      tcpKeepAlive === undefined
-        ? {}
-        : tcpKeepAlive === 0
-          ? { keepAlive: false }
-          : { keepAlive: true, keepAliveInitialDelay: tcpKeepAlive };
-    const base = buildConnector({
-      timeout,
-      ...keepAlive,
-      ...(client.allowH2 ? { allowH2: true } : {}),
-      ...tlsOf(client),
-    } as buildConnector.BuildOptions);
+    const base = buildConnector(connectorOptions(client));
     this.allowH2 = client.allowH2;
     return (opts, callback) => {
       const started = performance.now();
@@ -229,20 +216,7 @@ class UndiciPool implements Engine {
     readonly recorder: Probe,
   ) {
     this.watch = new SocketWatch(recorder);
-    this.pool = new Pool(url.origin, {
-      connections: client.connections,
-      pipelining: client.pipelining,
-      keepAliveTimeout: client.keepAliveTimeout,
-      keepAliveMaxTimeout: client.keepAliveMaxTimeout,
-      keepAliveTimeoutThreshold: client.keepAliveTimeoutThreshold,
-      ...(client.maxRequestsPerConnection > 0
-        ? { maxRequestsPerClient: client.maxRequestsPerConnection }
-        : {}),
-      headersTimeout: client.timeout,
-      bodyTimeout: client.timeout,
-      connect: this.watch.connector(client),
-      ...(client.allowH2 ? { allowH2: true } : {}),
-    });
+    this.pool = new Pool(url.origin, poolOptions(client, this.watch.connector(client)));
     this.options = {
       path: client.path ?? `${url.pathname}${url.search}`,
       method: client.method,
@@ -357,4 +331,43 @@ function whoClosed(
   if (err?.message === 'reset') return ['client', 'connectionClose'];
   if (!err || poolClosing) return ['client', 'poolClosed'];
   return ['client', 'error'];
+}
+
+/** undici's connector options from the knobs (exported for the property test of admitted values). */
+export function connectorOptions(client: DeepReadonly<ClientKnobs>): buildConnector.BuildOptions {
+  const { connectTimeout: timeout, tcpKeepAlive } = client;
+  // undici's connector sets SO_KEEPALIVE at 60 s unless told otherwise.
+  const keepAlive =
+    tcpKeepAlive === undefined
+      ? {}
+      : tcpKeepAlive === 0
+        ? { keepAlive: false }
+        : { keepAlive: true, keepAliveInitialDelay: tcpKeepAlive };
+  return {
+    timeout,
+    ...keepAlive,
+    ...(client.allowH2 ? { allowH2: true } : {}),
+    ...tlsOf(client),
+  } as buildConnector.BuildOptions;
+}
+
+/** The Pool's options from the knobs (exported for the property test of admitted values). */
+export function poolOptions(
+  client: DeepReadonly<ClientKnobs>,
+  connect: buildConnector.connector,
+): Pool.Options {
+  return {
+    connections: client.connections,
+    pipelining: client.pipelining,
+    keepAliveTimeout: client.keepAliveTimeout,
+    keepAliveMaxTimeout: client.keepAliveMaxTimeout,
+    keepAliveTimeoutThreshold: client.keepAliveTimeoutThreshold,
+    ...(client.maxRequestsPerConnection > 0
+      ? { maxRequestsPerClient: client.maxRequestsPerConnection }
+      : {}),
+    headersTimeout: client.timeout,
+    bodyTimeout: client.timeout,
+    connect,
+    ...(client.allowH2 ? { allowH2: true } : {}),
+  };
 }
