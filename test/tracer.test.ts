@@ -6,7 +6,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
 import type { RunResult } from '../src/record/run.js';
@@ -23,10 +23,22 @@ import { withTarget } from './helpers/target.js';
 
 const skip = whyNoTracer();
 
-/** An independent record: a tracing instance of the test's own, its text read and counted. */
-function textTrace(port: number) {
+/**
+ * An independent record: a tracing instance of the test's own, its text read and counted. It
+ * is removed in the test's `after` hook, so a test that fails — even before its own `try`, as
+ * when the tracer could not start on a kernel that refused a tuning — leaves none behind.
+ */
+function textTrace(ctx: TestContext, port: number) {
   const dir = join(TRACEFS, 'instances', `kaltest${process.pid}-${port}`);
   mkdirSync(dir);
+  ctx.after(() => {
+    try {
+      writeFileSync(join(event, 'enable'), '0');
+      rmdirSync(dir);
+    } catch {
+      // Already gone.
+    }
+  });
   const event = join(dir, 'events/sock/inet_sock_set_state');
   writeFileSync(join(event, 'filter'), `sport == ${port} || dport == ${port}`);
   writeFileSync(join(event, 'enable'), '1');
@@ -38,10 +50,6 @@ function textTrace(port: number) {
         .split('\n')
         .filter((l) => l.includes(own) && l.includes(`oldstate=TCP_${from} newstate=TCP_${to}`))
         .length;
-    },
-    remove() {
-      writeFileSync(join(event, 'enable'), '0');
-      rmdirSync(dir);
     },
   };
 }
@@ -62,9 +70,9 @@ const tally = (closes: KernelClose[]) => {
 };
 
 describe('kernel tracer', { skip }, () => {
-  it("counts each side's first FIN as an independent trace and the target's own counters do", async () => {
+  it("counts each side's first FIN as an independent trace and the target's own counters do", async (ctx) => {
     await withTarget({}, async (t) => {
-      const text = textTrace(t.port);
+      const text = textTrace(ctx, t.port);
       const tracer = KernelTracer.open(t.port);
       try {
         // 12 the server closes (it answers Connection: close), 9 the client closes.
@@ -95,14 +103,13 @@ describe('kernel tracer', { skip }, () => {
         assert.equal(stats.connections.closedBy.client, 9);
       } finally {
         tracer.stop();
-        text.remove();
       }
     });
   });
 
-  it('counts resets as resets: no FIN, no TIME_WAIT, the resetting side named', async () => {
+  it('counts resets as resets: no FIN, no TIME_WAIT, the resetting side named', async (ctx) => {
     await withTarget({ connectionClose: 'always', closeWith: 'rst' }, async (t) => {
-      const text = textTrace(t.port);
+      const text = textTrace(ctx, t.port);
       const tracer = KernelTracer.open(t.port);
       try {
         for (let i = 0; i < 7; i++) {
@@ -127,7 +134,6 @@ describe('kernel tracer', { skip }, () => {
         assert.equal(text.count('server', 'ESTABLISHED', 'CLOSE'), 7);
       } finally {
         tracer.stop();
-        text.remove();
       }
     });
   });
