@@ -195,7 +195,9 @@ describe('what cannot run is refused at once, naming the field', () => {
         assert.equal(r.code, 2, r.stderr);
         assert.match(r.stderr, /client\.tls\.ca|--tls/);
         assert.match(r.stderr, /not a regular file/);
-        assert.ok(r.ms < 1000 + 500, `took ${r.ms} ms`); // + Node's own start
+        // Refused before a byte is read: /dev/zero read whole took 54 s and 16.9 GB. Under a second
+        // on an idle machine; the bound is loose so that a busy one cannot fail it.
+        assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
         noStack(r.stderr);
       }
       const s = file(
@@ -218,7 +220,7 @@ describe('what cannot run is refused at once, naming the field', () => {
       const over = timed(['run', s, '--json', s, ...dry]);
       assert.equal(over.code, 2, over.stderr);
       assert.match(over.stderr, /--json.*scenario/);
-      assert.ok(over.ms < 1500, `took ${over.ms} ms`);
+      assert.ok(over.ms < 10_000, `took ${over.ms} ms`);
     }
     assert.equal(readFileSync(s, 'utf8'), 'load: { requests: 1 }\n', 'the scenario is untouched');
     const a = join(dir, 'a.json');
@@ -235,7 +237,7 @@ describe('what cannot run is refused at once, naming the field', () => {
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, /raceMap\.step/);
       assert.match(r.stderr, /12000001 gaps/);
-      assert.ok(r.ms < 1500, `took ${r.ms} ms`);
+      assert.ok(r.ms < 10_000, `took ${r.ms} ms`); // 12 million gaps took 87 s before
     }
     const sane = file(
       'sane-map.yaml',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -539,9 +539,15 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
     const bad = runCli(['merge', files[0] as string, whole, '--json', '-']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /whole\.json: is not a shard/);
+    // The same file twice is refused as such; two server views as the second one.
     const twice = runCli(['merge', ...files, server, server, '--json', '-']);
     assert.equal(twice.code, 2);
-    assert.match(twice.stderr, /a second server view/);
+    assert.match(twice.stderr, /server\.json: is given twice/);
+    const second = join(dir, 'server-2.json');
+    copyFileSync(server, second);
+    const two = runCli(['merge', ...files, server, second, '--json', '-']);
+    assert.equal(two.code, 2);
+    assert.match(two.stderr, /a second server view/);
     // A run that cannot be one host's shard is bad input, naming each field.
     const builtIn = runCli(['run', 'configs/demo.yaml', '--shard', '0/2', '--repeat', '2']);
     assert.equal(builtIn.code, 2);

@@ -102,7 +102,7 @@ export function measuredWindow(w: WindowInputs): MeasuredWindow | null {
     requests: byTimestamp ? w.requests : sampled.reduce((s, e) => s + (e.load?.requests ?? 0), 0),
     placedBy: byTimestamp ? 'timestamp' : w.traced ? 'sample' : 'none',
     closes: byTimestamp ? w.placed : w.traced ? fromSamples(w.timeline, sampled) : null,
-    timeWait: w.traced ? null : timeWaitBetween(w.timeline, sampled),
+    timeWait: w.traced ? null : timeWaitBetween(w.timeline, sampled, w.poolClosed === 0),
   };
 }
 
@@ -123,13 +123,23 @@ function fromSamples(
   return parts;
 }
 
-/** Without the tracer: TIME_WAIT at the window's start and at its last steady sample. */
+/**
+ * Without the tracer: TIME_WAIT at the window's start and at its end. The end is the last steady
+ * sample; where the driver's pool closed nothing at the end, the first sample after the load,
+ * so the closes of the last requests (a server's FIN a turn after its response, under load
+ * hundreds of ms later) are in it: with the load's own last sample, 6% of them were missed.
+ */
 function timeWaitBetween(
   timeline: readonly RunInterval[],
   measured: readonly RunInterval[],
+  nothingAfter: boolean,
 ): MeasuredWindow['timeWait'] {
   const firstLoad = measured[0] as RunInterval;
-  const last = measured.at(-1) as RunInterval;
+  const lastLoad = measured.at(-1) as RunInterval;
+  const after = nothingAfter
+    ? timeline.slice(timeline.indexOf(lastLoad) + 1).find((e) => e.tcp && !e.load)
+    : undefined;
+  const last = after ?? lastLoad;
   if (!last.tcp) return null;
   // The sample just before the window: the one taken as the warm-up ended (none: the baseline,
   // where the run's own sockets are none).

@@ -60,15 +60,7 @@ function tracerChecks(): { checks: DoctorCheck[]; tunings: KernelTuning[] } {
     root = tracefsRoot();
     checks.push(check('tracefs and sock:inet_sock_set_state', true, root, ''));
   } catch (err) {
-    checks.push(
-      check(
-        'tracefs and sock:inet_sock_set_state',
-        false,
-        (err as Error).message,
-        'closes estimated from sampled TIME_WAIT',
-      ),
-    );
-    return { checks, tunings: [] };
+    return tracerMissing(checks, 'tracefs and sock:inet_sock_set_state', err);
   }
   for (const e of ['tcp/tcp_retransmit_skb', 'tcp/tcp_send_reset', 'tcp/tcp_receive_reset']) {
     const there = existsSync(join(root, 'events', e));
@@ -96,16 +88,16 @@ function tracerChecks(): { checks: DoctorCheck[]; tunings: KernelTuning[] } {
     }
     return { checks, tunings: instance.tunings };
   } catch (err) {
-    checks.push(
-      check(
-        'a tracing instance of its own',
-        false,
-        (err as Error).message,
-        'closes estimated from sampled TIME_WAIT',
-      ),
-    );
-    return { checks, tunings: [] };
+    return tracerMissing(checks, 'a tracing instance of its own', err);
   }
+}
+
+/** The tracer's checks end at the first that fails: what a run does without it. */
+function tracerMissing(checks: DoctorCheck[], name: string, err: unknown) {
+  checks.push(
+    check(name, false, (err as Error).message, 'closes estimated from sampled TIME_WAIT'),
+  );
+  return { checks, tunings: [] as KernelTuning[] };
 }
 
 async function tool(argv: string[]): Promise<string | null> {

@@ -383,9 +383,8 @@ function windowOf(
   const sampler = run.legs.front.sampler;
   if (!sampler) return null;
   const bounds = driver.bounds;
-  const monotonic = sampler.tunings?.some((t) => t.name === 'trace_clock' && t.value === 'mono');
   let placed = null;
-  if (traced && monotonic) {
+  if (traced && sampler.monotonic) {
     placed = zeroParts();
     for (const c of run.timeline.kernelCloses) placeCloses(placed, c, bounds);
   }
@@ -410,10 +409,7 @@ function partsBy(
   legs: Legs,
   driver: DriverHandle,
 ): (at: number) => RunPart | null {
-  const monotonic = legs.front.sampler?.tunings?.some(
-    (t) => t.name === 'trace_clock' && t.value === 'mono',
-  );
-  if (!monotonic) return () => null;
+  if (!legs.front.sampler?.monotonic) return () => null;
   return (at) => {
     const b = driver.bounds;
     if (b.measuringMs === null) return spec.load.warmup > 0 ? 'warmup' : 'measured';

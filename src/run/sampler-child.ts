@@ -21,6 +21,11 @@ export interface Sample {
 type Ready = Omit<Extract<SamplerMessage, { type: 'ready' }>, 'type' | 'tracer'>;
 
 export interface SamplerChild extends Ready {
+  /**
+   * Whether the tracer's timestamps are CLOCK_MONOTONIC, the driver's clock: only then can a
+   * kernel close be placed in the run's parts by its own time.
+   */
+  monotonic: boolean;
   /** A sample now; null once sampling has failed. `final` stops the tracer first. */
   sample(final?: boolean): Promise<Sample | null>;
   /** Sample on the sampler's own interval (from one interval from now), or stop doing so. */
@@ -79,6 +84,7 @@ export async function startSamplerChild(
     baselineMonoMs: first.baselineMonoMs,
     tracerUnavailable: first.tracerUnavailable,
     tunings: first.tunings,
+    monotonic: first.tunings?.some((t) => t.name === 'trace_clock' && t.value === 'mono') === true,
     sample(final = false) {
       if (!child.connected) return Promise.resolve(null);
       const id = nextId++;
