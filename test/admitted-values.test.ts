@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
@@ -14,7 +12,7 @@ import { targetKnobsSchema } from '../src/config/target.js';
 import { agentFor } from '../src/driver/engines/http.js';
 import { connectorOptions, poolOptions } from '../src/driver/engines/undici.js';
 import { http1App } from '../src/server/server.js';
-import { CLI, runCli } from './helpers/cli.js';
+import { runCli, startCli } from './helpers/cli.js';
 
 // The schema is the only gate (issue 36): every value it admits runs, and what cannot run is
 // refused at once — `--dry-run` included — naming the field: files that are not files, outputs
@@ -142,15 +140,9 @@ describe('every value the schema admits runs', () => {
     assert.equal(resolved.runs[0].target.connectionTimeout, 2);
     // And they run: fractions that were "must be a positive integer" at start.
     // The target in a process of its own: spawnSync below blocks this one's event loop.
-    const serve = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const { child: serve, first } = await startCli(['serve', '--port', '0']);
     try {
-      const [line] = (await once(
-        createInterface({ input: serve.stdout as NodeJS.ReadableStream }),
-        'line',
-      )) as [string];
-      const { url } = JSON.parse(line) as { url: string };
+      const url = first.url as string;
       const drive = runCli([
         'drive',
         url,

@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { liveOwner, recordFor } from '../src/owners.js';
 import type { RunResult, RunsResult } from '../src/record/run.js';
 import type { TcpResult } from '../src/record/tcp.js';
-import { CLI } from './helpers/cli.js';
+import { CLI, startCli } from './helpers/cli.js';
 import { privateTmp } from './helpers/tmp.js';
 
 // One stop path (issue 36): a signal at any instant of a command that runs several things —
@@ -266,15 +266,9 @@ describe('a reader of stdout that goes away', () => {
   it('sample: stops as interrupted, writes its file, removes its tracing instance, exit 141', async () => {
     const { env, leftovers } = privateTmp();
     const json = join(dir, 'head-sample.json');
-    const server = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const { child: server, first } = await startCli(['serve', '--port', '0']);
     try {
-      const [line] = (await once(
-        createInterface({ input: server.stdout as NodeJS.ReadableStream }),
-        'line',
-      )) as [string];
-      const { port } = JSON.parse(line) as { port: number };
+      const port = first.port as number;
       const h = headOne(
         [
           'sample',
@@ -312,15 +306,9 @@ describe('a reader of stdout that goes away', () => {
   });
 
   it('drive: the report lost, the result file written, exit 0; --json - lost: 141', async () => {
-    const server = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const { child: server, first } = await startCli(['serve', '--port', '0']);
     try {
-      const [line] = (await once(
-        createInterface({ input: server.stdout as NodeJS.ReadableStream }),
-        'line',
-      )) as [string];
-      const { url } = JSON.parse(line) as { url: string };
+      const url = first.url as string;
       const { env, leftovers } = privateTmp();
       const json = join(dir, 'head-drive.json');
       const load = ['--duration', '1s', '--rate', '50', '--connections', '2'];
@@ -355,15 +343,9 @@ describe('a reader of stdout that goes away', () => {
     noStack(compare.stderr);
     // merge takes shards only: a drive shard of its own.
     const shardFile = join(dir, 'shard.json');
-    const server = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const { child: server, first } = await startCli(['serve', '--port', '0']);
     try {
-      const [line] = (await once(
-        createInterface({ input: server.stdout as NodeJS.ReadableStream }),
-        'line',
-      )) as [string];
-      const { url } = JSON.parse(line) as { url: string };
+      const url = first.url as string;
       execFileSync(process.execPath, [
         CLI,
         'drive',
