@@ -109,11 +109,18 @@ describe('http.Agent knobs on the wire and in the kernel', () => {
         { duration: '2500ms', idleGap: '800ms' },
       );
       const reasons = r.connections.clientCloseReasons;
-      assert.ok((reasons?.idleTimeout ?? 0) >= 4, `idle closes: ${JSON.stringify(reasons)}`);
-      const idle = r.connections.idle?.atClientIdleClose;
-      assert.ok(idle && idle.p50 >= 280 && idle.p50 < 500, `closed after ${idle?.p50} ms idle`);
       const opened = r.connections.opened ?? 0;
-      assert.ok(opened >= 6, 'a new connection for every burst');
+      const seen = `${opened} opened, closes ${JSON.stringify(reasons)}`;
+      assert.ok((reasons?.idleTimeout ?? 0) >= 4, `idle closes: ${seen}`);
+      // The timer fires no earlier than its 300 ms, and later by as much as the client's event
+      // loop was late (measured by the driver itself; CI's other tests keep the CPUs busy).
+      const late = r.self?.eventLoopDelay?.max ?? 0;
+      const idle = r.connections.idle?.atClientIdleClose;
+      assert.ok(
+        idle && idle.p50 >= 280 && idle.p50 < 500 + late,
+        `closed after ${idle?.p50} ms idle, the event loop at most ${late} ms late`,
+      );
+      assert.ok(opened >= 6, `a new connection for every burst: ${seen}`);
       await assertClientClosedEach(srv.port, opened);
     } finally {
       srv.close();

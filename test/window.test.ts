@@ -77,3 +77,66 @@ describe('the measured window, placed by sample', () => {
     assert.equal(w?.seconds, 1.5);
   });
 });
+
+// Without the tracer: TIME_WAIT counted at samples. 100 in the warm-up, 250 per load interval on
+// the server's side; 40 of the last interval's server closes come after its sample (a target
+// short of CPU), and the pool closes 20 connections after the load, on the client's side.
+const sampledEntry = (
+  t: number,
+  phase: RunInterval['phase'],
+  requests: number | null,
+  client: number,
+  server: number,
+) =>
+  ({
+    t,
+    phase,
+    load: requests === null ? null : { durationMs: 500, requests },
+    tcp: {
+      client: { states: { timeWait: client } },
+      server: { states: { timeWait: server } },
+    },
+  }) as unknown as RunInterval;
+
+const SAMPLED = (pool: number) => [
+  sampledEntry(500, 'warmup', null, 0, 100),
+  sampledEntry(1000, 'load', 250, 0, 350),
+  sampledEntry(1500, 'load', 250, 0, 600),
+  sampledEntry(2000, 'load', 250, 0, 810),
+  sampledEntry(2500, 'tail', null, pool, 850),
+];
+
+const sampled = (pool: number | null) => ({
+  bounds: { measuringMs: BASE + 500, sentMs: BASE + 2000, drainedMs: BASE + 1900 },
+  baselineMonoMs: BASE,
+  placed: null,
+  traced: false,
+  timeline: SAMPLED(pool ?? 20),
+  requests: 750,
+  poolClosed: pool,
+});
+
+describe('the measured window, sampled TIME_WAIT', () => {
+  it('ends at the run’s last sample, so closes after the load’s last sample count', () => {
+    const w = measuredWindow(sampled(0));
+    assert.equal(w?.placedBy, 'none');
+    assert.deepEqual(w?.timeWait, {
+      atStart: { client: 0, server: 100 },
+      atEnd: { client: 0, server: 850 },
+    });
+    assert.equal(w?.requests, 750);
+  });
+
+  it('takes what the pool closed after the load off the client’s side, and keeps the last interval', () => {
+    const w = measuredWindow(sampled(20));
+    assert.deepEqual(w?.timeWait?.atEnd, { client: 0, server: 850 });
+    assert.equal(w?.requests, 750);
+    assert.equal(w?.seconds, 1.5);
+  });
+
+  it('where the driver cannot say what its pool closed: the load’s steady samples only', () => {
+    const w = measuredWindow(sampled(null));
+    assert.deepEqual(w?.timeWait?.atEnd, { client: 0, server: 600 });
+    assert.equal(w?.requests, 500);
+  });
+});

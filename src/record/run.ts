@@ -84,7 +84,8 @@ export interface MeasuredWindow {
   closes: Record<RunPart, CloseCounts> | null;
   /**
    * Without the tracer: each side's TIME_WAIT count at the window's start (the sample taken as
-   * the warm-up ended) and at its end (the last sample before the pool's closing).
+   * the warm-up ended) and at its end (the run's last sample, less on the client's side what the
+   * driver's pool closed after the load; the load's last sample where the driver cannot say).
    */
   timeWait: { atStart: Record<Side, number>; atEnd: Record<Side, number> } | null;
 }

@@ -87,9 +87,11 @@ export function measuredWindow(w: WindowInputs): MeasuredWindow | null {
   const fromMs = onTimeline(measuringMs, first.t - (first.load?.durationMs ?? 0));
   const toMs = onTimeline(sentMs, (loads.at(-1) as RunInterval).t);
   const drained = onTimeline(drainedMs, toMs);
-  // The last load interval is sampled after the pool closed: it is left out of sampled counts
-  // unless the driver says its pool closed nothing.
-  const steady = w.poolClosed === 0 ? loads : loads.filter((e) => e.t <= drained);
+  // The last load interval is sampled after the pool closed: closes counted by sample leave it
+  // out unless the driver says its pool closed nothing. Sampled TIME_WAIT keeps it, and takes
+  // off what the driver says its pool closed (timeWaitBetween).
+  const whole = w.poolClosed === 0 || (!w.traced && w.poolClosed !== null);
+  const steady = whole ? loads : loads.filter((e) => e.t <= drained);
   const sampled = steady.length > 0 ? steady : loads;
   const byTimestamp = w.placed !== null && measuringMs !== null && drainedMs !== null;
   return {
@@ -102,7 +104,7 @@ export function measuredWindow(w: WindowInputs): MeasuredWindow | null {
     requests: byTimestamp ? w.requests : sampled.reduce((s, e) => s + (e.load?.requests ?? 0), 0),
     placedBy: byTimestamp ? 'timestamp' : w.traced ? 'sample' : 'none',
     closes: byTimestamp ? w.placed : w.traced ? fromSamples(w.timeline, sampled) : null,
-    timeWait: w.traced ? null : timeWaitBetween(w.timeline, sampled, w.poolClosed === 0),
+    timeWait: w.traced ? null : timeWaitBetween(w.timeline, sampled, w.poolClosed),
   };
 }
 
@@ -124,23 +126,29 @@ function fromSamples(
 }
 
 /**
- * Without the tracer: TIME_WAIT at the window's start and at its end. The end is the last steady
- * sample; where the driver's pool closed nothing at the end, the first sample after the load,
- * so the closes of the last requests (a server's FIN a turn after its response, under load
- * hundreds of ms later) are in it: with the load's own last sample, 6% of them were missed.
+ * Without the tracer: TIME_WAIT at the window's start and at its end. The end is read from the
+ * last sample of the run, after the tail, so the closes of the last requests are in it (a
+ * server's FIN comes a turn after its response; a target short of CPU sent 160 of them after the
+ * load's own last sample, and a sample taken there missed 8%). What the driver's pool closed
+ * after the load is taken off the client's side, where a close the client starts leaves its
+ * TIME_WAIT; but never below what the load's last sample already held. Where the driver cannot
+ * say what its pool closed, the end is the load's last sample.
  */
 function timeWaitBetween(
   timeline: readonly RunInterval[],
   measured: readonly RunInterval[],
-  nothingAfter: boolean,
+  poolClosed: number | null,
 ): MeasuredWindow['timeWait'] {
   const firstLoad = measured[0] as RunInterval;
   const lastLoad = measured.at(-1) as RunInterval;
-  const after = nothingAfter
-    ? timeline.slice(timeline.indexOf(lastLoad) + 1).find((e) => e.tcp && !e.load)
-    : undefined;
-  const last = after ?? lastLoad;
-  if (!last.tcp) return null;
+  if (!lastLoad.tcp) return null;
+  const after =
+    poolClosed === null
+      ? undefined
+      : timeline
+          .slice(timeline.indexOf(lastLoad) + 1)
+          .filter((e) => e.tcp && !e.load)
+          .at(-1);
   // The sample just before the window: the one taken as the warm-up ended (none: the baseline,
   // where the run's own sockets are none).
   const before = timeline
@@ -150,6 +158,11 @@ function timeWaitBetween(
   const at = (e: RunInterval | undefined, side: Side) => e?.tcp?.[side].states.timeWait ?? 0;
   return {
     atStart: { client: at(before, 'client'), server: at(before, 'server') },
-    atEnd: { client: at(last, 'client'), server: at(last, 'server') },
+    atEnd: after
+      ? {
+          client: Math.max(at(lastLoad, 'client'), at(after, 'client') - (poolClosed ?? 0)),
+          server: at(after, 'server'),
+        }
+      : { client: at(lastLoad, 'client'), server: at(lastLoad, 'server') },
   };
 }
