@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The test suite in two phases, so that CI on a clean clone stays under 15 minutes on two cores:
-// first every file that reads only what it made itself (its own ports, its own processes), two
+// first every file that reads only what it made itself (its own ports, its own processes), three
 // files at a time — most of their time is timers (loads, tails, idle gaps), not CPU, and every
 // test must hold with another process busy on a CPU; then, one at a time and alone, the files that
 // read something the whole machine shares, each listed here with what it reads. A new test file
@@ -49,7 +49,7 @@ const node = (concurrency, list) =>
 
 const shared = files.filter((f) => !(f in ALONE));
 const alone = files.filter((f) => f in ALONE);
-process.stderr.write(`test: ${shared.length} files two at a time, then ${alone.length} alone\n`);
+process.stderr.write(`test: ${shared.length} files three at a time, then ${alone.length} alone\n`);
 // KAL_NODE_VERSIONS=beside (CI): the tests of what Node decides, on Node 22 and 24, run beside
 // the first phase, whose files mostly wait on timers (a core was idle half of CI's 14 minutes),
 // and are done before the second phase begins, which must have the machine to itself.
@@ -60,7 +60,7 @@ const beside =
         child.on('exit', (code) => done(code));
       })
     : Promise.resolve(0);
-const first = node(2, shared);
+const first = node(3, shared);
 const versions = await beside;
 const second = node(1, alone);
 process.exit(first === 0 && second === 0 && versions === 0 ? 0 : 1);

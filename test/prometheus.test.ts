@@ -245,7 +245,7 @@ output: { dir: "${dir}", metrics: { port: ${runPort}, grace: 4s } }
 describe('sample --metrics-port: the exporter', {
   skip: process.platform !== 'linux' && 'Linux only',
 }, () => {
-  it('runs a minute against a serving target with flat RSS, and counts what ss counts', async (t) => {
+  it('runs half a minute against a serving target with flat RSS, and counts what ss counts', async (t) => {
     // A server that closes when asked (its TIME_WAITs) and keeps other connections open.
     const server = httpServer((req, res) => {
       if (req.url === '/close') res.setHeader('connection', 'close');
@@ -295,15 +295,15 @@ describe('sample --metrics-port: the exporter', {
     try {
       // Five connections held open, idle, for the whole test.
       await Promise.all(Array.from({ length: 5 }, () => get('/', true)));
-      // 45 s of churn at ~50 closes a second (bounded: 2,250 connections), RSS read along the way.
+      // 25 s of churn at ~50 closes a second (bounded: 1,250 connections), RSS read along the way.
       const rss: number[] = [];
-      const until = Date.now() + 45_000;
+      const until = Date.now() + 25_000;
       let closes = 0;
       while (Date.now() < until) {
         await Promise.all(Array.from({ length: 5 }, () => get('/close', false)));
         closes += 5;
         await sleep(100);
-        if (closes % 500 === 0) rss.push(await rssOf());
+        if (closes % 250 === 0) rss.push(await rssOf());
       }
       await sleep(2500);
       // Nothing has expired yet (TIME_WAIT lasts 60 s), so the exporter's last sample and ss agree.
@@ -343,7 +343,7 @@ describe('sample --metrics-port: the exporter', {
         `${tw.server} + ${tw.client} TIME_WAIT of ${closes} closes`,
       );
       const samples = value(text, 'keepalive_lab_sampler_samples_total', `port="${port}"`);
-      assert.ok(samples >= 40, `${samples} samples`);
+      assert.ok(samples >= 20, `${samples} samples`);
       // RSS flat: the last reading within 15% of the first taken after warm-up.
       assert.ok(rss.length >= 4, `${rss.length} readings`);
       t.diagnostic(`exporter RSS (MB): ${rss.map((b) => (b / 1e6).toFixed(1)).join(' ')}`);
