@@ -303,7 +303,7 @@ describe('sample --metrics-port: the exporter', {
         await Promise.all(Array.from({ length: 5 }, () => get('/close', false)));
         closes += 5;
         await sleep(100);
-        if (closes % 250 === 0) rss.push(await rssOf());
+        if (closes % 125 === 0) rss.push(await rssOf());
       }
       await sleep(2500);
       // Nothing has expired yet (TIME_WAIT lasts 60 s), so the exporter's last sample and ss agree.
