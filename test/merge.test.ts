@@ -290,11 +290,15 @@ describe('client.workers: one load from several driver processes', () => {
     const completed = q.completed;
     // Every request the load asked for was sent or counted as never sent; near all of them were
     // sent where both workers kept their schedule (on CI, with other tests beside them, they
-    // can fall behind: 527 of 600, and they say so).
+    // can fall behind: 527 of 600, and they say so). A worker's timer ends its 2 s late, never
+    // early, and the requests due meanwhile were asked too (604 where the later ended 13 ms
+    // late): what was asked lies between the two seconds and the workers' joined window.
     const asked = q.total + (q.notSent ?? 0);
-    assert.ok(Math.abs(asked - 600) <= 3, `${asked} asked: ${JSON.stringify(q)}`);
+    const seconds = ((r.window?.toMs ?? 0) - (r.window?.fromMs ?? 0)) / 1000;
+    const label = `${asked} asked in ${seconds} s: ${JSON.stringify(q)}`;
+    assert.ok(asked >= 600 - 2 && asked <= 300 * Math.max(seconds, 2) + 2, label);
     if (q.behindSchedule <= 0.01 * completed) {
-      assert.ok(Math.abs(completed - 600) <= 3, `${completed} requests: ${JSON.stringify(q)}`);
+      assert.ok(completed >= 600 - 3 && completed <= 300 * Math.max(seconds, 2) + 2, label);
     }
     const load = r.timeline.flatMap((i) => (i.load ? [i.load] : []));
     assert.equal(

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import type { RunInterval } from '../src/record/run.js';
 import type { CloseCounts } from '../src/record/tcp.js';
 import { zeroCloseCounts } from '../src/reduce/closes.js';
-import { measuredWindow, zeroParts } from '../src/reduce/window.js';
+import { measuredWindow, placeBirths, zeroParts } from '../src/reduce/window.js';
+import { TimeWaitBirths } from '../src/sampler/births.js';
 
 // The measured window when the kernel's closes cannot be placed by their own time (a tracer clock
 // that is not the driver's CLOCK_MONOTONIC): by the samples that held them. Synthetic timelines,
@@ -44,6 +45,7 @@ const inputs = (poolClosed: number | null) => ({
   timeline: TIMELINE,
   requests: 750,
   poolClosed,
+  births: null,
 });
 
 describe('the measured window, placed by sample', () => {
@@ -114,6 +116,7 @@ const sampled = (pool: number | null) => ({
   timeline: SAMPLED(pool ?? 20),
   requests: 750,
   poolClosed: pool,
+  births: null,
 });
 
 describe('the measured window, sampled TIME_WAIT', () => {
@@ -121,22 +124,69 @@ describe('the measured window, sampled TIME_WAIT', () => {
     const w = measuredWindow(sampled(0));
     assert.equal(w?.placedBy, 'none');
     assert.deepEqual(w?.timeWait, {
-      atStart: { client: 0, server: 100 },
-      atEnd: { client: 0, server: 850 },
+      by: 'growth',
+      entered: { client: 0, server: 750 },
+      afterLoad: { client: 0, server: 0 },
     });
     assert.equal(w?.requests, 750);
   });
 
   it('takes what the pool closed after the load off the client’s side, and keeps the last interval', () => {
     const w = measuredWindow(sampled(20));
-    assert.deepEqual(w?.timeWait?.atEnd, { client: 0, server: 850 });
+    assert.deepEqual(w?.timeWait?.entered, { client: 0, server: 750 });
     assert.equal(w?.requests, 750);
     assert.equal(w?.seconds, 1.5);
   });
 
   it('where the driver cannot say what its pool closed: the load’s steady samples only', () => {
     const w = measuredWindow(sampled(null));
-    assert.deepEqual(w?.timeWait?.atEnd, { client: 0, server: 600 });
+    assert.deepEqual(w?.timeWait?.entered, { client: 0, server: 500 });
+    assert.deepEqual(w?.timeWait?.afterLoad, { client: 20, server: 250 });
     assert.equal(w?.requests, 500);
+  });
+});
+
+// Each TIME_WAIT by when it began, read off its timer (60 s at the start) at every sample: counted
+// once however many samples see it, and still counted when a reused 4-tuple ends it before the
+// window's end, which a count of what stands at the end cannot see.
+describe('the measured window, each TIME_WAIT by when it began', () => {
+  it('a TIME_WAIT seen at two samples is one; the same 4-tuple in TIME_WAIT again is another', () => {
+    const b = new TimeWaitBirths();
+    b.begin();
+    b.add('server', 'a:80', 'b:40000', 59_000, 5000); // began at 4000
+    b.add('server', 'a:80', 'b:40002', 58_000, 5000); // began at 3000
+    assert.deepEqual(b.end(), { client: [], server: [4000, 3000] });
+    b.begin();
+    b.add('server', 'a:80', 'b:40000', 57_996, 6000); // the same, read a jiffy apart
+    // b:40002's TIME_WAIT was ended by a SYN on its 4-tuple; a new one began on it at 5900
+    b.add('server', 'a:80', 'b:40002', 59_900, 6000);
+    b.add('client', 'b:40004', 'a:80', 60_000, 6000);
+    assert.deepEqual(b.end(), { client: [6000], server: [5900] });
+  });
+
+  it('places each by its start against the driver’s bounds, and the window counts them', () => {
+    const bounds = { measuringMs: BASE + 500, sentMs: BASE + 2000, drainedMs: BASE + 1900 };
+    const parts = placeBirths(
+      [
+        { client: [BASE + 100], server: [BASE + 499, BASE + 500] },
+        { client: [BASE + 1950], server: [BASE + 1900, BASE + 1000] },
+      ],
+      bounds,
+    );
+    assert.deepEqual(parts, {
+      warmup: { client: 1, server: 1 },
+      measured: { client: 0, server: 3 },
+      afterLoad: { client: 1, server: 0 },
+    });
+    const w = measuredWindow({ ...sampled(20), births: parts });
+    assert.deepEqual(w?.timeWait, {
+      by: 'birth',
+      entered: { client: 0, server: 3 },
+      afterLoad: { client: 1, server: 0 },
+    });
+    // Numerator and denominator from one window: the driver's, not the samples'.
+    assert.equal(w?.requests, 750);
+    assert.equal(w?.seconds, 1.5);
+    assert.equal(placeBirths([], bounds), null);
   });
 });

@@ -5,7 +5,7 @@ import type {
   SideForecast,
 } from '../record/analysis.js';
 import type { HostView, Measurements } from '../record/run.js';
-import type { TcpSideSummary } from '../record/tcp.js';
+import { TCP_TIMEWAIT_LEN_MS, type TcpSideSummary } from '../record/tcp.js';
 
 // Little's law on TIME_WAIT: a side that actively closes r connections per second holds about
 // r x 60 s of TIME_WAIT in steady state (TCP_TIMEWAIT_LEN is 60 s on Linux). The client's TIME_WAITs
@@ -13,7 +13,7 @@ import type { TcpSideSummary } from '../record/tcp.js';
 // to one server address and port, unless tcp_tw_reuse lets it reuse them (tcp_tw_reuse=2, the
 // default, does so for loopback only); whether the kernel did is its TWRecycled counter.
 
-export const TIME_WAIT_SECONDS = 60;
+export const TIME_WAIT_SECONDS = TCP_TIMEWAIT_LEN_MS / 1000;
 
 const num = (v: string | null | undefined) => (v == null ? null : Number(v));
 
@@ -139,8 +139,7 @@ function windowRate(m: Measurements, which: 'client' | 'server'): number | null 
   const w = m.window;
   if (!w || w.seconds <= 0) return null;
   if (w.closes) return w.closes.measured.timeWaitEntered[which] / w.seconds;
-  if (w.timeWait)
-    return Math.max(0, w.timeWait.atEnd[which] - w.timeWait.atStart[which]) / w.seconds;
+  if (w.timeWait) return w.timeWait.entered[which] / w.seconds;
   return null;
 }
 

@@ -109,13 +109,7 @@ function sampledTimeWait(m: Measurements): {
       in: { client: peak('client'), server: peak('server') },
       after: { client: 0, server: 0 },
     };
-  const last = m.timeline.filter((e) => e.tcp).at(-1)?.tcp;
-  const grew = (s: Side) => Math.max(0, tw.atEnd[s] - tw.atStart[s]);
-  const later = (s: Side) => Math.max(0, (last?.[s].states.timeWait ?? tw.atEnd[s]) - tw.atEnd[s]);
-  return {
-    in: { client: grew('client'), server: grew('server') },
-    after: { client: later('client'), server: later('server') },
-  };
+  return { in: { ...tw.entered }, after: { ...tw.afterLoad } };
 }
 
 /**

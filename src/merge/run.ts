@@ -492,6 +492,7 @@ function mergeWindows(all: readonly (MeasuredWindow | null)[]): MeasuredWindow |
     server: ws.reduce((n, w) => n + pick(w).server, 0),
   });
   const sampled = ws.every((w) => w.timeWait);
+  const by = ws.every((w) => w.timeWait?.by === 'birth') ? 'birth' : 'growth';
   return {
     fromMs: Math.min(...ws.map((w) => w.fromMs)),
     toMs: Math.max(...ws.map((w) => w.toMs)),
@@ -502,8 +503,9 @@ function mergeWindows(all: readonly (MeasuredWindow | null)[]): MeasuredWindow |
     closes,
     timeWait: sampled
       ? {
-          atStart: side((w) => w.timeWait?.atStart ?? { client: 0, server: 0 }),
-          atEnd: side((w) => w.timeWait?.atEnd ?? { client: 0, server: 0 }),
+          by,
+          entered: side((w) => w.timeWait?.entered ?? { client: 0, server: 0 }),
+          afterLoad: side((w) => w.timeWait?.afterLoad ?? { client: 0, server: 0 }),
         }
       : null,
   };

@@ -475,7 +475,11 @@ export function exampleRun(): RunResult {
       requests: 0,
       placedBy: 'timestamp',
       closes: { warmup: counts(), measured: counts(), afterLoad: counts() },
-      timeWait: { atStart: { client: 0, server: 0 }, atEnd: { client: 0, server: 0 } },
+      timeWait: {
+        by: 'birth',
+        entered: { client: 0, server: 0 },
+        afterLoad: { client: 0, server: 0 },
+      },
     },
     hosts: [],
     faults: [

@@ -77,6 +77,8 @@ export type SamplerMessage =
       entry: TcpEntry;
       cpuMs: number;
       kernelCloses: KernelCloseColumns | null;
+      /** Without the tracer: the TIME_WAITs first seen in this sample, each by when it began (CLOCK_MONOTONIC ms). */
+      timeWaitBirths: Record<Side, number[]> | null;
     }
   /** At the end: the tracer's totals (lost events, margins, lifetimes). */
   | { type: 'traced'; closes: TracedCloses }

@@ -83,11 +83,18 @@ export interface MeasuredWindow {
   /** The kernel's closes in each part of the run; null without the tracer. */
   closes: Record<RunPart, CloseCounts> | null;
   /**
-   * Without the tracer: each side's TIME_WAIT count at the window's start (the sample taken as
-   * the warm-up ended) and at its end (the run's last sample, less on the client's side what the
-   * driver's pool closed after the load; the load's last sample where the driver cannot say).
+   * Without the tracer: the TIME_WAITs each side entered in the window and after it. `birth`:
+   * each TIME_WAIT placed by when it began, read off its timer at every sample (one that a reused
+   * 4-tuple ended before the window's end still counts). `growth` (a source that reads the timer
+   * in whole seconds, or a driver that did not say when it measured): the count's growth from the
+   * sample taken as the warm-up ended to the run's last sample, less on the client's side what the
+   * driver's pool closed after the load: a lower bound.
    */
-  timeWait: { atStart: Record<Side, number>; atEnd: Record<Side, number> } | null;
+  timeWait: {
+    by: 'birth' | 'growth';
+    entered: Record<Side, number>;
+    afterLoad: Record<Side, number>;
+  } | null;
 }
 
 export interface RunInterval {

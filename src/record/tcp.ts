@@ -23,7 +23,9 @@ export const TCP_STATES = [
 export type TcpState = (typeof TCP_STATES)[number];
 export type StateCounts = Record<TcpState, number>;
 
-/** TIME_WAIT lasts TCP_TIMEWAIT_LEN = 60 s on Linux; time left falls in six 10 s buckets. */
+/** TIME_WAIT lasts TCP_TIMEWAIT_LEN on Linux (a constant, not a setting); each timer starts at it. */
+export const TCP_TIMEWAIT_LEN_MS = 60_000;
+/** Time left falls in six 10 s buckets. */
 export const TIME_WAIT_BUCKETS = 6;
 export const TIME_WAIT_BUCKET_MS = 10_000;
 

@@ -1,6 +1,6 @@
 import { CLOSE_FLAGS, type KernelCloseColumns } from '../record/closes.js';
 import type { MeasuredWindow, RunInterval, RunPart } from '../record/run.js';
-import type { CloseCounts, FirstFin, Side } from '../record/tcp.js';
+import { type CloseCounts, type FirstFin, SIDES, type Side } from '../record/tcp.js';
 import { addCloseCounts, zeroCloseCounts } from './closes.js';
 
 // Places the kernel's closes in the parts of a run by their own timestamps (CLOCK_MONOTONIC, the
@@ -48,6 +48,23 @@ export function placeCloses(
   }
 }
 
+/** Each TIME_WAIT in the part of the run it began in; null where no sample read when. */
+export function placeBirths(
+  births: readonly Record<Side, number[]>[],
+  bounds: PartBounds,
+): Record<RunPart, Record<Side, number>> | null {
+  if (births.length === 0) return null;
+  const parts = {
+    warmup: { client: 0, server: 0 },
+    measured: { client: 0, server: 0 },
+    afterLoad: { client: 0, server: 0 },
+  };
+  for (const b of births) {
+    for (const side of SIDES) for (const at of b[side]) parts[partOf(at, bounds)][side]++;
+  }
+  return parts;
+}
+
 /** The parts added up: what the tracer's totals for the run hold. */
 export function wholeRun(parts: Record<RunPart, CloseCounts>): CloseCounts {
   const sum = zeroCloseCounts();
@@ -70,6 +87,11 @@ export interface WindowInputs {
   requests: number;
   /** The driver counted connections its pool closed at the end (its own close reasons); null: cannot tell. */
   poolClosed: number | null;
+  /**
+   * Without the tracer: the TIME_WAITs each side entered in each part, each placed by when it
+   * began (read off its timer: sampler/births.ts); null where the sampler could not read them.
+   */
+  births: Record<RunPart, Record<Side, number>> | null;
 }
 
 /**
@@ -93,7 +115,13 @@ export function measuredWindow(w: WindowInputs): MeasuredWindow | null {
   const whole = w.poolClosed === 0 || (!w.traced && w.poolClosed !== null);
   const steady = whole ? loads : loads.filter((e) => e.t <= drained);
   const sampled = steady.length > 0 ? steady : loads;
-  const byTimestamp = w.placed !== null && measuringMs !== null && drainedMs !== null;
+  const byTimestamp =
+    (w.placed !== null || w.births !== null) && measuringMs !== null && drainedMs !== null;
+  const timeWait = w.traced
+    ? null
+    : w.births && byTimestamp
+      ? { by: 'birth' as const, entered: w.births.measured, afterLoad: w.births.afterLoad }
+      : timeWaitGrowth(w.timeline, sampled, w.poolClosed);
   return {
     fromMs,
     toMs,
@@ -103,8 +131,8 @@ export function measuredWindow(w: WindowInputs): MeasuredWindow | null {
       : sampled.reduce((s, e) => s + (e.load?.durationMs ?? 0), 0) / 1000,
     requests: byTimestamp ? w.requests : sampled.reduce((s, e) => s + (e.load?.requests ?? 0), 0),
     placedBy: byTimestamp ? 'timestamp' : w.traced ? 'sample' : 'none',
-    closes: byTimestamp ? w.placed : w.traced ? fromSamples(w.timeline, sampled) : null,
-    timeWait: w.traced ? null : timeWaitBetween(w.timeline, sampled, w.poolClosed),
+    closes: w.placed && byTimestamp ? w.placed : w.traced ? fromSamples(w.timeline, sampled) : null,
+    timeWait,
   };
 }
 
@@ -126,7 +154,9 @@ function fromSamples(
 }
 
 /**
- * Without the tracer: TIME_WAIT at the window's start and at its end. The end is read from the
+ * Without the tracer and without each TIME_WAIT's start: the TIME_WAIT count's growth over the
+ * window, a lower bound (a TIME_WAIT ended by a reused 4-tuple is gone from the count), and what
+ * it grew by after the window. The start is the sample just before the window. The end is read from the
  * last sample of the run, after the tail, so the closes of the last requests are in it (a
  * server's FIN comes a turn after its response; a target short of CPU sent 160 of them after the
  * load's own last sample, and a sample taken there missed 8%). What the driver's pool closed
@@ -134,7 +164,7 @@ function fromSamples(
  * TIME_WAIT; but never below what the load's last sample already held. Where the driver cannot
  * say what its pool closed, the end is the load's last sample.
  */
-function timeWaitBetween(
+function timeWaitGrowth(
   timeline: readonly RunInterval[],
   measured: readonly RunInterval[],
   poolClosed: number | null,
@@ -142,13 +172,8 @@ function timeWaitBetween(
   const firstLoad = measured[0] as RunInterval;
   const lastLoad = measured.at(-1) as RunInterval;
   if (!lastLoad.tcp) return null;
-  const after =
-    poolClosed === null
-      ? undefined
-      : timeline
-          .slice(timeline.indexOf(lastLoad) + 1)
-          .filter((e) => e.tcp && !e.load)
-          .at(-1);
+  const later = timeline.slice(timeline.indexOf(lastLoad) + 1).filter((e) => e.tcp && !e.load);
+  const after = poolClosed === null ? undefined : later.at(-1);
   // The sample just before the window: the one taken as the warm-up ended (none: the baseline,
   // where the run's own sockets are none).
   const before = timeline
@@ -156,13 +181,18 @@ function timeWaitBetween(
     .filter((e) => e.tcp)
     .at(-1);
   const at = (e: RunInterval | undefined, side: Side) => e?.tcp?.[side].states.timeWait ?? 0;
+  const atEnd = (side: Side) =>
+    after
+      ? side === 'client'
+        ? Math.max(at(lastLoad, side), at(after, side) - (poolClosed ?? 0))
+        : at(after, side)
+      : at(lastLoad, side);
+  const last = later.at(-1) ?? lastLoad;
+  const grew = (side: Side) => Math.max(0, atEnd(side) - at(before, side));
+  const afterwards = (side: Side) => Math.max(0, at(last, side) - atEnd(side));
   return {
-    atStart: { client: at(before, 'client'), server: at(before, 'server') },
-    atEnd: after
-      ? {
-          client: Math.max(at(lastLoad, 'client'), at(after, 'client') - (poolClosed ?? 0)),
-          server: at(after, 'server'),
-        }
-      : { client: at(lastLoad, 'client'), server: at(lastLoad, 'server') },
+    by: 'growth',
+    entered: { client: grew('client'), server: grew('server') },
+    afterLoad: { client: afterwards('client'), server: afterwards('server') },
   };
 }

@@ -38,7 +38,10 @@ function timeWaitHow(r: RunResult): string {
   if (c.window === 'wholeRun') {
     return c.source === 'sampled' ? ' (peak, a lower bound, whole run)' : ' (whole run)';
   }
-  return c.source === 'sampled' ? ' (growth over the measured window, a lower bound)' : '';
+  if (c.source !== 'sampled') return '';
+  return r.window?.timeWait?.by === 'birth'
+    ? ' (sampled, each by when it began)'
+    : ' (growth over the measured window, a lower bound)';
 }
 
 const fixed = (v: number | null) => (v === null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1));

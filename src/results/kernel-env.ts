@@ -15,7 +15,7 @@ export function degradedLine(
   if (view === 'none')
     return `no kernel view (${why ?? 'no sampler'}): TIME_WAIT and first FIN not measured`;
   if (view === 'sampled') {
-    return `no per-connection view (${why ?? 'no tracer'}): closes estimated from sampled TIME_WAIT, a lower bound; first FIN, resets and margins not measured`;
+    return `no per-connection view (${why ?? 'no tracer'}): TIME_WAIT counted from socket-table samples; first FIN, resets and margins not measured`;
   }
   const refused = tunings.filter((t) => t.refused !== null);
   if (refused.length === 0) return null;

@@ -6,7 +6,8 @@ import { Wire } from '../isolation/wire.js';
 import type { AppCloseColumns, KernelCloseColumns, RunPart } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { MeasuredWindow, Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
-import { measuredWindow, partOf, placeCloses, zeroParts } from '../reduce/window.js';
+import type { Side } from '../record/tcp.js';
+import { measuredWindow, partOf, placeBirths, placeCloses, zeroParts } from '../reduce/window.js';
 import type { Shard } from '../shard/split.js';
 import { assemble } from './assemble.js';
 import { Children } from './children.js';
@@ -294,6 +295,8 @@ class RunTimeline {
   readonly entries: RunInterval[] = [];
   /** The front leg's closes as the kernel recorded them, each with its own time (the window's). */
   readonly kernelCloses: KernelCloseColumns[] = [];
+  /** Without the tracer: when each of the front leg's TIME_WAITs began (CLOCK_MONOTONIC ms). */
+  readonly timeWaitBirths: Record<Side, number[]>[] = [];
   private readonly t0 = performance.now();
   /** Sources report at most an interval late (the target every 250 ms): closes settle behind that. */
   private readonly lagMs: number;
@@ -315,6 +318,7 @@ class RunTimeline {
   ): void {
     const tcp = legs.front.add(front);
     const backView = legs.back?.add(back) ?? null;
+    if (front?.timeWaitBirths) this.timeWaitBirths.push(front.timeWaitBirths);
     if (front?.kernelCloses) {
       this.kernelCloses.push(front.kernelCloses);
       this.joiner.addKernel(front.kernelCloses);
@@ -396,6 +400,7 @@ function windowOf(
     timeline: run.timeline.entries,
     requests: result.requests.completed,
     poolClosed: result.connections.clientCloseReasons?.poolClosed ?? null,
+    births: traced ? null : placeBirths(run.timeline.timeWaitBirths, bounds),
   });
 }
 

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { yielding } from '../isolation/cpus.js';
 import type { KernelCloseColumns } from '../record/closes.js';
 import type { ParentMessage, SamplerMessage, SamplerStart } from '../record/ipc.js';
-import type { TcpEntry, TracedCloses } from '../record/tcp.js';
+import type { Side, TcpEntry, TracedCloses } from '../record/tcp.js';
 import { removeInstanceNamed } from '../sampler/tracer/tracefs.js';
 import { type Children, stop, watchFailure } from './children.js';
 
@@ -15,6 +15,8 @@ export interface Sample {
   entry: TcpEntry;
   cpuMs: number;
   kernelCloses: KernelCloseColumns | null;
+  /** Without the tracer: TIME_WAITs first seen in the sample, by when each began (CLOCK_MONOTONIC ms). */
+  timeWaitBirths: Record<Side, number[]> | null;
 }
 
 /** What the sampler said when ready: its source, namespaces, knobs and baseline. */
@@ -54,7 +56,12 @@ export async function startSamplerChild(
       if (msg.type === 'ready') resolve(msg);
       if (msg.type === 'traced') traced = msg.closes;
       if (msg.type !== 'entry') return;
-      const sample = { entry: msg.entry, cpuMs: msg.cpuMs, kernelCloses: msg.kernelCloses };
+      const sample = {
+        entry: msg.entry,
+        cpuMs: msg.cpuMs,
+        kernelCloses: msg.kernelCloses,
+        timeWaitBirths: msg.timeWaitBirths ?? null,
+      };
       if (msg.id === null) return onPaced(sample);
       pending.get(msg.id)?.(sample);
       pending.delete(msg.id);

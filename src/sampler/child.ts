@@ -19,6 +19,8 @@ export async function sampleForParent(
   };
   const sampler = await Sampler.create(opts);
   const { source: closes, unavailable } = CloseSource.open(opts.port, opts.tracer, true, opts.wire);
+  // Without the tracer, each TIME_WAIT is counted by when it began (births.ts).
+  if (!closes) sampler.trackBirths();
   let end: () => void = () => {};
   const ended = new Promise<void>((resolve) => {
     end = resolve;
@@ -27,8 +29,8 @@ export async function sampleForParent(
     intervalMs: opts.intervalMs,
     closes,
     tracerUnavailable: unavailable,
-    onEntry: (entry, id, cpuMs, kernelCloses) =>
-      send({ type: 'entry', id, entry, cpuMs, kernelCloses }),
+    onEntry: (entry, id, cpuMs, kernelCloses, timeWaitBirths) =>
+      send({ type: 'entry', id, entry, cpuMs, kernelCloses, timeWaitBirths }),
     onFailure: () => end(),
   });
   const onMessage = (msg: ParentMessage) => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { KernelCloseColumns } from '../record/closes.js';
-import type { TcpEntry, TcpResult } from '../record/tcp.js';
+import type { Side, TcpEntry, TcpResult } from '../record/tcp.js';
 import { TcpAccumulator } from '../reduce/tcp.js';
 import { cpuNowMs } from './cpu.js';
 import type { Sampler } from './sampler.js';
@@ -20,13 +20,15 @@ export interface LoopOptions {
   tracerUnavailable?: string | null;
   /**
    * Every sample as it is taken; `id` is the request's, or null for a paced sample; `kernelCloses`
-   * the connections the tracer saw end since the last entry, one by one (when it keeps them).
+   * the connections the tracer saw end since the last entry, one by one (when it keeps them);
+   * `births` the TIME_WAITs first seen in it, by when each began (when the sampler tracks them).
    */
   onEntry?: (
     entry: TcpEntry,
     id: number | null,
     cpuMs: number,
     kernelCloses: KernelCloseColumns | null,
+    births: Record<Side, number[]> | null,
   ) => void;
   /** Sampling failed (a side's namespace vanished, a tool broke); no sample follows. */
   onFailure?: (err: Error) => void;
@@ -80,7 +82,7 @@ export class SamplingLoop {
       entry.client.connect = traced?.connect ?? null;
       const cpuMs = cpuNowMs() - cpu0;
       this.acc.add(entry, cpuMs);
-      this.opts.onEntry?.(entry, id, cpuMs, traced?.columns ?? null);
+      this.opts.onEntry?.(entry, id, cpuMs, traced?.columns ?? null, this.sampler.takeBirths());
       return entry;
     } catch (err) {
       this.failed = err instanceof Error ? err : new Error(String(err));

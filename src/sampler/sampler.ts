@@ -12,6 +12,7 @@ import {
   TIME_WAIT_BUCKETS,
 } from '../record/tcp.js';
 import { Baseline } from './baseline.js';
+import { TimeWaitBirths } from './births.js';
 import { detectSource } from './detect.js';
 import { counterDelta, readCounters, readSockstatTimeWait, wireDelta } from './kernel-counters.js';
 import { inNamespaceOf, netnsOf } from './namespace.js';
@@ -60,6 +61,8 @@ export function portOccupancy(states: StateCounts, sysctls: Sysctls): number | n
 export class Sampler {
   private baseline = new Baseline();
   private baselineAt = 0;
+  private births: TimeWaitBirths | null = null;
+  private lastBirths: Record<Side, number[]> | null = null;
 
   private constructor(
     readonly port: number,
@@ -119,6 +122,24 @@ export class Sampler {
     return this.sides[side].sysctls;
   }
 
+  /**
+   * Counts each TIME_WAIT by when it began, from its timer (births.ts), where the source reads
+   * the timer to the millisecond: a run without the tracer counts what began in its window.
+   * False where the source cannot (ss prints whole seconds).
+   */
+  trackBirths(): boolean {
+    if (this.source.timerResolutionMs > 100) return false;
+    this.births ??= new TimeWaitBirths();
+    return true;
+  }
+
+  /** The TIME_WAIT starts (CLOCK_MONOTONIC ms) first seen in the last sample; null untracked. */
+  takeBirths(): Record<Side, number[]> | null {
+    const out = this.lastBirths;
+    this.lastBirths = null;
+    return out;
+  }
+
   /** The namespace's TIME_WAIT total when the baseline was taken. */
   baselineTimeWait(side: Side): number {
     return this.sides[side].baseTimeWait;
@@ -143,6 +164,9 @@ export class Sampler {
   /** Counts socket by socket, leaving out the baseline's sockets. */
   private async countHere(out: Record<Side, TcpSideEntry>, elapsed: number): Promise<void> {
     const base = this.baseline;
+    const births = this.births;
+    births?.begin();
+    const mono = Number(process.hrtime.bigint()) / 1e6;
     await this.visitTables((side, state, left, local, peer) => {
       if (base.size > 0 && base.has(side, state, left, local, peer, elapsed)) return;
       const s = out[side];
@@ -150,8 +174,10 @@ export class Sampler {
       if (state === TIME_WAIT_INDEX) {
         const b = Math.min(TIME_WAIT_BUCKETS - 1, Math.floor(left / TIME_WAIT_BUCKET_MS));
         s.timeWaitLeft[b] = (s.timeWaitLeft[b] ?? 0) + 1;
+        births?.add(side, local, peer, left, mono);
       }
     });
+    this.lastBirths = births ? births.end() : null;
   }
 
   /** Counts where the table is read, when the source can and there is no baseline to leave out. */
@@ -190,7 +216,7 @@ export class Sampler {
     });
     const out = { client: fresh(), server: fresh() };
     const count = this.source.count?.bind(this.source);
-    if (count && this.baseline.size === 0) await this.countInSource(count, out);
+    if (count && this.baseline.size === 0 && !this.births) await this.countInSource(count, out);
     else await this.countHere(out, started - this.baselineAt);
     const totals = this.totals();
     for (const side of ['client', 'server'] as const) {

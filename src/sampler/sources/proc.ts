@@ -8,6 +8,7 @@ import { type SocketSource, type SocketVisitor, sideOf } from './source.js';
 
 export const procSource: SocketSource = {
   name: 'proc',
+  timerResolutionMs: 10, // clock ticks
   async visit(ns, port, visit) {
     for (const file of ['tcp', 'tcp6']) {
       let text = '';

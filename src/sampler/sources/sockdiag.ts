@@ -16,6 +16,7 @@ const ask = (prefix: readonly string[], command: string) =>
 
 export const sockdiagSource: SocketSource = {
   name: 'sockdiag',
+  timerResolutionMs: 1, // the kernel's ms (its jiffies)
   async visit(ns, port, visit) {
     parseSockdiag(await ask(ns.prefix, `list ${port}`), port, visit);
   },

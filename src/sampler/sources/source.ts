@@ -22,6 +22,8 @@ export interface NamespaceRef {
 
 export interface SocketSource {
   readonly name: 'sockdiag' | 'ss' | 'proc';
+  /** How finely it reads a TIME_WAIT's timer, ms. */
+  readonly timerResolutionMs: number;
   /** Visits every socket whose local or peer port is `port`. */
   visit(ns: NamespaceRef, port: number, visit: SocketVisitor): Promise<void>;
   /**

@@ -7,6 +7,7 @@ import { type SocketSource, type SocketVisitor, sideOf } from './source.js';
 
 export const ssSource: SocketSource = {
   name: 'ss',
+  timerResolutionMs: 1000, // whole seconds
   async visit(ns, port, visit) {
     const filter = `( sport = :${port} or dport = :${port} )`;
     const text = await readTool([...ns.prefix, 'ss', '-Htano', 'state', 'connected', filter]);
