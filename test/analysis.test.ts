@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { analyze } from '../src/analysis/analyze.js';
 import { forecastCapacity } from '../src/analysis/capacity.js';
 import { detectRace } from '../src/analysis/race.js';
+import type { CloseJoinRow } from '../src/record/closes.js';
 import { type DriverInterval, HTTP2_EVENTS } from '../src/record/driver.js';
 import { exampleRun, quietSelf } from '../src/record/example.js';
 import type { Measurements, RunInterval } from '../src/record/run.js';
@@ -175,9 +176,7 @@ describe('who holds TIME_WAIT: the share boundaries', () => {
 
 describe('closes: the kernel against what the applications believed', () => {
   /** A run whose kernel record and join are the given rows. */
-  const joined = (
-    rows: { client: string | null; server: string | null; kernel: FirstFin; count: number }[],
-  ) => {
+  const joined = (rows: Omit<CloseJoinRow, 'part'>[]) => {
     const m = measurements();
     if (!m.tcp?.closes) throw new Error('example');
     const first = { client: 0, server: 0, simultaneous: 0, reset: 0 };
@@ -233,6 +232,19 @@ describe('closes: the kernel against what the applications believed', () => {
       "the client's code believed it closed 2000 connections first (after a Connection: close); the kernel saw the server's FIN first, or both at once, on 2000 of them",
     ]);
     assert.doesNotMatch(a.timeWait.explanation.join(' '), /client closed/);
+  });
+
+  it('a GOAWAY the client believed it closed after is named as one, in findings and explanations', () => {
+    const a = analyze(
+      joined([
+        { client: 'client:goaway', server: null, kernel: 'server', count: 40 },
+        { client: 'client:goaway', server: null, kernel: 'client', count: 960 },
+      ]),
+    );
+    assert.deepEqual(a.closes.findings, [
+      "the client's code believed it closed 1000 connections first (after a GOAWAY); the kernel saw the server's FIN first, or both at once, on 40 of them",
+    ]);
+    assert.match(a.timeWait.explanation.join(' '), /the server's GOAWAY retired 960/);
   });
 
   it('both sides closing at once with a mixed outcome is a race, named with shares and margins', () => {

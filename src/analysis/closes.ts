@@ -1,6 +1,8 @@
 import type { CloseRace, ClosesVerdict } from '../record/analysis.js';
-import type { CloseJoinRow } from '../record/closes.js';
+import type { ClientView, CloseJoinRow, ServerView } from '../record/closes.js';
+import type { ClientCloseReason } from '../record/driver.js';
 import type { Measurements } from '../record/run.js';
+import type { CloseReason } from '../record/target.js';
 import type { CloseCounts, FirstFin, Side } from '../record/tcp.js';
 
 // How the run's connections ended. With the kernel tracer: every connection's first FIN, resets,
@@ -21,13 +23,19 @@ const RACE_MIN = 20;
  * What an application's view of a close says: why it closed (for explanations) and, as a phrase,
  * when it believed it closed first (for findings).
  */
-export const CLIENT_VIEWS: Readonly<Record<string, { why: string; when: string }>> = {
+interface ViewWords {
+  why: string;
+  when: string;
+}
+export const CLIENT_VIEWS = {
   'client:idleTimeout': {
     why: "the client's idle timeout closed them",
     when: 'at its idle timeout',
   },
   'client:connectionClose': {
-    why: 'the client closed them after a Connection: close (its own request or the response)',
+    // HTTP/2 has no Connection: close: the HTTP/2 engine retires a session at the client's
+    // maxRequestsPerConnection with this reason, the same limit HTTP/1 says with the header.
+    why: 'the client closed them after a Connection: close (its own request or the response), or over HTTP/2 at its limit of streams per session',
     when: 'after a Connection: close',
   },
   'client:notReusable': {
@@ -39,8 +47,12 @@ export const CLIENT_VIEWS: Readonly<Record<string, { why: string; when: string }
     when: 'when its pool closed',
   },
   'client:error': { why: 'the client closed them after an error', when: 'after an error' },
-};
-export const SERVER_VIEWS: Readonly<Record<string, { why: string; when: string }>> = {
+  'client:goaway': {
+    why: "the server's GOAWAY retired them, and the client closed each once its streams were done",
+    when: 'after a GOAWAY',
+  },
+} as const satisfies Record<`client:${ClientCloseReason}`, ViewWords>;
+export const SERVER_VIEWS = {
   'server:idleTimeout': {
     why: "the target's idle timeout closed them",
     when: 'at its idle timeout',
@@ -60,7 +72,14 @@ export const SERVER_VIEWS: Readonly<Record<string, { why: string; when: string }
   'server:shutdown': { why: 'the target closed them when it shut down', when: 'when it shut down' },
   'server:error': { why: 'the target closed them after an error', when: 'after an error' },
   'server:fault': { why: 'the target closed them by its fault knob', when: 'by its fault knob' },
-};
+} as const satisfies Record<`server:${CloseReason}`, ViewWords>;
+
+/** The words for a view, where the view is one the tables explain. */
+const wordsOf = (view: ClientView | ServerView | null): ViewWords | undefined =>
+  view === null
+    ? undefined
+    : ((CLIENT_VIEWS as Record<string, ViewWords>)[view] ??
+      (SERVER_VIEWS as Record<string, ViewWords>)[view]);
 
 const firstOf = (k: FirstFin) => (k === 'simultaneous' ? 'both at once' : `the ${k}`);
 
@@ -174,7 +193,7 @@ function beliefsAgainstKernel(rows: readonly CloseJoinRow[]): string[] {
   const out: string[] = [];
   const tally = (pick: (r: CloseJoinRow) => boolean) =>
     rows.filter(pick).reduce((n, r) => n + r.count, 0);
-  const say = (who: string, views: typeof CLIENT_VIEWS, side: 'client' | 'server') => {
+  const say = (who: string, views: Record<string, ViewWords>, side: 'client' | 'server') => {
     const other = side === 'client' ? 'server' : 'client';
     for (const [view, { when }] of Object.entries(views)) {
       const believed = tally((r) => r[side] === view);
@@ -220,9 +239,9 @@ function findRace(
   if (!mixed) return null;
   const top = [...contested].sort((a, b) => b.count - a.count)[0] as CloseJoinRow;
   const serverWhy = top.server
-    ? (SERVER_VIEWS[top.server]?.why ?? top.server)
+    ? (wordsOf(top.server)?.why ?? top.server)
     : 'the server closed them';
-  const clientWhy = CLIENT_VIEWS[top.client ?? '']?.why ?? top.client ?? 'the client closed them';
+  const clientWhy = wordsOf(top.client)?.why ?? top.client ?? 'the client closed them';
   return {
     contested: total,
     shares,

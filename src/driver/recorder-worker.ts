@@ -1,6 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ClientCloses } from '../record/closes.js';
 import type { Capabilities, DriverInterval, DriverTotals } from '../record/driver.js';
 import { type ClockMs, replayer } from './observations.js';
 import { Recorder } from './recorder.js';
@@ -22,7 +22,7 @@ export interface RecorderWorkerData {
 export type RecorderWorkerMessage =
   /** First: the thread's id, so the main thread can keep its priority (threads.ts). */
   | { type: 'tid'; tid: number | null }
-  | { type: 'interval'; interval: DriverInterval; closes: AppCloseColumns | null }
+  | { type: 'interval'; interval: DriverInterval; closes: ClientCloses | null }
   | { type: 'summary'; totals: DriverTotals };
 
 /** How often the ring is read when nobody wakes the thread (a tick or a half-full ring does), ms. */

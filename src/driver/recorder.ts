@@ -1,4 +1,4 @@
-import type { AppCloseColumns } from '../record/closes.js';
+import { type ClientCloses, clientView } from '../record/closes.js';
 import {
   type Capabilities,
   type ClientCloseReason,
@@ -53,7 +53,7 @@ export class Recorder implements Probe {
   private readonly hints = new Map<string, number>();
   private withoutHint = 0;
   private connectionClose = 0;
-  private closes: AppCloseColumns = { port: [], at: [], view: [] };
+  private closes: ClientCloses = { port: [], at: [], view: [] };
   /** HTTP/2 events over the measured time; null until the first (no HTTP/2 spoken). */
   private h2: Http2Counts | null = null;
   /** This interval's HTTP/2 counts; zeros once any HTTP/2 was spoken (null: none yet). */
@@ -171,7 +171,7 @@ export class Recorder implements Probe {
       // Also in the warm-up: the kernel's record has those connections too.
       this.closes.port.push(port);
       this.closes.at.push(at);
-      this.closes.view.push(reason ? `${closer}:${reason}` : closer);
+      this.closes.view.push(clientView(closer, reason));
     }
     if (!this.measuring) return;
     const w = this.interval;
@@ -245,7 +245,7 @@ export class Recorder implements Probe {
   }
 
   /** The connections closed since the last call (see the constructor's keepCloses). */
-  takeCloses(): AppCloseColumns {
+  takeCloses(): ClientCloses {
     const out = this.closes;
     this.closes = { port: [], at: [], view: [] };
     return out;

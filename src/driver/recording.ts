@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ClientCloses } from '../record/closes.js';
 import type { Capabilities, DriverInterval, DriverTotals } from '../record/driver.js';
 import { RingProbe } from './observations.js';
 import type { RecorderWorkerData, RecorderWorkerMessage } from './recorder-worker.js';
@@ -34,7 +34,7 @@ export class Recording {
     private readonly worker: Worker,
     ring: RingWriter,
     probe: RingProbe,
-    onInterval: (interval: DriverInterval, closes: AppCloseColumns | null) => void,
+    onInterval: (interval: DriverInterval, closes: ClientCloses | null) => void,
   ) {
     this.ring = ring;
     this.probe = probe;
@@ -59,7 +59,7 @@ export class Recording {
   static async open(
     capabilities: Capabilities,
     keepCloses: boolean,
-    onInterval: (interval: DriverInterval, closes: AppCloseColumns | null) => void,
+    onInterval: (interval: DriverInterval, closes: ClientCloses | null) => void,
   ): Promise<Recording> {
     const buffers = createRing(RING_CAPACITY);
     const { port1, port2 } = new MessageChannel();

@@ -3,7 +3,7 @@ import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, redactHeaders } from '../config/url.js';
 import { LabError } from '../errors.js';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ClientCloses } from '../record/closes.js';
 import {
   DRIVER_SCHEMA,
   type DriverInterval,
@@ -34,7 +34,7 @@ export interface DriverOptions {
   intervalMs: number;
   signal?: AbortSignal;
   /** Each interval; `closes` are its closed connections when `keepCloses` is set. */
-  onInterval?: (interval: DriverInterval, closes: AppCloseColumns | null) => void;
+  onInterval?: (interval: DriverInterval, closes: ClientCloses | null) => void;
   /** Keep each closed connection's port and the client's view of its close (for a join). */
   keepCloses?: boolean;
   /**

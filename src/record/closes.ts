@@ -1,4 +1,20 @@
+import type { ClientCloseReason, ClientCloser } from './driver.js';
+import type { CloseReason, Closer } from './target.js';
 import type { FirstFin } from './tcp.js';
+
+/** The client's code's view of a close: who closed first, and why where it closed (`client:goaway`). */
+export type ClientView = `client:${ClientCloseReason}` | ClientCloser;
+/** The target's code's view: who closed first, and why where it closed (`server:closePolicy`). */
+export type ServerView = `${'server' | 'serverReset'}:${CloseReason}` | Closer;
+export type AppView = ClientView | ServerView;
+
+/** A client's view, from its parts. */
+export const clientView = (closer: ClientCloser, reason: ClientCloseReason | null): ClientView =>
+  reason ? `client:${reason}` : closer;
+
+/** A target's view, from its parts. */
+export const serverView = (closer: Closer, reason: CloseReason | null): ServerView =>
+  reason && (closer === 'server' || closer === 'serverReset') ? `${closer}:${reason}` : closer;
 
 // Each connection's end, as the kernel and as each application saw it: per-connection records
 // that travel from the sampler, the driver and the target to the orchestrator, which joins them
@@ -31,11 +47,13 @@ export const CLOSE_FLAGS = {
  * why, e.g. "client:connectionClose", "server", "serverReset" (driver), "server:closePolicy",
  * "client", "clientReset" (target).
  */
-export interface AppCloseColumns {
+export interface AppCloseColumns<V extends AppView> {
   port: number[];
   at: number[];
-  view: string[];
+  view: V[];
 }
+export type ClientCloses = AppCloseColumns<ClientView>;
+export type ServerCloses = AppCloseColumns<ServerView>;
 
 /**
  * The parts of a run a close can fall in, by its own time (see MeasuredWindow): the warm-up, the
@@ -55,9 +73,9 @@ export interface CloseJoin {
 
 export interface CloseJoinRow {
   /** What the client's code believed; null when it cannot say (autocannon) or reported none. */
-  client: string | null;
+  client: ClientView | null;
   /** What the server's code believed; null for an external server. */
-  server: string | null;
+  server: ServerView | null;
   kernel: FirstFin;
   /** The part of the run the kernel saw these end in; null where the run could not place them. */
   part: RunPart | null;

@@ -1,4 +1,4 @@
-import type { AppCloseColumns, KernelCloseColumns } from './closes.js';
+import type { ClientCloses, KernelCloseColumns, ServerCloses } from './closes.js';
 import type { DriverInterval, DriverResult } from './driver.js';
 import type { TargetStats } from './target.js';
 import type { KernelTuning, SamplerSource, Side, Sysctls, TcpEntry, TracedCloses } from './tcp.js';
@@ -36,12 +36,12 @@ export type TargetMessage =
     }
   | { type: 'stats'; final: true; stats: TargetStats }
   /** The connections it saw end since the last such message, for the join with the kernel's. */
-  | { type: 'closes'; closes: AppCloseColumns }
+  | { type: 'closes'; closes: ServerCloses }
   | ErrorMessage;
 
 export type DriverMessage =
   /** `closes`: the connections it saw end in the interval, for the join with the kernel's. */
-  | { type: 'interval'; interval: DriverInterval; closes: AppCloseColumns }
+  | { type: 'interval'; interval: DriverInterval; closes: ClientCloses }
   /** The warm-up is over: the load measured from now (`atMs`, CLOCK_MONOTONIC). */
   | { type: 'measuring'; atMs: number }
   /** Sending ended, then what was in flight drained; the pool's closing follows (CLOCK_MONOTONIC ms). */

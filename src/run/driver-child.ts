@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { ClientKnobs, LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, withoutCredentials } from '../config/url.js';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ClientCloses } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { DriverMessage, ParentMessage } from '../record/ipc.js';
 import { type Children, watchFailure } from './children.js';
@@ -38,7 +38,7 @@ export function startDriverChild(
   url: string,
   spec: { client: DeepReadonly<ClientKnobs>; load: DeepReadonly<LoadModel> },
   intervalMs: number,
-  onInterval: (interval: DriverInterval, closes: AppCloseColumns) => void,
+  onInterval: (interval: DriverInterval, closes: ClientCloses) => void,
   prefix: readonly string[] = [],
   /** A worker's exact part of the load, and the common start (epoch ms). */
   part: { shard: { index: number; count: number } | null; startAt: number | null } = {

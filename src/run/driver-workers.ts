@@ -1,5 +1,5 @@
 import { mergeDriverResults, mergeInterval } from '../merge/drive.js';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ClientCloses } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import { splitLoad } from '../shard/split.js';
 import { type DriverBounds, type DriverChild, startDriverChild } from './driver-child.js';
@@ -53,7 +53,7 @@ export function startDriver(...launch: Launch): DriverHandle {
 function startWorkers(launch: Launch, n: number): DriverChild[] {
   const [children, url, spec, intervalMs, onInterval, prefix = []] = launch;
   const startAt = Date.now() + START_AFTER_MS;
-  type Part = { interval: DriverInterval; closes: AppCloseColumns };
+  type Part = { interval: DriverInterval; closes: ClientCloses };
   const got = new Array<number>(n).fill(0);
   const pending: Part[][] = [];
   const done = new Set<number>();

@@ -1,4 +1,13 @@
-import type { AppCloseColumns, CloseJoin, KernelCloseColumns, RunPart } from '../record/closes.js';
+import type {
+  AppView,
+  ClientCloses,
+  ClientView,
+  CloseJoin,
+  KernelCloseColumns,
+  RunPart,
+  ServerCloses,
+  ServerView,
+} from '../record/closes.js';
 import type { FirstFin } from '../record/tcp.js';
 
 // Joins each connection's end as the kernel recorded it with what the client's code and the
@@ -12,7 +21,7 @@ const TOLERANCE_MS = 1000;
 
 interface AppRecord {
   at: number;
-  view: string;
+  view: AppView;
 }
 
 interface KernelRecord {
@@ -50,9 +59,11 @@ export class CloseJoiner {
     });
   }
 
-  addApp(side: 'client' | 'server', c: AppCloseColumns): void {
+  addApp(side: 'client', c: ClientCloses): void;
+  addApp(side: 'server', c: ServerCloses): void;
+  addApp(side: 'client' | 'server', c: ClientCloses | ServerCloses): void {
     c.port.forEach((port, i) => {
-      this.queues(port)[side].push({ at: c.at[i] as number, view: c.view[i] as string });
+      this.queues(port)[side].push({ at: c.at[i] as number, view: c.view[i] as AppView });
     });
   }
 
@@ -86,9 +97,10 @@ export class CloseJoiner {
       kernelOnly: this.kernelOnly,
       rows: [...this.rows]
         .map(([key, count]) => {
+          // The key is made of the views the two sides' queues held (settle).
           const [client, server, kernel, part] = key.split('|') as [
-            string,
-            string,
+            ClientView | '',
+            ServerView | '',
             FirstFin,
             string,
           ];
@@ -106,7 +118,7 @@ export class CloseJoiner {
 }
 
 /** The app's record of the connection the kernel saw end at `at`, or null if it has none. */
-function take(queue: AppRecord[], at: number): string | null {
+function take(queue: AppRecord[], at: number): AppView | null {
   while (queue.length > 0 && (queue[0] as AppRecord).at < at - TOLERANCE_MS) queue.shift();
   const head = queue[0];
   if (!head || head.at > at + TOLERANCE_MS) return null;

@@ -3,7 +3,7 @@ import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { urlPort } from '../config/url.js';
 import { Wire } from '../isolation/wire.js';
-import type { AppCloseColumns, KernelCloseColumns, RunPart } from '../record/closes.js';
+import type { ClientCloses, KernelCloseColumns, RunPart, ServerCloses } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
 import type { MeasuredWindow, Phase, RunInterval, RunResult, StoppedBy } from '../record/run.js';
 import type { Side } from '../record/tcp.js';
@@ -85,7 +85,7 @@ export async function runOne(
     // Each connection's end, as the kernel and as each application saw it, joined by client port.
     // Behind a proxy the target's connections are the proxy's: its closes are not the client's.
     const joiner = new CloseJoiner((at) => partAt(at));
-    const onTargetCloses = (closes: AppCloseColumns) => {
+    const onTargetCloses = (closes: ServerCloses) => {
       if (!spec.proxy) joiner.addApp('server', closes);
     };
     serving = await startServing(spec, children, hosts, onTargetCloses);
@@ -231,7 +231,7 @@ function startLoad(
     paceAll(legs, false);
     samples.push(sampleAll(legs).then((views) => timeline.record(null, legs, views, 'warmup')));
   };
-  const onInterval = (interval: DriverInterval, closes: Parameters<CloseJoiner['addApp']>[1]) => {
+  const onInterval = (interval: DriverInterval, closes: ClientCloses) => {
     received.push(interval);
     run.joiner.addApp('client', closes);
     if (timeline.phase === 'warmup') {

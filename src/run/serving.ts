@@ -6,7 +6,7 @@ import { LabError } from '../errors.js';
 import { type CpuSplit, onCpus, splitCpus } from '../isolation/cpus.js';
 import { createNetns, type NetnsTopology } from '../isolation/netns.js';
 import { nftMissing } from '../isolation/wire.js';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ServerCloses } from '../record/closes.js';
 import type { Children } from './children.js';
 import type { Crasher } from './faults.js';
 import { type ProxyChild, startProxyChild } from './proxy-child.js';
@@ -76,7 +76,7 @@ export async function startServing(
   spec: DeepReadonly<RunSpec>,
   children: Children,
   hosts: Hosts,
-  onTargetCloses: (closes: AppCloseColumns) => void,
+  onTargetCloses: (closes: ServerCloses) => void,
 ): Promise<Serving> {
   const { topology } = hosts;
   const target =
@@ -124,7 +124,7 @@ export function targetCrasher(
   children: Children,
   hosts: Hosts,
   serving: Serving,
-  onTargetCloses: (closes: AppCloseColumns) => void,
+  onTargetCloses: (closes: ServerCloses) => void,
 ): Crasher {
   return {
     kill: () => {
@@ -154,7 +154,7 @@ function startTarget(
   children: Children,
   topology: NetnsTopology | null,
   prefix: readonly string[],
-  onCloses: (closes: AppCloseColumns) => void,
+  onCloses: (closes: ServerCloses) => void,
   port?: number,
 ): Promise<TargetChild> {
   const { url: _u, pid: _p, sysctls: _s, ...knobs } = spec.target;

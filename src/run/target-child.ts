@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ServerCloses } from '../record/closes.js';
 import type { TargetMessage } from '../record/ipc.js';
 import type { TargetStats } from '../record/target.js';
 import { type Children, stop, watchFailure } from './children.js';
@@ -26,7 +26,7 @@ export async function startTargetChild(
   children: Children,
   knobs: DeepReadonly<TargetKnobs>,
   prefix: readonly string[] = [],
-  onCloses: (closes: AppCloseColumns) => void = () => {},
+  onCloses: (closes: ServerCloses) => void = () => {},
 ): Promise<TargetChild> {
   const child = children.fork(
     { type: 'start', role: 'target', knobs: { ...knobs } },

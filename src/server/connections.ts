@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
-import type { AppCloseColumns } from '../record/closes.js';
+import { type ServerCloses, serverView } from '../record/closes.js';
 import type { CloseReason, Closer } from '../record/target.js';
 import type { TargetCounters } from './counters.js';
 
@@ -31,7 +31,7 @@ export class Connections {
   // A destroyed socket's 'close' comes a loop turn later than the server's own bookkeeping, so
   // shutdown waits for every tracked socket rather than for server.close() alone.
   private drained: (() => void) | null = null;
-  private closes: AppCloseColumns = { port: [], at: [], view: [] };
+  private closes: ServerCloses = { port: [], at: [], view: [] };
   /** Each open connection by its peer's address and port (HTTP/2 finds its session's socket). */
   private readonly byPeer = new Map<string, Socket>();
   /**
@@ -54,7 +54,7 @@ export class Connections {
   }
 
   /** The connections closed since the last call. */
-  takeCloses(): AppCloseColumns {
+  takeCloses(): ServerCloses {
     const out = this.closes;
     this.closes = { port: [], at: [], view: [] };
     return out;
@@ -120,7 +120,7 @@ export class Connections {
       if (this.keepCloses && st.port > 0) {
         this.closes.port.push(st.port);
         this.closes.at.push(Number(process.hrtime.bigint()) / 1e6);
-        this.closes.view.push(reason ? `${closer}:${reason}` : closer);
+        this.closes.view.push(serverView(closer, reason));
       }
     });
   };

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
 import { LabError } from '../errors.js';
-import type { AppCloseColumns } from '../record/closes.js';
+import type { ServerCloses } from '../record/closes.js';
 import type { TargetStats } from '../record/target.js';
 import { Connections } from './connections.js';
 import { TargetCounters } from './counters.js';
@@ -21,7 +21,7 @@ import { type Certificate, selfSigned } from './tls.js';
 
 export interface TargetServer {
   /** The connections closed since the last call (with `keepCloses`), for a join. */
-  takeCloses(): AppCloseColumns;
+  takeCloses(): ServerCloses;
   readonly host: string;
   readonly port: number;
   readonly url: string;
