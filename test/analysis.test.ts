@@ -8,7 +8,6 @@ import { type DriverInterval, HTTP2_EVENTS } from '../src/record/driver.js';
 import { exampleRun, quietSelf } from '../src/record/example.js';
 import type { Measurements, RunInterval } from '../src/record/run.js';
 import {
-  type FirstFin,
   type StateCounts,
   TCP_STATES,
   type TcpSideEntry,
