@@ -10,6 +10,7 @@ import ts from 'typescript';
 const OUT = 'src/results/shape.generated.ts';
 const ROOTS = {
   run: ['src/record/run.ts', 'RunResult'],
+  runs: ['src/record/run.ts', 'RunsResult'],
   drive: ['src/record/driver.ts', 'DriverResult'],
   tcp: ['src/record/tcp.ts', 'TcpResult'],
 };

@@ -100,3 +100,64 @@ describe('corrupt and foreign result files', () => {
     );
   });
 });
+
+// The cases the decoder's value checks were made for, each through the CLI as a user meets it.
+describe('values a type check lets through', () => {
+  const run = () => fixture('run-v7.json') as Record<string, Json>;
+  const write = (name: string, data: Json) => {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify(data));
+    return file;
+  };
+
+  it('a negative count is refused, naming the field, by compare (it read as "+45000.0% WORSE")', () => {
+    const good = write('neg-good.json', run());
+    const bad = run();
+    const summary = bad.summary as Record<string, Record<string, Json>>;
+    (summary.requests as Record<string, Json>).completed = -1e308;
+    const r = runCli(['compare', good, write('neg.json', bad)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /summary\.requests\.completed: is -1e\+308, where a count/);
+  });
+
+  it('a drive shard of -1,000,000 completed requests is refused by merge', () => {
+    const d = fixture('drive-v5.json') as Record<string, Json>;
+    const shard = (index: number) => ({ index, count: 2, startAt: null, lateMs: null, host: 'h' });
+    const a = write('shard-ok.json', { ...d, shard: shard(0) });
+    const b = { ...structuredClone(d), shard: shard(1) } as Record<string, Record<string, Json>>;
+    (b.requests as Record<string, Json>).completed = -1e6;
+    const r = runCli(['merge', a, write('shard-neg.json', b), '--json', join(dir, 'mm.json')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /requests\.completed: is -1000000/);
+  });
+
+  it('a histogram that is not an HDR encoding is refused before any format reads it', () => {
+    const bad = run();
+    (bad.histograms as Record<string, Json>).latencyUs = 'AAAA';
+    const file = write('hdr.json', bad);
+    for (const format of [[], ['--markdown'], ['--html', join(dir, 'h.html')]]) {
+      const r = runCli(['report', file, ...format]);
+      assert.equal(r.code, 2, `${format}: ${r.stderr}`);
+      assert.match(r.stderr, /histograms\.latencyUs: is not a histogram/);
+    }
+  });
+
+  it('ESC and OSC in a stored string reach the terminal inert', () => {
+    const bad = run();
+    const target = bad.target as Record<string, Json>;
+    target.url = 'http://x/\u001b]0;owned\u0007\u001b[2J';
+    const r = runCli(['report', write('esc.json', bad)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /http:\/\/x\/\ufffd\]0;owned\ufffd\ufffd\[2J/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: what must not be there
+    assert.doesNotMatch(r.stdout, /[\u001b\u0007]/);
+  });
+
+  it('an output that is the input is bad input, and the input stays as it was', () => {
+    const file = write('self.json', run());
+    const before = readFileSync(file, 'utf8');
+    const r = runCli(['report', file, '--html', file]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(readFileSync(file, 'utf8'), before);
+  });
+});

@@ -3,6 +3,7 @@ import { EXIT, LabError } from '../errors.js';
 import { refuseCollisions } from '../output/collide.js';
 import { fileAt } from '../output/file.js';
 import { withResults } from '../results/read.js';
+import { plain } from '../text.js';
 import { DRY_RUN, printResolved } from './flags.js';
 
 // `keepalive-lab compare BASELINE CURRENT`: whether a change is real or noise. Exit 3 when
@@ -87,7 +88,7 @@ async function compare(baselineFile: string, currentFile: string, opts: CompareF
   }
   const result = compareResults(baseline, current, { tolerances, seed });
   const { compareText } = await import('../report/compare-text.js');
-  process.stdout.write(`${compareText(result)}\n`);
+  process.stdout.write(plain(`${compareText(result)}\n`));
   await json?.write(`${JSON.stringify(result, null, 2)}\n`);
   if (markdown) {
     const { compareMarkdown } = await import('../report/compare-markdown.js');

@@ -13,6 +13,7 @@ import { driveText } from '../report/drive-text.js';
 import { unanswered } from '../report/unanswered.js';
 import { shardOf, splitLoad, startAtOf } from '../shard/split.js';
 import { writeStdout } from '../streams.js';
+import { plain } from '../text.js';
 import { DRY_RUN, flagOf, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
 import { takeSignals } from './interrupt.js';
 
@@ -144,7 +145,7 @@ export function driveCommand(): Command {
         if (!(await writeStdout(`${JSON.stringify(result, null, 2)}\n`))) stop.stop('SIGPIPE');
       } else {
         await out?.write(`${JSON.stringify(result, null, 2)}\n`);
-        process.stdout.write(`${driveText(result)}\n`);
+        process.stdout.write(plain(`${driveText(result)}\n`));
       }
       const none = unanswered(result);
       if (none && stop.cause === null) {

@@ -9,6 +9,7 @@ import { RUN_SCHEMA, RUNS_SCHEMA, type RunResult } from '../record/run.js';
 import { TCP_SCHEMA, type TcpResult } from '../record/tcp.js';
 import { readResultFile, withResults } from '../results/read.js';
 import { writeStdout } from '../streams.js';
+import { plain } from '../text.js';
 import { DRY_RUN, printResolved } from './flags.js';
 
 // `keepalive-lab merge SHARD.json... --json OUT`: the shards of one load as one result of the same
@@ -106,7 +107,7 @@ async function mergeFiles(files: string[], opts: { json: string; dryRun?: boolea
     const { mergeDriverResults } = await import('../merge/drive.js');
     const { driveText } = await import('../report/drive-text.js');
     const merged = mergeDriverResults(drives);
-    text = driveText(merged);
+    text = plain(driveText(merged));
     await write(out, merged);
   } else {
     if (runs.length === 0) {
@@ -119,7 +120,7 @@ async function mergeFiles(files: string[], opts: { json: string; dryRun?: boolea
     const { mergeRunResults } = await import('../merge/run.js');
     const { runText } = await import('../report/run-text.js');
     const merged = mergeRunResults(runs, samples[0] ?? null);
-    text = runText(merged);
+    text = plain(runText(merged));
     await write(out, merged);
   }
   if (out) process.stdout.write(`${text}\n`);

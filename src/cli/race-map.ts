@@ -4,6 +4,7 @@ import { loadScenario } from '../config/scenario-resolve.js';
 import { EXIT, LabError } from '../errors.js';
 import { refuseCollisions } from '../output/collide.js';
 import { fileAt } from '../output/file.js';
+import { plain } from '../text.js';
 import { scenarioPath } from './catalogue.js';
 import { DRY_RUN, printResolved } from './flags.js';
 import { takeSignals } from './interrupt.js';
@@ -58,7 +59,7 @@ export function raceMapCommand(): Command {
       const stop = takeSignals();
       try {
         const result = await runRaceMap(spec, knobs, { signal: stop.signal });
-        process.stdout.write(`${raceMapText(result)}\n`);
+        process.stdout.write(plain(`${raceMapText(result)}\n`));
         if (json)
           process.stderr.write(
             `json: ${await json.write(`${JSON.stringify(result, null, 2)}\n`)}\n`,

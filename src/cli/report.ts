@@ -9,6 +9,7 @@ import { RUN_SCHEMA, RUNS_SCHEMA } from '../record/run.js';
 import type { AnyResult } from '../report/any.js';
 import { readResultFile, withResults } from '../results/read.js';
 import { writeStdout } from '../streams.js';
+import { plain } from '../text.js';
 
 // `keepalive-lab report RESULT.json`: any saved result (a run, its variants, a sweep or search,
 // a merge of shards, a comparison, a race map, a drive), of this version or an older one, as the
@@ -90,9 +91,12 @@ export function reportCommand(): Command {
         const text =
           value !== undefined
             ? `${JSON.stringify(value, null, 2)}\n`
-            : opts.markdown === true
-              ? report.resultMarkdown(input)
-              : `${report.resultText(input)}\n`;
+            : // Text from the file reaches the terminal inert (its control characters shown as �).
+              plain(
+                opts.markdown === true
+                  ? report.resultMarkdown(input)
+                  : `${report.resultText(input)}\n`,
+              );
         // stdout is what `report` is for: its reader gone, the exit code says it was not read.
         if (!(await writeStdout(text))) process.exitCode = EXIT.outputClosed;
         if (md) process.stderr.write(`markdown: ${await md.write(report.resultMarkdown(input))}\n`);

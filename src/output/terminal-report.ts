@@ -1,5 +1,6 @@
 import { comparisonText, planStopText, runText } from '../report/run-text.js';
 import { searchText, sweepText } from '../report/sweep.js';
+import { plain } from '../text.js';
 import type { Output } from './output.js';
 
 // The report on stdout: each run's verdicts as it ends, then the comparison table of variants.
@@ -7,7 +8,7 @@ import type { Output } from './output.js';
 export function terminalReport(stream: NodeJS.WritableStream): Output {
   return {
     runEnd(_run, result) {
-      stream.write(`${runText(result)}\n\n`);
+      stream.write(plain(`${runText(result)}\n\n`));
     },
     stop(file) {
       if (file && 'variants' in file && file.variants.length > 1) {

@@ -17,6 +17,7 @@ import {
   LEFT_FROM,
   type LeftFrom,
   type Sysctls,
+  type TcpSideEntry,
   type TcpSideSummary,
   type TcpSummary,
   type WireRecord,
@@ -241,6 +242,45 @@ const counts = (): CloseCounts => ({
   timeWaitEntered: { client: 0, server: 0 },
   oneSided: 0,
 });
+
+/** One side of one timeline sample. */
+export function exampleTcpSideEntry(): TcpSideEntry {
+  return {
+    states: {
+      established: 0,
+      synSent: 0,
+      synRecv: 0,
+      finWait1: 0,
+      finWait2: 0,
+      timeWait: 0,
+      close: 0,
+      closeWait: 0,
+      lastAck: 0,
+      closing: 0,
+    },
+    timeWaitLeft: [0, 0, 0, 0, 0, 0],
+    namespaceTimeWait: 0,
+    counters: counters(),
+    wireCounters: {
+      RetransSegs: 0,
+      TCPTimeouts: 0,
+      TCPLossProbes: 0,
+      TCPAbortOnTimeout: 0,
+      TCPKeepAlive: 0,
+    },
+    portOccupancy: 0,
+    connect: { count: 0, p50: 0, p99: 0 },
+  };
+}
+
+/** A timeline sample of both sides (a run's interval's `tcp`, and `back` behind a proxy). */
+export function exampleTcpView(): {
+  client: TcpSideEntry;
+  server: TcpSideEntry;
+  closes: CloseCounts;
+} {
+  return { client: exampleTcpSideEntry(), server: exampleTcpSideEntry(), closes: counts() };
+}
 
 export function exampleTcp(): TcpSummary {
   return {

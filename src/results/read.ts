@@ -2,30 +2,114 @@ import { readFile } from 'node:fs/promises';
 import { LabError } from '../errors.js';
 import { MAX_RESULT_BYTES, unreadableBecause } from '../file-limits.js';
 import { DRIVER_SCHEMA } from '../record/driver.js';
-import { exampleDriverSummary, exampleInterval, exampleRun } from '../record/example.js';
+import {
+  exampleDriverSummary,
+  exampleInterval,
+  exampleRun,
+  exampleTcpView,
+} from '../record/example.js';
 import { RUN_SCHEMA, RUNS_SCHEMA } from '../record/run.js';
 import { UPGRADES, upgrade } from './upgrade.js';
 import { type ResultKind, shapeProblems } from './validate.js';
+import { valueProblems } from './values.js';
 
 /** What each readable kind must look like: its example (one of each list's entries), its types. */
 const EXAMPLES: Record<string, { example: () => unknown; shape: ResultKind; prefix?: string }> = {
   [RUN_SCHEMA]: { example: () => runExample(), shape: 'run' },
-  [RUNS_SCHEMA]: {
-    example: () => ({ variants: [runExample()] }),
-    shape: 'run',
-    prefix: 'variants[].',
-  },
-  [DRIVER_SCHEMA]: {
-    example: () => ({ ...exampleDriverSummary(), timeline: [exampleInterval()] }),
-    shape: 'drive',
-  },
+  [RUNS_SCHEMA]: { example: () => runsExample(), shape: 'runs' },
+  [DRIVER_SCHEMA]: { example: () => driveExample(), shape: 'drive' },
 };
 
+/** A file of several runs: each run as above, and the plan around them (a sweep, a search). */
+function runsExample() {
+  const probe = {
+    rate: 0,
+    variant: '',
+    phase: '',
+    holds: false,
+    breaches: [''],
+    limit: '',
+    achieved: 0,
+  };
+  return {
+    schema: RUNS_SCHEMA,
+    name: '',
+    startedAt: '',
+    partial: false,
+    repeats: 0,
+    variants: [runExample()],
+    planned: 0,
+    stoppedBy: null,
+    sweep: { paths: [''], scale: [''], points: [{ variant: '', values: {} }] },
+    search: {
+      range: { from: 0, to: 0 },
+      precision: 0,
+      confirm: 0,
+      beyond: 0,
+      verdict: '',
+      rate: 0,
+      interval: { low: 0, high: 0 },
+      confirmed: { runs: 0, held: 0 },
+      beyondHeld: false,
+      brokeFirst: { limit: '', rate: 0, breaches: [''], message: '' },
+      message: '',
+      probes: [probe],
+    },
+  };
+}
+
+/** A drive result as the decoder checks it: its shard and what merged it (see runExample). */
+function driveExample() {
+  const d = exampleDriverSummary();
+  const shard = { index: 0, count: 0, startAt: 0, lateMs: 0, host: '' };
+  return {
+    ...d,
+    shard,
+    mergedFrom: [{ ...shard, resources: d.resources, requests: 0 }],
+    rate: 0,
+    notMeasured: [''],
+    timeline: [exampleInterval()],
+  };
+}
+
+/**
+ * The example as the decoder checks against it: where the record's example says null or an empty
+ * list (a field that may be null, a list of anything), a value of the type the field holds when
+ * it holds one, so that a file's `findings: [null]` or `withheld: -1` is refused here and never
+ * reaches a reader. (The record's example stays all-null and empty: tests build runs from it.)
+ */
 function runExample() {
   const r = exampleRun();
+  const a = r.analysis;
+  const texts = [''];
   return {
     ...r,
-    timeline: [{ t: 0, phase: 'load', load: exampleInterval(), tcp: null }],
+    variant: '',
+    repeat: 0,
+    target: { ...r.target, pid: 0 },
+    environment: { ...r.environment, cpusShared: '' },
+    scenario: { ...r.scenario, thresholds: texts },
+    summary: { ...r.summary, rate: 0, notMeasured: texts },
+    tcpUnavailable: '',
+    analysis: {
+      ...a,
+      closes: { ...a.closes, findings: texts },
+      timeWait: { ...a.timeWait, withheld: '', explanation: texts },
+      capacity: { ...a.capacity, notes: texts },
+      race: { ...a.race, withheld: '', explanation: texts },
+      anomalies: [{ kind: 'resets', side: null, count: 0, message: '' }],
+    },
+    // Every part of an interval is checked: a reader of the timeline (the HTML charts, the
+    // window) meets each.
+    timeline: [
+      {
+        t: 0,
+        phase: 'load',
+        load: exampleInterval(),
+        tcp: exampleTcpView(),
+        back: exampleTcpView(),
+      },
+    ],
     thresholds: [{ expr: '', ok: true, actual: null }],
   };
 }
@@ -70,7 +154,9 @@ export async function readResultFile<T>(
   const schema = (data as { schema?: unknown } | null)?.schema;
   if (typeof schema === 'string' && accept.includes(schema)) {
     const kind = EXAMPLES[schema];
-    const problems = kind ? shapeProblems(data, kind.example(), kind.shape, kind.prefix) : [];
+    const shape = kind ? shapeProblems(data, kind.example(), kind.shape, kind.prefix) : [];
+    // Values only once the types hold: the checks read the file as the types say it is.
+    const problems = shape.length > 0 || !kind ? shape : valueProblems(data);
     if (problems.length > 0) {
       throw new LabError('KAL_RESULT_UNREADABLE', `${file}: is not what ${schema} holds`, {
         problems: [
@@ -102,9 +188,9 @@ export async function readResultFile<T>(
 const sameKind = (a: string, b: string) => a.split('@')[0] === b.split('@')[0];
 
 /**
- * Runs what a command does with result files. A file that passed the checks above and still
- * makes the work fail (a value no reader expects) is a file this version did not write as it
- * is: bad input naming the files, never an internal error.
+ * Runs what a command does with result files. The checks above are the only gate: a file that
+ * passed them and still makes a reader throw is this product's bug, not the file's, and is said
+ * so (KAL_INTERNAL, exit 1) with the files to send, never "your file is bad".
  */
 export async function withResults<T>(files: readonly string[], work: () => Promise<T>): Promise<T> {
   try {
@@ -113,13 +199,14 @@ export async function withResults<T>(files: readonly string[], work: () => Promi
     if (err instanceof LabError) throw err;
     const why = (err as Error)?.message ?? String(err);
     throw new LabError(
-      'KAL_RESULT_UNREADABLE',
-      `${files.join(', ')}: cannot be read as this version writes results (${why})`,
+      'KAL_INTERNAL',
+      `reading ${files.join(', ')} failed inside keepalive-lab (${why}): this is a bug, please report it`,
       {
         problems: files.map((f) => ({
           path: f,
-          message: 'make the result again, or give the file as it was written',
+          message: 'attach this file to the report (it passed every check this version makes)',
         })),
+        cause: err,
       },
     );
   }
