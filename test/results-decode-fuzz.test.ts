@@ -9,6 +9,7 @@ import { compareResults } from '../src/compare/compare.js';
 import { loadResult } from '../src/compare/load.js';
 import { isLabError } from '../src/errors.js';
 import { mergeDriverResults } from '../src/merge/drive.js';
+import { COMPARE_SCHEMA, type CompareResult } from '../src/record/compare.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../src/record/driver.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunFile } from '../src/record/run.js';
 import { type AnyResult, resultMarkdown, resultText } from '../src/report/any.js';
@@ -76,20 +77,26 @@ async function readEveryWay(data: Json, n: number): Promise<'refused' | 'read'> 
   writeFileSync(file, JSON.stringify(data));
   let r: AnyResult;
   try {
-    r = await readResultFile<AnyResult>(file, [RUN_SCHEMA, RUNS_SCHEMA, DRIVER_SCHEMA], 'a result');
+    r = await readResultFile<AnyResult>(
+      file,
+      [RUN_SCHEMA, RUNS_SCHEMA, DRIVER_SCHEMA, COMPARE_SCHEMA],
+      'a result',
+    );
   } catch (err) {
     if (isLabError(err)) return 'refused';
     throw err;
   }
   resultText(r);
   resultMarkdown(r);
-  if (r.schema !== DRIVER_SCHEMA) reportHtml(r as RunFile, { css: '', js: '' });
+  if (r.schema !== DRIVER_SCHEMA) reportHtml(r as RunFile | CompareResult, { css: '', js: '' });
   return 'read';
 }
 
 const upgraded = async <T>(name: string) =>
   JSON.parse(
-    JSON.stringify(await readResultFile<T>(fixture(name), [RUN_SCHEMA, DRIVER_SCHEMA], 'x')),
+    JSON.stringify(
+      await readResultFile<T>(fixture(name), [RUN_SCHEMA, DRIVER_SCHEMA, COMPARE_SCHEMA], 'x'),
+    ),
   ) as Json;
 
 describe('the decoder is the only gate: every reader can use what it lets through', () => {
@@ -159,7 +166,23 @@ describe('the decoder is the only gate: every reader can use what it lets throug
   });
 
   const older = ['run-v2', 'run-v3', 'run-v4', 'run-v5', 'run-v6', 'run-v7', 'runs-v2', 'runs-v7'];
-  const olderDrives = ['drive-v1', 'drive-v2', 'drive-v3', 'drive-v4', 'drive-v5'];
+  const olderDrives = ['drive-v1', 'drive-v2', 'drive-v3', 'drive-v4', 'drive-v5', 'compare-v1'];
+  it(`${RUNS / 4} mutations of a comparison: refused, or read by text, markdown and HTML`, async () => {
+    const c = await upgraded<CompareResult>('compare-v1.json');
+    let n = 300_000;
+    await fc.assert(
+      fc.asyncProperty(mutations(c), async ({ path, change }) => {
+        try {
+          await readEveryWay(mutate(c, path, change), n++);
+        } catch (err) {
+          if (!isLabError(err))
+            assert.fail(`${path.join('.')} ${JSON.stringify(change)}: ${(err as Error).stack}`);
+        }
+      }),
+      { seed: SEED, numRuns: RUNS / 4 },
+    );
+  });
+
   it('each older version, mutated as it was written: upgraded and read, or refused', async () => {
     let n = 200_000;
     for (const name of [...older, ...olderDrives]) {

@@ -142,6 +142,17 @@ describe('values a type check lets through', () => {
     }
   });
 
+  it('a comparison whose verdict no reader knows is refused, naming the names it may hold', () => {
+    const c = fixture('compare-v1.json') as Record<string, Json>;
+    c.verdict = 'exploded';
+    const r = runCli(['report', write('exploded.json', c)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /verdict: is the string "exploded", where one of better, inconclusive, same, worse belongs/,
+    );
+  });
+
   it('ESC and OSC in a stored string reach the terminal inert', () => {
     const bad = run();
     const target = bad.target as Record<string, Json>;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { LabError } from '../errors.js';
 import { MAX_RESULT_BYTES, unreadableBecause } from '../file-limits.js';
+import { COMPARE_SCHEMA } from '../record/compare.js';
 import { DRIVER_SCHEMA } from '../record/driver.js';
 import {
   exampleDriverSummary,
@@ -18,6 +19,7 @@ const EXAMPLES: Record<string, { example: () => unknown; shape: ResultKind; pref
   [RUN_SCHEMA]: { example: () => runExample(), shape: 'run' },
   [RUNS_SCHEMA]: { example: () => runsExample(), shape: 'runs' },
   [DRIVER_SCHEMA]: { example: () => driveExample(), shape: 'drive' },
+  [COMPARE_SCHEMA]: { example: () => compareExample(), shape: 'compare' },
 };
 
 /** A file of several runs: each run as above, and the plan around them (a sweep, a search). */
@@ -55,6 +57,34 @@ function runsExample() {
       message: '',
       probes: [probe],
     },
+  };
+}
+
+/** A comparison: each metric's values may be a number or a name, so they are not typed here. */
+function compareExample() {
+  const metric = {
+    name: '',
+    baseline: null,
+    current: null,
+    change: 0,
+    interval: [0, 0],
+    verdict: '',
+    method: '',
+    tolerance: 0,
+    changeIs: '',
+    unit: '',
+    ownDelay: 0,
+  };
+  const side = { file: '', runs: 0 };
+  return {
+    schema: COMPARE_SCHEMA,
+    scenario: '',
+    baseline: side,
+    current: side,
+    verdict: '',
+    metrics: [metric],
+    variants: [{ name: '', verdict: '', metrics: [metric] }],
+    notes: [''],
   };
 }
 

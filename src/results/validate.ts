@@ -18,13 +18,15 @@ const kind = (v: unknown) =>
 interface Rules {
   nullable: ReadonlySet<string>;
   optional: ReadonlySet<string>;
+  names: ReadonlyMap<string, readonly string[]>;
 }
 
 function rulesOf(shape: ResultKind, prefix: string): Rules {
-  const s = SHAPES[shape] ?? { nullable: [], optional: [] };
+  const s = SHAPES[shape] ?? { nullable: [], optional: [], names: {} };
   return {
     nullable: new Set(s.nullable.map((p) => prefix + p)),
     optional: new Set(s.optional.map((p) => prefix + p)),
+    names: new Map(Object.entries(s.names).map(([p, v]) => [prefix + p, v])),
   };
 }
 
@@ -68,6 +70,11 @@ function walk(data: unknown, example: unknown, at: At, rules: Rules, out: string
   }
   if (got === 'number' && !Number.isFinite(data as number)) {
     out.push(`${where}: is not a finite number`);
+    return;
+  }
+  const names = rules.names.get(at.typed);
+  if (got === 'string' && names && !names.includes(data as string)) {
+    out.push(`${where}: is ${describe(data)}, where one of ${names.join(', ')} belongs`);
     return;
   }
   if (got === 'array') {

@@ -60,6 +60,16 @@ function walk(v: unknown, at: string, out: string[]): void {
     else walk(x, path(k), out);
   }
   ordered(o, at, out);
+  if ('unit' in o && 'method' in o) compared(o, at, out);
+}
+
+/** A compared metric's two values: numbers, or for a category its names; null: not measured. */
+function compared(o: Record<string, unknown>, at: string, out: string[]): void {
+  const want = o.unit === 'category' ? 'string' : 'number';
+  for (const k of ['baseline', 'current']) {
+    const v = o[k];
+    if (v !== null && typeof v !== want) out.push(`${at}.${k}: is not a ${want} or null`);
+  }
 }
 
 /** Each encoded histogram decodes ('' is none recorded). */
