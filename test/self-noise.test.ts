@@ -13,10 +13,10 @@ import { RingProbe, replayer } from '../src/driver/observations.js';
 import { Recorder } from '../src/driver/recorder.js';
 import { createRing, RingReader, RingWriter } from '../src/driver/ring.js';
 import { allowedCpus } from '../src/isolation/cpus.js';
-import { mergeInterval } from '../src/merge/drive.js';
 import type { DriverInterval, DriverResult, SelfNoise } from '../src/record/driver.js';
 import { exampleInterval, exampleRun } from '../src/record/example.js';
 import type { RunResult } from '../src/record/run.js';
+import { mergeInterval } from '../src/reduce/drive-fold.js';
 import { CLI } from './helpers/cli.js';
 
 // The driver's own delay, from synthetic inputs: what each interval and the totals say of it,

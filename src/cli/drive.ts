@@ -49,77 +49,7 @@ export function driveCommand(): Command {
   for (const opt of optionsFor(clientSchema.shape, CLIENT_FLAGS)) cmd.addOption(opt);
   for (const opt of optionsFor(loadSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (url: string, opts: Record<string, unknown>) => {
-    const clientInput = flagValues(opts, clientSchema.shape, CLIENT_FLAGS) as Record<
-      string,
-      unknown
-    >;
-    for (const key of ['headers', 'agent', 'tls'] as const) {
-      if (typeof clientInput[key] === 'string') clientInput[key] = parseJsonFlag(key, opts[key]);
-    }
-    const problems: LabError[] = [];
-    const attempt = <T>(fn: () => T): T | undefined => {
-      try {
-        return fn();
-      } catch (err) {
-        if (err instanceof LabError) problems.push(err);
-        else throw err;
-        return undefined;
-      }
-    };
-    const client = attempt(() =>
-      resolve(clientSchema, clientInput, {
-        source: 'client options',
-        label: labelFor('client', clientSchema.shape, CLIENT_FLAGS),
-      }),
-    );
-    const load = attempt(() =>
-      resolve(loadSchema, flagValues(opts, loadSchema.shape), {
-        source: 'load options',
-        label: labelFor('load', loadSchema.shape),
-      }),
-    );
-    const intervalMs = attempt(() =>
-      resolve(duration({ min: 100 }), opts.interval, {
-        source: 'options',
-        label: () => '--interval',
-      }),
-    );
-    attempt(() => parseTargetUrl(url, '<url>'));
-    if (client) {
-      const target = { url };
-      const found = protocolProblems(
-        protocolOf(target, client),
-        isTls(url),
-        client,
-        true,
-        (k) => `--${flagOf(k, CLIENT_FLAGS)}`,
-      );
-      if (found.length > 0) {
-        problems.push(new LabError('KAL_CONFIG_INVALID', 'protocol', { problems: found }));
-      }
-    }
-    if (client?.engine === 'net' && isTls(url)) {
-      problems.push(
-        new LabError('KAL_CONFIG_INVALID', 'https with the net engine', {
-          problems: [
-            {
-              path: '--engine',
-              message: 'the net engine speaks plain HTTP/1.1 only: use --engine undici or http',
-            },
-          ],
-        }),
-      );
-    }
-    const shard = attempt(() => shardOf(opts));
-    const startAt = opts.startAt === undefined ? null : attempt(() => startAtOf(opts.startAt));
-    const split = shard && client && load ? attempt(() => splitLoad(client, load, shard)) : null;
-    if (problems.length > 0 || !client || !load || intervalMs === undefined) {
-      const all = problems.flatMap((p) => [...p.problems]);
-      throw new LabError('KAL_CONFIG_INVALID', `${all.length} problem(s) in the options`, {
-        problems: all,
-      });
-    }
-
+    const { client, load, intervalMs, shard, startAt, split } = resolveDriveFlags(url, opts);
     const mine = split ?? { client, load };
     if (opts.dryRun) {
       const shown = { ...mine.client, headers: redactHeaders(mine.client.headers) };
@@ -163,6 +93,81 @@ export function driveCommand(): Command {
       stop.release();
     }
   });
+}
+
+/**
+ * The drive's options resolved at once: every problem in them listed together (as resolve()
+ * does for a scenario), the client and load by their schemas, the URL, the shard.
+ */
+function resolveDriveFlags(url: string, opts: Record<string, unknown>) {
+  const clientInput = flagValues(opts, clientSchema.shape, CLIENT_FLAGS) as Record<string, unknown>;
+  for (const key of ['headers', 'agent', 'tls'] as const) {
+    if (typeof clientInput[key] === 'string') clientInput[key] = parseJsonFlag(key, opts[key]);
+  }
+  const problems: LabError[] = [];
+  const attempt = <T>(fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof LabError) problems.push(err);
+      else throw err;
+      return undefined;
+    }
+  };
+  const client = attempt(() =>
+    resolve(clientSchema, clientInput, {
+      source: 'client options',
+      label: labelFor('client', clientSchema.shape, CLIENT_FLAGS),
+    }),
+  );
+  const load = attempt(() =>
+    resolve(loadSchema, flagValues(opts, loadSchema.shape), {
+      source: 'load options',
+      label: labelFor('load', loadSchema.shape),
+    }),
+  );
+  const intervalMs = attempt(() =>
+    resolve(duration({ min: 100 }), opts.interval, {
+      source: 'options',
+      label: () => '--interval',
+    }),
+  );
+  attempt(() => parseTargetUrl(url, '<url>'));
+  if (client) {
+    const target = { url };
+    const found = protocolProblems(
+      protocolOf(target, client),
+      isTls(url),
+      client,
+      true,
+      (k) => `--${flagOf(k, CLIENT_FLAGS)}`,
+    );
+    if (found.length > 0) {
+      problems.push(new LabError('KAL_CONFIG_INVALID', 'protocol', { problems: found }));
+    }
+  }
+  if (client?.engine === 'net' && isTls(url)) {
+    problems.push(
+      new LabError('KAL_CONFIG_INVALID', 'https with the net engine', {
+        problems: [
+          {
+            path: '--engine',
+            message: 'the net engine speaks plain HTTP/1.1 only: use --engine undici or http',
+          },
+        ],
+      }),
+    );
+  }
+  const shard = attempt(() => shardOf(opts));
+  const startAt = opts.startAt === undefined ? null : attempt(() => startAtOf(opts.startAt));
+  const split = shard && client && load ? attempt(() => splitLoad(client, load, shard)) : null;
+  if (problems.length > 0 || !client || !load || intervalMs === undefined) {
+    const all = problems.flatMap((p) => [...p.problems]);
+    throw new LabError('KAL_CONFIG_INVALID', `${all.length} problem(s) in the options`, {
+      problems: all,
+    });
+  }
+  return { client, load, intervalMs, shard, startAt, split };
 }
 
 type Mine = Parameters<typeof import('../run/driver-workers.js').startDriver>[2];

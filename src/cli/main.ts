@@ -2,7 +2,6 @@
 import './early-signals.js';
 import { Command, CommanderError } from 'commander';
 import { EXIT, isLabError, LabError } from '../errors.js';
-import { leaveParent, watchParent } from '../parent.js';
 import { guardStandardStreams } from '../streams.js';
 import { cleanupCommand } from './cleanup.js';
 import { compareCommand } from './compare.js';
@@ -20,7 +19,6 @@ import { serveCommand } from './serve.js';
 // The CLI is thin: each command maps flags to a config and calls the library. Every failure
 // ends here, as one message without a stack and the catalogue's exit code.
 
-watchParent();
 guardStandardStreams();
 
 const program = new Command('keepalive-lab')
@@ -70,12 +68,5 @@ function fail(err: unknown): number {
   if (!isLabError(err) && process.env.KEEPALIVE_LAB_DEBUG) {
     process.stderr.write(`${(err as Error)?.stack}\n`);
   }
-  tellParent(lab);
   return lab.exitCode;
-}
-
-/** A child of the run orchestrator reports its failure, code and all, over its IPC channel. */
-function tellParent(err: LabError): void {
-  if (!process.connected || !process.send) return;
-  process.send(err.toMessage(), () => leaveParent());
 }

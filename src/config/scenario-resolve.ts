@@ -91,15 +91,7 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
     );
   }
   const baseFaults = faultsOf(asRecord(raw).faults, 'faults', problems);
-  const rawTarget = asRecord(asRecord(raw).target);
-  if (rawTarget.url !== undefined) {
-    for (const key of knobsGiven(rawTarget)) {
-      problems.push({
-        path: `target.${key}`,
-        message: 'a knob of the built-in target; with target.url the server is yours to configure',
-      });
-    }
-  }
+  problems.push(...externalTargetProblems(asRecord(asRecord(raw).target)));
   const runs: RunSpec[] = [];
   const base = parsed.success ? parsed.data : null;
   if (base && base.variants.length === 0) {
@@ -158,15 +150,7 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
     const proxyKeys = merge('proxy');
     const proxy =
       Object.keys(proxyKeys).length > 0 ? sectionOf(proxySchema, 'proxy', proxyKeys) : undefined;
-    const thresholds = [...(base?.thresholds ?? [])];
-    (Array.isArray(v.thresholds) ? v.thresholds : []).forEach((expr: unknown, k) => {
-      if (typeof expr !== 'string') return;
-      try {
-        thresholds.push(parseThreshold(expr));
-      } catch (err) {
-        problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
-      }
-    });
+    const thresholds = [...(base?.thresholds ?? []), ...thresholdsOf(v.thresholds, at, problems)];
     const faults =
       v.faults === undefined ? baseFaults : faultsOf(v.faults, `${at}.faults`, problems);
     if (base && valid && target && client && loadModel && sampler && proxy !== null && faults) {
@@ -185,37 +169,7 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
       });
     }
   });
-  for (const r of runs) {
-    const where = r.variant ? `variant "${r.variant}": ` : '';
-    if (r.client.engine === 'net' && r.target.url !== undefined && isTls(r.target.url)) {
-      problems.push({
-        path: `${where}client.engine`,
-        message:
-          'the net engine speaks plain HTTP/1.1 only: use engine undici or http for https://',
-      });
-    }
-    if (r.isolation === 'netns' && r.target.url !== undefined) {
-      problems.push({
-        path: 'isolation',
-        message: 'an external server (target.url) cannot be moved into a namespace; use loopback',
-      });
-    }
-    problems.push(...faultProblems(r, where));
-    problems.push(...clientProtocolProblems(r, where));
-    if (r.isolation !== 'loopback') continue;
-    for (const [side, section] of [
-      ['target', r.target],
-      ['client', r.client],
-      ['proxy', r.proxy ?? {}],
-    ] as const) {
-      if (section.sysctls && Object.keys(section.sysctls).length > 0) {
-        problems.push({
-          path: `${r.variant ? `variant "${r.variant}": ` : ''}${side}.sysctls`,
-          message: "kernel knobs need isolation: netns (the host's own sysctls are never touched)",
-        });
-      }
-    }
-  }
+  for (const r of runs) problems.push(...runProblems(r));
   if (base?.search) problems.push(...searchProblems(base, runs));
   if (base?.raceMap) problems.push(...raceMapProblems(base));
   if (problems.length > 0) {
@@ -234,6 +188,63 @@ export function resolveScenario(given: unknown, source: string): DeepReadonly<Re
     search: base?.search ?? null,
     raceMap: base?.raceMap ?? null,
   });
+}
+
+/** An external server (target.url) is the user's to configure: the built-in target's knobs are refused. */
+function externalTargetProblems(rawTarget: Record<string, unknown>): FieldProblem[] {
+  if (rawTarget.url === undefined) return [];
+  return knobsGiven(rawTarget).map((key) => ({
+    path: `target.${key}`,
+    message: 'a knob of the built-in target; with target.url the server is yours to configure',
+  }));
+}
+
+/** A variant's own thresholds, parsed; each that does not parse is a problem at its place. */
+function thresholdsOf(given: unknown, at: string, problems: FieldProblem[]): Threshold[] {
+  const out: Threshold[] = [];
+  (Array.isArray(given) ? given : []).forEach((expr: unknown, k) => {
+    if (typeof expr !== 'string') return;
+    try {
+      out.push(parseThreshold(expr));
+    } catch (err) {
+      problems.push({ path: `${at}.thresholds.${k}`, message: (err as Error).message });
+    }
+  });
+  return out;
+}
+
+/** What one run's sections allow together: engine and scheme, namespaces, faults, protocol. */
+function runProblems(r: RunSpec): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  const where = r.variant ? `variant "${r.variant}": ` : '';
+  if (r.client.engine === 'net' && r.target.url !== undefined && isTls(r.target.url)) {
+    problems.push({
+      path: `${where}client.engine`,
+      message: 'the net engine speaks plain HTTP/1.1 only: use engine undici or http for https://',
+    });
+  }
+  if (r.isolation === 'netns' && r.target.url !== undefined) {
+    problems.push({
+      path: 'isolation',
+      message: 'an external server (target.url) cannot be moved into a namespace; use loopback',
+    });
+  }
+  problems.push(...faultProblems(r, where));
+  problems.push(...clientProtocolProblems(r, where));
+  if (r.isolation !== 'loopback') return problems;
+  for (const [side, section] of [
+    ['target', r.target],
+    ['client', r.client],
+    ['proxy', r.proxy ?? {}],
+  ] as const) {
+    if (section.sysctls && Object.keys(section.sysctls).length > 0) {
+      problems.push({
+        path: `${r.variant ? `variant "${r.variant}": ` : ''}${side}.sysctls`,
+        message: "kernel knobs need isolation: netns (the host's own sysctls are never touched)",
+      });
+    }
+  }
+  return problems;
 }
 
 /**

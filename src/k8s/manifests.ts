@@ -169,45 +169,53 @@ export function manifests(
     },
   };
   const objects: K8sObject[] = [config, ...(secret ? [secretObject] : []), job];
-  if (deploy) {
-    const targetLabels = { ...labels, 'app.kubernetes.io/component': 'target' };
-    objects.push(
-      {
-        apiVersion: 'apps/v1',
-        kind: 'Deployment',
-        metadata: meta(`${o.name}-target`, { 'app.kubernetes.io/component': 'target' }),
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: targetLabels },
-          template: {
-            metadata: { labels: targetLabels },
-            spec: {
-              containers: [
-                {
-                  name: 'target',
-                  image: o.image,
-                  args: serveArgs(rawTarget),
-                  ports: [{ containerPort: TARGET_PORT, name: 'http' }],
-                  readinessProbe: { tcpSocket: { port: TARGET_PORT }, periodSeconds: 2 },
-                  resources: { requests: { cpu: '1', memory: '256Mi' } },
-                },
-              ],
-            },
+  if (deploy) objects.push(...targetObjects(o, labels, meta, rawTarget));
+  return { objects, unsafeSysctls, url: redactUrl(url) };
+}
+
+/** The built-in target the cluster runs for the shards (`deploy`): a Deployment and its Service. */
+function targetObjects(
+  o: K8sOptions,
+  labels: Record<string, string>,
+  meta: (name: string, extra?: Record<string, string>) => Record<string, unknown>,
+  rawTarget: Record<string, unknown>,
+): K8sObject[] {
+  const targetLabels = { ...labels, 'app.kubernetes.io/component': 'target' };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: meta(`${o.name}-target`, { 'app.kubernetes.io/component': 'target' }),
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: targetLabels },
+        template: {
+          metadata: { labels: targetLabels },
+          spec: {
+            containers: [
+              {
+                name: 'target',
+                image: o.image,
+                args: serveArgs(rawTarget),
+                ports: [{ containerPort: TARGET_PORT, name: 'http' }],
+                readinessProbe: { tcpSocket: { port: TARGET_PORT }, periodSeconds: 2 },
+                resources: { requests: { cpu: '1', memory: '256Mi' } },
+              },
+            ],
           },
         },
       },
-      {
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: meta(`${o.name}-target`, { 'app.kubernetes.io/component': 'target' }),
-        spec: {
-          selector: targetLabels,
-          ports: [{ name: 'http', port: TARGET_PORT, targetPort: TARGET_PORT }],
-        },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: meta(`${o.name}-target`, { 'app.kubernetes.io/component': 'target' }),
+      spec: {
+        selector: targetLabels,
+        ports: [{ name: 'http', port: TARGET_PORT, targetPort: TARGET_PORT }],
       },
-    );
-  }
-  return { objects, unsafeSysctls, url: redactUrl(url) };
+    },
+  ];
 }
 
 /** A namespace Kubernetes accepts (an RFC 1123 label), or why not. */

@@ -1,3 +1,4 @@
+import { finishResult } from '../analysis/finish.js';
 import { LabError } from '../errors.js';
 import type { CloseJoin, CloseJoinRow } from '../record/closes.js';
 import { DRIVER_SCHEMA, type DriverInterval, type DriverResult } from '../record/driver.js';
@@ -28,7 +29,6 @@ import {
 } from '../record/tcp.js';
 import { addCloseCounts, zeroCloseCounts } from '../reduce/closes.js';
 import { addWire, TcpAccumulator } from '../reduce/tcp.js';
-import { finishResult } from '../results/finish.js';
 import { kernelEnvironment } from '../results/kernel-env.js';
 import {
   addEncoded,
@@ -299,75 +299,9 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
   const runs = shards.map((s) => s.r).sort((a, b) => shardIndex(a) - shardIndex(b));
   const first = runs[0] as RunResult;
   const driver = mergeDriverResults(shards.map(({ file, r }) => ({ file, r: driverOfRun(r) })));
-  const tcps = runs.map((r) => r.tcp);
-  const clocked = tcps.every((t) => t?.baselineAt !== undefined);
-  const origin = clocked ? Math.min(...tcps.map((t) => t?.baselineAt as number)) : 0;
-  const epochOf = (r: RunResult, i: RunInterval) =>
-    (clocked ? (r.tcp?.baselineAt as number) : 0) + i.t;
-  const serverTimeline = server ? new ServerTimeline(server.r) : null;
-  const lastClient = runs.map(() => null as TcpSideEntry | null);
-  const lastServer = runs.map(() => null as TcpSideEntry | null);
-  const all = slots(runs);
-  // Load slot k is merged driver interval k less the warm-up slots before it.
-  const warmups = all.filter((s) => s.phase === 'warmup').length;
-  const timeline: RunInterval[] = all.map((slot, k) => {
-    const present = slot.parts.flatMap((p, h) => (p ? [{ p, h }] : []));
-    const epoch = Math.max(...present.map(({ p, h }) => epochOf(runs[h] as RunResult, p)));
-    const load = slot.phase === 'load' ? (driver.timeline[k - warmups] ?? null) : null;
-    const entry: RunInterval = { t: epoch - origin, phase: slot.phase, load, tcp: null };
-    if (!slot.parts.some((p) => p?.tcp)) return entry;
-    const clients: TcpSideEntry[] = [];
-    const servers: TcpSideEntry[] = [];
-    slot.parts.forEach((p, h) => {
-      if (p?.tcp) {
-        lastClient[h] = p.tcp.client;
-        lastServer[h] = p.tcp.server;
-        clients.push(p.tcp.client);
-        servers.push(p.tcp.server);
-      } else {
-        const c = lastClient[h];
-        const s = lastServer[h];
-        if (c) clients.push(quiet(c));
-        if (s) servers.push(quiet(s));
-      }
-    });
-    const serverSide = serverTimeline
-      ? serverTimeline.upTo(epoch, k === all.length - 1)
-      : sumSides(servers);
-    entry.tcp = {
-      client: sumSides(clients),
-      server: serverSide ?? sumSides(servers),
-      // What the client hosts' kernels saw end: each connection once (the server's record of the
-      // same connections is its own host's view).
-      closes: sumCloses(slot.parts.map((p) => p?.tcp?.closes ?? null)),
-    };
-    return entry;
-  });
+  const timeline = mergedTimeline(runs, driver, server);
   const tcp = mergeTcp(runs, server?.r ?? null, timeline);
-  const hosts: HostView[] = runs.flatMap((r) =>
-    r.tcp
-      ? [
-          {
-            host: r.summary.shard?.host ?? '',
-            role: 'client' as const,
-            shard: shardIndex(r),
-            tcp: r.tcp.client,
-            closes: r.tcp.closes,
-            requests: r.summary.requests.completed,
-          },
-        ]
-      : [],
-  );
-  if (server && tcp) {
-    hosts.push({
-      host: server.r.host ?? 'server',
-      role: 'server',
-      shard: null,
-      tcp: server.r.server,
-      closes: server.r.closes,
-      requests: null,
-    });
-  }
+  const hosts = hostViews(runs, tcp ? server : null);
   const { timeline: _t, client: _c, load: _l, histograms, schema: _s, ...summary } = driver;
   const stopped = runs.find((r) => r.stoppedBy)?.stoppedBy ?? null;
   const measurements: Measurements = {
@@ -411,6 +345,87 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
 }
 
 const shardIndex = (r: RunResult) => r.summary.shard?.index ?? 0;
+
+/** The shards' timelines as one, slot by slot; the server host's own view where it was sampled. */
+function mergedTimeline(
+  runs: readonly RunResult[],
+  driver: DriverResult,
+  server: ServerView | null,
+): RunInterval[] {
+  const tcps = runs.map((r) => r.tcp);
+  const clocked = tcps.every((t) => t?.baselineAt !== undefined);
+  const origin = clocked ? Math.min(...tcps.map((t) => t?.baselineAt as number)) : 0;
+  const epochOf = (r: RunResult, i: RunInterval) =>
+    (clocked ? (r.tcp?.baselineAt as number) : 0) + i.t;
+  const serverTimeline = server ? new ServerTimeline(server.r) : null;
+  const lastClient = runs.map(() => null as TcpSideEntry | null);
+  const lastServer = runs.map(() => null as TcpSideEntry | null);
+  const all = slots(runs);
+  // Load slot k is merged driver interval k less the warm-up slots before it.
+  const warmups = all.filter((s) => s.phase === 'warmup').length;
+  return all.map((slot, k) => {
+    const present = slot.parts.flatMap((p, h) => (p ? [{ p, h }] : []));
+    const epoch = Math.max(...present.map(({ p, h }) => epochOf(runs[h] as RunResult, p)));
+    const load = slot.phase === 'load' ? (driver.timeline[k - warmups] ?? null) : null;
+    const entry: RunInterval = { t: epoch - origin, phase: slot.phase, load, tcp: null };
+    if (!slot.parts.some((p) => p?.tcp)) return entry;
+    const clients: TcpSideEntry[] = [];
+    const servers: TcpSideEntry[] = [];
+    slot.parts.forEach((p, h) => {
+      if (p?.tcp) {
+        lastClient[h] = p.tcp.client;
+        lastServer[h] = p.tcp.server;
+        clients.push(p.tcp.client);
+        servers.push(p.tcp.server);
+      } else {
+        const c = lastClient[h];
+        const s = lastServer[h];
+        if (c) clients.push(quiet(c));
+        if (s) servers.push(quiet(s));
+      }
+    });
+    const serverSide = serverTimeline
+      ? serverTimeline.upTo(epoch, k === all.length - 1)
+      : sumSides(servers);
+    entry.tcp = {
+      client: sumSides(clients),
+      server: serverSide ?? sumSides(servers),
+      // What the client hosts' kernels saw end: each connection once (the server's record of the
+      // same connections is its own host's view).
+      closes: sumCloses(slot.parts.map((p) => p?.tcp?.closes ?? null)),
+    };
+    return entry;
+  });
+}
+
+/** Each host's own view: every client shard's, and the server host's. */
+function hostViews(runs: readonly RunResult[], server: ServerView | null): HostView[] {
+  const hosts: HostView[] = runs.flatMap((r) =>
+    r.tcp
+      ? [
+          {
+            host: r.summary.shard?.host ?? '',
+            role: 'client' as const,
+            shard: shardIndex(r),
+            tcp: r.tcp.client,
+            closes: r.tcp.closes,
+            requests: r.summary.requests.completed,
+          },
+        ]
+      : [],
+  );
+  if (server) {
+    hosts.push({
+      host: server.r.host ?? 'server',
+      role: 'server',
+      shard: null,
+      tcp: server.r.server,
+      closes: server.r.closes,
+      requests: null,
+    });
+  }
+  return hosts;
+}
 
 /** The run's `tcp`: the client hosts' sides summed moment by moment; the server host's own. */
 function mergeTcp(

@@ -15,13 +15,21 @@ const f = (v: number | null | undefined, digits = 1) =>
   v === null || v === undefined ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(digits);
 
 export function runText(r: RunResult): string {
+  const title = r.variant ? `${runLabel(r)} (variant of the scenario)` : runLabel(r);
+  return [
+    `${title} — ${r.target.kind} target ${r.target.url}${r.partial ? `  [PARTIAL: ${r.stoppedBy?.reason ?? 'interrupted'}]` : ''}`,
+    ...loadLines(r),
+    ...timeWaitLines(r),
+    ...capacityLines(r),
+    ...aroundLines(r),
+  ].join('\n');
+}
+
+/** What the load did: requests, latency, the driver's own delay, errors, HTTP/2. */
+function loadLines(r: RunResult): string[] {
   const s = r.summary;
   const a = r.analysis;
   const out: string[] = [];
-  const title = r.variant ? `${runLabel(r)} (variant of the scenario)` : runLabel(r);
-  out.push(
-    `${title} — ${r.target.kind} target ${r.target.url}${r.partial ? `  [PARTIAL: ${r.stoppedBy?.reason ?? 'interrupted'}]` : ''}`,
-  );
   const mode = s.model === 'open' ? `open loop` : 'closed loop';
   out.push(
     `  load       ${s.engine}, ${mode}, ${(s.measuredMs / 1000).toFixed(1)} s: ${s.requests.completed} ok${s.status['5xx'] ? ` (${s.status['5xx']} of them 5xx)` : ''}, ${s.errors.total} errors (${f(s.throughput.rps, 0)} req/s)`,
@@ -57,6 +65,13 @@ export function runText(r: RunResult): string {
   const driver = s.resources as DriverSummary['resources'] | undefined;
   if (driver && driver.eventLoopUtilization >= DRIVER_BOUND_ELU)
     out.push(`  ${driverLine(driver)}`);
+  return out;
+}
+
+/** Who holds TIME_WAIT and why, the churn, the closes, the kernel view, the closing states. */
+function timeWaitLines(r: RunResult): string[] {
+  const a = r.analysis;
+  const out: string[] = [];
   const tw = a.timeWait;
   const kernel = tw.evidence.kernel;
   const closes = a.closes;
@@ -81,12 +96,19 @@ export function runText(r: RunResult): string {
       .map(([st, c, sv]) => `${st} client ${c} / server ${sv}`);
     if (states.length > 0) out.push(`  states     max: ${states.join('; ')}`);
   }
+  return out;
+}
+
+/** The capacity and port forecasts, per host where shards ran on several. */
+function capacityLines(r: RunResult): string[] {
+  const a = r.analysis;
+  const out: string[] = [];
   const cap = a.capacity;
   for (const side of ['client', 'server'] as const) {
     const c = cap[side];
     if (c && c.closeRate > 0) {
       out.push(
-        `  capacity   ${side} closes ${f(c.closeRate)}/s${closes.window === 'measured' ? ' (measured window)' : ''} → ~${f(c.steadyStateTimeWait, 0)} TIME_WAIT in steady state${c.maxTwBuckets ? ` (tcp_max_tw_buckets ${c.maxTwBuckets}${c.overflowRisk ? ', AT RISK' : ''})` : ''}`,
+        `  capacity   ${side} closes ${f(c.closeRate)}/s${a.closes.window === 'measured' ? ' (measured window)' : ''} → ~${f(c.steadyStateTimeWait, 0)} TIME_WAIT in steady state${c.maxTwBuckets ? ` (tcp_max_tw_buckets ${c.maxTwBuckets}${c.overflowRisk ? ', AT RISK' : ''})` : ''}`,
       );
     }
   }
@@ -108,6 +130,13 @@ export function runText(r: RunResult): string {
     );
   }
   for (const note of cap.notes) out.push(`             · ${note}`);
+  return out;
+}
+
+/** The proxy's legs, the race, faults on the wire, anomalies and thresholds. */
+function aroundLines(r: RunResult): string[] {
+  const a = r.analysis;
+  const out: string[] = [];
   if (a.legs && r.proxy) {
     out.push(`  proxy      ${r.proxy.kind} at ${r.proxy.url}`);
     out.push(`  front leg  ${a.legs.front.message}`);
@@ -139,7 +168,7 @@ export function runText(r: RunResult): string {
   for (const t of r.thresholds) {
     out.push(`  threshold  ${t.ok ? 'ok  ' : 'FAIL'} ${t.expr}  (actual ${t.actual ?? t.reason})`);
   }
-  return out.join('\n');
+  return out;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { noPortSearch } from '../analysis/port-search.js';
 import type { DriverOwnDelay, PortSearchShift } from '../record/analysis.js';
 import type { Capabilities } from '../record/driver.js';
 import { degradedLine } from './kernel-env.js';
@@ -36,12 +35,25 @@ const NO_OWN_DELAY: DriverOwnDelay = {
   message: 'this result does not record the driver’s own delay (written before it was measured)',
 };
 
-const NO_PORT_SEARCH: PortSearchShift = noPortSearch(
-  'notMeasured',
-  null,
-  0,
-  'not measured (a result written before connect time was followed per interval)',
-);
+// As run@5 wrote "not measured": the shape of that version, not the analysis code of this one.
+const NO_PORT_SEARCH: PortSearchShift = {
+  verdict: 'notMeasured',
+  connectSource: null,
+  intervals: 0,
+  rankCorrelation: null,
+  rankCorrelationGivenChurn: null,
+  churnCorrelationGivenOccupancy: null,
+  timeWaitCorrelation: { client: null, server: null },
+  occupancyLow: null,
+  occupancyHigh: null,
+  connectP50Low: null,
+  connectP50High: null,
+  reusedP50Low: null,
+  reusedP50High: null,
+  latencyP50Low: null,
+  latencyP50High: null,
+  message: 'not measured (a result written before connect time was followed per interval)',
+};
 
 /** The error class undici named UND_ERR_SOCKET is the project's own `peerClosed` since. */
 function renamed(byClass: unknown): unknown {
@@ -473,11 +485,15 @@ export const UPGRADES: Readonly<Record<string, (data: Json) => Json>> = {
 /** The data brought to the newest version its schema leads to (unknown schemas untouched). */
 export function upgrade(data: unknown): unknown {
   let d = data;
-  for (let guard = 0; guard < 10; guard++) {
+  // Each step names the version after it; a chain longer than the steps there are is a loop in
+  // this file, never something to stop at silently.
+  for (let taken = 0; ; taken++) {
     const schema = obj(d).schema;
     const step = typeof schema === 'string' ? UPGRADES[schema] : undefined;
     if (!step) return d;
+    if (taken > Object.keys(UPGRADES).length) {
+      throw new Error(`the upgrade steps loop at ${String(schema)}`);
+    }
     d = step(obj(d));
   }
-  return d;
 }

@@ -1,4 +1,5 @@
 import { cpus } from 'node:os';
+import { finishResult } from '../analysis/finish.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { redactHeaders, redactUrl, urlPort } from '../config/url.js';
@@ -17,7 +18,6 @@ import type {
 } from '../record/run.js';
 import type { TargetStats } from '../record/target.js';
 import type { TcpSummary } from '../record/tcp.js';
-import { finishResult } from '../results/finish.js';
 import { kernelEnvironment } from '../results/kernel-env.js';
 
 // Puts one run's measurements together as its result: the measurements themselves, what the run

@@ -2,7 +2,6 @@ import type { ClientKnobs, LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { ENGINES } from '../driver/engines/registry.js';
 import { DRAIN_MS } from '../driver/run.js';
-import { addHttp2 } from '../merge/drive.js';
 import {
   type Capabilities,
   DRIVER_SCHEMA,
@@ -12,6 +11,7 @@ import {
   STATUS_CLASSES,
 } from '../record/driver.js';
 import type { StoppedBy } from '../record/run.js';
+import { addHttp2 } from '../reduce/drive-fold.js';
 import { totalsOf, Window } from '../reduce/driver-window.js';
 import { addEncoded } from '../stats/histogram.js';
 import type { DriverHandle } from './driver-workers.js';

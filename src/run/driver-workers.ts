@@ -1,6 +1,6 @@
-import { mergeDriverResults, mergeInterval } from '../merge/drive.js';
 import type { ClientCloses } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
+import { foldDriverResults, mergeInterval } from '../reduce/drive-fold.js';
 import { splitLoad } from '../shard/split.js';
 import { type DriverBounds, type DriverChild, startDriverChild } from './driver-child.js';
 
@@ -110,7 +110,7 @@ function startWorkers(launch: Launch, n: number): DriverChild[] {
 async function mergedResult(workers: DriverChild[]): Promise<DriverResult> {
   const results = await Promise.all(workers.map((w) => w.result));
   if (results.length === 1) return results[0] as DriverResult;
-  return mergeDriverResults(results.map((r, i) => ({ file: `worker ${i}`, r })));
+  return foldDriverResults(results);
 }
 
 /** The workers' phases as one: the first to measure, the last to end sending and to drain. */

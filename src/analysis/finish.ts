@@ -1,7 +1,7 @@
-import { analyze } from '../analysis/analyze.js';
 import { type Measurements, RUN_SCHEMA, type RunResult } from '../record/run.js';
 import { evaluateThreshold } from '../thresholds/evaluate.js';
 import type { Threshold } from '../thresholds/parse.js';
+import { analyze } from './analyze.js';
 
 // The last step of every run result, made by a run or by merging shards: the measurements with
 // what the run was, the analysis of those measurements alone, and the thresholds judged on the
