@@ -15,6 +15,7 @@ import { RUN_SCHEMA, RUNS_SCHEMA, type RunFile } from '../src/record/run.js';
 import { type AnyResult, resultMarkdown, resultText } from '../src/report/any.js';
 import { reportHtml } from '../src/report/html/page.js';
 import { readResultFile } from '../src/results/read.js';
+import { type Json, mutate, paths } from './helpers/json-mutate.js';
 
 // The decoder is the one gate between a file and the readers: whatever a file holds, reading it
 // either refuses it (a LabError naming the field: exit 2) or gives every reader — text, markdown,
@@ -28,32 +29,6 @@ const RUNS = Number(process.env.KAL_FUZZ_RUNS ?? 2000);
 const dir = mkdtempSync(join(tmpdir(), 'kal-decode-fuzz-'));
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-/** Every path into a JSON value, as key lists (arrays cut to their first two entries). */
-function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][] = []) {
-  out.push(at);
-  if (Array.isArray(v)) {
-    for (const [i, x] of v.slice(0, 2).entries()) paths(x, [...at, i], out);
-  } else if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
-  }
-  return out;
-}
-
-function mutate(doc: Json, path: (string | number)[], change: 'delete' | { value: Json }): Json {
-  const copy = structuredClone(doc);
-  if (path.length === 0) return change === 'delete' ? {} : change.value;
-  let parent = copy as Record<string | number, Json>;
-  for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, Json>;
-  const last = path.at(-1) as string | number;
-  if (change === 'delete') {
-    if (Array.isArray(parent)) parent.splice(Number(last), 1);
-    else delete parent[last];
-  } else parent[last] = change.value;
-  return copy;
-}
 
 const values: fc.Arbitrary<Json> = fc.oneof(
   fc.constantFrom<Json>(null, 'NaN', '', -1, -0.5, 0, 0.5, 2, 1e308, -1e308, true, [], {}, [[]]),

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { runCli } from './helpers/cli.js';
+import { type Json, mutate, paths } from './helpers/json-mutate.js';
 
 // Result files fuzzed (fast-check, fixed seed) from real ones — a run, a drive shard — with keys
 // deleted, values of another type, NaN-like strings, huge, negative and empty values, at any
@@ -17,32 +18,6 @@ const fixture = (name: string) =>
   JSON.parse(
     readFileSync(fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url)), 'utf8'),
   );
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-/** Every path into a JSON value, as key lists (arrays cut to their first two entries). */
-function paths(v: Json, at: (string | number)[] = [], out: (string | number)[][] = []) {
-  out.push(at);
-  if (Array.isArray(v)) {
-    for (const [i, x] of v.slice(0, 2).entries()) paths(x, [...at, i], out);
-  } else if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) paths(x, [...at, k], out);
-  }
-  return out;
-}
-
-function mutate(doc: Json, path: (string | number)[], change: 'delete' | { value: Json }): Json {
-  const copy = structuredClone(doc);
-  if (path.length === 0) return change === 'delete' ? {} : change.value;
-  let parent = copy as Record<string | number, Json>;
-  for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, Json>;
-  const last = path.at(-1) as string | number;
-  if (change === 'delete') {
-    if (Array.isArray(parent)) parent.splice(Number(last), 1);
-    else delete parent[last];
-  } else parent[last] = change.value;
-  return copy;
-}
 
 const values: fc.Arbitrary<Json> = fc.oneof(
   fc.constantFrom<Json>(null, 'NaN', 'fast', '', -1, 0, 1e308, -1e308, true, [], {}, [[[[]]]], 7),

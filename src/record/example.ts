@@ -75,6 +75,13 @@ const sysctls = (): Sysctls => ({
   tcp_keepalive_intvl: '75',
   tcp_keepalive_probes: '9',
 });
+const wireCounters = () => ({
+  RetransSegs: 0,
+  TCPTimeouts: 0,
+  TCPLossProbes: 0,
+  TCPAbortOnTimeout: 0,
+  TCPKeepAlive: 0,
+});
 const maxLast = () => ({ max: 0, last: 0 });
 const tcpSide = (): TcpSideSummary => ({
   established: maxLast(),
@@ -90,13 +97,7 @@ const tcpSide = (): TcpSideSummary => ({
   timeWaitLeft: [0, 0, 0, 0, 0, 0],
   namespaceTimeWait: { ...maxLast(), atBaseline: 0 },
   counters: counters(),
-  wireCounters: {
-    RetransSegs: 0,
-    TCPTimeouts: 0,
-    TCPLossProbes: 0,
-    TCPAbortOnTimeout: 0,
-    TCPKeepAlive: 0,
-  },
+  wireCounters: wireCounters(),
   sysctls: sysctls(),
 });
 
@@ -261,13 +262,7 @@ export function exampleTcpSideEntry(): TcpSideEntry {
     timeWaitLeft: [0, 0, 0, 0, 0, 0],
     namespaceTimeWait: 0,
     counters: counters(),
-    wireCounters: {
-      RetransSegs: 0,
-      TCPTimeouts: 0,
-      TCPLossProbes: 0,
-      TCPAbortOnTimeout: 0,
-      TCPKeepAlive: 0,
-    },
+    wireCounters: wireCounters(),
     portOccupancy: 0,
     connect: { count: 0, p50: 0, p99: 0 },
   };
