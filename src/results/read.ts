@@ -7,9 +7,11 @@ import {
   exampleDriverSummary,
   exampleInterval,
   exampleRun,
+  exampleTcp,
   exampleTcpView,
 } from '../record/example.js';
 import { RUN_SCHEMA, RUNS_SCHEMA } from '../record/run.js';
+import { TCP_SCHEMA } from '../record/tcp.js';
 import { UPGRADES, upgrade } from './upgrade.js';
 import { type ResultKind, shapeProblems } from './validate.js';
 import { valueProblems } from './values.js';
@@ -20,6 +22,7 @@ const EXAMPLES: Record<string, { example: () => unknown; shape: ResultKind; pref
   [RUNS_SCHEMA]: { example: () => runsExample(), shape: 'runs' },
   [DRIVER_SCHEMA]: { example: () => driveExample(), shape: 'drive' },
   [COMPARE_SCHEMA]: { example: () => compareExample(), shape: 'compare' },
+  [TCP_SCHEMA]: { example: () => tcpExample(), shape: 'tcp' },
 };
 
 /** A file of several runs: each run as above, and the plan around them (a sweep, a search). */
@@ -57,6 +60,15 @@ function runsExample() {
       message: '',
       probes: [probe],
     },
+  };
+}
+
+/** A `sample --json` result (a server host's view, for merge): its summary and every sample. */
+function tcpExample() {
+  return {
+    schema: TCP_SCHEMA,
+    ...exampleTcp(),
+    timeline: [{ t: 0, ...exampleTcpView(), costMs: 0 }],
   };
 }
 
