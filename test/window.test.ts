@@ -179,6 +179,8 @@ describe('the measured window, each TIME_WAIT by when it began', () => {
       afterLoad: { client: 1, server: 0 },
     });
     const w = measuredWindow({ ...sampled(20), births: parts });
+    assert.equal(w?.placedBy, 'none', 'no closes were placed: only TIME_WAITs, by their timers');
+    assert.equal(w?.closes, null);
     assert.deepEqual(w?.timeWait, {
       by: 'birth',
       entered: { client: 0, server: 3 },

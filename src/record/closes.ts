@@ -10,7 +10,7 @@ export type AppView = ClientView | ServerView;
 
 /** A client's view, from its parts. */
 export const clientView = (closer: ClientCloser, reason: ClientCloseReason | null): ClientView =>
-  reason ? `client:${reason}` : closer;
+  closer === 'client' && reason ? `client:${reason}` : closer;
 
 /** A target's view, from its parts. */
 export const serverView = (closer: Closer, reason: CloseReason | null): ServerView =>

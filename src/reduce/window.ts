@@ -130,7 +130,7 @@ export function measuredWindow(w: WindowInputs): MeasuredWindow | null {
       ? Math.max(toMs - fromMs, 1) / 1000
       : sampled.reduce((s, e) => s + (e.load?.durationMs ?? 0), 0) / 1000,
     requests: byTimestamp ? w.requests : sampled.reduce((s, e) => s + (e.load?.requests ?? 0), 0),
-    placedBy: byTimestamp ? 'timestamp' : w.traced ? 'sample' : 'none',
+    placedBy: w.placed && byTimestamp ? 'timestamp' : w.traced ? 'sample' : 'none',
     closes: w.placed && byTimestamp ? w.placed : w.traced ? fromSamples(w.timeline, sampled) : null,
     timeWait,
   };

@@ -17,7 +17,7 @@ import { type ResultKind, shapeProblems } from './validate.js';
 import { valueProblems } from './values.js';
 
 /** What each readable kind must look like: its example (one of each list's entries), its types. */
-const EXAMPLES: Record<string, { example: () => unknown; shape: ResultKind; prefix?: string }> = {
+const EXAMPLES: Record<string, { example: () => unknown; shape: ResultKind }> = {
   [RUN_SCHEMA]: { example: () => runExample(), shape: 'run' },
   [RUNS_SCHEMA]: { example: () => runsExample(), shape: 'runs' },
   [DRIVER_SCHEMA]: { example: () => driveExample(), shape: 'drive' },
@@ -196,7 +196,7 @@ export async function readResultFile<T>(
   const schema = (data as { schema?: unknown } | null)?.schema;
   if (typeof schema === 'string' && accept.includes(schema)) {
     const kind = EXAMPLES[schema];
-    const shape = kind ? shapeProblems(data, kind.example(), kind.shape, kind.prefix) : [];
+    const shape = kind ? shapeProblems(data, kind.example(), kind.shape) : [];
     // Values only once the types hold: the checks read the file as the types say it is.
     const problems = shape.length > 0 || !kind ? shape : valueProblems(data);
     if (problems.length > 0) {

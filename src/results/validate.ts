@@ -21,27 +21,22 @@ interface Rules {
   names: ReadonlyMap<string, readonly string[]>;
 }
 
-function rulesOf(shape: ResultKind, prefix: string): Rules {
+function rulesOf(shape: ResultKind): Rules {
   const s = SHAPES[shape] ?? { nullable: [], optional: [], names: {} };
   return {
-    nullable: new Set(s.nullable.map((p) => prefix + p)),
-    optional: new Set(s.optional.map((p) => prefix + p)),
-    names: new Map(Object.entries(s.names).map(([p, v]) => [prefix + p, v])),
+    nullable: new Set(s.nullable),
+    optional: new Set(s.optional),
+    names: new Map(Object.entries(s.names)),
   };
 }
 
 /**
  * Where `data` is not shaped like `example`: "path: why" each, at most ten. `shape` names the
- * record kind; `prefix` where in the file it starts (`variants[].` for each run of a runs file).
+ * record kind (a runs file is a kind of its own, its runs inside).
  */
-export function shapeProblems(
-  data: unknown,
-  example: unknown,
-  shape: ResultKind,
-  prefix = '',
-): string[] {
+export function shapeProblems(data: unknown, example: unknown, shape: ResultKind): string[] {
   const out: string[] = [];
-  walk(data, example, { shown: '', typed: '' }, rulesOf(shape, prefix), out);
+  walk(data, example, { shown: '', typed: '' }, rulesOf(shape), out);
   return out;
 }
 

@@ -5,6 +5,9 @@ import { TIME_WAIT_INDEX } from './tcp-states.js';
 // for 60 s) are not this run's. The baseline remembers each by side and 4-tuple, with its state,
 // and for TIME_WAIT the time it had left.
 
+/** A socket of the test's port by its side and 4-tuple: what a table names it by, sample to sample. */
+export const socketKey = (side: Side, local: string, peer: string) => `${side} ${local} ${peer}`;
+
 export class Baseline {
   private readonly sockets = new Map<string, number>();
 
@@ -14,7 +17,7 @@ export class Baseline {
 
   add(side: Side, state: number, timeWaitLeftMs: number, local: string, peer: string): void {
     this.sockets.set(
-      `${side} ${local} ${peer}`,
+      socketKey(side, local, peer),
       state === TIME_WAIT_INDEX ? timeWaitLeftMs : -1 - state,
     );
   }
@@ -31,7 +34,7 @@ export class Baseline {
     peer: string,
     elapsedMs: number,
   ): boolean {
-    const was = this.sockets.get(`${side} ${local} ${peer}`);
+    const was = this.sockets.get(socketKey(side, local, peer));
     if (was === undefined) return false;
     if (state !== TIME_WAIT_INDEX) return was === -1 - state;
     return was >= 0 && timeWaitLeftMs <= was - elapsedMs + 2000;

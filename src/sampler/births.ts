@@ -1,4 +1,5 @@
 import { type Side, TCP_TIMEWAIT_LEN_MS } from '../record/tcp.js';
+import { socketKey } from './baseline.js';
 
 // When each TIME_WAIT began, read off its timer. Linux starts every TIME_WAIT's timer at
 // TCP_TIMEWAIT_LEN (60 s) as the socket enters it, and the table says how long it has left, so a
@@ -32,7 +33,7 @@ export class TimeWaitBirths {
    */
   add(side: Side, local: string, peer: string, leftMs: number, nowMono: number): void {
     const at = nowMono - (TCP_TIMEWAIT_LEN_MS - leftMs);
-    const key = `${side} ${local} ${peer}`;
+    const key = socketKey(side, local, peer);
     const was = this.seen.get(key);
     if (was && Math.abs(was.at - at) <= SAME_BIRTH_MS) {
       was.sample = this.sample;

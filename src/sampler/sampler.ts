@@ -125,12 +125,10 @@ export class Sampler {
   /**
    * Counts each TIME_WAIT by when it began, from its timer (births.ts), where the source reads
    * the timer to the millisecond: a run without the tracer counts what began in its window.
-   * False where the source cannot (ss prints whole seconds).
+   * Not where the source cannot (ss prints whole seconds): the window then reads the growth.
    */
-  trackBirths(): boolean {
-    if (this.source.timerResolutionMs > 100) return false;
-    this.births ??= new TimeWaitBirths();
-    return true;
+  trackBirths(): void {
+    if (this.source.timerResolutionMs <= 100) this.births ??= new TimeWaitBirths();
   }
 
   /** The TIME_WAIT starts (CLOCK_MONOTONIC ms) first seen in the last sample; null untracked. */
