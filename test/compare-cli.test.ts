@@ -126,7 +126,7 @@ describe('keepalive-lab compare', () => {
     assert.equal(version.code, 2);
     assert.match(
       version.stderr,
-      /keepalive-lab\/run@1; this version reads keepalive-lab\/run@8, keepalive-lab\/runs@8, keepalive-lab\/run@2, keepalive-lab\/runs@2, keepalive-lab\/run@3, keepalive-lab\/run@4, keepalive-lab\/run@5, keepalive-lab\/run@6, keepalive-lab\/run@7, keepalive-lab\/runs@3, keepalive-lab\/runs@4, keepalive-lab\/runs@5, keepalive-lab\/runs@6 and keepalive-lab\/runs@7/,
+      /keepalive-lab\/run@1; this version reads keepalive-lab\/run@8 and the older run@2 to run@7, and keepalive-lab\/runs@8 and the older runs@2 to runs@7/,
     );
 
     const notJson = join(dir, 'not.json');

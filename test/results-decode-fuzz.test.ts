@@ -12,6 +12,7 @@ import { mergeDriverResults } from '../src/merge/drive.js';
 import { COMPARE_SCHEMA, type CompareResult } from '../src/record/compare.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../src/record/driver.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunFile } from '../src/record/run.js';
+import { TCP_SCHEMA, type TcpResult } from '../src/record/tcp.js';
 import { type AnyResult, resultMarkdown, resultText } from '../src/report/any.js';
 import { reportHtml } from '../src/report/html/page.js';
 import { readResultFile } from '../src/results/read.js';
@@ -65,6 +66,17 @@ async function readEveryWay(data: Json, n: number): Promise<'refused' | 'read'> 
   resultMarkdown(r);
   if (r.schema !== DRIVER_SCHEMA) reportHtml(r as RunFile | CompareResult, { css: '', js: '' });
   return 'read';
+}
+
+/** Reads a sample (tcp) file as merge does: refused, or read. */
+async function readTcp(data: Json, n: number): Promise<void> {
+  const file = join(dir, `t-${n}.json`);
+  writeFileSync(file, JSON.stringify(data));
+  try {
+    await readResultFile<TcpResult>(file, [TCP_SCHEMA], 'a sample');
+  } catch (err) {
+    if (!isLabError(err)) throw err;
+  }
 }
 
 const upgraded = async <T>(name: string) =>
@@ -140,7 +152,10 @@ describe('the decoder is the only gate: every reader can use what it lets throug
     );
   });
 
-  const older = ['run-v2', 'run-v3', 'run-v4', 'run-v5', 'run-v6', 'run-v7', 'runs-v2', 'runs-v7'];
+  const older = ['run-v2', 'run-v3', 'run-v4', 'run-v5', 'run-v6', 'run-v7'].flatMap((r) => [
+    r,
+    r.replace('run', 'runs'),
+  ]);
   const olderDrives = ['drive-v1', 'drive-v2', 'drive-v3', 'drive-v4', 'drive-v5', 'compare-v1'];
   it(`${RUNS / 4} mutations of a comparison: refused, or read by text, markdown and HTML`, async () => {
     const c = await upgraded<CompareResult>('compare-v1.json');
@@ -160,13 +175,15 @@ describe('the decoder is the only gate: every reader can use what it lets throug
 
   it('each older version, mutated as it was written: upgraded and read, or refused', async () => {
     let n = 200_000;
-    for (const name of [...older, ...olderDrives]) {
+    for (const name of [...older, ...olderDrives, 'tcp-v1', 'tcp-v2']) {
       const raw = JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Json;
       await fc.assert(
         fc.asyncProperty(mutations(raw), async ({ path, change }) => {
           const what = `${name} ${path.join('.')} ${JSON.stringify(change)}`;
           try {
-            await readEveryWay(mutate(raw, path, change), n);
+            const data = mutate(raw, path, change);
+            if (name.startsWith('tcp')) await readTcp(data, n);
+            else await readEveryWay(data, n);
           } catch (err) {
             if (isLabError(err)) return;
             assert.fail(`${what}: ${(err as Error).stack}`);

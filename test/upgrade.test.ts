@@ -8,8 +8,8 @@ import { COMPARE_SCHEMA } from '../src/record/compare.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../src/record/driver.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunResult, type RunsResult } from '../src/record/run.js';
 import { TCP_SCHEMA, type TcpResult } from '../src/record/tcp.js';
+import { DRIVE_STEPS } from '../src/results/decode/drive.js';
 import { readResultFile } from '../src/results/read.js';
-import { driveV1toV2 } from '../src/results/upgrade.js';
 import { runCli } from './helpers/cli.js';
 
 // Result files of older versions, stored as that version wrote them (test/fixtures, made by the
@@ -165,7 +165,7 @@ describe('older result files', () => {
     assert.equal(d.schema, DRIVER_SCHEMA);
     assert.equal(d.self, null);
     assert.equal(d.capabilities.connectTime, true);
-    const autocannon = driveV1toV2({
+    const autocannon = (DRIVE_STEPS[0] as (typeof DRIVE_STEPS)[0]).up({
       schema: 'keepalive-lab/drive@1',
       notMeasured: ['latency.newConnection', 'connectTime', 'connections.closedBy', 'responses'],
       timeline: [],

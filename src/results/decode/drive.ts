@@ -1,0 +1,31 @@
+import { SCHEMA as DRIVE_V1 } from '../schemas/drive-v1.generated.js';
+import { SCHEMA as DRIVE_V2 } from '../schemas/drive-v2.generated.js';
+import { SCHEMA as DRIVE_V3 } from '../schemas/drive-v3.generated.js';
+import { SCHEMA as DRIVE_V4 } from '../schemas/drive-v4.generated.js';
+import { SCHEMA as DRIVE_V5 } from '../schemas/drive-v5.generated.js';
+import {
+  driverTotals,
+  errorsOf,
+  renamed,
+  withCpuWait,
+  withHttp2,
+  withIntervalHttp2,
+} from './driver-parts.js';
+import { edit, type Json } from './edit.js';
+import type { Step } from './step.js';
+
+// drive@N → drive@N+1 (a `drive --json` result, a shard), as step.ts describes.
+
+/** drive@3: peerClosed, in the totals and each interval. */
+function v2(d: Json): Json {
+  const x = edit(d, 'errors', errorsOf) as Json;
+  return edit(x, 'timeline[]', (i) => ({ ...i, errorsByClass: renamed(i.errorsByClass) })) as Json;
+}
+
+export const DRIVE_STEPS: readonly Step[] = [
+  { from: 1, schema: DRIVE_V1, up: driverTotals },
+  { from: 2, schema: DRIVE_V2, up: v2 },
+  { from: 3, schema: DRIVE_V3, up: (d) => edit(d, 'self', withCpuWait) as Json },
+  { from: 4, schema: DRIVE_V4, up: withHttp2 },
+  { from: 5, schema: DRIVE_V5, up: (d) => edit(d, 'timeline[]', withIntervalHttp2) as Json },
+];

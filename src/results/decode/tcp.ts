@@ -1,0 +1,29 @@
+import { SCHEMA as TCP_V1 } from '../schemas/tcp-v1.generated.js';
+import { SCHEMA as TCP_V2 } from '../schemas/tcp-v2.generated.js';
+import { edit, type Json } from './edit.js';
+import type { Step } from './step.js';
+import { countedSummary, countedView, withWire, withWireCounters } from './tcp-parts.js';
+
+// tcp@N → tcp@N+1 (a `sample --json` result: a server host's view, for merge), as step.ts says.
+
+/** tcp@2: the wire's knobs, tracer record and counters (none before). */
+function v1(t: Json): Json {
+  const x = withWire(t, ['client.sysctls', 'server.sysctls'], ['closes']);
+  return withWireCounters(x, [
+    'client',
+    'server',
+    'timeline[].client',
+    'timeline[].server',
+  ]) as Json;
+}
+
+/** tcp@3: TIME_WAIT as counts, the tunings unknown. */
+function v2(t: Json): Json {
+  const x = countedSummary(t) as Json;
+  return edit(x, 'timeline[]', (e) => countedView(e, t) as Json) as Json;
+}
+
+export const TCP_STEPS: readonly Step[] = [
+  { from: 1, schema: TCP_V1, up: v1 },
+  { from: 2, schema: TCP_V2, up: v2 },
+];
