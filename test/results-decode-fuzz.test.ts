@@ -11,6 +11,7 @@ import { isLabError } from '../src/errors.js';
 import { mergeDriverResults } from '../src/merge/drive.js';
 import { COMPARE_SCHEMA, type CompareResult } from '../src/record/compare.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../src/record/driver.js';
+import { RACE_MAP_SCHEMA, type RaceMapResult } from '../src/record/race-map.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunFile } from '../src/record/run.js';
 import { TCP_SCHEMA, type TcpResult } from '../src/record/tcp.js';
 import { type AnyResult, resultMarkdown, resultText } from '../src/report/any.js';
@@ -55,7 +56,7 @@ async function readEveryWay(data: Json, n: number): Promise<'refused' | 'read'> 
   try {
     r = await readResultFile<AnyResult>(
       file,
-      [RUN_SCHEMA, RUNS_SCHEMA, DRIVER_SCHEMA, COMPARE_SCHEMA],
+      [RUN_SCHEMA, RUNS_SCHEMA, DRIVER_SCHEMA, COMPARE_SCHEMA, RACE_MAP_SCHEMA],
       'a result',
     );
   } catch (err) {
@@ -64,7 +65,9 @@ async function readEveryWay(data: Json, n: number): Promise<'refused' | 'read'> 
   }
   resultText(r);
   resultMarkdown(r);
-  if (r.schema !== DRIVER_SCHEMA) reportHtml(r as RunFile | CompareResult, { css: '', js: '' });
+  if (r.schema !== DRIVER_SCHEMA) {
+    reportHtml(r as RunFile | CompareResult | RaceMapResult, { css: '', js: '' });
+  }
   return 'read';
 }
 
@@ -88,7 +91,7 @@ const upgraded = async <T>(name: string) =>
 
 describe('the decoder is the only gate: every reader can use what it lets through', () => {
   it(`${RUNS} mutations of a run: refused by the decoder, or read by text, markdown, HTML and compare`, async () => {
-    const run = await upgraded<RunFile>('run-v7.json');
+    const run = await upgraded<RunFile>('run-v8.json');
     const good = join(dir, 'good.json');
     writeFileSync(good, JSON.stringify(run));
     const seen = { refused: 0, read: 0 };
@@ -120,7 +123,7 @@ describe('the decoder is the only gate: every reader can use what it lets throug
   });
 
   it(`${RUNS / 2} mutations of a drive shard: refused, or read and merged`, async () => {
-    const drive = (await upgraded<DriverResult>('drive-v5.json')) as Record<string, Json>;
+    const drive = (await upgraded<DriverResult>('drive-v6.json')) as Record<string, Json>;
     const shard = (index: number) => ({ index, count: 2, startAt: null, lateMs: null, host: 'h' });
     const a = { ...drive, shard: shard(0) } as unknown as DriverResult;
     let n = 100_000;
@@ -158,7 +161,7 @@ describe('the decoder is the only gate: every reader can use what it lets throug
   ]);
   const olderDrives = ['drive-v1', 'drive-v2', 'drive-v3', 'drive-v4', 'drive-v5', 'compare-v1'];
   it(`${RUNS / 4} mutations of a comparison: refused, or read by text, markdown and HTML`, async () => {
-    const c = await upgraded<CompareResult>('compare-v1.json');
+    const c = await upgraded<CompareResult>('compare-v2.json');
     let n = 300_000;
     await fc.assert(
       fc.asyncProperty(mutations(c), async ({ path, change }) => {
@@ -173,9 +176,10 @@ describe('the decoder is the only gate: every reader can use what it lets throug
     );
   });
 
-  it('each older version, mutated as it was written: upgraded and read, or refused', async () => {
+  it('each version, mutated as it was written: decoded and read, or refused', async () => {
     let n = 200_000;
-    for (const name of [...older, ...olderDrives, 'tcp-v1', 'tcp-v2']) {
+    const current = ['runs-v8', 'race-map-v1', 'tcp-v3'];
+    for (const name of [...older, ...olderDrives, 'tcp-v1', 'tcp-v2', ...current]) {
       const raw = JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Json;
       await fc.assert(
         fc.asyncProperty(mutations(raw), async ({ path, change }) => {

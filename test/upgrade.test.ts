@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { COMPARE_SCHEMA } from '../src/record/compare.js';
 import { DRIVER_SCHEMA, type DriverResult } from '../src/record/driver.js';
 import { RUN_SCHEMA, RUNS_SCHEMA, type RunResult, type RunsResult } from '../src/record/run.js';
 import { TCP_SCHEMA, type TcpResult } from '../src/record/tcp.js';
+import { KINDS, readableVersions } from '../src/results/decode/decode.js';
 import { DRIVE_STEPS } from '../src/results/decode/drive.js';
 import { readResultFile } from '../src/results/read.js';
 import { runCli } from './helpers/cli.js';
@@ -20,6 +21,33 @@ const fixture = (name: string) =>
   fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 
 describe('older result files', () => {
+  it('each kind has one step per older version, from its oldest to the one before its current', () => {
+    for (const [name, kind] of Object.entries(KINDS)) {
+      const from = kind.steps.map((s) => s.from);
+      const first = from[0] ?? kind.current;
+      assert.deepEqual(
+        from,
+        Array.from({ length: kind.current - first }, (_, i) => first + i),
+        name,
+      );
+    }
+  });
+
+  it('every fixture, of every kind and version, decodes to the current version of its kind', async () => {
+    const names = readdirSync(fileURLToPath(new URL('../../test/fixtures/', import.meta.url)));
+    assert.ok(names.length >= 26, names.join(' '));
+    for (const name of names) {
+      const kind = name.replace(/-v\d+\.json$/, '');
+      const r = await readResultFile<{ schema: string }>(
+        fixture(name),
+        [`keepalive-lab/${kind}@1`],
+        kind,
+      );
+      assert.match(r.schema, new RegExp(`^keepalive-lab/${kind}@\\d+$`), name);
+      assert.equal(r.schema, readableVersions(kind).at(-1), name);
+    }
+  });
+
   it('run@2 reads as today’s run: the driver’s own delay unknown, never made up', async () => {
     const r = await readResultFile<RunResult>(fixture('run-v2.json'), [RUN_SCHEMA], 'a run');
     assert.equal(r.schema, RUN_SCHEMA);
