@@ -27,30 +27,34 @@ const ROOTS = {
 };
 
 /**
- * The older versions a build reads, each with the commit that replaced it: the record types at
- * that commit's parent are the last ones that wrote it. (runs@N holds run@N's runs.)
+ * The older versions a build reads, each with the last commit that wrote it: the record types
+ * there are what its files hold. (runs@N holds run@N's runs.)
  */
 const FROZEN = {
-  'drive@1': '66db85f',
-  'drive@2': '1c3723d',
-  'drive@3': 'ad6c5fa',
-  'drive@4': '1459714',
-  'drive@5': '674c547',
-  'run@2': '03a1e95',
-  'run@3': '1c3723d',
-  'run@4': 'ad6c5fa',
-  'run@5': '1459714',
-  'run@6': '674c547',
-  'run@7': 'd985ba5',
-  'runs@2': '03a1e95',
-  'runs@3': '1c3723d',
-  'runs@4': 'ad6c5fa',
-  'runs@5': '1459714',
-  'runs@6': '674c547',
-  'runs@7': 'd985ba5',
-  'tcp@1': '1c3723d',
-  'tcp@2': 'd985ba5',
-  'compare@1': '3c2fbbf',
+  'drive@1': '66db85f^',
+  'drive@2': '1c3723d^',
+  'drive@3': 'ad6c5fa^',
+  'drive@4': '1459714^',
+  'drive@5': '674c547^',
+  'run@2': '03a1e95^',
+  'run@3': '1c3723d^',
+  'run@4': 'ad6c5fa^',
+  'run@5': '1459714^',
+  'run@6': '674c547^',
+  'run@7': 'd985ba5^',
+  'runs@2': '03a1e95^',
+  'runs@3': '1c3723d^',
+  'runs@4': 'ad6c5fa^',
+  'runs@5': '1459714^',
+  'runs@6': '674c547^',
+  'runs@7': 'd985ba5^',
+  'tcp@1': '1c3723d^',
+  'tcp@2': 'd985ba5^',
+  'compare@1': '3c2fbbf^',
+  'compare@2': 'c6b7f56',
+  'run@8': 'c6b7f56',
+  'runs@8': 'c6b7f56',
+  'tcp@3': 'c6b7f56',
 };
 
 /**
@@ -202,15 +206,15 @@ function current() {
 
 function frozen() {
   const out = {};
-  for (const [version, replacedBy] of Object.entries(FROZEN)) {
+  for (const [version, lastWriter] of Object.entries(FROZEN)) {
     const dir = mkdtempSync(join(tmpdir(), 'kal-schema-'));
     try {
-      const files = execFileSync('git', ['ls-tree', '--name-only', `${replacedBy}^`, 'src/record/'])
+      const files = execFileSync('git', ['ls-tree', '--name-only', lastWriter, 'src/record/'])
         .toString()
         .trim()
         .split('\n');
       for (const f of files) {
-        const text = execFileSync('git', ['show', `${replacedBy}^:${f}`]);
+        const text = execFileSync('git', ['show', `${lastWriter}:${f}`]);
         writeFileSync(join(dir, f.split('/').at(-1)), text);
       }
       const [kind] = version.split('@');
@@ -219,7 +223,7 @@ function frozen() {
       out[fileOf(version)] = fileText(
         version,
         schema,
-        `--frozen from src/record/ at ${replacedBy}^ (the last commit that wrote it)`,
+        `--frozen from src/record/ at ${lastWriter} (the last commit that wrote it)`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -35,6 +35,9 @@ function measurements(): Measurements {
     // The cases below set the tracer's totals: read as a result with no window (the whole run).
     window: null,
     faults: [],
+    hosts: null,
+    proxy: null,
+    legs: null,
   };
 }
 
@@ -99,6 +102,7 @@ function loadEntry(t: number, clientTimeWait: number, addrNotAvail = 0): RunInte
     phase: 'load',
     load,
     tcp: { client: side(clientTimeWait), server: side(0), closes: null },
+    back: null,
   };
 }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { CompareResult, MetricComparison } from '../src/record/compare.js';
-import type { RunResult, RunsResult } from '../src/record/run.js';
+import { RUN_SCHEMA, RUNS_SCHEMA, type RunResult, type RunsResult } from '../src/record/run.js';
 import { runCli } from './helpers/cli.js';
 
 // `compare` end to end on real runs: a real change is found (exit 3, the metric named), files that
@@ -126,7 +126,9 @@ describe('keepalive-lab compare', () => {
     assert.equal(version.code, 2);
     assert.match(
       version.stderr,
-      /keepalive-lab\/run@1; this version reads keepalive-lab\/run@8 and the older run@2 to run@7, and keepalive-lab\/runs@8 and the older runs@2 to runs@7/,
+      new RegExp(
+        `keepalive-lab/run@1; this version reads ${RUN_SCHEMA} and the older run@2 to run@${Number(RUN_SCHEMA.split('@')[1]) - 1}, and ${RUNS_SCHEMA} and the older runs@2 to runs@`,
+      ),
     );
 
     const notJson = join(dir, 'not.json');

@@ -103,6 +103,7 @@ describe('verdicts', () => {
         latency: { ...r.summary.latency, p50: 1, p99: p99[i] as number, p999: 9 },
       } as DriverInterval,
       tcp: null,
+      back: null,
     }));
     extra(r);
     return r;

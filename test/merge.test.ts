@@ -374,7 +374,7 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
     const d = record(events, { index: h, count: HOSTS });
     const { timeline, client, load, histograms, schema: _s, ...summary } = d;
     // A run straight to its target: no proxy, one leg.
-    const { proxy: _p, legs: _l, ...base } = exampleRun();
+    const base = { ...exampleRun(), proxy: null, legs: null };
     const tcp = exampleTcp();
     const n = closing(h) * INTERVALS;
     tcp.baselineAt = 1_000_000 + 3 * h;
@@ -417,6 +417,7 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
           server: side(0, 0, null),
           closes: closes(closing(h)),
         },
+        back: null,
       })),
     };
   };

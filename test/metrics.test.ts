@@ -99,7 +99,7 @@ describe('a run as Prometheus series', () => {
       http2: null,
     };
     assert.equal(base, null, 'the example run has no timeline: this test makes its own');
-    const entry: RunInterval = { t: 1000, phase: 'load', load, tcp: null };
+    const entry: RunInterval = { t: 1000, phase: 'load', load, tcp: null, back: null };
     m.interval(labels, entry);
     m.interval(labels, { ...entry, t: 2000 });
     const text = await m.registry.metrics();
@@ -264,8 +264,14 @@ describe('a run as Prometheus series: HTTP/2', () => {
     const m = new RunMetrics();
     const http2 = { ...zeros(HTTP2_EVENTS), goaways: 3, refused: 2, retried: 2 };
     const load = { ...exampleInterval(), requests: 60, http2 };
-    m.interval(labels, { t: 1000, phase: 'load', load, tcp: null });
-    m.interval(labels, { t: 2000, phase: 'load', load: { ...load, t: 2000 }, tcp: null });
+    m.interval(labels, { t: 1000, phase: 'load', load, tcp: null, back: null });
+    m.interval(labels, {
+      t: 2000,
+      phase: 'load',
+      load: { ...load, t: 2000 },
+      tcp: null,
+      back: null,
+    });
     const text = await m.registry.metrics();
     const sel = 'scenario="h2",variant="",run_id="r2",host="h1"';
     const at = (event: string, n: number) =>
@@ -274,7 +280,13 @@ describe('a run as Prometheus series: HTTP/2', () => {
     assert.match(text, at('refused', 4));
     assert.match(text, at('cutAtClose', 0), 'every event has its series, zeros too');
     const h1 = new RunMetrics();
-    h1.interval(labels, { t: 1000, phase: 'load', load: { ...load, http2: null }, tcp: null });
+    h1.interval(labels, {
+      t: 1000,
+      phase: 'load',
+      load: { ...load, http2: null },
+      tcp: null,
+      back: null,
+    });
     assert.doesNotMatch(await h1.registry.metrics(), /keepalive_lab_http2_events_total\{/);
   });
 });

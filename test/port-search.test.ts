@@ -70,6 +70,7 @@ function timeline(steps: Step[], kernel = true): RunInterval[] {
       phase: 'load',
       load,
       tcp: { client: side(true), server: side(false), closes: null },
+      back: null,
     };
   });
 }

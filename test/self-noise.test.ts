@@ -187,6 +187,7 @@ describe('compare and the driver’s own delay', () => {
       phase: 'load' as const,
       load: { ...exampleInterval(), latency: latency(p99), requests: 100 },
       tcp: null,
+      back: null,
     }));
     return r;
   };

@@ -33,8 +33,7 @@ import {
 /** A run's measurements with nothing in them: every case below sets what it is about. */
 function quiet(): Measurements {
   const r = exampleRun();
-  const { proxy: _p, legs: _l, ...m } = r;
-  return { ...m, server: null };
+  return { ...r, server: null, proxy: null, legs: null };
 }
 
 describe('findAnomalies', () => {
@@ -109,6 +108,7 @@ function loadInterval(t: number, p99: number, timeWait: number, requests = 100):
     phase: 'load',
     load: { ...exampleInterval(), requests, latency: { ...exampleInterval().latency, p99 } },
     tcp: { client: sideEntry(timeWait), server: sideEntry(0), closes: null },
+    back: null,
   };
 }
 
@@ -144,7 +144,7 @@ describe('latencyShift', () => {
 
 describe('analyzeLegs', () => {
   it('none without legs', () => {
-    assert.equal(analyzeLegs(quiet()), undefined);
+    assert.equal(analyzeLegs(quiet()), null);
   });
 
   it("each leg's holder from its own kernel record; the back leg's port budget from its close rate", () => {
@@ -407,7 +407,7 @@ describe('connections per 1,000 requests', () => {
     r.analysis.closes.connections = 40; // the kernel's count of connections on the front
     r.analysis.closes.requests = 2000; // over the same window
     if (proxied) r.proxy = { kind: 'nginx', url: 'http://127.0.0.1:1/', pid: 1, config: '' };
-    else delete r.proxy;
+    else r.proxy = null;
     return r;
   };
 
@@ -432,6 +432,7 @@ describe('the churn chart per interval', () => {
     phase: 'load',
     load: { ...exampleInterval(), t, requests: 100, newConnections: 1, http2 },
     tcp: null,
+    back: null,
   });
 
   it('draws GOAWAYs and lost streams per 1,000 requests for HTTP/2, and not for HTTP/1.1', () => {

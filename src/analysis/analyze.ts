@@ -34,7 +34,7 @@ export function analyze(m: Measurements): Analysis {
     race,
     latency: latencyShift(m),
     anomalies: findAnomalies(m),
-    ...(m.legs ? { legs: analyzeLegs(m) } : {}),
+    legs: analyzeLegs(m),
     wire: analyzeWire(m),
   };
 }

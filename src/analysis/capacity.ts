@@ -81,7 +81,7 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
   const client = side('client');
   const server = side('server');
   const clientCloseRate = client?.closeRate ?? 0;
-  const hosts = m.hosts ? hostBudgets(m.hosts, clientCloseRate, m.target.url) : undefined;
+  const hosts = m.hosts ? hostBudgets(m.hosts, clientCloseRate, m.target.url) : null;
   // With several client hosts, each has its own range: the one that runs out first speaks for all.
   const tightest = hosts?.length ? tightestOf(hosts) : null;
   const p: PortBudget = tightest ?? portBudget(tcp?.client ?? null, clientCloseRate, m.target.url);
@@ -125,7 +125,7 @@ export function forecastCapacity(m: Measurements): CapacityForecast {
             ? (onset.t - (onset.load?.durationMs ?? 0) / 2 - loadStart) / 1000
             : null,
     },
-    ...(hosts ? { hosts } : {}),
+    hosts,
     notes,
   };
 }

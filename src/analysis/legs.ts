@@ -117,8 +117,8 @@ function verdict(
   };
 }
 
-export function analyzeLegs(m: Measurements): { front: LegVerdict; back: LegVerdict } | undefined {
-  if (!m.legs) return undefined;
+export function analyzeLegs(m: Measurements): { front: LegVerdict; back: LegVerdict } | null {
+  if (!m.legs) return null;
   const seconds = (m.summary.measuredMs + m.summary.warmupMs) / 1000;
   return {
     front: verdict(

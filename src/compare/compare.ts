@@ -95,6 +95,8 @@ export function compareResults(
     baseline: { file: baseline.file, runs: baseline.runs },
     current: { file: current.file, runs: current.runs },
     verdict: 'same',
+    metrics: null,
+    variants: null,
     notes,
   };
   if (!baseline.hasVariants && !current.hasVariants) {

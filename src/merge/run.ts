@@ -114,8 +114,8 @@ function check(shards: readonly RunShard[], server: ServerView | null): void {
       );
     }
     if (
-      server.r.baselineAt === undefined ||
-      shards.some(({ r }) => r.tcp?.baselineAt === undefined)
+      server.r.baselineAt === null ||
+      shards.some(({ r }) => typeof r.tcp?.baselineAt !== 'number')
     ) {
       throw refuse(
         `${server.file}: the views carry no clock to line them up by`,
@@ -317,7 +317,9 @@ export function mergeRunResults(shards: readonly RunShard[], server: ServerView 
     closeJoin: mergeJoins(runs.map((r) => r.closeJoin)),
     timeline,
     window: mergeWindows(runs.map((r) => r.window)),
-    ...(tcp ? { hosts } : {}),
+    hosts: tcp ? hosts : null,
+    proxy: null,
+    legs: null,
   };
   return finishResult(measurements, {
     name: first.name,
@@ -353,7 +355,7 @@ function mergedTimeline(
   server: ServerView | null,
 ): RunInterval[] {
   const tcps = runs.map((r) => r.tcp);
-  const clocked = tcps.every((t) => t?.baselineAt !== undefined);
+  const clocked = tcps.every((t) => typeof t?.baselineAt === 'number');
   const origin = clocked ? Math.min(...tcps.map((t) => t?.baselineAt as number)) : 0;
   const epochOf = (r: RunResult, i: RunInterval) =>
     (clocked ? (r.tcp?.baselineAt as number) : 0) + i.t;
@@ -367,7 +369,13 @@ function mergedTimeline(
     const present = slot.parts.flatMap((p, h) => (p ? [{ p, h }] : []));
     const epoch = Math.max(...present.map(({ p, h }) => epochOf(runs[h] as RunResult, p)));
     const load = slot.phase === 'load' ? (driver.timeline[k - warmups] ?? null) : null;
-    const entry: RunInterval = { t: epoch - origin, phase: slot.phase, load, tcp: null };
+    const entry: RunInterval = {
+      t: epoch - origin,
+      phase: slot.phase,
+      load,
+      tcp: null,
+      back: null,
+    };
     if (!slot.parts.some((p) => p?.tcp)) return entry;
     const clients: TcpSideEntry[] = [];
     const servers: TcpSideEntry[] = [];
@@ -466,9 +474,10 @@ function mergeTcp(
       ? null
       : (all.find((t) => t.tracerUnavailable)?.tracerUnavailable ?? null),
     tunings: traced ? first.tunings : null,
-    ...(first.baselineAt !== undefined
-      ? { baselineAt: Math.min(...all.map((t) => t.baselineAt as number)) }
-      : {}),
+    baselineAt: all.every((t) => t.baselineAt !== null)
+      ? Math.min(...all.map((t) => t.baselineAt as number))
+      : null,
+    host: null,
   });
   return {
     ...summary,

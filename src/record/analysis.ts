@@ -121,8 +121,8 @@ export interface CapacityForecast {
     /** When EADDRNOTAVAIL first showed, seconds into the load. */
     observedExhaustionSeconds: number | null;
   };
-  /** Each client host's budget, in a run merged from several hosts; absent otherwise. */
-  hosts?: HostPortBudget[];
+  /** Each client host's budget, in a run merged from several hosts; null otherwise. */
+  hosts: HostPortBudget[] | null;
   notes: string[];
 }
 
@@ -258,8 +258,8 @@ export interface Analysis {
   race: RaceVerdict;
   latency: LatencyShift;
   anomalies: Anomaly[];
-  /** Each leg of a proxied run; absent without a proxy. */
-  legs?: { front: LegVerdict; back: LegVerdict };
+  /** Each leg of a proxied run; null without a proxy. */
+  legs: { front: LegVerdict; back: LegVerdict } | null;
   /** What the kernel did with the faults on the wire, side by side; null without faults. */
   wire: WireFinding[] | null;
 }

@@ -1,7 +1,7 @@
 // What `compare BASELINE CURRENT` finds: per metric the two values, the change and a verdict, and
 // one verdict for all. Scripts read `compare --json`: these names are part of the contract.
 
-export const COMPARE_SCHEMA = 'keepalive-lab/compare@2';
+export const COMPARE_SCHEMA = 'keepalive-lab/compare@3';
 
 /**
  * better / worse: the whole interval of the change lies beyond the tolerance, one way or the
@@ -71,8 +71,8 @@ export interface CompareResult {
   /** worse if any metric is worse; else inconclusive if any is; else better if any is; else same. */
   verdict: Verdict;
   /** With variants, one comparison each (same names paired); otherwise the metrics. */
-  metrics?: MetricComparison[];
-  variants?: VariantComparison[];
+  metrics: MetricComparison[] | null;
+  variants: VariantComparison[] | null;
   /** How repeats were judged and why a method was chosen, e.g. "4 or more repeats each: rank test". */
   notes: string[];
 }

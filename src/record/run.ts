@@ -16,8 +16,8 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@8';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@8';
+export const RUN_SCHEMA = 'keepalive-lab/run@9';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@9';
 
 export interface Environment {
   kernel: KernelEnvironment;
@@ -110,9 +110,9 @@ export interface RunInterval {
   tcp: { client: TcpSideEntry; server: TcpSideEntry; closes: CloseCounts | null } | null;
   /**
    * With a proxy, the back leg (proxy to target) at the same moment; null where it was not
-   * sampled then (the front's own pace in the warm-up and tail). Absent without a proxy.
+   * sampled then (the front's own pace in the warm-up and tail), and without a proxy.
    */
-  back?: { client: TcpSideEntry; server: TcpSideEntry; closes: CloseCounts | null } | null;
+  back: { client: TcpSideEntry; server: TcpSideEntry; closes: CloseCounts | null } | null;
 }
 
 /** Why a run ended before its load and tail were over. */
@@ -145,16 +145,16 @@ export interface Measurements {
   /**
    * Each host's own view, in a run merged from shards on several hosts (`merge`): every client
    * host's side (its port range, its TIME_WAIT table) and the server host's, when its `sample` was
-   * given. `tcp` is then their sum (the fullest host's port occupancy). Absent for one host.
+   * given. `tcp` is then their sum (the fullest host's port occupancy). Null for one host.
    */
-  hosts?: HostView[];
-  /** The proxy between the client and the target (scenario `proxy`); absent without one. */
-  proxy?: { kind: 'nginx' | 'haproxy'; url: string; pid: number; config: string };
+  hosts: HostView[] | null;
+  /** The proxy between the client and the target (scenario `proxy`); null without one. */
+  proxy: { kind: 'nginx' | 'haproxy'; url: string; pid: number; config: string } | null;
   /**
    * With a proxy, each leg on its own: the front (client to proxy, whose view `tcp` also is) and
-   * the back (proxy to target: the proxy is that leg's client). Absent without a proxy.
+   * the back (proxy to target: the proxy is that leg's client). Null without a proxy.
    */
-  legs?: { front: Leg; back: Leg };
+  legs: { front: Leg; back: Leg } | null;
   /** The faults put on the wire (scenario `faults`), in the order given; empty for none. */
   faults: FaultOutcome[];
 }
@@ -219,8 +219,8 @@ export interface ThresholdOutcome {
   expr: string;
   ok: boolean;
   actual: number | string | null;
-  /** Why it failed when the value could not be compared. */
-  reason?: string;
+  /** Why it failed when the value could not be compared; null when it could. */
+  reason: string | null;
 }
 
 export interface RunResult extends Measurements {
@@ -235,7 +235,7 @@ export interface RunResult extends Measurements {
   scenario: ScenarioEcho;
   isolation:
     | { kind: 'loopback' }
-    | { kind: 'netns'; client: string; server: string; proxy?: string };
+    | { kind: 'netns'; client: string; server: string; proxy: string | null };
   histograms: Record<string, string>;
   analysis: Analysis;
   thresholds: ThresholdOutcome[];

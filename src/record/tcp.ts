@@ -176,9 +176,10 @@ export interface TracedCloses extends CloseCounts {
   connectMs: LatencySummary;
   /**
    * The three distributions as encoded HDR histograms (µs), so that the views of several hosts
-   * add up exactly (merge). Absent in results of versions before it.
+   * add up exactly (merge); null where they were not recorded (tracer records of run@2 to @8
+   * and tcp@1 to @3 files from the builds before them).
    */
-  histograms?: { marginUs: string; lifetimeUs: string; connectUs: string };
+  histograms: { marginUs: string; lifetimeUs: string; connectUs: string } | null;
   /** What the kernel did on the wire, per side; null unless the run put faults on it. */
   wire: WireRecord | null;
 }
@@ -242,14 +243,15 @@ export interface TcpSummary {
   tunings: KernelTuning[] | null;
   /**
    * When the baseline was taken (t = 0 of the entries), epoch ms by the sampling host's clock: what
-   * lines up the views of several hosts (merge). Absent in results of versions before it.
+   * lines up the views of several hosts (merge); null where it was not recorded (tcp@3 and
+   * run@8 files of the builds before it).
    */
-  baselineAt?: number;
-  /** The sampling host's name (os.hostname()); absent in results of versions before it. */
-  host?: string;
+  baselineAt: number | null;
+  /** The sampling host's name (os.hostname()); null where it was not recorded (as above). */
+  host: string | null;
 }
 
-export const TCP_SCHEMA = 'keepalive-lab/tcp@3';
+export const TCP_SCHEMA = 'keepalive-lab/tcp@4';
 
 /** The `sample` command's result file. */
 export interface TcpResult extends TcpSummary {

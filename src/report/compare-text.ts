@@ -61,7 +61,7 @@ export function toleranceText(m: MetricComparison): string {
 
 /** A latency change no larger than the drivers' own delay: why it is inconclusive. */
 export function withinOwnDelay(m: MetricComparison): boolean {
-  const d = m.ownDelay as number | null | undefined; // absent in older comparisons
+  const d = m.ownDelay;
   return (
     typeof d === 'number' &&
     typeof m.baseline === 'number' &&
@@ -71,7 +71,7 @@ export function withinOwnDelay(m: MetricComparison): boolean {
 }
 
 export function metricCells(m: MetricComparison): string[] {
-  const own = m.ownDelay as number | null | undefined;
+  const own = m.ownDelay;
   return [
     m.name,
     valueText(m, m.baseline),

@@ -1,5 +1,4 @@
 import type { Analysis } from '../record/analysis.js';
-import type { DriverSummary } from '../record/driver.js';
 import { DRIVER_BOUND_ELU } from '../record/driver.js';
 import type { RunResult, RunsResult } from '../record/run.js';
 import { driverLine } from './drive-text.js';
@@ -38,33 +37,28 @@ function loadLines(r: RunResult): string[] {
     `  latency    p50 ${f(s.latency.p50, 2)}  p99 ${f(s.latency.p99, 2)}  p99.9 ${f(s.latency.p999, 2)}  max ${f(s.latency.max, 2)} ms${s.latencyFrom === 'intended-start' ? ' (from intended start)' : ''}`,
   );
   const l = a.latency;
-  // Absent in results written before the driver measured itself.
-  const own = l.driver as typeof l.driver | undefined;
-  if (own && own.p99 !== null) out.push(`  own delay  ${own.message}`);
+  if (l.driver.p99 !== null) out.push(`  own delay  ${l.driver.message}`);
   if (l.newConnection || l.reused) {
     out.push(
       `             new connection p99 ${f(l.newConnection?.p99, 2)} ms (${l.newConnection?.count ?? 0}), reused p99 ${f(l.reused?.p99, 2)} ms (${l.reused?.count ?? 0}), connect p99 ${f(l.connect?.p99, 2)} ms`,
     );
   }
-  const search = l.portSearch as typeof l.portSearch | undefined; // absent in older results
-  if (search && search.verdict !== 'notMeasured' && search.verdict !== 'tooFew') {
-    out.push(`  connect    ${search.message}`);
+  if (l.portSearch.verdict !== 'notMeasured' && l.portSearch.verdict !== 'tooFew') {
+    out.push(`  connect    ${l.portSearch.message}`);
   }
   if (s.errors.total > 0) {
     out.push(
       `  errors     ${errorClasses(s).join(', ')}${s.errors.onReused !== null ? `  (${s.errors.onReused} on reused connections)` : ''}`,
     );
   }
-  // Absent in results written before HTTP/2 (run@6).
   const h2 = runHttp2Line(r);
   if (h2) out.push(`  http2      ${h2}`);
   if (s.requests.cancelled > 0) {
     out.push(`  cancelled  ${s.requests.cancelled} requests still unanswered when the load ended`);
   }
-  // Results written before the driver measured itself carry no resources.
-  const driver = s.resources as DriverSummary['resources'] | undefined;
-  if (driver && driver.eventLoopUtilization >= DRIVER_BOUND_ELU)
-    out.push(`  ${driverLine(driver)}`);
+  if (s.resources.eventLoopUtilization >= DRIVER_BOUND_ELU) {
+    out.push(`  ${driverLine(s.resources)}`);
+  }
   return out;
 }
 

@@ -77,25 +77,24 @@ export function assemble(p: RunParts): RunResult {
     faults: p.faults,
     timeline: p.timeline,
     window: p.window,
-    ...(p.proxy
+    hosts: null,
+    proxy: p.proxy ?? null,
+    legs: p.proxy
       ? {
-          proxy: p.proxy,
-          legs: {
-            front: leg(
-              urlPort(p.proxy.url),
-              p.tcp,
-              { count: p.driver.connections.opened, from: 'driver' },
-              p.driver.requests.completed,
-            ),
-            back: leg(
-              urlPort(p.url),
-              p.backTcp ?? null,
-              { count: p.server?.connections.accepted ?? null, from: 'target' },
-              p.driver.requests.completed,
-            ),
-          },
+          front: leg(
+            urlPort(p.proxy.url),
+            p.tcp,
+            { count: p.driver.connections.opened, from: 'driver' },
+            p.driver.requests.completed,
+          ),
+          back: leg(
+            urlPort(p.url),
+            p.backTcp ?? null,
+            { count: p.server?.connections.accepted ?? null, from: 'target' },
+            p.driver.requests.completed,
+          ),
         }
-      : {}),
+      : null,
   };
   const { spec } = p;
   return finishResult(measurements, {
@@ -124,7 +123,7 @@ export function assemble(p: RunParts): RunResult {
           kind: 'netns',
           client: p.topology.client.ns,
           server: p.topology.server.ns,
-          ...(p.topology.proxy ? { proxy: p.topology.proxy.ns } : {}),
+          proxy: p.topology.proxy?.ns ?? null,
         }
       : { kind: 'loopback' },
     histograms,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { isLabError } from '../errors.js';
 import type { RunInterval } from '../record/run.js';
 import type { TcpSummary, TracedCloses } from '../record/tcp.js';
@@ -93,6 +94,7 @@ export class Leg {
       tracerUnavailable: sampler.tracerUnavailable,
       tunings: sampler.tunings,
       baselineAt: sampler.baselineAt,
+      host: hostname(),
     });
   }
 }

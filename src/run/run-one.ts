@@ -302,7 +302,7 @@ class RunTimeline {
   private readonly lagMs: number;
 
   constructor(
-    private readonly spec: DeepReadonly<RunSpec>,
+    spec: DeepReadonly<RunSpec>,
     private readonly joiner: CloseJoiner,
     private readonly onInterval: RunOptions['onInterval'],
   ) {
@@ -329,7 +329,7 @@ class RunTimeline {
       phase: at,
       load,
       tcp,
-      ...(this.spec.proxy ? { back: backView } : {}),
+      back: backView,
     };
     this.entries.push(entry);
     this.onInterval?.(entry);

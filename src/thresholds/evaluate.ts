@@ -35,5 +35,5 @@ export function evaluateThreshold(result: unknown, t: Readonly<Threshold>): Thre
               : t.op === '>'
                 ? a > v
                 : a >= v;
-  return { expr: t.expr, ok, actual: a };
+  return { expr: t.expr, ok, actual: a, reason: null };
 }

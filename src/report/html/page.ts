@@ -98,14 +98,14 @@ function verdictHtml(r: RunResult): string {
   items.push(
     `<li><b>Capacity</b>: ${sides.length ? `${sides.join('; ')}. ` : ''}${p.budgetPerSecond !== null ? `Client port budget ${Math.round(p.budgetPerSecond)} new connections/s per destination (${p.range} ports / 60 s), headroom ${Math.round(p.headroomPerSecond ?? 0)}/s${p.secondsToExhaustion !== null ? `; <b class="warn">ports run out in about ${p.secondsToExhaustion.toFixed(0)} s</b>` : ''}.` : ''}</li>`,
   );
-  const own = a.latency.driver as typeof a.latency.driver | undefined; // older results
-  if (own && own.p99 !== null) {
+  const own = a.latency.driver;
+  if (own.p99 !== null) {
     items.push(
       `<li><b>The driver's own delay</b>: ${own.material ? '<b class="warn">material</b> — ' : ''}${esc(own.message)}.</li>`,
     );
   }
-  const search = a.latency.portSearch as typeof a.latency.portSearch | undefined; // older results
-  if (search && search.verdict !== 'notMeasured' && search.verdict !== 'tooFew') {
+  const search = a.latency.portSearch;
+  if (search.verdict !== 'notMeasured' && search.verdict !== 'tooFew') {
     items.push(
       `<li><b>Connect time</b>: ${search.verdict === 'rises' ? '<b class="warn">rises with port occupancy</b> — ' : ''}${esc(search.message)}.</li>`,
     );

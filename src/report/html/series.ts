@@ -1,5 +1,4 @@
 import * as hdr from 'hdr-histogram-js';
-import type { DriverInterval } from '../../record/driver.js';
 import type { RunInterval, RunResult } from '../../record/run.js';
 
 // A run's timeline and histograms as the arrays a chart plots: one x (seconds since the baseline),
@@ -121,7 +120,7 @@ export const backLegChart = (r: RunResult, id: string) =>
 
 /** An interval's own delay of the driver at p99: schedule lag or event-loop stall (ms). */
 const ownP99: Pick = (e) => {
-  const self = e.load?.self as DriverInterval['self'] | undefined; // absent in older results
+  const self = e.load?.self;
   if (!self || !e.load?.requests) return null;
   return Math.max(self.lag?.p99 ?? 0, Math.max(0, self.eventLoopDelay.p99 - 1));
 };

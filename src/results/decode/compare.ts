@@ -1,4 +1,5 @@
 import { SCHEMA as COMPARE_V1 } from '../schemas/compare-v1.generated.js';
+import { SCHEMA as COMPARE_V2 } from '../schemas/compare-v2.generated.js';
 import { editAll, type Json } from './edit.js';
 import type { Step } from './step.js';
 
@@ -8,4 +9,10 @@ import type { Step } from './step.js';
 const v1 = (c: Json): Json =>
   editAll(c, ['metrics[]', 'variants[].metrics[]'], (m) => ({ ...m, ownDelay: null })) as Json;
 
-export const COMPARE_STEPS: readonly Step[] = [{ from: 1, schema: COMPARE_V1, up: v1 }];
+/** compare@3: the metrics, or the variants, the other null (before: absent). */
+const v2 = (c: Json): Json => ({ metrics: null, variants: null, ...c });
+
+export const COMPARE_STEPS: readonly Step[] = [
+  { from: 1, schema: COMPARE_V1, up: v1 },
+  { from: 2, schema: COMPARE_V2, up: v2 },
+];

@@ -1,11 +1,16 @@
+import { COMPARE_SCHEMA } from '../../record/compare.js';
+import { DRIVER_SCHEMA } from '../../record/driver.js';
+import { RACE_MAP_SCHEMA } from '../../record/race-map.js';
+import { RUN_SCHEMA, RUNS_SCHEMA } from '../../record/run.js';
+import { TCP_SCHEMA } from '../../record/tcp.js';
 import type { Schema } from '../schema.js';
 import { schemaProblems } from '../schema.js';
-import { SCHEMA as COMPARE } from '../schemas/compare-v2.generated.js';
+import { SCHEMA as COMPARE } from '../schemas/compare-v3.generated.js';
 import { SCHEMA as DRIVE } from '../schemas/drive-v6.generated.js';
 import { SCHEMA as RACE_MAP } from '../schemas/race-map-v1.generated.js';
-import { SCHEMA as RUN } from '../schemas/run-v8.generated.js';
-import { SCHEMA as RUNS } from '../schemas/runs-v8.generated.js';
-import { SCHEMA as TCP } from '../schemas/tcp-v3.generated.js';
+import { SCHEMA as RUN } from '../schemas/run-v9.generated.js';
+import { SCHEMA as RUNS } from '../schemas/runs-v9.generated.js';
+import { SCHEMA as TCP } from '../schemas/tcp-v4.generated.js';
 import { COMPARE_STEPS } from './compare.js';
 import { DRIVE_STEPS } from './drive.js';
 import { obj } from './edit.js';
@@ -27,13 +32,15 @@ export interface Kind {
   readonly steps: readonly Step[];
 }
 
+const versionOf = (schema: string) => Number(schema.split('@')[1]);
+
 export const KINDS: Readonly<Record<string, Kind>> = {
-  run: { current: 8, schema: RUN, steps: RUN_STEPS },
-  runs: { current: 8, schema: RUNS, steps: RUNS_STEPS },
-  drive: { current: 6, schema: DRIVE, steps: DRIVE_STEPS },
-  tcp: { current: 3, schema: TCP, steps: TCP_STEPS },
-  compare: { current: 2, schema: COMPARE, steps: COMPARE_STEPS },
-  'race-map': { current: 1, schema: RACE_MAP, steps: [] },
+  run: { current: versionOf(RUN_SCHEMA), schema: RUN, steps: RUN_STEPS },
+  runs: { current: versionOf(RUNS_SCHEMA), schema: RUNS, steps: RUNS_STEPS },
+  drive: { current: versionOf(DRIVER_SCHEMA), schema: DRIVE, steps: DRIVE_STEPS },
+  tcp: { current: versionOf(TCP_SCHEMA), schema: TCP, steps: TCP_STEPS },
+  compare: { current: versionOf(COMPARE_SCHEMA), schema: COMPARE, steps: COMPARE_STEPS },
+  'race-map': { current: versionOf(RACE_MAP_SCHEMA), schema: RACE_MAP, steps: [] },
 };
 
 /** The schema a runs file's variants are read with: the run schema of the same version. */

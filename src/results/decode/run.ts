@@ -5,6 +5,7 @@ import { SCHEMA as RUN_V4 } from '../schemas/run-v4.generated.js';
 import { SCHEMA as RUN_V5 } from '../schemas/run-v5.generated.js';
 import { SCHEMA as RUN_V6 } from '../schemas/run-v6.generated.js';
 import { SCHEMA as RUN_V7 } from '../schemas/run-v7.generated.js';
+import { SCHEMA as RUN_V8 } from '../schemas/run-v8.generated.js';
 import {
   driverTotals,
   errorsOf,
@@ -15,7 +16,14 @@ import {
 } from './driver-parts.js';
 import { edit, editAll, type Json, obj } from './edit.js';
 import type { Step } from './step.js';
-import { countedSummary, countedView, withWire, withWireCounters } from './tcp-parts.js';
+import {
+  countedSummary,
+  countedView,
+  TRACER_V8,
+  withClock,
+  withWire,
+  withWireCounters,
+} from './tcp-parts.js';
 
 // run@N → run@N+1, each step reading the point-in-time schema of the version it starts from
 // (schemas/run-vN.generated.ts) and filling what the next version added with what an older run
@@ -183,6 +191,22 @@ function v7(r: Json): Json {
   };
 }
 
+/** Where run@8 keeps a summary of the kernel's view (the sampler's clock and host are on it). */
+const V8_SUMMARIES = ['tcp', 'legs.*.tcp'];
+
+/** run@9: what run@8 left out when it did not apply is there, as null. */
+function v8(r: Json): Json {
+  let x = editAll(r, V8_SUMMARIES, withClock) as Json;
+  x = editAll(x, ['tcp.closes', 'hosts[].closes', 'legs.*.tcp.closes'], TRACER_V8) as Json;
+  x = edit(x, 'timeline[]', (e) => ({ back: null, ...e })) as Json;
+  x = edit(x, 'analysis', (a) => ({ legs: null, ...a })) as Json;
+  x = edit(x, 'analysis.capacity', (c) => ({ hosts: null, ...c })) as Json;
+  x = edit(x, 'thresholds[]', (t) => ({ reason: null, ...t })) as Json;
+  if (obj(x.isolation).kind === 'netns')
+    x = edit(x, 'isolation', (i) => ({ proxy: null, ...i })) as Json;
+  return { hosts: null, proxy: null, legs: null, ...x };
+}
+
 export const RUN_STEPS: readonly Step[] = [
   { from: 2, schema: RUN_V2, up: v2 },
   { from: 3, schema: RUN_V3, up: v3 },
@@ -190,4 +214,5 @@ export const RUN_STEPS: readonly Step[] = [
   { from: 5, schema: RUN_V5, up: v5 },
   { from: 6, schema: RUN_V6, up: v6 },
   { from: 7, schema: RUN_V7, up: v7 },
+  { from: 8, schema: RUN_V8, up: v8 },
 ];

@@ -21,6 +21,12 @@ export function withWire(data: unknown, sysctls: readonly string[], tracer: read
   return editAll(knobs, tracer, (t) => ({ ...t, wire: null }));
 }
 
+/** run@9 and tcp@4: a summary's clock and host, not recorded by the builds before them (null). */
+export const withClock = (s: Json): Json => ({ baselineAt: null, host: null, ...s });
+
+/** run@9 and tcp@4: a tracer record's histograms, not recorded before (null). */
+export const TRACER_V8 = (t: Json): Json => ({ histograms: null, ...t });
+
 /** run@5 and tcp@2: the wire's kernel counters on every side were not read (null). */
 export const withWireCounters = (data: unknown, sides: readonly string[]) =>
   editAll(data, sides, (s) => ({ ...s, wireCounters: null }));
