@@ -146,18 +146,6 @@ function resolveDriveFlags(url: string, opts: Record<string, unknown>) {
       problems.push(new LabError('KAL_CONFIG_INVALID', 'protocol', { problems: found }));
     }
   }
-  if (client?.engine === 'net' && isTls(url)) {
-    problems.push(
-      new LabError('KAL_CONFIG_INVALID', 'https with the net engine', {
-        problems: [
-          {
-            path: '--engine',
-            message: 'the net engine speaks plain HTTP/1.1 only: use --engine undici or http',
-          },
-        ],
-      }),
-    );
-  }
   const shard = attempt(() => shardOf(opts));
   const startAt = opts.startAt === undefined ? null : attempt(() => startAtOf(opts.startAt));
   const split = shard && client && load ? attempt(() => splitLoad(client, load, shard)) : null;

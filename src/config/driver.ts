@@ -1,6 +1,7 @@
-import { Agent } from 'node:http';
 import { z } from 'zod';
+import { type ClientRulesInput, ENGINE_RULES } from '../driver/engines/rules.js';
 import { MAX_PEM_BYTES, unreadableBecauseSync } from '../file-limits.js';
+import type { EngineName } from '../record/driver.js';
 import { duration, MAX_DURATION_MS } from './units.js';
 
 // The load driver's knobs: `client` (the HTTP client and its pool) and `load` (the load model).
@@ -48,97 +49,26 @@ function checkHeaders(headers: Record<string, string>, ctx: z.RefinementCtx): vo
   }
 }
 
-/** Whether this Node's http.Agent takes agentKeepAliveTimeoutBuffer (Node 24.7 and later). */
-export const AGENT_HINT_BUFFER =
-  'agentKeepAliveTimeoutBuffer' in (new Agent() as unknown as Record<string, unknown>);
-
-/** Knobs one engine has and another has not: said, never silently ignored. */
+/** Knobs one engine has and another has not: said, never silently ignored (each engine's rules). */
 function checkEngineKnobs(
-  c: {
-    engine: string;
-    workers: number;
-    connections: number;
-    pipelining: number;
-    maxRequestsPerConnection: number;
-    reconnectRate: number;
-    tcpKeepAlive?: number | undefined;
-    agent?: { keepAliveTimeoutBuffer?: number | undefined } | undefined;
-    allowH2: boolean;
-    keepAlive: boolean;
-    tls?: object | undefined;
-  },
+  c: ClientRulesInput & { engine: EngineName; workers: number; connections: number },
   ctx: z.RefinementCtx,
 ): void {
   const no = (path: string, message: string) =>
-    ctx.addIssue({ code: 'custom', path: [path], message });
+    ctx.addIssue({ code: 'custom', path: path.split('.'), message });
   if (c.workers > c.connections) {
     no(
       'workers',
       `${c.workers} workers need at least as many connections (${c.connections}): one each`,
     );
   }
-  if (c.engine !== 'http' && c.agent !== undefined) {
-    no('agent', 'http.Agent options go with engine: http');
-  }
-  if (c.tcpKeepAlive !== undefined && (c.engine === 'http' || c.engine === 'autocannon')) {
-    no(
-      'tcpKeepAlive',
-      c.engine === 'http'
-        ? 'http.Agent sets SO_KEEPALIVE itself whenever HTTP keep-alive is on: use agent.keepAliveMsecs'
-        : 'autocannon does not set SO_KEEPALIVE: use engine undici or net',
-    );
-  }
-  if (c.engine !== 'autocannon' && c.reconnectRate > 0) {
-    no(
-      'reconnectRate',
-      'only autocannon reconnects after N requests: use maxRequestsPerConnection with this engine',
-    );
-  }
-  if (c.engine === 'net' && c.pipelining > 1) {
-    no(
-      'pipelining',
-      'the net engine sends one request at a time per connection: use engine: undici',
-    );
-  }
-  if (c.allowH2 && c.engine !== 'undici') {
-    no(
-      'allowH2',
-      c.engine === 'http2'
-        ? 'engine http2 speaks HTTP/2 already: drop allowH2'
-        : "allowH2 is undici's: use engine undici (or engine http2)",
-    );
-  }
-  if (c.tls !== undefined && c.engine !== 'undici' && c.engine !== 'http2') {
-    no('tls', 'TLS options go with engine undici or http2');
-  }
-  if (c.engine === 'http2' && !c.keepAlive) {
-    no(
-      'keepAlive',
-      'HTTP/2 has no Connection: close: use maxRequestsPerConnection: 1 to retire each session after one stream',
-    );
-  }
-  if (c.engine === 'http') {
-    if (c.pipelining > 1)
-      no('pipelining', "Node's http client does not pipeline: use engine: undici");
-    if (c.maxRequestsPerConnection > 0) {
-      no(
-        'maxRequestsPerConnection',
-        "http.Agent has no such limit: use engine: undici, or the target's maxRequests",
-      );
-    }
-    if (c.agent?.keepAliveTimeoutBuffer !== undefined && !AGENT_HINT_BUFFER) {
-      no(
-        'agent.keepAliveTimeoutBuffer',
-        `Node ${process.versions.node} has no agentKeepAliveTimeoutBuffer (Node 24.7 and later have; earlier ones subtract 1s)`,
-      );
-    }
-  }
+  for (const p of ENGINE_RULES[c.engine].problems(c)) no(p.key, p.message);
 }
 
 export const clientSchema = z
   .strictObject({
     engine: z
-      .enum(['undici', 'http', 'net', 'autocannon', 'http2'])
+      .enum(Object.keys(ENGINE_RULES) as [EngineName, ...EngineName[]])
       .default('undici')
       .describe(
         "load engine: undici (fetch's client), http (Node's http.Agent, as axios, got and most SDKs use it), net (HTTP/1.1 straight on sockets, undici's keep-alive rules: the fastest churn), autocannon, or http2 (node:http2 sessions: h2c by prior knowledge on http://, ALPN h2 on https://)",

@@ -1,4 +1,6 @@
+import { ENGINE_RULES as ENGINES, type Speaks } from '../driver/engines/rules.js';
 import type { FieldProblem } from '../errors.js';
+import type { EngineName } from '../record/driver.js';
 
 // Which HTTP a run speaks, and the knobs that go with it: the built-in target's protocol, or an
 // external server's URL scheme, checked against the client's engine and its TLS options. Shared
@@ -7,12 +9,16 @@ import type { FieldProblem } from '../errors.js';
 export type Protocol = 'http1' | 'h2c' | 'h2';
 
 export interface ProtocolClient {
-  engine: string;
+  engine: EngineName;
   allowH2: boolean;
   tls?: object | undefined;
 }
 
 export const isTls = (url: string) => url.trim().toLowerCase().startsWith('https:');
+
+/** The engines that speak what `wanted` says, for a message's fix: "undici or http". */
+const enginesThat = (wanted: (s: Speaks) => boolean) =>
+  (Object.keys(ENGINES) as EngineName[]).filter((e) => wanted(ENGINES[e].speaks)).join(' or ');
 
 /** What the client is asked to speak: the built-in target's protocol, or the URL's scheme. */
 export function protocolOf(
@@ -21,7 +27,7 @@ export function protocolOf(
 ): Protocol {
   if (target.url === undefined) return target.protocol ?? 'http1';
   const tls = isTls(target.url);
-  if (client.engine === 'http2') return tls ? 'h2' : 'h2c';
+  if (!ENGINES[client.engine].speaks.http1) return tls ? 'h2' : 'h2c';
   return tls && client.allowH2 ? 'h2' : 'http1';
 }
 
@@ -41,6 +47,14 @@ export function protocolProblems(
   const problems: FieldProblem[] = [];
   const no = (key: string, message: string) => problems.push({ path: at(key), message });
   const server = knob === 'target.protocol' ? 'the target' : 'the proxy';
+  const { engine } = client;
+  const speaks = ENGINES[engine].speaks;
+  if (tls && !speaks.tls) {
+    no(
+      'engine',
+      `the ${engine} engine speaks plain HTTP/1.1 only: use engine ${enginesThat((s) => s.tls && s.http1)} for https://`,
+    );
+  }
   if (client.tls !== undefined && !tls) {
     no(
       'tls',
@@ -55,26 +69,28 @@ export function protocolProblems(
     }
     return problems;
   }
-  if (protocol === 'http1' && (client.engine === 'http2' || client.allowH2)) {
+  if (protocol === 'http1' && (!speaks.http1 || client.allowH2)) {
     no(
-      client.engine === 'http2' ? 'engine' : 'allowH2',
+      speaks.http1 ? 'allowH2' : 'engine',
       `${server} speaks HTTP/1.1: set ${knob} h2c or h2, or use an HTTP/1 engine`,
     );
   }
-  if (protocol === 'h2c' && client.engine !== 'http2') {
+  const h2c = enginesThat((s) => s.h2c);
+  if (protocol === 'h2c' && !speaks.h2c) {
     no(
       client.allowH2 ? 'allowH2' : 'engine',
       client.allowH2
-        ? `undici offers HTTP/2 by TLS ALPN only: use engine http2 for h2c, or ${knob} h2`
-        : `${knob} h2c speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2`,
+        ? `undici offers HTTP/2 by TLS ALPN only: use engine ${h2c} for h2c, or ${knob} h2`
+        : `${knob} h2c speaks HTTP/2 only, and engine ${engine} HTTP/1.1 only: use engine ${h2c}`,
     );
   }
-  if (protocol === 'h2' && client.engine !== 'http2' && !client.allowH2) {
+  const offers = speaks.h2 === 'always' || (speaks.h2 === 'allowH2' && client.allowH2);
+  if (protocol === 'h2' && !offers) {
     no(
-      client.engine === 'undici' ? 'allowH2' : 'engine',
-      client.engine === 'undici'
-        ? `${knob} h2 speaks HTTP/2 only: set allowH2: true, or use engine http2`
-        : `${knob} h2 speaks HTTP/2 only, and engine ${client.engine} HTTP/1.1 only: use engine http2, or undici with allowH2`,
+      speaks.h2 === 'allowH2' ? 'allowH2' : 'engine',
+      speaks.h2 === 'allowH2'
+        ? `${knob} h2 speaks HTTP/2 only: set allowH2: true, or use engine ${h2c}`
+        : `${knob} h2 speaks HTTP/2 only, and engine ${engine} HTTP/1.1 only: use engine ${h2c}, or undici with allowH2`,
     );
   }
   return problems;

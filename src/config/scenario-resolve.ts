@@ -217,12 +217,6 @@ function thresholdsOf(given: unknown, at: string, problems: FieldProblem[]): Thr
 function runProblems(r: RunSpec): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const where = r.variant ? `variant "${r.variant}": ` : '';
-  if (r.client.engine === 'net' && r.target.url !== undefined && isTls(r.target.url)) {
-    problems.push({
-      path: `${where}client.engine`,
-      message: 'the net engine speaks plain HTTP/1.1 only: use engine undici or http for https://',
-    });
-  }
   if (r.isolation === 'netns' && r.target.url !== undefined) {
     problems.push({
       path: 'isolation',

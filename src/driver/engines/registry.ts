@@ -4,6 +4,7 @@ import type { Capabilities, EngineName } from '../../record/driver.js';
 import type { LoadRun } from '../load.js';
 import type { Probe } from '../probe.js';
 import type { Engine } from './engine.js';
+import { ENGINE_RULES, type EngineRules } from './rules.js';
 
 // The engines, one entry each: what it can observe (the result records it, and what it cannot is
 // reported as not measured, never as 0) and how to make it. An engine either sends one request
@@ -21,7 +22,7 @@ export type OwnLoop = (
 
 export type EngineMaker = { requests: EngineFactory } | { ownLoop: OwnLoop };
 
-export interface EngineEntry {
+export interface EngineEntry extends EngineRules {
   readonly capabilities: Capabilities;
   /** In an open loop, latency is measured from the intended start, or only from the send. */
   readonly latencyFrom: 'intended-start' | 'send';
@@ -37,22 +38,26 @@ const everything: Capabilities = {
 
 export const ENGINES: Readonly<Record<EngineName, EngineEntry>> = {
   undici: {
+    ...ENGINE_RULES.undici,
     capabilities: everything,
     latencyFrom: 'intended-start',
     load: async () => ({ requests: (await import('./undici.js')).createUndiciEngine }),
   },
   http: {
+    ...ENGINE_RULES.http,
     capabilities: everything,
     latencyFrom: 'intended-start',
     load: async () => ({ requests: (await import('./http.js')).createHttpEngine }),
   },
   net: {
+    ...ENGINE_RULES.net,
     capabilities: everything,
     latencyFrom: 'intended-start',
     load: async () => ({ requests: (await import('./net.js')).createNetEngine }),
   },
   // HTTP/2 over node:http2 (h2c or ALPN h2); its sessions and streams are counted in `http2`.
   http2: {
+    ...ENGINE_RULES.http2,
     capabilities: everything,
     latencyFrom: 'intended-start',
     load: async () => ({ requests: (await import('./http2.js')).createHttp2Engine }),
@@ -60,6 +65,7 @@ export const ENGINES: Readonly<Record<EngineName, EngineEntry>> = {
   // autocannon cannot tell new from reused connections, time connects, say who closed first or
   // show response headers; it paces by its own overallRate and measures from the send.
   autocannon: {
+    ...ENGINE_RULES.autocannon,
     capabilities: {
       connectionReuse: false,
       connectTime: false,
