@@ -139,7 +139,12 @@ describe('keepalive-lab k8s: the manifests', () => {
     assert.equal(r.stdout, '');
     const v = runCli(['k8s', 'configs/demo.yaml', '--shards', '2']);
     assert.equal(v.code, 2);
-    assert.match(v.stderr, /a Job runs one load/);
+    // One rule and one wording for shards on hosts and the pods of a Job.
+    const variants = /variants: shards run one load[^\n]*/;
+    assert.match(v.stderr, variants);
+    const hosts = runCli(['run', 'configs/demo.yaml', '--shard', '0/2']);
+    assert.equal(hosts.code, 2);
+    assert.equal(hosts.stderr.match(variants)?.[0], v.stderr.match(variants)?.[0]);
   });
 });
 

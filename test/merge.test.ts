@@ -565,7 +565,7 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
     const builtIn = runCli(['run', 'configs/demo.yaml', '--shard', '0/2', '--repeat', '2']);
     assert.equal(builtIn.code, 2);
     assert.match(builtIn.stderr, /target\.url: the shards share one target/);
-    assert.match(builtIn.stderr, /variants: a sharded run runs one load/);
+    assert.match(builtIn.stderr, /variants: shards run one load/);
     assert.match(builtIn.stderr, /--repeat: run each repeat/);
   });
 });

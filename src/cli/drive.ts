@@ -1,31 +1,22 @@
 import { hostname } from 'node:os';
 import { setTimeout as wait } from 'node:timers/promises';
 import { Command } from 'commander';
+import { CLIENT_FLAGS, resolveDrive } from '../config/drive.js';
 import { clientSchema, loadSchema } from '../config/driver.js';
-import { isTls, protocolOf, protocolProblems } from '../config/protocol.js';
-import { resolve } from '../config/resolve.js';
-import { duration } from '../config/units.js';
 import { redactHeaders } from '../config/url.js';
-import { parseTargetUrl, redactUrl } from '../driver/url.js';
+import { redactUrl } from '../driver/url.js';
 import { EXIT, LabError } from '../errors.js';
 import { fileAt } from '../output/file.js';
 import { driveText } from '../report/drive-text.js';
 import { unanswered } from '../report/unanswered.js';
-import { shardOf, splitLoad, startAtOf } from '../shard/split.js';
+import type { shardOf } from '../shard/split.js';
 import { writeStdout } from '../streams.js';
 import { plain } from '../text.js';
-import { DRY_RUN, flagOf, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { DRY_RUN, optionsFor, printResolved } from './flags.js';
 import { takeSignals } from './interrupt.js';
 
 // `keepalive-lab drive URL`: the load driver on its own (a run's driver is a child told by its
 // start message: src/run/child-main.ts).
-
-const CLIENT_FLAGS = {
-  keepAliveTimeout: 'client-keep-alive-timeout',
-  keepAliveMaxTimeout: 'client-keep-alive-max-timeout',
-  keepAliveTimeoutThreshold: 'client-keep-alive-timeout-threshold',
-  maxRequestsPerConnection: 'max-requests-per-connection',
-} as const;
 
 export function driveCommand(): Command {
   const cmd = new Command('drive')
@@ -49,7 +40,7 @@ export function driveCommand(): Command {
   for (const opt of optionsFor(clientSchema.shape, CLIENT_FLAGS)) cmd.addOption(opt);
   for (const opt of optionsFor(loadSchema.shape)) cmd.addOption(opt);
   return cmd.action(async (url: string, opts: Record<string, unknown>) => {
-    const { client, load, intervalMs, shard, startAt, split } = resolveDriveFlags(url, opts);
+    const { client, load, intervalMs, shard, startAt, split } = resolveDrive(url, opts);
     const mine = split ?? { client, load };
     if (opts.dryRun) {
       const shown = { ...mine.client, headers: redactHeaders(mine.client.headers) };
@@ -95,69 +86,6 @@ export function driveCommand(): Command {
   });
 }
 
-/**
- * The drive's options resolved at once: every problem in them listed together (as resolve()
- * does for a scenario), the client and load by their schemas, the URL, the shard.
- */
-function resolveDriveFlags(url: string, opts: Record<string, unknown>) {
-  const clientInput = flagValues(opts, clientSchema.shape, CLIENT_FLAGS) as Record<string, unknown>;
-  for (const key of ['headers', 'agent', 'tls'] as const) {
-    if (typeof clientInput[key] === 'string') clientInput[key] = parseJsonFlag(key, opts[key]);
-  }
-  const problems: LabError[] = [];
-  const attempt = <T>(fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      if (err instanceof LabError) problems.push(err);
-      else throw err;
-      return undefined;
-    }
-  };
-  const client = attempt(() =>
-    resolve(clientSchema, clientInput, {
-      source: 'client options',
-      label: labelFor('client', clientSchema.shape, CLIENT_FLAGS),
-    }),
-  );
-  const load = attempt(() =>
-    resolve(loadSchema, flagValues(opts, loadSchema.shape), {
-      source: 'load options',
-      label: labelFor('load', loadSchema.shape),
-    }),
-  );
-  const intervalMs = attempt(() =>
-    resolve(duration({ min: 100 }), opts.interval, {
-      source: 'options',
-      label: () => '--interval',
-    }),
-  );
-  attempt(() => parseTargetUrl(url, '<url>'));
-  if (client) {
-    const target = { url };
-    const found = protocolProblems(
-      protocolOf(target, client),
-      isTls(url),
-      client,
-      true,
-      (k) => `--${flagOf(k, CLIENT_FLAGS)}`,
-    );
-    if (found.length > 0) {
-      problems.push(new LabError('KAL_CONFIG_INVALID', 'protocol', { problems: found }));
-    }
-  }
-  const shard = attempt(() => shardOf(opts));
-  const startAt = opts.startAt === undefined ? null : attempt(() => startAtOf(opts.startAt));
-  const split = shard && client && load ? attempt(() => splitLoad(client, load, shard)) : null;
-  if (problems.length > 0 || !client || !load || intervalMs === undefined) {
-    const all = problems.flatMap((p) => [...p.problems]);
-    throw new LabError('KAL_CONFIG_INVALID', `${all.length} problem(s) in the options`, {
-      problems: all,
-    });
-  }
-  return { client, load, intervalMs, shard, startAt, split };
-}
-
 type Mine = Parameters<typeof import('../run/driver-workers.js').startDriver>[2];
 
 /** The load, in this process or in driver processes, until it ends or `signal` stops it. */
@@ -186,22 +114,6 @@ async function driveStopping(
     signal,
     shard: at.shard ? { ...at.shard, startAt: at.startAt, lateMs, host: hostname() } : null,
   });
-}
-
-const JSON_EXAMPLES = {
-  headers: '{"x-test":"1"}',
-  agent: '{"timeout":"2s","scheduling":"fifo"}',
-  tls: '{"ca":"ca.pem","servername":"api.example"}',
-};
-
-function parseJsonFlag(key: keyof typeof JSON_EXAMPLES, raw: unknown): unknown {
-  try {
-    return JSON.parse(String(raw));
-  } catch {
-    throw new LabError('KAL_FLAG_INVALID', `--${key} is not JSON`, {
-      problems: [{ path: `--${key}`, message: `give a JSON object, e.g. ${JSON_EXAMPLES[key]}` }],
-    });
-  }
 }
 
 /**

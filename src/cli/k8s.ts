@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
+import { checkShardable } from '../config/shards.js';
 import { LabError } from '../errors.js';
 import { startAtOf } from '../shard/split.js';
 import { DRY_RUN } from './flags.js';
@@ -46,41 +47,8 @@ export function k8sCommand(): Command {
         });
       }
       const resolved = await loadScenario(file);
-      if (resolved.runs.length !== 1) {
-        throw new LabError('KAL_CONFIG_INVALID', `${file}: has ${resolved.runs.length} variants`, {
-          problems: [
-            {
-              path: 'variants',
-              message:
-                'a Job runs one load: give a scenario without variants (one file per variant)',
-            },
-          ],
-        });
-      }
+      checkShardable(resolved, shards, 'job');
       const run = resolved.runs[0] as (typeof resolved.runs)[number];
-      // The pods run the load alone: a proxy would not be there. Isolation is the pod's own: each
-      // pod is a host of its own, so the scenario's isolation is not what the pods use.
-      const unsupported = [
-        ...(run.proxy
-          ? [
-              {
-                path: 'proxy',
-                message:
-                  'a Job runs no proxy: put yours in the cluster and give its URL as target.url',
-              },
-            ]
-          : []),
-      ];
-      if (unsupported.length > 0) {
-        throw new LabError('KAL_CONFIG_INVALID', `${file} cannot run as a Kubernetes Job`, {
-          problems: unsupported,
-        });
-      }
-      const { splitLoad } = await import('../shard/split.js');
-      // Refused here, not in the pods: a load that cannot be split N ways.
-      for (let index = 0; index < shards; index++) {
-        splitLoad(run.client, run.load, { index, count: shards });
-      }
       const raw = (await loadConfigFile(file)) as { target?: Record<string, unknown> };
       const version = JSON.parse(
         await readFile(new URL('../../../package.json', import.meta.url), 'utf8'),

@@ -1,10 +1,10 @@
 import { Command } from 'commander';
-import type { DeepReadonly } from '../config/resolve.js';
-import { loadScenario, type ResolvedScenario } from '../config/scenario-resolve.js';
+import { loadScenario } from '../config/scenario-resolve.js';
+import { checkShardable } from '../config/shards.js';
 import { EXIT, LabError } from '../errors.js';
 import { refuseCollisions } from '../output/collide.js';
 import { runOutputPaths, selectRunOutputs } from '../output/select.js';
-import { type Shard, shardOf, splitLoad, startAtOf } from '../shard/split.js';
+import { shardOf, startAtOf } from '../shard/split.js';
 import { catalogueList, scenarioPath } from './catalogue.js';
 import { DRY_RUN, printResolved } from './flags.js';
 import { takeSignals } from './interrupt.js';
@@ -103,7 +103,7 @@ export function runCommand(): Command {
       }
       const shard = shardOf(opts);
       const startAt = opts.startAt === undefined ? null : startAtOf(opts.startAt);
-      if (shard) checkShardable(resolved, shard, repeat);
+      if (shard) checkShardable(resolved, shard.count, 'hosts', repeat);
       refuseCollisions(runOutputPaths({ ...opts, metricsPort }, resolved.scenario.output), [
         { field: 'scenario', path: file },
       ]);
@@ -142,76 +142,4 @@ export function runCommand(): Command {
         stop.release();
       }
     });
-}
-
-/**
- * A shard is one client host's part of one load against a target every shard reaches: one run,
- * made once, against target.url, its client in one process (more processes are more shards).
- */
-function checkShardable(
-  resolved: DeepReadonly<ResolvedScenario>,
-  shard: Shard,
-  repeat: number,
-): void {
-  const problems: { path: string; message: string }[] = [];
-  const [spec, ...more] = resolved.runs;
-  if (more.length > 0) {
-    problems.push({
-      path: 'variants',
-      message:
-        'a sharded run runs one load: give a scenario without variants (one file per variant)',
-    });
-  }
-  if (repeat > 1) {
-    problems.push({ path: '--repeat', message: 'run each repeat as its own sharded run' });
-  }
-  if (resolved.search) {
-    problems.push({
-      path: 'search',
-      message: 'a search decides each rate from the last: run it unsharded',
-    });
-  }
-  if (spec && spec.target.url === undefined) {
-    problems.push({
-      path: 'target.url',
-      message:
-        'the shards share one target: start it on its own host (keepalive-lab serve) and give its URL',
-    });
-  }
-  if (spec && spec.isolation !== 'loopback') {
-    problems.push({
-      path: 'isolation',
-      message: 'each shard is a client host of its own: use isolation: loopback on each',
-    });
-  }
-  if (spec?.proxy) {
-    problems.push({
-      path: 'proxy',
-      message:
-        'the shards share one target: put the proxy in front of it on its own host and give its URL as target.url',
-    });
-  }
-  if (spec && spec.client.workers > 1) {
-    problems.push({
-      path: 'client.workers',
-      message: `workers are shards on one host: run ${shard.count * spec.client.workers} shards instead`,
-    });
-  }
-  if (spec) {
-    try {
-      splitLoad(spec.client, spec.load, shard);
-    } catch (err) {
-      if (err instanceof LabError) problems.push(...err.problems);
-      else throw err;
-    }
-  }
-  if (problems.length > 0) {
-    throw new LabError(
-      'KAL_CONFIG_INVALID',
-      `the scenario cannot be run as shard ${shard.index}/${shard.count}`,
-      {
-        problems,
-      },
-    );
-  }
 }

@@ -1,11 +1,12 @@
 import { Command } from 'commander';
+import { flagValues, labelFor } from '../config/flags.js';
 import { resolve } from '../config/resolve.js';
 import { sampleCommandSchema } from '../config/sampler.js';
 import { EXIT, LabError } from '../errors.js';
 import { fileAt } from '../output/file.js';
 import type { TcpEntry } from '../record/tcp.js';
 import { tcpTable } from '../report/tcp-text.js';
-import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { DRY_RUN, optionsFor, printResolved } from './flags.js';
 import { takeSignals } from './interrupt.js';
 
 // `keepalive-lab sample`: the TCP sampler on its own. A live table on a terminal, one NDJSON line

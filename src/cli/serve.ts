@@ -1,9 +1,10 @@
 import { Command } from 'commander';
+import { flagValues, labelFor } from '../config/flags.js';
 import { loadConfigFile } from '../config/load.js';
 import { resolve } from '../config/resolve.js';
 import { targetKnobsSchema } from '../config/target.js';
 import { LabError } from '../errors.js';
-import { DRY_RUN, flagValues, labelFor, optionsFor, printResolved } from './flags.js';
+import { DRY_RUN, optionsFor, printResolved } from './flags.js';
 import { exitCodeOf } from './interrupt.js';
 
 // `keepalive-lab serve`: the target as a process. stdout carries only machine-readable lines (the

@@ -32,6 +32,31 @@ export interface ScenarioOutput {
   metrics?: { port: number; host: string; grace: number } | undefined;
 }
 
+/** A value a flag or the scenario gave, and which of them named it (for messages). */
+interface Chosen<T> {
+  value: T;
+  field: string;
+}
+
+/** The flag's value wins over the scenario's; neither given: none. */
+function chosen<T>(
+  flag: string,
+  given: T | undefined,
+  key: string,
+  kept: T | undefined,
+): Chosen<T> | null {
+  if (given !== undefined) return { value: given, field: flag };
+  return kept !== undefined ? { value: kept, field: key } : null;
+}
+
+/** Each file a flag or the scenario names: the flag wins. */
+const namedFiles = (flags: OutputChoice, scenario: ScenarioOutput) => ({
+  json: chosen('--json', flags.json, 'output.json', scenario.json),
+  markdown: chosen('--markdown', flags.markdown, 'output.markdown', scenario.markdown),
+  html: chosen('--html', flags.html, 'output.html', scenario.html),
+  dir: chosen('--out', flags.out, 'output.dir', scenario.dir) as Chosen<string>,
+});
+
 export function selectRunOutputs(
   name: string,
   startedAt: Date,
@@ -42,13 +67,11 @@ export function selectRunOutputs(
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   // `--json -`: the result alone on stdout (a pod's log), the report on stderr with the rest.
   const toStdout = flags.json === '-';
+  const files = namedFiles(flags, scenario);
   const json = jsonFile(() => {
     if (toStdout) return Promise.resolve(stdoutFile());
-    if (flags.json !== undefined) return fileAt(flags.json, '--json');
-    if (scenario.json !== undefined) return fileAt(scenario.json, 'output.json');
-    const [dir, field] =
-      flags.out !== undefined ? [flags.out, '--out'] : [scenario.dir, 'output.dir'];
-    return freshFileIn(dir, `${name}-${stamp}`, '.json', field);
+    if (files.json) return fileAt(files.json.value, files.json.field);
+    return freshFileIn(files.dir.value, `${name}-${stamp}`, '.json', files.dir.field);
   }, process.stderr);
   const live = process.stderr.isTTY === true && !env.CI && !env.NO_COLOR;
   const outputs: Output[] = [
@@ -56,31 +79,22 @@ export function selectRunOutputs(
     terminalReport(toStdout ? process.stderr : process.stdout),
     json,
   ];
-  if (flags.markdown !== undefined)
-    outputs.push(markdownFile(() => fileAt(flags.markdown as string, '--markdown')));
-  else if (scenario.markdown !== undefined) {
-    outputs.push(markdownFile(() => fileAt(scenario.markdown as string, 'output.markdown')));
-  }
-  const html = flags.html ?? scenario.html;
-  if (html !== undefined) {
-    const field = flags.html !== undefined ? '--html' : 'output.html';
-    outputs.push(htmlFile(() => fileAt(html, field), process.stderr));
-  }
+  const { markdown, html } = files;
+  if (markdown) outputs.push(markdownFile(() => fileAt(markdown.value, markdown.field)));
+  if (html) outputs.push(htmlFile(() => fileAt(html.value, html.field), process.stderr));
   const summary = env.GITHUB_STEP_SUMMARY;
   if (summary) outputs.push(markdownFile(() => appendTo(summary, '$GITHUB_STEP_SUMMARY')));
   // Last: its grace period begins once everything else is written.
   const metrics = scenario.metrics;
-  if (flags.metricsPort !== undefined || metrics) {
+  const port = chosen('--metrics-port', flags.metricsPort, 'output.metrics.port', metrics?.port);
+  if (port) {
     outputs.push(
       metricsOutput(
         {
-          port: flags.metricsPort ?? (metrics?.port as number),
+          port: port.value,
           host: metrics?.host ?? '127.0.0.1',
           graceMs: metrics?.grace ?? 15_000,
-          field: {
-            port: flags.metricsPort !== undefined ? '--metrics-port' : 'output.metrics.port',
-            host: 'output.metrics.host',
-          },
+          field: { port: port.field, host: 'output.metrics.host' },
           stop: flags.stop,
         },
         process.stderr,
@@ -96,17 +110,10 @@ export function runOutputPaths(
   scenario: ScenarioOutput,
   env: NodeJS.ProcessEnv = process.env,
 ): NamedPath[] {
-  const pick = (flag: string, key: string, given: string | undefined, kept: string | undefined) =>
-    given !== undefined
-      ? [{ field: flag, path: given }]
-      : kept !== undefined
-        ? [{ field: key, path: kept }]
-        : [];
+  const { json, markdown, html } = namedFiles(flags, scenario);
   const summary = env.GITHUB_STEP_SUMMARY;
   return [
-    ...pick('--json', 'output.json', flags.json, scenario.json),
-    ...pick('--markdown', 'output.markdown', flags.markdown, scenario.markdown),
-    ...pick('--html', 'output.html', flags.html, scenario.html),
+    ...[json, markdown, html].flatMap((c) => (c ? [{ field: c.field, path: c.value }] : [])),
     ...(summary ? [{ field: '$GITHUB_STEP_SUMMARY', path: summary }] : []),
   ];
 }
