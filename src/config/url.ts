@@ -21,10 +21,26 @@ export function targetUrlProblem(raw: string): string | null {
   return null;
 }
 
-/** The port a target URL names, or its scheme's default. */
-export function urlPort(raw: string): number {
+/** Where a URL points, read once: its host (no brackets), port (or the scheme's), path, authority. */
+export interface Endpoint {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  /** The path and query a request asks for. */
+  readonly path: string;
+  /** host[:port], as a Host header says it. */
+  readonly authority: string;
+}
+
+export function endpointOf(raw: string): Endpoint {
   const url = new URL(raw);
-  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  return {
+    url: raw,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+    path: `${url.pathname}${url.search}`,
+    authority: url.host,
+  };
 }
 
 /** The URL with any user name and password replaced, for everything that is printed or stored. */

@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { finishResult } from '../analysis/finish.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
-import { redactHeaders, redactUrl, urlPort } from '../config/url.js';
+import { type Endpoint, redactHeaders, redactUrl } from '../config/url.js';
 import type { CpuSplit } from '../isolation/cpus.js';
 import type { NetnsTopology } from '../isolation/netns.js';
 import type { CloseJoin } from '../record/closes.js';
@@ -28,6 +28,8 @@ export interface RunParts {
   repeat: number | null;
   startedAt: string;
   url: string;
+  /** Where the target listens and where the client connects (the proxy, with one). */
+  at: { target: Endpoint; front: Endpoint };
   target: { kind: 'built-in' | 'external'; pid: number | null };
   topology: NetnsTopology | null;
   cpus: { split: CpuSplit | null; shared: string | null };
@@ -82,13 +84,13 @@ export function assemble(p: RunParts): RunResult {
     legs: p.proxy
       ? {
           front: leg(
-            urlPort(p.proxy.url),
+            p.at.front.port,
             p.tcp,
             { count: p.driver.connections.opened, from: 'driver' },
             p.driver.requests.completed,
           ),
           back: leg(
-            urlPort(p.url),
+            p.at.target.port,
             p.backTcp ?? null,
             { count: p.server?.connections.accepted ?? null, from: 'target' },
             p.driver.requests.completed,

@@ -5,7 +5,6 @@ import type { RaceMapKnobs } from '../config/race-map.js';
 import { raceMapGaps } from '../config/race-map.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
-import { urlPort } from '../config/url.js';
 import { type TrialResult, type TrialTarget, trial } from '../driver/race-prober.js';
 import { RACE_MAP_SCHEMA, type RaceMapResult } from '../record/race-map.js';
 import { procSource } from '../sampler/sources/proc.js';
@@ -90,12 +89,12 @@ export async function runRaceMap(
     const idle = spec.target.url === undefined ? spec.target.keepAliveTimeout : null;
     const around = knobs.around ?? (idle as number);
     const gaps = raceMapGaps(knobs, around);
-    const url = new URL(serving.url);
+    const { front } = serving.at;
     const target: TrialTarget = {
-      host: url.hostname.replace(/^\[|\]$/g, ''),
-      port: urlPort(serving.url),
-      path: `${url.pathname}${url.search}`,
-      hostHeader: url.host,
+      host: front.host,
+      port: front.port,
+      path: front.path,
+      hostHeader: front.authority,
       method: knobs.method,
       reuseLimitMs: (hint) => {
         const s = knobs.obeyHint ? hintSeconds(hint) : null;

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
-import { urlPort } from '../config/url.js';
 import { Wire } from '../isolation/wire.js';
 import type { ClientCloses, KernelCloseColumns, RunPart, ServerCloses } from '../record/closes.js';
 import type { DriverInterval, DriverResult } from '../record/driver.js';
@@ -135,6 +134,7 @@ export async function runOne(
       startedAt,
       // The target's own URL; the client's (the proxy's, with one) is in the driver's summary.
       url: targetUrl,
+      at: serving.at,
       target: target
         ? { kind: 'built-in', pid: target.pid }
         : { kind: 'external', pid: serving.serverPid },
@@ -186,13 +186,13 @@ async function startLegs(
   // Behind a proxy the front leg's server is the proxy, and the proxy is the back leg's client.
   const front = await Leg.start(
     children,
-    { ...sampler, port: urlPort(serving.url), serverPid: proxy ? proxyPid : serverPid, clientPid },
+    { ...sampler, port: serving.at.front.port, serverPid: proxy ? proxyPid : serverPid, clientPid },
     (leg, sample) => timeline.record(null, { front: leg, back: null }, [sample, null]),
   );
   const back = proxy
     ? await Leg.start(
         children,
-        { ...sampler, port: urlPort(serving.targetUrl), serverPid, clientPid: proxyPid },
+        { ...sampler, port: serving.at.target.port, serverPid, clientPid: proxyPid },
         (leg, sample) => leg.add(sample),
       )
     : null;

@@ -1,7 +1,7 @@
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import type { TargetKnobs } from '../config/target.js';
-import { urlPort } from '../config/url.js';
+import { type Endpoint, endpointOf } from '../config/url.js';
 import { LabError } from '../errors.js';
 import { type CpuSplit, onCpus, splitCpus } from '../isolation/cpus.js';
 import { createNetns, type NetnsTopology } from '../isolation/netns.js';
@@ -62,6 +62,8 @@ export interface Serving {
   targetUrl: string;
   proxy: ProxyChild | null;
   url: string;
+  /** Both read once: where the target listens, and where the client connects (the front leg). */
+  at: { target: Endpoint; front: Endpoint };
   /** Null in this machine's namespace (loopback): the sampler needs no pid there. */
   serverPid: number | null;
   clientPid: number | null;
@@ -84,15 +86,15 @@ export async function startServing(
       ? await startTarget(spec, children, topology, hosts.targetPrefix, onTargetCloses)
       : null;
   const targetUrl = target?.url ?? (spec.target.url as string);
+  const targetAt = endpointOf(targetUrl);
   let proxy: ProxyChild | null = null;
   if (spec.proxy) {
-    const targetHost = new URL(targetUrl).hostname.replace(/^\[|\]$/g, '');
     proxy = await startProxyChild(
       children,
       spec.proxy,
       {
-        host: topology?.proxy?.address ?? targetHost,
-        target: { host: targetHost, port: urlPort(targetUrl) },
+        host: topology?.proxy?.address ?? targetAt.host,
+        target: { host: targetAt.host, port: targetAt.port },
         netns: topology?.proxy?.ns ?? null,
       },
       hosts.proxyPrefix,
@@ -103,6 +105,7 @@ export async function startServing(
     targetUrl,
     proxy,
     url: proxy?.url ?? targetUrl,
+    at: { target: targetAt, front: proxy ? endpointOf(proxy.url) : targetAt },
     serverPid: topology?.server.anchorPid ?? spec.target.pid ?? null,
     clientPid: topology?.client.anchorPid ?? null,
     proxyPid: topology?.proxy?.anchorPid ?? null,
