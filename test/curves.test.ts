@@ -14,12 +14,12 @@ import { resolveScenario } from '../src/config/scenario-resolve.js';
 import { searchSchema } from '../src/config/search.js';
 import { LabError } from '../src/errors.js';
 import { allowedCpus } from '../src/isolation/cpus.js';
+import { runRaceMap } from '../src/plans/race-map.js';
+import { runScenario } from '../src/plans/scenario.js';
+import { searchRate } from '../src/plans/search.js';
 import type { RunsResult } from '../src/record/run.js';
 import { raceMapText } from '../src/report/race-map-text.js';
 import { sweepRows, sweepText } from '../src/report/sweep.js';
-import { runRaceMap } from '../src/run/race-map.js';
-import { runScenario } from '../src/run/scenario.js';
-import { searchRate } from '../src/run/search.js';
 import { runCli } from './helpers/cli.js';
 
 // Curves, not points: a sweep expands into variants named by their values (validated as each

@@ -12,7 +12,7 @@ export function cleanupCommand(): Command {
     .action(async () => {
       const { cleanupNetns } = await import('../isolation/netns.js');
       const { cleanupInstances } = await import('../sampler/tracer/tracefs.js');
-      const { cleanupProxies } = await import('../run/proxy-child.js');
+      const { cleanupProxies } = await import('../children/proxy-child.js');
       const { forgetDead } = await import('../owners.js');
       // Proxies first: cleaning namespaces needs root, a proxy on this machine's does not.
       const proxies = await cleanupProxies();

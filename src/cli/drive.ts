@@ -16,7 +16,7 @@ import { DRY_RUN, optionsFor, printResolved } from './flags.js';
 import { takeSignals } from './interrupt.js';
 
 // `keepalive-lab drive URL`: the load driver on its own (a run's driver is a child told by its
-// start message: src/run/child-main.ts).
+// start message: src/children/child-main.ts).
 
 export function driveCommand(): Command {
   const cmd = new Command('drive')
@@ -86,7 +86,7 @@ export function driveCommand(): Command {
   });
 }
 
-type Mine = Parameters<typeof import('../run/driver-workers.js').startDriver>[2];
+type Mine = Parameters<typeof import('../children/driver-workers.js').startDriver>[2];
 
 /** The load, in this process or in driver processes, until it ends or `signal` stops it. */
 async function driveStopping(
@@ -103,7 +103,7 @@ async function driveStopping(
   }
   const lateMs = at.startAt !== null ? Date.now() - at.startAt : null;
   // Several workers, or an engine that needs Node flags of its own: driver processes.
-  const { needsOwnProcess } = await import('../run/node-flags.js');
+  const { needsOwnProcess } = await import('../children/node-flags.js');
   if ((mine.client.workers > 1 || needsOwnProcess(mine.client.engine)) && !at.shard) {
     return driveWorkers(url, mine, intervalMs, signal);
   }
@@ -118,7 +118,7 @@ async function driveStopping(
 
 /**
  * `--workers N`: N driver processes, each a shard, merged (the run orchestrator's way); one for
- * an engine started with Node flags of its own (src/run/node-flags.ts).
+ * an engine started with Node flags of its own (its rules: src/driver/engines/rules.ts).
  */
 async function driveWorkers(
   url: string,
@@ -127,8 +127,8 @@ async function driveWorkers(
   signal: AbortSignal,
 ): Promise<import('../record/driver.js').DriverResult> {
   const [{ Children }, { startDriver }] = await Promise.all([
-    import('../run/children.js'),
-    import('../run/driver-workers.js'),
+    import('../children/children.js'),
+    import('../children/driver-workers.js'),
   ]);
   const children = new Children();
   const driver = startDriver(children, url, spec, intervalMs, () => {});

@@ -54,7 +54,7 @@ export function raceMapCommand(): Command {
       // Checked before any trial: a path that cannot be written is bad input.
       const json = opts.json ? await fileAt(opts.json, '--json') : null;
       const html = opts.html ? await fileAt(opts.html, '--html') : null;
-      const { runRaceMap } = await import('../run/race-map.js');
+      const { runRaceMap } = await import('../plans/race-map.js');
       const { raceMapText } = await import('../report/race-map-text.js');
       const stop = takeSignals();
       try {

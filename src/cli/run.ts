@@ -113,7 +113,7 @@ export function runCommand(): Command {
         const plan = { runs: resolved.search ? null : resolved.runs.length * repeat };
         return printResolved({ ...resolved, plan, ...(shard ? { shard, startAt } : {}) });
       }
-      const { runScenario } = await import('../run/scenario.js');
+      const { runScenario } = await import('../plans/scenario.js');
       const { runOutcome } = await import('../run/outcome.js');
       // Every signal is held until the result is written: the first stops the run, the exit
       // code is its own even when it came between two runs (interrupt.ts).

@@ -1,13 +1,10 @@
-import { LabError } from '../errors.js';
 import type { DriverResult } from '../record/driver.js';
 import { foldDriverResults } from '../reduce/drive-fold.js';
 import { layoutProblem } from '../stats/histogram.js';
+import { refuse } from './refuse.js';
 
 // Merging the shards of one load: checked to be shards of one load (one layout, each once), then
 // folded exactly (reduce/drive-fold.ts).
-
-const refuse = (why: string, fix: string) =>
-  new LabError('KAL_RESULTS_UNMERGEABLE', why, { problems: [{ path: 'merge', message: fix }] });
 
 function check(results: readonly { file: string; r: DriverResult }[]): void {
   const [first, ...rest] = results;

@@ -1,15 +1,15 @@
 import { hostname } from 'node:os';
-import { isLabError } from '../errors.js';
-import type { RunInterval } from '../record/run.js';
-import type { TcpSummary, TracedCloses } from '../record/tcp.js';
-import { TcpAccumulator } from '../reduce/tcp.js';
-import type { Children } from './children.js';
+import type { Children } from '../children/children.js';
 import {
   type Sample,
   type SamplerArgs,
   type SamplerChild,
   startSamplerChild,
-} from './sampler-child.js';
+} from '../children/sampler-child.js';
+import { isLabError } from '../errors.js';
+import type { RunInterval } from '../record/run.js';
+import type { TcpSummary, TracedCloses } from '../record/tcp.js';
+import { TcpAccumulator } from '../reduce/tcp.js';
 
 // A leg is one hop of the run's connections as the kernel sees them: the client to the target,
 // or, behind a proxy, the client to the proxy (the front) and the proxy to the target (the back).

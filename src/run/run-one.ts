@@ -1,4 +1,8 @@
 import { performance } from 'node:perf_hooks';
+import { Children } from '../children/children.js';
+import { awaitDriver, type DriverOutcome } from '../children/driver-watch.js';
+import { type DriverHandle, startDriver } from '../children/driver-workers.js';
+import type { Sample } from '../children/sampler-child.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { Wire } from '../isolation/wire.js';
@@ -9,13 +13,9 @@ import type { Side } from '../record/tcp.js';
 import { measuredWindow, partOf, placeBirths, placeCloses, zeroParts } from '../reduce/window.js';
 import type { Shard } from '../shard/split.js';
 import { assemble } from './assemble.js';
-import { Children } from './children.js';
-import { awaitDriver, type DriverOutcome } from './driver-watch.js';
-import { type DriverHandle, startDriver } from './driver-workers.js';
 import { FaultRunner } from './faults.js';
 import { CloseJoiner } from './join.js';
 import { Leg } from './leg.js';
-import type { Sample } from './sampler-child.js';
 import {
   type Hosts,
   makeHosts,

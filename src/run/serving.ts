@@ -1,3 +1,6 @@
+import type { Children } from '../children/children.js';
+import { type ProxyChild, startProxyChild } from '../children/proxy-child.js';
+import { startTargetChild, type TargetChild } from '../children/target-child.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import type { TargetKnobs } from '../config/target.js';
@@ -7,10 +10,7 @@ import { type CpuSplit, onCpus, splitCpus } from '../isolation/cpus.js';
 import { createNetns, type NetnsTopology } from '../isolation/netns.js';
 import { nftMissing } from '../isolation/wire.js';
 import type { ServerCloses } from '../record/closes.js';
-import type { Children } from './children.js';
 import type { Crasher } from './faults.js';
-import { type ProxyChild, startProxyChild } from './proxy-child.js';
-import { startTargetChild, type TargetChild } from './target-child.js';
 
 // Where a run's parts live and what serves: the hosts (a namespace each with netns isolation,
 // CPUs of their own as on two machines) and, on them, the target and the proxy in front of it.

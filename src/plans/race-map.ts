@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import { behind } from '../analysis/idle-peers.js';
 import { type MapTrial, raceMapMessage, raceSteps, raceWindow } from '../analysis/race-map.js';
+import { Children } from '../children/children.js';
 import type { RaceMapKnobs } from '../config/race-map.js';
 import { raceMapGaps } from '../config/race-map.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { type TrialResult, type TrialTarget, trial } from '../driver/race-prober.js';
 import { RACE_MAP_SCHEMA, type RaceMapResult } from '../record/race-map.js';
+import { makeHosts, type Serving, startServing } from '../run/serving.js';
 import { procSource } from '../sampler/sources/proc.js';
 import { TIME_WAIT_INDEX } from '../sampler/tcp-states.js';
-import { Children } from './children.js';
-import { makeHosts, type Serving, startServing } from './serving.js';
 
 // A race map end to end: the target (and proxy) served as a run serves them, the trials run from
 // this process on raw sockets, a number of them at once, each gap tried in a shuffled order so

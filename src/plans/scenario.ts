@@ -10,7 +10,7 @@ import {
   type StoppedBy,
   type SweepRecord,
 } from '../record/run.js';
-import { type RunShardOf, runOne } from './run-one.js';
+import { type RunShardOf, runOne } from '../run/run-one.js';
 import { searchRate } from './search.js';
 
 // A scenario end to end: each variant in turn (or the one run), every output told what happens.
