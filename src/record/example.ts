@@ -2,6 +2,7 @@ import type { Analysis, LegVerdict, PortBudget, SideForecast } from './analysis.
 import {
   type DriverInterval,
   type DriverSummary,
+  CLIENT_CLOSE_REASONS,
   HTTP2_EVENTS,
   type SelfNoiseInterval,
 } from './driver.js';
@@ -171,14 +172,7 @@ export function exampleDriverSummary(): DriverSummary {
       opened: 0,
       closed: 0,
       closedBy: { client: 0, server: 0, serverReset: 0 },
-      clientCloseReasons: {
-        idleTimeout: 0,
-        connectionClose: 0,
-        notReusable: 0,
-        poolClosed: 0,
-        error: 0,
-        goaway: 0,
-      },
+      clientCloseReasons: zeros(CLIENT_CLOSE_REASONS),
       requestsPerConnection: histogram(),
       idle: {
         beforeReuse: durations(),
