@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { CLIENT_VIEWS } from '../src/analysis/closes.js';
 import { clientSchema, loadSchema } from '../src/config/driver.js';
 import { proxySchema } from '../src/config/proxy.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
@@ -58,6 +59,24 @@ describe('HTTP/2', () => {
     assert.ok(r.http2.goaways >= opened - 2, `${r.http2.goaways} GOAWAYs, ${opened} sessions`);
     assert.equal(r.http2.refused, r.http2.retried);
     assert.equal(t.stats().http2?.goawaysSent.requestLimit, r.http2.goaways);
+  });
+
+  it("the client's own stream limit retires its sessions, said as that and not as a Connection: close", async () => {
+    // The server has no limit, so every retirement is the client's, at 50 streams a session.
+    const t = await target({ protocol: 'h2c' });
+    const r = await drive(
+      `${t.url}/`,
+      { engine: 'http2', connections: 1, maxRequestsPerConnection: 50 },
+      { requests: 500 },
+    );
+    assert.equal(r.requests.completed, 500);
+    const reasons = r.connections.clientCloseReasons;
+    assert.ok(reasons, 'the http2 engine records why it closed');
+    // Nine sessions reach 50 streams while the load runs; the tenth closes with the pool.
+    assert.ok(reasons.requestLimit >= 9, JSON.stringify(reasons));
+    assert.equal(reasons.connectionClose, 0, JSON.stringify(reasons));
+    assert.equal(reasons.goaway, 0, 'the server sent no GOAWAY of its own');
+    assert.match(CLIENT_VIEWS['client:requestLimit'].why, /limit of streams per session/);
   });
 
   it('per interval: GOAWAYs and stream counts add up to the totals, in drive and through a run (two workers); null for HTTP/1.1', async () => {

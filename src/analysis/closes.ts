@@ -33,10 +33,13 @@ export const CLIENT_VIEWS = {
     when: 'at its idle timeout',
   },
   'client:connectionClose': {
-    // HTTP/2 has no Connection: close: the HTTP/2 engine retires a session at the client's
-    // maxRequestsPerConnection with this reason, the same limit HTTP/1 says with the header.
-    why: 'the client closed them after a Connection: close (its own request or the response), or over HTTP/2 at its limit of streams per session',
+    why: 'the client closed them after a Connection: close (its own request or the response)',
     when: 'after a Connection: close',
+  },
+  // HTTP/2 has no Connection: close: a session is retired at the client's own stream limit.
+  'client:requestLimit': {
+    why: 'the client retired its HTTP/2 sessions at its own limit of streams per session (maxRequestsPerConnection)',
+    when: 'at its limit of streams per session',
   },
   'client:notReusable': {
     why: "the client would not keep them idle (its free sockets were enough, or the server's Keep-Alive hint left no time to reuse them)",

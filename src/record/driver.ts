@@ -36,6 +36,8 @@ export const CLIENT_CLOSE_REASONS = [
   'error',
   /** HTTP/2: the server's GOAWAY retired it, and the client closed once its streams were done. */
   'goaway',
+  /** HTTP/2: the client's own limit of streams per session (maxRequestsPerConnection) retired it. */
+  'requestLimit',
 ] as const;
 export type ClientCloseReason = (typeof CLIENT_CLOSE_REASONS)[number];
 
@@ -210,7 +212,7 @@ export interface DriverTotals {
   notMeasured: string[];
 }
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@6';
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@7';
 
 export type EngineName = 'undici' | 'http' | 'net' | 'autocannon' | 'http2';
 

@@ -16,8 +16,8 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@9';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@9';
+export const RUN_SCHEMA = 'keepalive-lab/run@10';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@10';
 
 export interface Environment {
   kernel: KernelEnvironment;

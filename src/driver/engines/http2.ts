@@ -149,7 +149,7 @@ class Http2Pool implements Engine {
     s.inflight++;
     const isNew = s.streams === 1;
     const limit = this.client.maxRequestsPerConnection;
-    if (limit > 0 && s.streams >= limit) this.retire(s, 'connectionClose');
+    if (limit > 0 && s.streams >= limit) this.retire(s, 'requestLimit');
     let req: ClientHttp2Stream;
     try {
       req = s.h2.request(this.headers, { endStream: this.body === null });

@@ -3,6 +3,7 @@ import { SCHEMA as DRIVE_V2 } from '../schemas/drive-v2.generated.js';
 import { SCHEMA as DRIVE_V3 } from '../schemas/drive-v3.generated.js';
 import { SCHEMA as DRIVE_V4 } from '../schemas/drive-v4.generated.js';
 import { SCHEMA as DRIVE_V5 } from '../schemas/drive-v5.generated.js';
+import { SCHEMA as DRIVE_V6 } from '../schemas/drive-v6.generated.js';
 import {
   driverTotals,
   errorsOf,
@@ -10,6 +11,7 @@ import {
   withCpuWait,
   withHttp2,
   withIntervalHttp2,
+  withRequestLimit,
 } from './driver-parts.js';
 import { edit, type Json } from './edit.js';
 import type { Step } from './step.js';
@@ -28,4 +30,9 @@ export const DRIVE_STEPS: readonly Step[] = [
   { from: 3, schema: DRIVE_V3, up: (d) => edit(d, 'self', withCpuWait) as Json },
   { from: 4, schema: DRIVE_V4, up: withHttp2 },
   { from: 5, schema: DRIVE_V5, up: (d) => edit(d, 'timeline[]', withIntervalHttp2) as Json },
+  {
+    from: 6,
+    schema: DRIVE_V6,
+    up: (d) => edit(d, 'connections.clientCloseReasons', withRequestLimit) as Json,
+  },
 ];

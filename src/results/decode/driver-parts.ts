@@ -48,5 +48,8 @@ export function withHttp2(summary: Json): Json {
   return { ...x, http2: null };
 }
 
+/** drive@7 and run@10: HTTP/2 sessions retired at the client's own stream limit (none before). */
+export const withRequestLimit = (reasons: Json): Json => ({ ...reasons, requestLimit: 0 });
+
 /** drive@6 and run@7 count HTTP/2 per interval too: a result from before kept the totals only. */
 export const withIntervalHttp2 = (interval: Json): Json => ({ ...interval, http2: null });

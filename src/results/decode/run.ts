@@ -6,6 +6,7 @@ import { SCHEMA as RUN_V5 } from '../schemas/run-v5.generated.js';
 import { SCHEMA as RUN_V6 } from '../schemas/run-v6.generated.js';
 import { SCHEMA as RUN_V7 } from '../schemas/run-v7.generated.js';
 import { SCHEMA as RUN_V8 } from '../schemas/run-v8.generated.js';
+import { SCHEMA as RUN_V9 } from '../schemas/run-v9.generated.js';
 import {
   driverTotals,
   errorsOf,
@@ -13,6 +14,7 @@ import {
   withCpuWait,
   withHttp2,
   withIntervalHttp2,
+  withRequestLimit,
 } from './driver-parts.js';
 import { edit, editAll, type Json, obj } from './edit.js';
 import type { Step } from './step.js';
@@ -215,4 +217,9 @@ export const RUN_STEPS: readonly Step[] = [
   { from: 6, schema: RUN_V6, up: v6 },
   { from: 7, schema: RUN_V7, up: v7 },
   { from: 8, schema: RUN_V8, up: v8 },
+  {
+    from: 9,
+    schema: RUN_V9,
+    up: (r) => edit(r, 'summary.connections.clientCloseReasons', withRequestLimit) as Json,
+  },
 ];

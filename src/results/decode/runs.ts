@@ -6,6 +6,7 @@ import { SCHEMA as RUNS_V5 } from '../schemas/runs-v5.generated.js';
 import { SCHEMA as RUNS_V6 } from '../schemas/runs-v6.generated.js';
 import { SCHEMA as RUNS_V7 } from '../schemas/runs-v7.generated.js';
 import { SCHEMA as RUNS_V8 } from '../schemas/runs-v8.generated.js';
+import { SCHEMA as RUNS_V9 } from '../schemas/runs-v9.generated.js';
 import type { Json } from './edit.js';
 import { RUN_STEPS } from './run.js';
 import type { Step } from './step.js';
@@ -21,6 +22,7 @@ const SCHEMAS: Readonly<Record<number, Schema>> = {
   6: RUNS_V6,
   7: RUNS_V7,
   8: RUNS_V8,
+  9: RUNS_V9,
 };
 
 /** What runs@N+1 added around its runs. */
