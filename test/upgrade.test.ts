@@ -11,6 +11,7 @@ import { TCP_SCHEMA, type TcpResult } from '../src/record/tcp.js';
 import { KINDS, readableVersions } from '../src/results/decode/decode.js';
 import { DRIVE_STEPS } from '../src/results/decode/drive.js';
 import { readResultFile } from '../src/results/read.js';
+import { SCHEMAS } from '../src/results/schemas/index.generated.js';
 import { runCli } from './helpers/cli.js';
 
 // Result files of older versions, stored as that version wrote them (test/fixtures, made by the
@@ -21,7 +22,7 @@ const fixture = (name: string) =>
   fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url));
 
 describe('older result files', () => {
-  it('each kind has one step per older version, from its oldest to the one before its current', () => {
+  it('each kind has one step per older version, from its oldest to the one before its current, and a schema for each', () => {
     for (const [name, kind] of Object.entries(KINDS)) {
       const from = kind.steps.map((s) => s.from);
       const first = from[0] ?? kind.current;
@@ -30,6 +31,7 @@ describe('older result files', () => {
         Array.from({ length: kind.current - first }, (_, i) => first + i),
         name,
       );
+      for (const v of [...from, kind.current]) assert.ok(SCHEMAS[`${name}@${v}`], `${name}@${v}`);
     }
   });
 

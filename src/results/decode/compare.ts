@@ -1,5 +1,3 @@
-import { SCHEMA as COMPARE_V1 } from '../schemas/compare-v1.generated.js';
-import { SCHEMA as COMPARE_V2 } from '../schemas/compare-v2.generated.js';
 import { editAll, type Json } from './edit.js';
 import type { Step } from './step.js';
 
@@ -13,6 +11,6 @@ const v1 = (c: Json): Json =>
 const v2 = (c: Json): Json => ({ metrics: null, variants: null, ...c });
 
 export const COMPARE_STEPS: readonly Step[] = [
-  { from: 1, schema: COMPARE_V1, up: v1 },
-  { from: 2, schema: COMPARE_V2, up: v2 },
+  { from: 1, up: v1 },
+  { from: 2, up: v2 },
 ];

@@ -5,12 +5,7 @@ import { RUN_SCHEMA, RUNS_SCHEMA } from '../../record/run.js';
 import { TCP_SCHEMA } from '../../record/tcp.js';
 import type { Schema } from '../schema.js';
 import { schemaProblems } from '../schema.js';
-import { SCHEMA as COMPARE } from '../schemas/compare-v3.generated.js';
-import { SCHEMA as DRIVE } from '../schemas/drive-v7.generated.js';
-import { SCHEMA as RACE_MAP } from '../schemas/race-map-v1.generated.js';
-import { SCHEMA as RUN } from '../schemas/run-v10.generated.js';
-import { SCHEMA as RUNS } from '../schemas/runs-v10.generated.js';
-import { SCHEMA as TCP } from '../schemas/tcp-v4.generated.js';
+import { SCHEMAS } from '../schemas/index.generated.js';
 import { COMPARE_STEPS } from './compare.js';
 import { DRIVE_STEPS } from './drive.js';
 import { obj } from './edit.js';
@@ -27,7 +22,6 @@ import { TCP_STEPS } from './tcp.js';
 export interface Kind {
   /** The version this build writes. */
   readonly current: number;
-  readonly schema: Schema;
   /** One per older version it reads, oldest first, each from the version before the next. */
   readonly steps: readonly Step[];
 }
@@ -35,19 +29,17 @@ export interface Kind {
 const versionOf = (schema: string) => Number(schema.split('@')[1]);
 
 export const KINDS: Readonly<Record<string, Kind>> = {
-  run: { current: versionOf(RUN_SCHEMA), schema: RUN, steps: RUN_STEPS },
-  runs: { current: versionOf(RUNS_SCHEMA), schema: RUNS, steps: RUNS_STEPS },
-  drive: { current: versionOf(DRIVER_SCHEMA), schema: DRIVE, steps: DRIVE_STEPS },
-  tcp: { current: versionOf(TCP_SCHEMA), schema: TCP, steps: TCP_STEPS },
-  compare: { current: versionOf(COMPARE_SCHEMA), schema: COMPARE, steps: COMPARE_STEPS },
-  'race-map': { current: versionOf(RACE_MAP_SCHEMA), schema: RACE_MAP, steps: [] },
+  run: { current: versionOf(RUN_SCHEMA), steps: RUN_STEPS },
+  runs: { current: versionOf(RUNS_SCHEMA), steps: RUNS_STEPS },
+  drive: { current: versionOf(DRIVER_SCHEMA), steps: DRIVE_STEPS },
+  tcp: { current: versionOf(TCP_SCHEMA), steps: TCP_STEPS },
+  compare: { current: versionOf(COMPARE_SCHEMA), steps: COMPARE_STEPS },
+  'race-map': { current: versionOf(RACE_MAP_SCHEMA), steps: [] },
 };
 
-/** The schema a runs file's variants are read with: the run schema of the same version. */
-function runSchemaAt(version: number): Schema {
-  if (version === KINDS.run?.current) return RUN;
-  return RUN_STEPS.find((s) => s.from === version)?.schema ?? 'any';
-}
+/** The schema of a version (schemas/index.generated.ts); a runs file's variants: run@N's. */
+const schemaOf = (kind: string, version: number): Schema | undefined =>
+  SCHEMAS[`${kind}@${version}`];
 
 export type Decoded =
   | { ok: true; data: unknown }
@@ -76,8 +68,9 @@ export function decode(data: unknown): Decoded {
     if (v !== kind.current && !step) {
       return { ok: false, why: 'version', readable: readableVersions(name) };
     }
-    const schema = step ? step.schema : kind.schema;
-    const problems = schemaProblems(d, schema, { run: runSchemaAt(v) });
+    const schema = schemaOf(name, v);
+    if (!schema) throw new Error(`no schema for ${version}: run npm run shape`);
+    const problems = schemaProblems(d, schema, { run: schemaOf('run', v) ?? 'any' });
     if (problems.length > 0) return { ok: false, why: 'shape', version, problems };
     if (!step) return { ok: true, data: d };
     d = { ...step.up(d), schema: `keepalive-lab/${name}@${v + 1}` };

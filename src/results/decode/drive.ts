@@ -1,9 +1,3 @@
-import { SCHEMA as DRIVE_V1 } from '../schemas/drive-v1.generated.js';
-import { SCHEMA as DRIVE_V2 } from '../schemas/drive-v2.generated.js';
-import { SCHEMA as DRIVE_V3 } from '../schemas/drive-v3.generated.js';
-import { SCHEMA as DRIVE_V4 } from '../schemas/drive-v4.generated.js';
-import { SCHEMA as DRIVE_V5 } from '../schemas/drive-v5.generated.js';
-import { SCHEMA as DRIVE_V6 } from '../schemas/drive-v6.generated.js';
 import {
   driverTotals,
   errorsOf,
@@ -25,14 +19,13 @@ function v2(d: Json): Json {
 }
 
 export const DRIVE_STEPS: readonly Step[] = [
-  { from: 1, schema: DRIVE_V1, up: driverTotals },
-  { from: 2, schema: DRIVE_V2, up: v2 },
-  { from: 3, schema: DRIVE_V3, up: (d) => edit(d, 'self', withCpuWait) as Json },
-  { from: 4, schema: DRIVE_V4, up: withHttp2 },
-  { from: 5, schema: DRIVE_V5, up: (d) => edit(d, 'timeline[]', withIntervalHttp2) as Json },
+  { from: 1, up: driverTotals },
+  { from: 2, up: v2 },
+  { from: 3, up: (d) => edit(d, 'self', withCpuWait) as Json },
+  { from: 4, up: withHttp2 },
+  { from: 5, up: (d) => edit(d, 'timeline[]', withIntervalHttp2) as Json },
   {
     from: 6,
-    schema: DRIVE_V6,
     up: (d) => edit(d, 'connections.clientCloseReasons', withRequestLimit) as Json,
   },
 ];

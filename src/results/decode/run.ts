@@ -1,12 +1,4 @@
 import type { DriverOwnDelay, PortSearchShift } from '../../record/analysis.js';
-import { SCHEMA as RUN_V2 } from '../schemas/run-v2.generated.js';
-import { SCHEMA as RUN_V3 } from '../schemas/run-v3.generated.js';
-import { SCHEMA as RUN_V4 } from '../schemas/run-v4.generated.js';
-import { SCHEMA as RUN_V5 } from '../schemas/run-v5.generated.js';
-import { SCHEMA as RUN_V6 } from '../schemas/run-v6.generated.js';
-import { SCHEMA as RUN_V7 } from '../schemas/run-v7.generated.js';
-import { SCHEMA as RUN_V8 } from '../schemas/run-v8.generated.js';
-import { SCHEMA as RUN_V9 } from '../schemas/run-v9.generated.js';
 import {
   driverTotals,
   errorsOf,
@@ -210,16 +202,15 @@ function v8(r: Json): Json {
 }
 
 export const RUN_STEPS: readonly Step[] = [
-  { from: 2, schema: RUN_V2, up: v2 },
-  { from: 3, schema: RUN_V3, up: v3 },
-  { from: 4, schema: RUN_V4, up: v4 },
-  { from: 5, schema: RUN_V5, up: v5 },
-  { from: 6, schema: RUN_V6, up: v6 },
-  { from: 7, schema: RUN_V7, up: v7 },
-  { from: 8, schema: RUN_V8, up: v8 },
+  { from: 2, up: v2 },
+  { from: 3, up: v3 },
+  { from: 4, up: v4 },
+  { from: 5, up: v5 },
+  { from: 6, up: v6 },
+  { from: 7, up: v7 },
+  { from: 8, up: v8 },
   {
     from: 9,
-    schema: RUN_V9,
     up: (r) => edit(r, 'summary.connections.clientCloseReasons', withRequestLimit) as Json,
   },
 ];

@@ -1,6 +1,3 @@
-import { SCHEMA as TCP_V1 } from '../schemas/tcp-v1.generated.js';
-import { SCHEMA as TCP_V2 } from '../schemas/tcp-v2.generated.js';
-import { SCHEMA as TCP_V3 } from '../schemas/tcp-v3.generated.js';
 import { edit, type Json } from './edit.js';
 import type { Step } from './step.js';
 import {
@@ -32,8 +29,8 @@ function v2(t: Json): Json {
 }
 
 export const TCP_STEPS: readonly Step[] = [
-  { from: 1, schema: TCP_V1, up: v1 },
-  { from: 2, schema: TCP_V2, up: v2 },
+  { from: 1, up: v1 },
+  { from: 2, up: v2 },
   // tcp@4: the clock, host and tracer histograms are there, as null where not recorded.
-  { from: 3, schema: TCP_V3, up: (t) => edit(withClock(t), 'closes', TRACER_V8) as Json },
+  { from: 3, up: (t) => edit(withClock(t), 'closes', TRACER_V8) as Json },
 ];
