@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
+import { monoMs } from '../clock.js';
 import {
   CLIENT_CLOSE_REASONS,
   CLIENT_CLOSERS,
@@ -113,7 +114,7 @@ export class RingProbe implements Probe {
   ): void {
     // Also in the warm-up: the join with the kernel's record wants every connection.
     const r = reason === null ? -1 : CLIENT_CLOSE_REASONS.indexOf(reason);
-    const at = Number(process.hrtime.bigint()) / 1e6;
+    const at = monoMs();
     this.ring.put(CLOSED, CLIENT_CLOSERS.indexOf(closer), r, requests, idleUs ?? -1, port, at);
   }
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
+import { monoMs } from '../clock.js';
 import { threadId } from './threads.js';
 
 // The pacer thread: sleeps until the time the main thread asked for and wakes it then. Node's
@@ -43,7 +44,7 @@ function run(data: PacerWorkerData, port: NonNullable<typeof parentPort>): void 
   const control = new Int32Array(data.control);
   const times = new Float64Array(data.due);
   // The main thread's times are on the monotonic clock (hrtime, ms); so are ours, by this offset.
-  const offset = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  const offset = monoMs() - performance.now();
   const now = () => performance.now() + offset;
   let fired = 0;
   let overrun = OVERRUN_MS;

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { monoMs } from '../clock.js';
 import {
   AT,
   IDLE,
@@ -52,7 +53,7 @@ export class Pacer {
     };
     this.control = new Int32Array(data.control);
     this.due = new Float64Array(data.due);
-    this.offset = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+    this.offset = monoMs() - performance.now();
     // It allocates next to nothing: a small heap keeps the driver's memory what it was.
     this.worker = new Worker(new URL('./pacer-worker.js', import.meta.url), {
       workerData: data,

@@ -1,3 +1,4 @@
+import { monoMs } from '../clock.js';
 import { type ClientCloses, clientView } from '../record/closes.js';
 import {
   type Capabilities,
@@ -165,7 +166,7 @@ export class Recorder implements Probe {
     idleUs: number | null,
     port: number,
     /** When it closed, ms on the monotonic clock (process.hrtime), for the join. */
-    at: number = Number(process.hrtime.bigint()) / 1e6,
+    at: number = monoMs(),
   ): void {
     if (this.keepCloses && port > 0) {
       // Also in the warm-up: the kernel's record has those connections too.

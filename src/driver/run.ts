@@ -1,4 +1,5 @@
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
+import { monoMs } from '../clock.js';
 import { type ClientKnobs, DEFAULT_DURATION_MS, type LoadModel } from '../config/driver.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import { headersWithAuth, redactHeaders } from '../config/url.js';
@@ -48,9 +49,6 @@ export interface DriverOptions {
    */
   onLoadEnded?: (sentMs: number, drainedMs: number) => void;
 }
-
-/** CLOCK_MONOTONIC, ms: the clock the kernel tracer's timestamps are on. */
-const monoMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /** The driver's own cost while measuring, from the end of the warm-up to the end of the load. */
 interface Cost {

@@ -1,8 +1,8 @@
 import type { Analysis, LegVerdict, PortBudget, SideForecast } from './analysis.js';
 import {
+  CLIENT_CLOSE_REASONS,
   type DriverInterval,
   type DriverSummary,
-  CLIENT_CLOSE_REASONS,
   HTTP2_EVENTS,
   type SelfNoiseInterval,
 } from './driver.js';

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { monoMs } from '../clock.js';
 import type { Fault } from '../config/faults.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { Placed, Wire } from '../isolation/wire.js';
@@ -99,7 +100,7 @@ export class FaultRunner {
   private async begin(f: DeepReadonly<Fault>, i: number): Promise<void> {
     const outcome = this.outcomes[i] as FaultOutcome;
     outcome.fromMs = this.now();
-    outcome.fromMonoMs = Number(process.hrtime.bigint()) / 1e6;
+    outcome.fromMonoMs = monoMs();
     if ('crash' in f) {
       this.crasher?.kill();
       return;

@@ -3,6 +3,7 @@ import { Children } from '../children/children.js';
 import { awaitDriver, type DriverOutcome } from '../children/driver-watch.js';
 import { type DriverHandle, startDriver } from '../children/driver-workers.js';
 import type { Sample } from '../children/sampler-child.js';
+import { monoMs } from '../clock.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { RunSpec } from '../config/scenario-resolve.js';
 import { Wire } from '../isolation/wire.js';
@@ -322,7 +323,7 @@ class RunTimeline {
     if (front?.kernelCloses) {
       this.kernelCloses.push(front.kernelCloses);
       this.joiner.addKernel(front.kernelCloses);
-      this.joiner.settle(Number(process.hrtime.bigint()) / 1e6 - this.lagMs);
+      this.joiner.settle(monoMs() - this.lagMs);
     }
     const entry: RunInterval = {
       t: front?.entry.t ?? performance.now() - this.t0,

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { monoMs } from '../clock.js';
 import {
   type Counters,
   type SamplerSource,
@@ -102,7 +103,7 @@ export class Sampler {
 
   /** When the baseline was taken, CLOCK_MONOTONIC ms (process.hrtime's and the tracer's clock). */
   get baselineMonoMs(): number {
-    return Number(process.hrtime.bigint()) / 1e6 - (performance.now() - this.baselineAt);
+    return monoMs() - (performance.now() - this.baselineAt);
   }
 
   /** When the baseline was taken, epoch ms. */
@@ -164,7 +165,7 @@ export class Sampler {
     const base = this.baseline;
     const births = this.births;
     births?.begin();
-    const mono = Number(process.hrtime.bigint()) / 1e6;
+    const mono = monoMs();
     await this.visitTables((side, state, left, local, peer) => {
       if (base.size > 0 && base.has(side, state, left, local, peer, elapsed)) return;
       const s = out[side];

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { monoMs } from '../clock.js';
 import type { DeepReadonly } from '../config/resolve.js';
 import type { TargetKnobs } from '../config/target.js';
 import { type ServerCloses, serverView } from '../record/closes.js';
@@ -119,7 +120,7 @@ export class Connections {
       });
       if (this.keepCloses && st.port > 0) {
         this.closes.port.push(st.port);
-        this.closes.at.push(Number(process.hrtime.bigint()) / 1e6);
+        this.closes.at.push(monoMs());
         this.closes.view.push(serverView(closer, reason));
       }
     });
