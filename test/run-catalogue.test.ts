@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { RACE_SHARE, windowRows } from '../src/analysis/closes.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { resolveScenario } from '../src/config/scenario-resolve.js';
 import type { RunResult } from '../src/record/run.js';
@@ -82,7 +83,7 @@ describe('catalogue: resets, leaks and races', () => {
     assert.match(r.analysis.race.explanation.join(' '), /no Keep-Alive hint/);
   });
 
-  it('shared-cpus-race.yaml: a race, asserted as one: both outcomes, with margins, and its cause', async (t) => {
+  it('shared-cpus-race.yaml: both sides close every connection on their own; a race is named exactly when both outcomes are frequent', async (t) => {
     const r = await runCatalogue('shared-cpus-race.yaml');
     const c = r.analysis.closes;
     if (c.source !== 'tracepoint') {
@@ -90,10 +91,30 @@ describe('catalogue: resets, leaks and races', () => {
         `a race is read per connection, from the kernel tracer: ${r.tcp?.tracerUnavailable}`,
       );
     }
-    assert.ok(c.race, `a race: ${JSON.stringify(c.firstFin)}`);
-    assert.ok(c.race.shares.server > 0 && c.race.shares.client > 0, JSON.stringify(c.race.shares));
-    assert.ok(c.race.marginUs && c.race.marginUs.p50 > 0);
-    assert.match(c.race.cause, /request limit.*Connection: close/);
+    // By design, not by timing: the target closes at its limit of 2 and says Connection: close,
+    // and the client closes on reading it, so both applications close nearly every connection.
+    const contested = windowRows(r).filter(
+      (row) =>
+        row.client === 'client:connectionClose' &&
+        row.server === 'server:requestLimit' &&
+        row.kernel !== 'reset',
+    );
+    const count = (k: string) =>
+      contested.filter((row) => row.kernel === k).reduce((n, row) => n + row.count, 0);
+    const total = contested.reduce((n, row) => n + row.count, 0);
+    assert.ok(
+      total >= 0.9 * (c.connections ?? Number.POSITIVE_INFINITY),
+      `${total} of ${c.connections}`,
+    );
+    // Who wins is the scheduler's (never asserted); what the analysis says of it must follow.
+    const frequent = (k: string) => count(k) >= RACE_SHARE * total && count(k) >= 5;
+    const both = (frequent('client') && frequent('server')) || frequent('simultaneous');
+    const seen = JSON.stringify(c.firstFin);
+    assert.equal(c.race !== null, both, `race ${c.race !== null}, first FIN ${seen}`);
+    if (c.race) {
+      assert.ok(c.race.marginUs && c.race.marginUs.p50 > 0);
+      assert.match(c.race.cause, /request limit.*Connection: close/);
+    }
     assert.equal(r.environment.cpuSplit, null, 'the scenario shares the CPUs');
   });
 
