@@ -192,10 +192,15 @@ describe('keepalive-lab k8s: the pods, run here as the Job runs them', () => {
         m.summary.requests.completed,
         shards.reduce((n, r) => n + r.summary.requests.completed, 0),
       );
-      assert.ok(
-        Math.abs(m.summary.throughput.rps - 450) <= 0.05 * 450,
-        `${m.summary.throughput.rps} req/s`,
-      );
+      // The open loop asks rate × duration of each pod whenever it starts (a pod started late
+      // still asks its whole part), and its end timer fires late, never early: the 900 asked,
+      // sent or counted as never sent, up to what a late timer lets through. (Throughput itself
+      // is the pods' start times', not the merge's.)
+      const q = m.summary.requests;
+      const asked = q.total + (q.notSent ?? 0);
+      const seconds = ((m.window?.toMs ?? 0) - (m.window?.fromMs ?? 0)) / 1000;
+      const label = `${asked} asked in ${seconds} s: ${JSON.stringify(q)}`;
+      assert.ok(asked >= 900 - 3 && asked <= 450 * Math.max(seconds, 2) + 3, label);
       // Each pod's own kernel view is kept (here all three share this machine's namespace).
       assert.equal(m.hosts?.filter((h) => h.role === 'client').length, 3);
       const s = await t.close(500);
