@@ -259,11 +259,20 @@ describe('shards: the whole path through the CLI', () => {
           [2, 2, 200],
         ],
       );
-      for (const s of shards) assert.ok((s.shard?.lateMs ?? 99) < 50, `late ${s.shard?.lateMs} ms`);
+      // How late each started is the scheduler's (CI: 212 ms on busy cores); that it is recorded,
+      // and reported by the merge as the latest of them, is the product's.
+      const late = shards.map((s) => s.shard?.lateMs);
+      for (const l of late) assert.ok(typeof l === 'number' && l >= 0, `late ${l}`);
       const out = join(dir, 'merged.json');
       const r = runCli(['merge', ...shards.map((_, i) => join(dir, `s${i}.json`)), '--json', out]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /\[3 shards merged, started up to \d+ ms after the common start\]/);
+      const latest = Math.max(...(late as number[]));
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `\\[3 shards merged, started up to ${Math.round(latest)} ms after the common start\\]`,
+        ),
+      );
       const m = JSON.parse(readFileSync(out, 'utf8')) as DriverResult;
       assertMergedSums(m, shards, 600);
       const s = await t.close(500);

@@ -261,6 +261,11 @@ describe('sample --metrics-port: the exporter', {
     // Idle keep-alive connections stay open the whole minute (Node's default closes them at 5 s).
     server.keepAliveTimeout = 120_000;
     await once(server, 'listening');
+    // Closed whatever happens below: a listening server left behind keeps this file running.
+    t.after(() => {
+      server.close();
+      server.closeAllConnections();
+    });
     const port = (server.address() as { port: number }).port;
     const metricsPort = await freePort();
     const exporter = start(process.execPath, [
@@ -277,7 +282,8 @@ describe('sample --metrics-port: the exporter', {
     exporter.stderr?.on('data', (b) => {
       stderr += b;
     });
-    for (let i = 0; i < 50 && !stderr.includes('metrics: serving'); i++) await sleep(100);
+    // A bound on its start, not a speed (CI's busy cores took over 5 s once).
+    for (let i = 0; i < 300 && !stderr.includes('metrics: serving'); i++) await sleep(100);
     assert.match(stderr, /metrics: serving http:\/\/127\.0\.0\.1:\d+\/metrics for port \d+/);
     const rssOf = async () =>
       value(
@@ -364,8 +370,6 @@ describe('sample --metrics-port: the exporter', {
       assert.equal(code, 130, 'Ctrl-C ends the exporter as it ends sample');
     } finally {
       keepAlive.destroy();
-      server.close();
-      server.closeAllConnections();
     }
   });
 });

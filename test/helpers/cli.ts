@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-export function runCli(args: string[], timeoutMs = 15000) {
+// A bound against a hang, not a speed: on CI's two cores beside three test files and the Node
+// 22/24 set, a refusal that takes 2 s alone took more than 15.
+export function runCli(args: string[], timeoutMs = 60_000) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
