@@ -37,6 +37,7 @@ const FROZEN = {
   'drive@4': '1459714^',
   'drive@5': '674c547^',
   'drive@6': 'd5f8391',
+  'drive@7': '7fbbf47',
   'run@2': '03a1e95^',
   'run@3': '1c3723d^',
   'run@4': 'ad6c5fa^',
@@ -55,8 +56,10 @@ const FROZEN = {
   'compare@2': 'c6b7f56',
   'run@8': 'c6b7f56',
   'run@9': 'd5f8391',
+  'run@10': '7fbbf47',
   'runs@8': 'c6b7f56',
   'runs@9': 'd5f8391',
+  'runs@10': '7fbbf47',
   'tcp@3': 'c6b7f56',
 };
 

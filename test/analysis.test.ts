@@ -82,7 +82,7 @@ function loadEntry(t: number, clientTimeWait: number, addrNotAvail = 0): RunInte
     cancelled: 0,
     rps: 100,
     bytes: 0,
-    status: { '1xx': 0, '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0 },
+    status: { '1xx': 0, '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 },
     errors: addrNotAvail,
     errorsByClass: { ...exampleRun().summary.errors.byClass, EADDRNOTAVAIL: addrNotAvail },
     latency: exampleRun().summary.latency,

@@ -76,6 +76,7 @@ function record(events: Event[], shard: { index: number; count: number } | null)
   return {
     ...exampleDriverSummary(),
     ...totals,
+    audit: null,
     schema: DRIVER_SCHEMA,
     engine: 'net',
     measuredMs: INTERVALS * 1000,
@@ -383,7 +384,8 @@ describe('shards of a run: each host’s kernel view kept, summed, analysed', ()
     const d = record(events, { index: h, count: HOSTS });
     const { timeline, client, load, histograms, schema: _s, ...summary } = d;
     // A run straight to its target: no proxy, one leg.
-    const base = { ...exampleRun(), proxy: null, legs: null };
+    // No measured window: these shards are made of counts, and figures read as the whole run's.
+    const base = { ...exampleRun(), proxy: null, legs: null, window: null };
     const tcp = exampleTcp();
     const n = closing(h) * INTERVALS;
     tcp.baselineAt = 1_000_000 + 3 * h;

@@ -83,7 +83,7 @@ describe('a run as Prometheus series', () => {
       cancelled: 0,
       rps: 100,
       bytes: 0,
-      status: { '1xx': 0, '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0 },
+      status: { '1xx': 0, '2xx': 100, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 },
       errors: 2,
       errorsByClass: { ...run.summary.errors.byClass, ECONNRESET: 2 },
       latency: run.summary.latency,

@@ -40,7 +40,7 @@ function timeline(steps: Step[], kernel = true): RunInterval[] {
       cancelled: 0,
       rps: s.churn,
       bytes: 0,
-      status: { '1xx': 0, '2xx': s.churn, '3xx': 0, '4xx': 0, '5xx': 0 },
+      status: { '1xx': 0, '2xx': s.churn, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 },
       errors: 0,
       errorsByClass: ex.summary.errors.byClass,
       latency: { ...ex.summary.latency, p50: s.connect + 0.4 },

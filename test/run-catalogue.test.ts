@@ -16,6 +16,13 @@ async function runCatalogue(file: string): Promise<RunResult> {
   const { runs } = resolveScenario(raw, file);
   const r = await runOne(runs[0] as (typeof runs)[number]);
   assert.equal(r.partial, false);
+  // The result's own audit: every identity it can be checked against holds.
+  assert.ok(r.audit && r.audit.checks.length > 0, 'audited');
+  assert.deepEqual(
+    r.audit.checks.filter((c) => !c.holds).map((c) => c.says),
+    [],
+    `${file}: the audit`,
+  );
   // The timeline sums to the totals, for the driver's figures and the kernel's counters.
   const load = r.timeline.flatMap((i) => (i.load ? [i.load] : []));
   assert.equal(

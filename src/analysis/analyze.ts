@@ -20,8 +20,16 @@ export function analyze(m: Measurements): Analysis {
   // A run cut short by a failure (the target or the sampler died) cannot support the two
   // verdicts that depend on how connections ended: its last closes were the failure's.
   const failure = m.stoppedBy && m.stoppedBy.kind !== 'interrupted' ? m.stoppedBy.reason : null;
-  if (failure) {
-    const why = `the run stopped early (${failure}), so how its connections ended says nothing about the settings`;
+  // Stopped before it measured anything (in the warm-up): the closes there are the stop's and
+  // the pool's at the end, not the settings' answer to a load.
+  const nothing =
+    m.stoppedBy !== null && m.summary.requests.completed === 0
+      ? 'the run was stopped before it measured a request, so how its connections ended says nothing about the settings'
+      : null;
+  if (failure || nothing) {
+    const why =
+      nothing ??
+      `the run stopped early (${failure}), so how its connections ended says nothing about the settings`;
     timeWait.holder = null;
     timeWait.withheld = why;
     race.detected = null;

@@ -1,4 +1,5 @@
 import { type Measurements, RUN_SCHEMA, type RunResult } from '../record/run.js';
+import { auditRun } from '../reduce/audit.js';
 import { evaluateThreshold } from '../thresholds/evaluate.js';
 import type { Threshold } from '../thresholds/parse.js';
 import { analyze } from './analyze.js';
@@ -29,6 +30,7 @@ export function finishResult(measurements: Measurements, meta: ResultMeta): RunR
     ...measurements,
     histograms,
     analysis: analyze(measurements),
+    audit: auditRun({ ...measurements, proxied: measurements.proxy !== null }),
   };
   return { ...analysed, thresholds: thresholds.map((t) => evaluateThreshold(analysed, t)) };
 }

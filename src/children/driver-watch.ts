@@ -11,6 +11,7 @@ import {
   STATUS_CLASSES,
 } from '../record/driver.js';
 import type { StoppedBy } from '../record/run.js';
+import { audited } from '../reduce/audit.js';
 import { addHttp2 } from '../reduce/drive-fold.js';
 import { totalsOf, Window } from '../reduce/driver-window.js';
 import { addEncoded } from '../stats/histogram.js';
@@ -179,7 +180,7 @@ export function fromIntervals(
     firstMs: {},
     http2: addHttp2(intervals.map((i) => i.http2)),
   });
-  return {
+  return audited({
     schema: DRIVER_SCHEMA,
     engine: spec.client.engine,
     capabilities: none,
@@ -207,5 +208,5 @@ export function fromIntervals(
     timeline: [...intervals],
     shard: null,
     mergedFrom: null,
-  };
+  });
 }

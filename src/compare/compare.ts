@@ -116,9 +116,13 @@ export function compareResults(
   return result;
 }
 
-/** Why a run cannot be judged, or null: it stopped early, or completed no request. */
+/** Why a run cannot be judged, or null: it stopped early, failed its audit, or completed nothing. */
 function usable(r: RunResult): string | null {
   if (r.partial) return `it is partial (${r.stoppedBy?.reason ?? 'stopped early'})`;
+  if (r.audit && r.audit.failed > 0) {
+    const broken = r.audit.checks.filter((c) => !c.holds).map((c) => c.says);
+    return `its audit failed (${broken.join('; ')})`;
+  }
   if (r.summary.requests.completed === 0) return 'it completed no request';
   return null;
 }

@@ -13,6 +13,7 @@ import {
   type Http2Event,
   type SelfNoise,
   type SelfNoiseInterval,
+  STATUS_CLASSES,
   type WholeNoise,
 } from '../record/driver.js';
 import { zeros } from '../record/zeros.js';
@@ -98,8 +99,10 @@ export class Recorder implements Probe {
     const w = this.interval;
     w.completed++;
     w.bytes += bytes;
-    const cls = Math.floor(status / 100) - 1;
-    if (cls >= 0 && cls < 5) w.status[cls] = (w.status[cls] ?? 0) + 1;
+    const digit = Math.floor(status / 100) - 1;
+    // Outside 100-599 (a 999, a 0 from a broken parser): 'other', the last class.
+    const cls = digit >= 0 && digit < 5 ? digit : STATUS_CLASSES.length - 1;
+    w.status[cls] = (w.status[cls] ?? 0) + 1;
     const us = micros(latencyUs);
     // One record per request: the split histograms are folded into `latency` at tick().
     if (isNew === true) w.latencyNew.recordValue(us);

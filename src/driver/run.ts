@@ -11,6 +11,7 @@ import {
   type DriverResult,
   type DriverTotals,
 } from '../record/driver.js';
+import { audited } from '../reduce/audit.js';
 import type { Engine } from './engines/engine.js';
 import { ENGINES } from './engines/registry.js';
 import { errorMessage } from './error-class.js';
@@ -219,7 +220,7 @@ function resultOf(opts: DriverOptions, o: Outcome, timeline: DriverInterval[]): 
   const measuredMs = timeline.reduce((sum, i) => sum + i.durationMs, 0);
   const cpuMs = cost.cpu ? (cost.cpu.user + cost.cpu.system) / 1000 : 0;
   const entry = ENGINES[o.engine];
-  return {
+  return audited({
     schema: DRIVER_SCHEMA,
     engine: o.engine,
     capabilities: { ...entry.capabilities },
@@ -251,5 +252,5 @@ function resultOf(opts: DriverOptions, o: Outcome, timeline: DriverInterval[]): 
     timeline,
     shard: null,
     mergedFrom: null,
-  };
+  });
 }

@@ -16,6 +16,7 @@ import type {
   TcpSummary,
   TracedCloses,
 } from '../record/tcp.js';
+import { audited } from '../reduce/audit.js';
 import {
   agreed,
   mergeJoins,
@@ -49,14 +50,14 @@ export interface ServerView {
 
 /** The driver's result inside a run's, as `drive` would have written it. */
 export function driverOfRun(r: RunResult): DriverResult {
-  return {
+  return audited({
     ...r.summary,
     schema: DRIVER_SCHEMA,
     histograms: r.histograms,
     client: r.scenario.client as DriverResult['client'],
     load: r.scenario.load as DriverResult['load'],
     timeline: loadEntries(r).map((i) => i.load as DriverInterval),
-  };
+  });
 }
 
 const loadEntries = (r: RunResult) => r.timeline.filter((i) => i.load !== null);

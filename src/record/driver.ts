@@ -1,3 +1,4 @@
+import type { Audit } from './audit.js';
 import type { HistogramSummary, LatencySummary, Quantiles } from './histogram.js';
 
 // What the load driver measured: per interval and in total. Flat and serialisable; the driver
@@ -16,7 +17,8 @@ export const ERROR_CLASSES = [
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 
-export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+/** A response's status by its first digit; 'other' for one outside 100-599 (counted, never lost). */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
 
 /** Who closed a connection first, as the client's socket API saw it. */
@@ -212,7 +214,7 @@ export interface DriverTotals {
   notMeasured: string[];
 }
 
-export const DRIVER_SCHEMA = 'keepalive-lab/drive@7';
+export const DRIVER_SCHEMA = 'keepalive-lab/drive@8';
 
 export type EngineName = 'undici' | 'http' | 'net' | 'autocannon' | 'http2';
 
@@ -265,6 +267,8 @@ export interface DriverResult extends Omit<DriverTotals, 'requests'> {
   shard: ShardInfo | null;
   /** The shards a merged result was made of (`keepalive-lab merge`); null otherwise. */
   mergedFrom: MergedShard[] | null;
+  /** The identities this result satisfies, checked over its own records; null before drive@8. */
+  audit: Audit | null;
 }
 
 export interface ShardInfo {
@@ -287,7 +291,7 @@ export interface MergedShard extends ShardInfo {
 /** The driver's figures as a run result carries them (the timeline and histograms go elsewhere). */
 export type DriverSummary = Omit<
   DriverResult,
-  'timeline' | 'client' | 'load' | 'histograms' | 'schema'
+  'timeline' | 'client' | 'load' | 'histograms' | 'schema' | 'audit'
 >;
 
 /** Event-loop utilization from which the driver, not the target, limits the load. */

@@ -164,7 +164,7 @@ export function exampleDriverSummary(): DriverSummary {
       behindSchedule: 0,
       notSent: null,
     },
-    status: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+    status: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 },
     throughput: { rps: 0, bytes: 0, bytesPerSec: 0 },
     latency: { ...durations(), newConnection: durations(), reused: durations() },
     connectTime: durations(),
@@ -541,6 +541,19 @@ export function exampleRun(): RunResult {
     },
     histograms: {},
     analysis: exampleAnalysis(),
+    audit: {
+      checks: [
+        {
+          name: 'statusClasses',
+          holds: true,
+          left: 0,
+          relation: '=',
+          right: 0,
+          says: 'Σ status classes 0 = completed 0',
+        },
+      ],
+      failed: 0,
+    },
     thresholds: [],
   };
 }

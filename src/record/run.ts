@@ -1,4 +1,5 @@
 import type { Analysis } from './analysis.js';
+import type { Audit } from './audit.js';
 import type { CloseJoin, RunPart } from './closes.js';
 import type { DriverInterval, DriverSummary } from './driver.js';
 import type { TargetStats } from './target.js';
@@ -16,8 +17,8 @@ import type {
 // The run result: one flat, serialisable record per run, the contract between the orchestrator,
 // the analysis, the thresholds and the outputs. Durations are milliseconds.
 
-export const RUN_SCHEMA = 'keepalive-lab/run@10';
-export const RUNS_SCHEMA = 'keepalive-lab/runs@10';
+export const RUN_SCHEMA = 'keepalive-lab/run@11';
+export const RUNS_SCHEMA = 'keepalive-lab/runs@11';
 
 export interface Environment {
   kernel: KernelEnvironment;
@@ -238,6 +239,11 @@ export interface RunResult extends Measurements {
     | { kind: 'netns'; client: string; server: string; proxy: string | null };
   histograms: Record<string, string>;
   analysis: Analysis;
+  /**
+   * The identities the run satisfies, checked over its own records (the driver's totals and
+   * intervals, the kernel's closes, the window, the target's count); null before run@11.
+   */
+  audit: Audit | null;
   thresholds: ThresholdOutcome[];
 }
 

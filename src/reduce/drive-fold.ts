@@ -16,6 +16,7 @@ import {
   durationSummary,
   encodeHistogram,
 } from '../stats/histogram.js';
+import { audited } from './audit.js';
 import { statusRecord, totalsOf, Window } from './driver-window.js';
 
 // Several drivers' results of one load as one, exactly: histograms are added (per interval and for
@@ -157,7 +158,7 @@ export function foldDriverResults(rs: readonly DriverResult[]): DriverResult {
       ],
   );
   const several = rs.length > 1;
-  return {
+  return audited({
     schema: first.schema,
     engine: first.engine,
     capabilities: { ...caps },
@@ -199,5 +200,5 @@ export function foldDriverResults(rs: readonly DriverResult[]): DriverResult {
     timeline,
     shard: null,
     mergedFrom: mergedFrom.sort((a, b) => a.index - b.index),
-  };
+  });
 }

@@ -67,7 +67,7 @@ export class Window {
   behindSchedule = 0;
   opened = 0;
   closed = 0;
-  readonly status = [0, 0, 0, 0, 0];
+  readonly status = STATUS_CLASSES.map(() => 0);
   readonly errors = zeros(ERROR_CLASSES);
   readonly reusedErrors = zeros(ERROR_CLASSES);
   readonly closedBy = zeros(CLIENT_CLOSERS);
@@ -96,7 +96,9 @@ export class Window {
     total.behindSchedule += this.behindSchedule;
     total.opened += this.opened;
     total.closed += this.closed;
-    for (let i = 0; i < 5; i++) total.status[i] = (total.status[i] ?? 0) + (this.status[i] ?? 0);
+    for (let i = 0; i < STATUS_CLASSES.length; i++) {
+      total.status[i] = (total.status[i] ?? 0) + (this.status[i] ?? 0);
+    }
     for (const c of ERROR_CLASSES) {
       total.errors[c] += this.errors[c];
       total.reusedErrors[c] += this.reusedErrors[c];

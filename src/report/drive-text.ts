@@ -1,6 +1,7 @@
 import { driverOwnDelay } from '../analysis/driver-delay.js';
 import { DRIVER_BOUND_ELU, type DriverResult } from '../record/driver.js';
 import type { LatencySummary } from '../record/histogram.js';
+import { answeredText, auditLabel, auditText } from './audit-text.js';
 import { http2Line } from './http2-line.js';
 import { errorClasses } from './unanswered.js';
 
@@ -20,7 +21,7 @@ export function driveText(r: DriverResult): string {
     r.model === 'open' ? `open loop at ${r.rate} req/s` : `closed loop, ${r.poolSize} connections`;
   lines.push(
     `${r.engine} → ${r.url}  ${mode}${r.partial ? '  [PARTIAL: interrupted]' : ''}${shardText(r)}`,
-    `requests   ${r.requests.completed} ok, ${r.requests.errors} errors in ${(r.measuredMs / 1000).toFixed(1)} s  (${r.throughput.rps.toFixed(0)} req/s)`,
+    `requests   ${answeredText(r.requests.completed, r.status)}, ${r.requests.errors} errors in ${(r.measuredMs / 1000).toFixed(1)} s  (${r.throughput.rps.toFixed(0)} req/s)`,
     `latency    ${pct(r.latency)}${r.latencyFrom === 'intended-start' ? '  (from intended start)' : ''}`,
     `  new conn ${r.latency.newConnection ? pct(r.latency.newConnection) : na}`,
     `  reused   ${r.latency.reused ? pct(r.latency.reused) : na}`,
@@ -48,6 +49,7 @@ export function driveText(r: DriverResult): string {
     lines.push(`cancelled  ${r.requests.cancelled} still unanswered when the load ended`);
   }
   lines.push(driverLine(r.resources));
+  lines.push(`${auditLabel(r.audit).padEnd(10)} ${auditText(r.audit)}`);
   return lines.join('\n');
 }
 

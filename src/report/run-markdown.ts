@@ -1,5 +1,6 @@
 import type { RunResult, RunsResult } from '../record/run.js';
 import { markdown } from '../text.js';
+import { auditText } from './audit-text.js';
 import { runHttp2Line } from './http2-line.js';
 import { ROW_HEADINGS, runLabel, runRow } from './row.js';
 import { searchTable, sweepTable } from './sweep.js';
@@ -49,8 +50,10 @@ export function runsMarkdown(name: string, runs: RunResult[]): string {
       ),
     ];
     const failed = r.thresholds.filter((t) => !t.ok);
-    if (notes.length === 0 && failed.length === 0) continue;
+    const audit = r.audit && r.audit.failed > 0 ? `❌ audit: ${auditText(r.audit)}` : null;
+    if (notes.length === 0 && failed.length === 0 && !audit) continue;
     out.push('', `### ${markdown(runLabel(r))}`);
+    if (audit) out.push(`- ${markdown(audit)}`);
     for (const w of notes) out.push(`- ${markdown(w)}`);
     for (const t of failed) {
       out.push(`- ❌ ${markdown(t.expr)} (actual ${markdown(String(t.actual ?? t.reason))})`);

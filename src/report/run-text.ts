@@ -1,6 +1,7 @@
 import type { Analysis } from '../record/analysis.js';
 import { DRIVER_BOUND_ELU } from '../record/driver.js';
 import type { RunResult, RunsResult } from '../record/run.js';
+import { answeredText, auditLabel, auditText } from './audit-text.js';
 import { driverLine } from './drive-text.js';
 import { runHttp2Line } from './http2-line.js';
 import { perThousandLine } from './per-request.js';
@@ -31,7 +32,7 @@ function loadLines(r: RunResult): string[] {
   const out: string[] = [];
   const mode = s.model === 'open' ? `open loop` : 'closed loop';
   out.push(
-    `  load       ${s.engine}, ${mode}, ${(s.measuredMs / 1000).toFixed(1)} s: ${s.requests.completed} ok${s.status['5xx'] ? ` (${s.status['5xx']} of them 5xx)` : ''}, ${s.errors.total} errors (${f(s.throughput.rps, 0)} req/s)`,
+    `  load       ${s.engine}, ${mode}, ${(s.measuredMs / 1000).toFixed(1)} s: ${answeredText(s.requests.completed, s.status)}, ${s.errors.total} errors (${f(s.throughput.rps, 0)} req/s)`,
   );
   out.push(
     `  latency    p50 ${f(s.latency.p50, 2)}  p99 ${f(s.latency.p99, 2)}  p99.9 ${f(s.latency.p999, 2)}  max ${f(s.latency.max, 2)} ms${s.latencyFrom === 'intended-start' ? ' (from intended start)' : ''}`,
@@ -159,6 +160,7 @@ function aroundLines(r: RunResult): string[] {
     out.push(`  wire       ${w.message}${vs}`);
   }
   for (const an of a.anomalies) out.push(`  anomaly    ${an.message}`);
+  out.push(`  ${auditLabel(r.audit).padEnd(10)} ${auditText(r.audit)}`);
   for (const t of r.thresholds) {
     out.push(`  threshold  ${t.ok ? 'ok  ' : 'FAIL'} ${t.expr}  (actual ${t.actual ?? t.reason})`);
   }

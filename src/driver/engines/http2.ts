@@ -223,6 +223,13 @@ class Http2Pool implements Engine {
         this.queue.unshift({ ...p, tries: p.tries + 1 });
         return;
       }
+      // Refused and not sent again: lost as a refusal (refused − retried), and only as that.
+      const why = this.closing ? 'the pool was closing' : `${MAX_RETRIES} retries used up`;
+      return this.fail(
+        p,
+        isNew,
+        new Error(`stream refused by the server (REFUSED_STREAM): ${why}`),
+      );
     }
     const timedOut = (error as { code?: string } | null)?.code === 'ETIMEDOUT';
     // Ended unanswered on a session closing or retired by a GOAWAY: cut by that close.

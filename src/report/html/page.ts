@@ -1,6 +1,7 @@
 import type { CompareResult, MetricComparison } from '../../record/compare.js';
 import { RACE_MAP_SCHEMA, type RaceMapResult } from '../../record/race-map.js';
 import type { RunFile, RunResult, RunsResult } from '../../record/run.js';
+import { auditText } from '../audit-text.js';
 import { METRIC_HEADINGS, metricCells } from '../compare-text.js';
 import { runHttp2Line } from '../http2-line.js';
 import { connectionsPerThousand, perThousandLine, timeWaitPerThousand } from '../per-request.js';
@@ -97,6 +98,10 @@ function verdictHtml(r: RunResult): string {
     .filter(Boolean);
   items.push(
     `<li><b>Capacity</b>: ${sides.length ? `${sides.join('; ')}. ` : ''}${p.budgetPerSecond !== null ? `Client port budget ${Math.round(p.budgetPerSecond)} new connections/s per destination (${p.range} ports / 60 s), headroom ${Math.round(p.headroomPerSecond ?? 0)}/s${p.secondsToExhaustion !== null ? `; <b class="warn">ports run out in about ${p.secondsToExhaustion.toFixed(0)} s</b>` : ''}.` : ''}</li>`,
+  );
+  const audited = auditText(r.audit);
+  items.push(
+    `<li><b>Audit</b>: ${r.audit && r.audit.failed > 0 ? `<b class="warn">${esc(audited)}</b>` : esc(audited)}.</li>`,
   );
   const own = a.latency.driver;
   if (own.p99 !== null) {

@@ -5,9 +5,10 @@ import {
   withCpuWait,
   withHttp2,
   withIntervalHttp2,
+  withOtherStatus,
   withRequestLimit,
 } from './driver-parts.js';
-import { edit, type Json } from './edit.js';
+import { edit, editAll, type Json } from './edit.js';
 import type { Step } from './step.js';
 
 // drive@N → drive@N+1 (a `drive --json` result, a shard), as step.ts describes.
@@ -27,5 +28,13 @@ export const DRIVE_STEPS: readonly Step[] = [
   {
     from: 6,
     up: (d) => edit(d, 'connections.clientCloseReasons', withRequestLimit) as Json,
+  },
+  // drive@8: the audit (not made before: null), and the status class 'other' (none counted).
+  {
+    from: 7,
+    up: (d) => ({
+      ...(editAll(d, ['status', 'timeline[].status'], withOtherStatus) as Json),
+      audit: null,
+    }),
   },
 ];

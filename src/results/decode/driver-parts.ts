@@ -51,5 +51,11 @@ export function withHttp2(summary: Json): Json {
 /** drive@7 and run@10: HTTP/2 sessions retired at the client's own stream limit (none before). */
 export const withRequestLimit = (reasons: Json): Json => ({ ...reasons, requestLimit: 0 });
 
+/**
+ * drive@8 and run@11 count a status outside 100-599 as 'other'; before, it was not counted (the
+ * audit's statusClasses says where that left completed requests in no class).
+ */
+export const withOtherStatus = (status: Json): Json => ({ ...status, other: 0 });
+
 /** drive@6 and run@7 count HTTP/2 per interval too: a result from before kept the totals only. */
 export const withIntervalHttp2 = (interval: Json): Json => ({ ...interval, http2: null });

@@ -6,6 +6,7 @@ import {
   withCpuWait,
   withHttp2,
   withIntervalHttp2,
+  withOtherStatus,
   withRequestLimit,
 } from './driver-parts.js';
 import { edit, editAll, type Json, obj } from './edit.js';
@@ -212,5 +213,13 @@ export const RUN_STEPS: readonly Step[] = [
   {
     from: 9,
     up: (r) => edit(r, 'summary.connections.clientCloseReasons', withRequestLimit) as Json,
+  },
+  // run@11: the audit (not made before: null), and the status class 'other' (none counted).
+  {
+    from: 10,
+    up: (r) => ({
+      ...(editAll(r, ['summary.status', 'timeline[].load.status'], withOtherStatus) as Json),
+      audit: null,
+    }),
   },
 ];

@@ -10,29 +10,32 @@ import { SCHEMA as S6 } from './drive-v4.generated.js';
 import { SCHEMA as S7 } from './drive-v5.generated.js';
 import { SCHEMA as S8 } from './drive-v6.generated.js';
 import { SCHEMA as S9 } from './drive-v7.generated.js';
-import { SCHEMA as S10 } from './race-map-v1.generated.js';
-import { SCHEMA as S11 } from './run-v10.generated.js';
-import { SCHEMA as S12 } from './run-v2.generated.js';
-import { SCHEMA as S13 } from './run-v3.generated.js';
-import { SCHEMA as S14 } from './run-v4.generated.js';
-import { SCHEMA as S15 } from './run-v5.generated.js';
-import { SCHEMA as S16 } from './run-v6.generated.js';
-import { SCHEMA as S17 } from './run-v7.generated.js';
-import { SCHEMA as S18 } from './run-v8.generated.js';
-import { SCHEMA as S19 } from './run-v9.generated.js';
-import { SCHEMA as S20 } from './runs-v10.generated.js';
-import { SCHEMA as S21 } from './runs-v2.generated.js';
-import { SCHEMA as S22 } from './runs-v3.generated.js';
-import { SCHEMA as S23 } from './runs-v4.generated.js';
-import { SCHEMA as S24 } from './runs-v5.generated.js';
-import { SCHEMA as S25 } from './runs-v6.generated.js';
-import { SCHEMA as S26 } from './runs-v7.generated.js';
-import { SCHEMA as S27 } from './runs-v8.generated.js';
-import { SCHEMA as S28 } from './runs-v9.generated.js';
-import { SCHEMA as S29 } from './tcp-v1.generated.js';
-import { SCHEMA as S30 } from './tcp-v2.generated.js';
-import { SCHEMA as S31 } from './tcp-v3.generated.js';
-import { SCHEMA as S32 } from './tcp-v4.generated.js';
+import { SCHEMA as S10 } from './drive-v8.generated.js';
+import { SCHEMA as S11 } from './race-map-v1.generated.js';
+import { SCHEMA as S12 } from './run-v10.generated.js';
+import { SCHEMA as S13 } from './run-v11.generated.js';
+import { SCHEMA as S14 } from './run-v2.generated.js';
+import { SCHEMA as S15 } from './run-v3.generated.js';
+import { SCHEMA as S16 } from './run-v4.generated.js';
+import { SCHEMA as S17 } from './run-v5.generated.js';
+import { SCHEMA as S18 } from './run-v6.generated.js';
+import { SCHEMA as S19 } from './run-v7.generated.js';
+import { SCHEMA as S20 } from './run-v8.generated.js';
+import { SCHEMA as S21 } from './run-v9.generated.js';
+import { SCHEMA as S22 } from './runs-v10.generated.js';
+import { SCHEMA as S23 } from './runs-v11.generated.js';
+import { SCHEMA as S24 } from './runs-v2.generated.js';
+import { SCHEMA as S25 } from './runs-v3.generated.js';
+import { SCHEMA as S26 } from './runs-v4.generated.js';
+import { SCHEMA as S27 } from './runs-v5.generated.js';
+import { SCHEMA as S28 } from './runs-v6.generated.js';
+import { SCHEMA as S29 } from './runs-v7.generated.js';
+import { SCHEMA as S30 } from './runs-v8.generated.js';
+import { SCHEMA as S31 } from './runs-v9.generated.js';
+import { SCHEMA as S32 } from './tcp-v1.generated.js';
+import { SCHEMA as S33 } from './tcp-v2.generated.js';
+import { SCHEMA as S34 } from './tcp-v3.generated.js';
+import { SCHEMA as S35 } from './tcp-v4.generated.js';
 
 export const SCHEMAS: Readonly<Record<string, Schema>> = {
   'compare@1': S0,
@@ -45,27 +48,30 @@ export const SCHEMAS: Readonly<Record<string, Schema>> = {
   'drive@5': S7,
   'drive@6': S8,
   'drive@7': S9,
-  'race-map@1': S10,
-  'run@10': S11,
-  'run@2': S12,
-  'run@3': S13,
-  'run@4': S14,
-  'run@5': S15,
-  'run@6': S16,
-  'run@7': S17,
-  'run@8': S18,
-  'run@9': S19,
-  'runs@10': S20,
-  'runs@2': S21,
-  'runs@3': S22,
-  'runs@4': S23,
-  'runs@5': S24,
-  'runs@6': S25,
-  'runs@7': S26,
-  'runs@8': S27,
-  'runs@9': S28,
-  'tcp@1': S29,
-  'tcp@2': S30,
-  'tcp@3': S31,
-  'tcp@4': S32,
+  'drive@8': S10,
+  'race-map@1': S11,
+  'run@10': S12,
+  'run@11': S13,
+  'run@2': S14,
+  'run@3': S15,
+  'run@4': S16,
+  'run@5': S17,
+  'run@6': S18,
+  'run@7': S19,
+  'run@8': S20,
+  'run@9': S21,
+  'runs@10': S22,
+  'runs@11': S23,
+  'runs@2': S24,
+  'runs@3': S25,
+  'runs@4': S26,
+  'runs@5': S27,
+  'runs@6': S28,
+  'runs@7': S29,
+  'runs@8': S30,
+  'runs@9': S31,
+  'tcp@1': S32,
+  'tcp@2': S33,
+  'tcp@3': S34,
+  'tcp@4': S35,
 };
