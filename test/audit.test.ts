@@ -9,6 +9,7 @@ import { zeros } from '../src/record/zeros.js';
 import { auditDrive, auditRun } from '../src/reduce/audit.js';
 import { KINDS } from '../src/results/decode/decode.js';
 import { readResultFile } from '../src/results/read.js';
+import { parseThreshold } from '../src/thresholds/parse.js';
 
 // The audit from a real run (the current fixture: a built-in target, the tracer, a window), then
 // each identity broken in a copy of it, one at a time: the audit must name that identity, with
@@ -27,6 +28,11 @@ const failedOf = (r: RunResult) =>
     .map((c) => c.name);
 
 describe('the audit: what a result says of itself', () => {
+  it('a threshold can require it: audit.failed == 0', () => {
+    const t = parseThreshold('audit.failed == 0');
+    assert.equal(t.expr, 'audit.failed == 0');
+  });
+
   it('a real run holds every identity it can be checked against, and is checked against each', async () => {
     const r = await run();
     const a = auditOf(r);

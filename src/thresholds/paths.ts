@@ -6,7 +6,7 @@ import { exampleRun } from '../record/example.js';
 // object there is a map whose keys are data, so any key under it is accepted. An item of a list
 // is named by its index (analysis.wire.0.ratio), checked against the example's first item.
 
-export const ROOTS = ['summary', 'tcp', 'server', 'analysis'] as const;
+export const ROOTS = ['summary', 'tcp', 'server', 'analysis', 'audit'] as const;
 
 interface PathIndex {
   values: Set<string>;
