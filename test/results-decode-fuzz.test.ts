@@ -196,7 +196,7 @@ describe('the decoder is the only gate: every reader can use what it lets throug
             n++;
           }
         }),
-        { seed: SEED, numRuns: 100 },
+        { seed: SEED, numRuns: 60 },
       );
     }
   });

@@ -58,7 +58,7 @@ describe('corrupt and foreign result files', () => {
         outcome(runCli(['report', file, '--html', join(dir, 'r.html')]), `report ${what}`);
         outcome(runCli(['compare', good, file]), `compare ${what}`);
       }),
-      { seed: SEED, numRuns: 30 },
+      { seed: SEED, numRuns: 20 },
     );
     const shard = (index: number) => ({ index, count: 2, startAt: null, lateMs: null, host: 'h' });
     fc.assert(
@@ -71,7 +71,7 @@ describe('corrupt and foreign result files', () => {
         const what = `${path.join('.')} ${JSON.stringify(change)}`;
         outcome(runCli(['merge', a, b, '--json', join(dir, 'm.json')]), `merge ${what}`);
       }),
-      { seed: SEED, numRuns: 20 },
+      { seed: SEED, numRuns: 12 },
     );
   });
 });

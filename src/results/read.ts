@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { LabError } from '../errors.js';
 import { MAX_RESULT_BYTES, unreadableBecause } from '../file-limits.js';
-import { decode, readableVersions } from './decode/decode.js';
 import { valueProblems } from './values.js';
 
 // Reading a saved result: a file this version can read, or one message that names the file, what
@@ -40,7 +39,10 @@ export async function readResultFile<T>(
   } catch {
     throw bad(file, 'is not JSON', `give ${wanted}`);
   }
-  const decoded = decode(data);
+  // Loaded here, not at start-up: the schemas of every version cost ~90 ms to parse, which
+  // only a command that reads a result should pay (a run's Ctrl-C handler waits on start-up).
+  const { decode, readableVersions } = await import('./decode/decode.js');
+  const decoded = await decode(data);
   const schema = (data as { schema?: unknown } | null)?.schema;
   const kindOf = (s: string) => s.split('@')[0] ?? s;
   const kinds = accept.map((a) => kindOf(a).replace('keepalive-lab/', ''));
@@ -55,7 +57,7 @@ export async function readResultFile<T>(
   if (!decoded.ok && decoded.why === 'shape' && named) {
     throw notWhatItHolds(file, decoded.version, decoded.problems);
   }
-  const readable = kinds.map(readableText).join(', and ');
+  const readable = kinds.map((k) => readableText(k, readableVersions(k))).join(', and ');
   throw bad(
     file,
     typeof schema === 'string'
@@ -68,8 +70,7 @@ export async function readResultFile<T>(
 }
 
 /** "keepalive-lab/run@8 and the older run@2 to run@7" */
-function readableText(kind: string): string {
-  const all = readableVersions(kind);
+function readableText(kind: string, all: readonly string[]): string {
   const current = all.at(-1) ?? kind;
   const older = all.slice(0, -1).map((v) => v.replace('keepalive-lab/', ''));
   if (older.length === 0) return current;

@@ -38,8 +38,8 @@ export const KINDS: Readonly<Record<string, Kind>> = {
 };
 
 /** The schema of a version (schemas/index.generated.ts); a runs file's variants: run@N's. */
-const schemaOf = (kind: string, version: number): Schema | undefined =>
-  SCHEMAS[`${kind}@${version}`];
+const schemaOf = async (kind: string, version: number): Promise<Schema | undefined> =>
+  SCHEMAS[`${kind}@${version}`]?.();
 
 export type Decoded =
   | { ok: true; data: unknown }
@@ -56,7 +56,7 @@ export function readableVersions(kind: string): string[] {
 }
 
 /** `data` decoded to the current version of its kind, or why not. */
-export function decode(data: unknown): Decoded {
+export async function decode(data: unknown): Promise<Decoded> {
   const m = NAME.exec(String(obj(data).schema));
   const kind = m ? KINDS[m[1] as string] : undefined;
   if (!m || !kind) return { ok: false, why: 'notOurs', readable: [] };
@@ -68,9 +68,9 @@ export function decode(data: unknown): Decoded {
     if (v !== kind.current && !step) {
       return { ok: false, why: 'version', readable: readableVersions(name) };
     }
-    const schema = schemaOf(name, v);
+    const schema = await schemaOf(name, v);
     if (!schema) throw new Error(`no schema for ${version}: run npm run shape`);
-    const problems = schemaProblems(d, schema, { run: schemaOf('run', v) ?? 'any' });
+    const problems = schemaProblems(d, schema, { run: (await schemaOf('run', v)) ?? 'any' });
     if (problems.length > 0) return { ok: false, why: 'shape', version, problems };
     if (!step) return { ok: true, data: d };
     d = { ...step.up(d), schema: `keepalive-lab/${name}@${v + 1}` };
