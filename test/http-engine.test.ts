@@ -111,7 +111,10 @@ describe('http.Agent knobs on the wire and in the kernel', () => {
       const reasons = r.connections.clientCloseReasons;
       const opened = r.connections.opened ?? 0;
       const seen = `${opened} opened, closes ${JSON.stringify(reasons)}`;
-      assert.ok((reasons?.idleTimeout ?? 0) >= 4, `idle closes: ${seen}`);
+      // How many bursts fit in 2.5 s is the scheduler's (CI, beside a busy CPU: 5 connections);
+      // that every gap outlasts the 300 ms timer is the test's: some idle closes, and every
+      // connection ended either at its idle timeout or with the pool at the end.
+      assert.ok((reasons?.idleTimeout ?? 0) >= 2, `idle closes: ${seen}`);
       // The timer fires no earlier than its 300 ms, and later by as much as the client's event
       // loop was late (measured by the driver itself; CI's other tests keep the CPUs busy).
       const late = r.self?.eventLoopDelay?.max ?? 0;
@@ -120,7 +123,11 @@ describe('http.Agent knobs on the wire and in the kernel', () => {
         idle && idle.p50 >= 280 && idle.p50 < 500 + late,
         `closed after ${idle?.p50} ms idle, the event loop at most ${late} ms late`,
       );
-      assert.ok(opened >= 6, `a new connection for every burst: ${seen}`);
+      assert.equal(
+        opened,
+        (reasons?.idleTimeout ?? 0) + (reasons?.poolClosed ?? 0),
+        `a new connection for every burst: ${seen}`,
+      );
       await assertClientClosedEach(srv.port, opened);
     } finally {
       srv.close();
