@@ -148,8 +148,11 @@ describe('undici engine against the target', () => {
       // second (2 s of it behind the last), the closed loop's never forms.
       assert.ok(closed.latency.p50 >= 100, `closed loop p50 ${closed.latency.p50} ms`);
       assert.equal(open.latencyFrom, 'intended-start');
+      // Against the server's own 100 ms, not the closed loop's p99 (which a busy machine
+      // stretches too: CI beside the Node 24 set, 485 ms): the queue puts the open loop's tail
+      // seconds behind, the closed loop's stays at the floor plus the machine's stalls.
       assert.ok(
-        open.latency.p99 > 3 * closed.latency.p99,
+        open.latency.p99 > 3 * 100,
         `open loop p99 ${open.latency.p99} ms, closed ${closed.latency.p99} ms`,
       );
       assert.ok(open.requests.behindSchedule > 0);

@@ -483,12 +483,24 @@ describe('cleanup and live runs', {
     );
     const child = startRun([file, '--json', json]);
     const exited = exitOf(child);
-    await new Promise((r) => setTimeout(r, 2000));
     const base = '/sys/kernel/tracing/instances';
-    for (const n of readdirSync(base).filter((x) => /^kal-[0-9a-f]{6}$/.test(x))) {
-      const owner = readFileSync(`/run/keepalive-lab/owners/${n}`, 'utf8').split(' ')[0];
-      const parent = String(parentOf(Number(owner)));
-      if (parent !== String(child.pid)) continue;
+    // This run's instance, once its sampler made it (a bound on start-up, not a speed: on busy
+    // cores the run was not tracing yet at 2 s, and the removal missed it).
+    const mine = () =>
+      readdirSync(base)
+        .filter((x) => /^kal-[0-9a-f]{6}$/.test(x))
+        .filter((n) => {
+          const path = `/run/keepalive-lab/owners/${n}`;
+          if (!existsSync(path)) return false; // made, its owner record not written yet
+          const owner = readFileSync(path, 'utf8').split(' ')[0];
+          return String(parentOf(Number(owner))) === String(child.pid);
+        });
+    for (let i = 0; i < 300 && mine().length === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    const removed = mine();
+    assert.ok(removed.length > 0, 'the run made its tracing instance');
+    for (const n of removed) {
       writeFileSync(join(base, n, 'tracing_on'), '0');
       spawnSync('rmdir', [join(base, n)]);
     }
