@@ -206,7 +206,7 @@ export function auditDrive(d: DriverSummary, intervals: readonly DriverInterval[
 }
 
 /** A run's audit: the driver's identities over its measured intervals, and the kernel's. */
-export function auditRun(m: { summary: DriverSummary; requests?: never } & KernelParts): Audit {
+export function auditRun(m: { summary: DriverSummary } & KernelParts): Audit {
   const out: Checks = [];
   const loads = m.timeline.flatMap((e) => (e.load ? [e.load] : []));
   driverChecks(m.summary, loads, out);

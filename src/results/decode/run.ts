@@ -81,7 +81,7 @@ const V3_TRACER = ['tcp.closes', 'hosts[].closes', 'legs.*.tcp.closes'];
 
 /** run@4: the wire (faults, its counters' knobs, its tracer record); peerClosed named so. */
 function v3(r: Json): Json {
-  let x = editAll(r, ['summary.errors'], errorsOf) as Json;
+  let x = edit(r, 'summary.errors', errorsOf) as Json;
   x = edit(x, 'timeline[].load', (l) => ({
     ...l,
     errorsByClass: renamed(l.errorsByClass),
